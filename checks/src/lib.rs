@@ -1,0 +1,7 @@
+//! The `livemerge` tool's library: the command line, the searches over the model and their
+//! reports. `main.rs` only wires them to the process (arguments, output, exit code).
+
+pub mod cli;
+pub mod progress;
+pub mod report;
+pub mod search;

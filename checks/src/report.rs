@@ -1,0 +1,220 @@
+//! The check's report: text for people, JSON for CI. Counterexamples are printed as numbered
+//! steps in oVirt's words, mapped back from canonical to concrete disks.
+
+use crate::search::{Finding, Outcome, Verdict};
+use livemerge_model::properties::Expectation;
+use livemerge_model::{concretize, describe_step, summarize, ConcreteStep, Config, Event, State};
+use serde::Serialize;
+use std::fmt::Write;
+
+/// A path rebuilt on concrete disks, ready to print or serialize.
+pub struct Trace {
+    pub initial: State,
+    pub steps: Vec<ConcreteStep>,
+}
+
+impl Trace {
+    /// Rebuilds the path through the model. A path the search found is always accepted; a
+    /// refusal here is a bug in the tool, reported as text rather than a panic.
+    pub fn rebuild(cfg: &Config, events: &[Event]) -> Result<Trace, String> {
+        let steps = concretize(cfg, events)
+            .map_err(|(i, r)| format!("step {} of the path is refused by the model: {r}", i + 1))?;
+        Ok(Trace {
+            initial: State::initial(cfg.n()),
+            steps,
+        })
+    }
+
+    pub fn final_state(&self) -> State {
+        self.steps.last().map_or(self.initial, |s| s.after)
+    }
+}
+
+fn verdict_word(f: &Finding) -> &'static str {
+    match (f.verdict.clone(), f.prop.expectation) {
+        (Verdict::Holds, Expectation::Sometimes) => "found",
+        (Verdict::Holds, _) => "holds",
+        (Verdict::Violated, Expectation::Sometimes) => "NEVER",
+        (Verdict::Violated, _) => "VIOLATED",
+        (Verdict::Unknown, _) => "unknown",
+    }
+}
+
+/// The numbered steps of a trace, one per line, then the final state.
+pub fn format_trace(cfg: &Config, trace: &Trace) -> String {
+    let mut out = String::new();
+    for (i, st) in trace.steps.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  {:>3}. {}",
+            i + 1,
+            describe_step(cfg, &st.before, st.event, &st.after)
+        );
+    }
+    let _ = writeln!(out, "  state after step {}:", trace.steps.len());
+    for line in summarize(cfg, &trace.final_state()).lines() {
+        let _ = writeln!(out, "       {line}");
+    }
+    out
+}
+
+pub fn text(cfg: &Config, o: &Outcome) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "livemerge check: {cfg}");
+    let completeness = match &o.stopped_by {
+        None => "complete".to_string(),
+        Some(why) => format!("INCOMPLETE ({why})"),
+    };
+    let _ = writeln!(
+        out,
+        "strategy {}, {} thread(s): {completeness}",
+        o.strategy, o.threads
+    );
+    let rate = o.generated as f64 / o.seconds.max(1e-9);
+    let visited = match o.walks {
+        Some(w) => format!("walks: {w}"),
+        None => format!("unique states: {}", o.unique),
+    };
+    let _ = writeln!(
+        out,
+        "states generated: {}, {visited}, max depth: {}, seconds: {:.2}, states/s: {:.0}",
+        o.generated, o.max_depth, o.seconds, rate
+    );
+    let _ = writeln!(out, "properties:");
+    for f in &o.findings {
+        let _ = writeln!(
+            out,
+            "  {:<9} {:<10} {}",
+            verdict_word(f),
+            f.prop.expectation.name(),
+            f.prop.name
+        );
+    }
+    for f in &o.findings {
+        let (Verdict::Violated, Some(path)) = (&f.verdict, &f.path) else {
+            continue;
+        };
+        let shortest = if o.strategy == "bfs" {
+            ", shortest"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "\ncounterexample to {} \"{}\" ({} steps{shortest}):",
+            f.prop.expectation.name(),
+            f.prop.name,
+            path.len()
+        );
+        match Trace::rebuild(cfg, path) {
+            Ok(trace) => out.push_str(&format_trace(cfg, &trace)),
+            Err(e) => {
+                let _ = writeln!(out, "  (cannot show it: {e})");
+            }
+        }
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct JsonStep {
+    event: Event,
+    description: String,
+    state: State,
+}
+
+#[derive(Serialize)]
+struct JsonPath {
+    initial_state: State,
+    steps: Vec<JsonStep>,
+}
+
+#[derive(Serialize)]
+struct JsonProperty {
+    name: &'static str,
+    expectation: &'static str,
+    /// `null` when the search was cut short before it could tell.
+    holds: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    counterexample: Option<JsonPath>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    example: Option<JsonPath>,
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    tool: &'static str,
+    format_version: u32,
+    configuration: &'a Config,
+    strategy: &'static str,
+    threads: usize,
+    complete: bool,
+    stopped_by: &'a Option<String>,
+    states_generated: u64,
+    unique_states: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    walks: Option<u64>,
+    max_depth: u64,
+    seconds: f64,
+    states_per_second: f64,
+    properties: Vec<JsonProperty>,
+}
+
+fn json_path(cfg: &Config, events: &[Event]) -> Option<JsonPath> {
+    let trace = Trace::rebuild(cfg, events).ok()?;
+    Some(JsonPath {
+        initial_state: trace.initial,
+        steps: trace
+            .steps
+            .iter()
+            .map(|st| JsonStep {
+                event: st.event,
+                description: describe_step(cfg, &st.before, st.event, &st.after),
+                state: st.after,
+            })
+            .collect(),
+    })
+}
+
+pub fn json(cfg: &Config, o: &Outcome) -> String {
+    let properties = o
+        .findings
+        .iter()
+        .map(|f| {
+            let path = f.path.as_deref().and_then(|p| json_path(cfg, p));
+            let (counterexample, example) = if f.prop.expectation == Expectation::Sometimes {
+                (None, path)
+            } else {
+                (path, None)
+            };
+            JsonProperty {
+                name: f.prop.name,
+                expectation: f.prop.expectation.name(),
+                holds: match f.verdict {
+                    Verdict::Holds => Some(true),
+                    Verdict::Violated => Some(false),
+                    Verdict::Unknown => None,
+                },
+                counterexample,
+                example,
+            }
+        })
+        .collect();
+    let report = JsonReport {
+        tool: "livemerge check",
+        format_version: 1,
+        configuration: cfg,
+        strategy: o.strategy,
+        threads: o.threads,
+        complete: o.complete,
+        stopped_by: &o.stopped_by,
+        states_generated: o.generated,
+        unique_states: o.unique,
+        walks: o.walks,
+        max_depth: o.max_depth,
+        seconds: o.seconds,
+        states_per_second: o.generated as f64 / o.seconds.max(1e-9),
+        properties,
+    };
+    serde_json::to_string_pretty(&report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}

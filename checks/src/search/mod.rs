@@ -1,0 +1,79 @@
+//! Searches over the model's state space and what they find. Every search answers the same
+//! [`Outcome`]: counts, time, completeness, and for each property its verdict and the path that
+//! shows it (as events from the initial state, naming canonical disks under symmetry).
+
+pub mod bfs;
+pub mod dfs;
+pub mod random;
+
+use livemerge_model::properties::{Expectation, Prop};
+use livemerge_model::Event;
+use std::time::Duration;
+
+/// Bounds and knobs common to every strategy.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub threads: usize,
+    /// Stop after this many unique states (the search is then incomplete).
+    pub max_states: Option<u64>,
+    /// Stop after this long (the search is then incomplete).
+    pub timeout: Option<Duration>,
+    /// Print progress on stderr once a search runs longer than a couple of seconds.
+    pub progress: bool,
+}
+
+/// What a search concluded about one property.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Always/eventually: no violation in the (complete) search. Sometimes: an example exists.
+    Holds,
+    /// Always/eventually: a violation exists. Sometimes: no example in the complete search.
+    Violated,
+    /// The search was cut short before it could tell.
+    Unknown,
+}
+
+/// One property's result, with the path that shows it: a counterexample for a violated
+/// always/eventually property, an example for a sometimes property that holds.
+#[derive(Clone, Debug)]
+pub struct Finding {
+    pub prop: Prop,
+    pub verdict: Verdict,
+    pub path: Option<Vec<Event>>,
+}
+
+/// The result of a search.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub strategy: &'static str,
+    pub threads: usize,
+    pub generated: u64,
+    /// Unique states visited (exhaustive strategies); 0 for random walks.
+    pub unique: u64,
+    /// Walks run (random strategy only).
+    pub walks: Option<u64>,
+    pub max_depth: u64,
+    pub seconds: f64,
+    /// Every reachable state was visited.
+    pub complete: bool,
+    /// Why the search stopped early, when it did.
+    pub stopped_by: Option<String>,
+    pub findings: Vec<Finding>,
+}
+
+impl Outcome {
+    pub fn any_violated(&self) -> bool {
+        self.findings.iter().any(|f| f.verdict == Verdict::Violated)
+    }
+}
+
+/// Turns "found a witness or not" into a verdict, per expectation and completeness.
+pub fn verdict(expectation: Expectation, witness: bool, complete: bool) -> Verdict {
+    match (expectation, witness, complete) {
+        (Expectation::Sometimes, true, _) => Verdict::Holds,
+        (Expectation::Sometimes, false, true) => Verdict::Violated,
+        (_, true, _) => Verdict::Violated,
+        (_, false, true) => Verdict::Holds,
+        (_, false, false) => Verdict::Unknown,
+    }
+}

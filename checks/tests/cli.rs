@@ -1,0 +1,232 @@
+//! The `livemerge` binary as users and CI run it: exit codes, reports, bad input.
+
+use std::process::{Command, Output};
+
+fn livemerge(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_livemerge"))
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn json(args: &[&str]) -> (i32, serde_json::Value) {
+    let mut all = args.to_vec();
+    all.extend(["--format", "json", "-q"]);
+    let o = livemerge(&all);
+    let v = serde_json::from_slice(&o.stdout).expect("stdout is one JSON document");
+    (o.status.code().unwrap(), v)
+}
+
+fn property<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("no property {name}"))
+}
+
+#[test]
+fn the_3_6_0_poller_shows_bug_1280160() {
+    let o = livemerge(&["check", "--poller", "3.6.0", "--disks", "1", "-q"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(
+        out.contains("VIOLATED  always     snapshot removed implies merge done"),
+        "{out}"
+    );
+    let ce = out
+        .split(
+            "counterexample to always \"snapshot removed implies merge done\" (5 steps, shortest):",
+        )
+        .nth(1)
+        .expect("the counterexample is printed");
+    let ce = ce.split("\n\n").next().unwrap();
+    assert!(ce.contains("4. poller: doPolling(RemoveSnapshot, rule 3.6.0) sees disk-1 NOT_STARTED -> parent SUCCEEDED"), "{ce}");
+    assert!(
+        ce.contains("5. poller: onSucceeded(RemoveSnapshot): snapshot row DELETED"),
+        "{ce}"
+    );
+    assert!(
+        ce.contains("disk-1: child UNKNOWN queued, polled | host: base <- top | db: base <- top"),
+        "{ce}"
+    );
+    assert!(!ce.contains("pool thread picks up"), "no child ran: {ce}");
+}
+
+#[test]
+fn the_shipped_poller_keeps_every_safety_property() {
+    for disks in ["1", "2", "3"] {
+        let (code, r) = json(&[
+            "check",
+            "--poller",
+            "4.0",
+            "--disks",
+            disks,
+            "--faults",
+            "all",
+            "--restarts",
+            "1",
+        ]);
+        assert_eq!(r["complete"], true);
+        for name in [
+            "snapshot removed implies merge done",
+            "no data lost",
+            "database agrees with storage when no command is running",
+            "snapshot removed",
+            "removal failed cleanly",
+        ] {
+            assert_eq!(property(&r, name)["holds"], true, "{disks} disks: {name}");
+        }
+        // A restart inside the parent's execute() leaves it FAILED_RESTARTED, which the
+        // poller never dispatches: oVirt's own liveness bug (see README).
+        let live = property(&r, "every removal ends");
+        assert_eq!(live["holds"], false);
+        let steps = live["counterexample"]["steps"].as_array().unwrap();
+        assert_eq!(steps.last().unwrap()["event"]["event"], "restart");
+        assert_eq!(
+            steps.last().unwrap()["state"]["parent"]["status"],
+            "FailedRestarted"
+        );
+        assert_eq!(code, 1);
+    }
+}
+
+#[test]
+fn without_restarts_the_shipped_poller_holds_everything() {
+    for disks in ["1", "2", "3"] {
+        let (code, r) = json(&["check", "--disks", disks, "--restarts", "0"]);
+        assert_eq!(code, 0, "{r}");
+        assert!(r["properties"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["holds"] == true));
+    }
+}
+
+#[test]
+fn the_3_6_1_poller_ends_the_parent_before_its_children_sync_their_rows() {
+    for disks in ["1", "2"] {
+        let (code, r) = json(&["check", "--poller", "3.6.1", "--disks", disks]);
+        assert_eq!(code, 1);
+        let p = property(&r, "snapshot removed implies merge done");
+        assert_eq!(p["holds"], false);
+        let steps = p["counterexample"]["steps"].as_array().unwrap();
+        let text: Vec<&str> = steps
+            .iter()
+            .map(|s| s["description"].as_str().unwrap())
+            .collect();
+        // No NOT_STARTED child is taken for finished any more...
+        assert!(
+            !text.iter().any(|t| t.contains("NOT_STARTED ->")),
+            "{text:?}"
+        );
+        // ...but a SUCCEEDED child whose onSucceeded has not run yet is.
+        assert!(
+            text.iter()
+                .any(|t| t.contains("SUCCEEDED -> parent SUCCEEDED")),
+            "{text:?}"
+        );
+        let last = &steps.last().unwrap()["state"];
+        assert_eq!(last["disks"][0]["images"], "BaseAndTop");
+        assert_eq!(property(&r, "no data lost")["holds"], true);
+    }
+}
+
+#[test]
+fn every_strategy_agrees_on_the_bug() {
+    for strategy in ["bfs", "dfs", "random"] {
+        let (code, r) = json(&[
+            "check",
+            "--poller",
+            "3.6.0",
+            "--disks",
+            "2",
+            "--strategy",
+            strategy,
+            "--timeout",
+            "5",
+        ]);
+        assert_eq!(code, 1, "{strategy}");
+        assert_eq!(
+            property(&r, "snapshot removed implies merge done")["holds"],
+            false,
+            "{strategy}"
+        );
+    }
+}
+
+#[test]
+fn an_incomplete_search_exits_3() {
+    let (code, r) = json(&[
+        "check",
+        "--disks",
+        "3",
+        "--restarts",
+        "0",
+        "--max-states",
+        "100",
+    ]);
+    assert_eq!(code, 3);
+    assert_eq!(r["complete"], false);
+    let (code, _) = json(&[
+        "check",
+        "--restarts",
+        "0",
+        "--strategy",
+        "random",
+        "--timeout",
+        "0.5",
+    ]);
+    assert_eq!(code, 3);
+}
+
+#[test]
+fn the_text_report_names_the_configuration_and_the_counts() {
+    let o = livemerge(&["check", "--disks", "2", "--restarts", "0", "-q"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    for want in [
+        "poller 4.0, 2 disk(s), faults merge-job-fails,delete-volume-fails, 0 restart(s)",
+        "strategy bfs",
+        "complete",
+        "states generated:",
+        "unique states:",
+        "max depth:",
+        "seconds:",
+        "states/s:",
+        "holds     always     no data lost",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in {out}");
+    }
+}
+
+#[test]
+fn bad_usage_gets_one_line_and_exit_2() {
+    for args in [
+        vec!["check", "--disks", "0"],
+        vec!["check", "--disks", "9"],
+        vec!["check", "--poller", "3.7"],
+        vec!["check", "--faults", "disk-on-fire"],
+        vec!["check", "--restarts", "9"],
+        vec!["check", "--threads", "0"],
+        vec!["check", "--timeout", "-1"],
+        vec!["check", "--strategy", "sideways"],
+        vec!["frobnicate"],
+    ] {
+        let o = livemerge(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(
+            err.lines().next().unwrap().contains("error") || err.starts_with("livemerge:"),
+            "{args:?}: {err}"
+        );
+        assert!(o.stdout.is_empty(), "{args:?}");
+    }
+}

@@ -1,0 +1,89 @@
+//! Everything that can happen in a live merge, as plain values. Disk numbers are 0-based
+//! indices; they are shown to people as `disk-1`, `disk-2`, ...
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "event", content = "disk", rename_all = "snake_case")]
+pub enum Event {
+    /// The user's request enters `RemoveSnapshotCommand.execute()`: ACTIVE, snapshot LOCKED,
+    /// callback registered.
+    ParentBegins,
+    /// `executeAsyncCommand` for the next disk: child row persisted NOT_STARTED, its callback
+    /// registered, the command submitted to the thread pool.
+    ParentStartsChild,
+    /// The parent's `execute()` returns: `executed = true`.
+    ParentReturns,
+    /// The poller dispatches the parent's callback (doPolling / onSucceeded / onFailed).
+    PollParent,
+    /// The engine restarts: threads and queued work lost, rows kept, restart rules applied.
+    Restart,
+    /// A pool thread picks up this disk's queued child and enters `execute()`.
+    PoolPicksUp(u8),
+    /// The child's `execute()` returns.
+    ChildReturns(u8),
+    /// The poller dispatches the child's callback (doPolling advances a step / end-action).
+    PollChild(u8),
+    /// The child's current grandchild command ends (its own end-action has run).
+    TaskEnds(u8),
+    /// The host's block-commit job for this disk completes: top merged into base, pivoted.
+    HostJobEnds(u8),
+    /// Fault: the host's block-commit job ends without merging.
+    HostJobFails(u8),
+    /// Fault: the DESTROY_IMAGE grandchild's `deleteVolume` fails.
+    DeleteVolumeFails(u8),
+}
+
+impl Event {
+    /// The disk this event concerns, if any.
+    pub fn disk(self) -> Option<usize> {
+        match self {
+            Event::PoolPicksUp(d)
+            | Event::ChildReturns(d)
+            | Event::PollChild(d)
+            | Event::TaskEnds(d)
+            | Event::HostJobEnds(d)
+            | Event::HostJobFails(d)
+            | Event::DeleteVolumeFails(d) => Some(d as usize),
+            _ => None,
+        }
+    }
+
+    /// The same event on another disk.
+    pub fn with_disk(self, disk: usize) -> Event {
+        let d = disk as u8;
+        match self {
+            Event::PoolPicksUp(_) => Event::PoolPicksUp(d),
+            Event::ChildReturns(_) => Event::ChildReturns(d),
+            Event::PollChild(_) => Event::PollChild(d),
+            Event::TaskEnds(_) => Event::TaskEnds(d),
+            Event::HostJobEnds(_) => Event::HostJobEnds(d),
+            Event::HostJobFails(_) => Event::HostJobFails(d),
+            Event::DeleteVolumeFails(_) => Event::DeleteVolumeFails(d),
+            other => other,
+        }
+    }
+
+    /// Every event a configuration with `n` disks can name, in a fixed order.
+    pub fn candidates(n: usize) -> impl Iterator<Item = Event> {
+        const GLOBAL: [Event; 5] = [
+            Event::ParentBegins,
+            Event::ParentStartsChild,
+            Event::ParentReturns,
+            Event::PollParent,
+            Event::Restart,
+        ];
+        const PER_DISK: [fn(u8) -> Event; 7] = [
+            Event::PoolPicksUp,
+            Event::ChildReturns,
+            Event::PollChild,
+            Event::TaskEnds,
+            Event::HostJobEnds,
+            Event::HostJobFails,
+            Event::DeleteVolumeFails,
+        ];
+        GLOBAL
+            .into_iter()
+            .chain((0..n as u8).flat_map(|d| PER_DISK.into_iter().map(move |mk| mk(d))))
+    }
+}

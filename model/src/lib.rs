@@ -1,0 +1,32 @@
+//! oVirt's live merge (snapshot removal while the VM runs) as a pure, sans-IO state machine.
+//!
+//! Everything that decides a protocol question lives here, once:
+//! - [`State`]: the parent command, one child per disk, the poller's registrations, the host
+//!   (merge jobs, volume chains) and the engine's database;
+//! - [`Event`]: everything that can happen, as a plain value;
+//! - [`step`]: the one transition function, and [`enabled`]: the events it accepts in a state;
+//! - [`properties`]: the invariants, named in plain words;
+//! - [`LiveMerge`]: a stateright `Model` over all of it, for the checker and the web explorer.
+//!
+//! The engine in `impl/` and the tools in `checks/` call these functions; they never interpret a
+//! status themselves. See `../shared/reference/ovirt-livemerge.md` for the protocol this follows
+//! and `README.md` for what is simplified.
+
+mod canonical;
+mod config;
+mod describe;
+mod event;
+mod model;
+mod poller;
+pub mod properties;
+mod state;
+mod step;
+
+pub use canonical::{canonical, canonicalize, concretize, ConcreteStep, Permutation};
+pub use config::{Config, ConfigError, Fault, Faults, PollerRule, MAX_DISKS};
+pub use describe::{describe_event, describe_step, summarize};
+pub use event::Event;
+pub use model::LiveMerge;
+pub use poller::{parent_decision, ParentDecision};
+pub use state::{CmdStatus, Disk, Images, Parent, Snapshot, State, Step, Task};
+pub use step::{enabled, restart, step, successors, Refused};

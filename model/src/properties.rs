@@ -1,0 +1,139 @@
+//! The properties the checker verifies, named in plain words. Each is a predicate on one state
+//! (liveness is a predicate that must eventually hold on every path); the checker, the engine's
+//! auditor and the tests all use these same functions.
+
+use crate::config::Config;
+use crate::state::{Snapshot, State};
+
+/// How a property is meant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expectation {
+    /// Holds in every reachable state.
+    Always,
+    /// Holds in some reachable state (an example must exist).
+    Sometimes,
+    /// On every path, holds in some state (checked on the paths' last states: see `README`).
+    Eventually,
+}
+
+impl Expectation {
+    pub fn name(self) -> &'static str {
+        match self {
+            Expectation::Always => "always",
+            Expectation::Sometimes => "sometimes",
+            Expectation::Eventually => "eventually",
+        }
+    }
+}
+
+/// A named property.
+#[derive(Clone, Copy, Debug)]
+pub struct Prop {
+    pub name: &'static str,
+    pub expectation: Expectation,
+    pub holds: fn(&Config, &State) -> bool,
+}
+
+impl Prop {
+    /// A URL- and file-name-friendly name: `snapshot-removed-implies-merge-done`.
+    pub fn slug(&self) -> String {
+        self.name.replace(' ', "-")
+    }
+}
+
+pub const SNAPSHOT_REMOVED_IMPLIES_MERGE_DONE: &str = "snapshot removed implies merge done";
+pub const NO_DATA_LOST: &str = "no data lost";
+pub const DB_AGREES_WHEN_IDLE: &str = "database agrees with storage when no command is running";
+pub const SNAPSHOT_REMOVED: &str = "snapshot removed";
+pub const REMOVAL_FAILED_CLEANLY: &str = "removal failed cleanly";
+pub const EVERY_REMOVAL_ENDS: &str = "every removal ends";
+
+/// The properties of a configuration, safety first. "removal failed cleanly" can only happen
+/// when a fault can, so it is expected only when some fault is on.
+pub fn all(cfg: &Config) -> Vec<Prop> {
+    let mut v = vec![
+        Prop {
+            name: SNAPSHOT_REMOVED_IMPLIES_MERGE_DONE,
+            expectation: Expectation::Always,
+            holds: snapshot_removed_implies_merge_done,
+        },
+        Prop {
+            name: NO_DATA_LOST,
+            expectation: Expectation::Always,
+            holds: no_data_lost,
+        },
+        Prop {
+            name: DB_AGREES_WHEN_IDLE,
+            expectation: Expectation::Always,
+            holds: db_agrees_when_idle,
+        },
+        Prop {
+            name: SNAPSHOT_REMOVED,
+            expectation: Expectation::Sometimes,
+            holds: snapshot_removed,
+        },
+    ];
+    if !cfg.faults.is_empty() {
+        v.push(Prop {
+            name: REMOVAL_FAILED_CLEANLY,
+            expectation: Expectation::Sometimes,
+            holds: removal_failed_cleanly,
+        });
+    }
+    v.push(Prop {
+        name: EVERY_REMOVAL_ENDS,
+        expectation: Expectation::Eventually,
+        holds: removal_ended,
+    });
+    v
+}
+
+/// If the snapshot row is gone, every disk of the snapshot is merged on the host and the
+/// engine's image rows describe the merged chain.
+pub fn snapshot_removed_implies_merge_done(cfg: &Config, s: &State) -> bool {
+    s.snapshot != Snapshot::Deleted
+        || s.disks[..cfg.n()]
+            .iter()
+            .filter(|d| d.f.in_snapshot())
+            .all(|d| d.host_merged() && d.db_agrees())
+}
+
+/// No volume was deleted while it held data that no remaining volume of its chain holds.
+pub fn no_data_lost(cfg: &Config, s: &State) -> bool {
+    s.disks[..cfg.n()]
+        .iter()
+        .all(|d| d.f.top_exists() || d.f.base_has_top())
+}
+
+/// When nothing is in flight, the image rows describe the host's chains.
+pub fn db_agrees_when_idle(cfg: &Config, s: &State) -> bool {
+    !s.idle(cfg.n()) || s.disks[..cfg.n()].iter().all(|d| d.db_agrees())
+}
+
+pub fn snapshot_removed(_cfg: &Config, s: &State) -> bool {
+    s.snapshot == Snapshot::Deleted
+}
+
+/// The removal ended in failure and left everything consistent: the snapshot is back to OK,
+/// nothing is in flight, no data is lost, the rows agree with storage, the disks still in the
+/// snapshot are unmerged and the disks dropped from it are merged.
+pub fn removal_failed_cleanly(cfg: &Config, s: &State) -> bool {
+    let n = cfg.n();
+    s.removal_ended()
+        && s.snapshot == Snapshot::Ok
+        && s.idle(n)
+        && no_data_lost(cfg, s)
+        && s.disks[..n].iter().all(|d| {
+            d.db_agrees()
+                && if d.f.in_snapshot() {
+                    d.f.top_in_chain()
+                } else {
+                    d.host_merged()
+                }
+        })
+}
+
+/// The parent's end-action has run (the snapshot is deleted, or back to OK).
+pub fn removal_ended(_cfg: &Config, s: &State) -> bool {
+    s.removal_ended()
+}

@@ -1,0 +1,381 @@
+//! The protocol's state: the parent command, one child per disk, the poller's registrations, the
+//! host's merge jobs and volume chains, and the engine's database rows.
+//!
+//! States are small `Copy` values (a fixed array of disks, one-byte enums, bit flags) because the
+//! checker stores millions of them; every field is still a named accessor.
+
+use crate::config::MAX_DISKS;
+use serde::{Deserialize, Serialize};
+
+/// `command_entities.status`. `NoRow` is not stored by oVirt: the row is absent, and oVirt's
+/// `getCommandStatus` then answers UNKNOWN.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[repr(u8)]
+pub enum CmdStatus {
+    #[default]
+    NoRow,
+    NotStarted,
+    Active,
+    Failed,
+    FailedRestarted,
+    Succeeded,
+}
+
+impl CmdStatus {
+    /// The status as oVirt's `getCommandStatus` reports it.
+    pub fn ovirt_name(self) -> &'static str {
+        match self {
+            CmdStatus::NoRow => "UNKNOWN",
+            CmdStatus::NotStarted => "NOT_STARTED",
+            CmdStatus::Active => "ACTIVE",
+            CmdStatus::Failed => "FAILED",
+            CmdStatus::FailedRestarted => "FAILED_RESTARTED",
+            CmdStatus::Succeeded => "SUCCEEDED",
+        }
+    }
+}
+
+/// A child's current step (`RemoveSnapshotSingleDiskStep`), persisted in its parameters.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[repr(u8)]
+pub enum Step {
+    #[default]
+    Extend,
+    Merge,
+    MergeStatus,
+    DestroyImage,
+    Complete,
+}
+
+impl Step {
+    pub fn ovirt_name(self) -> &'static str {
+        match self {
+            Step::Extend => "EXTEND",
+            Step::Merge => "MERGE",
+            Step::MergeStatus => "MERGE_STATUS",
+            Step::DestroyImage => "DESTROY_IMAGE",
+            Step::Complete => "COMPLETE",
+        }
+    }
+
+    pub fn next(self) -> Step {
+        match self {
+            Step::Extend => Step::Merge,
+            Step::Merge => Step::MergeStatus,
+            Step::MergeStatus => Step::DestroyImage,
+            Step::DestroyImage | Step::Complete => Step::Complete,
+        }
+    }
+
+    /// The grandchild command that carries out this step.
+    pub fn grandchild_name(self) -> &'static str {
+        match self {
+            Step::Extend => "ExtendImageSize",
+            Step::Merge => "Merge",
+            Step::MergeStatus => "MergeStatus",
+            Step::DestroyImage => "DestroyImage",
+            Step::Complete => "-",
+        }
+    }
+}
+
+/// The current step's grandchild command, as far as the child's `doPolling` can see it: not yet
+/// started, running, or ended (its end-action has run) with success or failure.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[repr(u8)]
+pub enum Task {
+    #[default]
+    None,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+/// One disk's rows in `images`, as the chain they describe.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[repr(u8)]
+pub enum Images {
+    /// Rows for base and top, both OK: the chain `base <- top`.
+    #[default]
+    BaseAndTop,
+    /// Rows for base and top with top marked ILLEGAL (a merge failed before DESTROY_IMAGE).
+    TopIllegal,
+    /// `syncDbRecords` ran: base took top's place; only base's row is in the chain.
+    Merged,
+    /// Merged, and top's row kept as an ILLEGAL orphan (DESTROY_IMAGE failed; a retry starts there).
+    MergedOrphan,
+}
+
+impl Images {
+    /// Whether the database's chain for this disk still contains the top volume.
+    pub fn chain_has_top(self) -> bool {
+        matches!(self, Images::BaseAndTop | Images::TopIllegal)
+    }
+
+    pub fn ovirt_words(self) -> &'static str {
+        match self {
+            Images::BaseAndTop => "base <- top",
+            Images::TopIllegal => "base <- top(ILLEGAL)",
+            Images::Merged => "base (merged)",
+            Images::MergedOrphan => "base (merged) + orphan top(ILLEGAL)",
+        }
+    }
+}
+
+/// The snapshot's row in `snapshots`.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[repr(u8)]
+pub enum Snapshot {
+    #[default]
+    Ok,
+    Locked,
+    Deleted,
+}
+
+impl Snapshot {
+    pub fn ovirt_name(self) -> &'static str {
+        match self {
+            Snapshot::Ok => "OK",
+            Snapshot::Locked => "LOCKED",
+            Snapshot::Deleted => "deleted",
+        }
+    }
+}
+
+macro_rules! flags {
+    ($(#[$m:meta])* $name:ident: $t:ty { $($(#[$fm:meta])* $flag:ident = $bit:expr => $get:ident, $set:ident;)* }) => {
+        $(#[$m])*
+        ///
+        /// Serialized as the list of the names of the flags that are set.
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name { pub(crate) flags: $t }
+        #[allow(dead_code)]
+        impl $name {
+            $(const $flag: $t = 1 << $bit;
+            $(#[$fm])*
+            #[inline] pub fn $get(&self) -> bool { self.flags & Self::$flag != 0 }
+            #[inline] pub fn $set(&mut self, on: bool) {
+                if on { self.flags |= Self::$flag } else { self.flags &= !Self::$flag }
+            })*
+            const NAMES: &'static [(&'static str, $t)] = &[$((stringify!($get), Self::$flag)),*];
+        }
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(Self::NAMES.iter().filter(|(_, b)| self.flags & b != 0).map(|(n, _)| n))
+            }
+        }
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let names = Vec::<String>::deserialize(d)?;
+                let mut flags = 0;
+                for n in names {
+                    let (_, b) = Self::NAMES.iter().find(|(k, _)| *k == n).ok_or_else(|| {
+                        serde::de::Error::custom(format!("unknown flag '{n}'"))
+                    })?;
+                    flags |= b;
+                }
+                Ok($name { flags })
+            }
+        }
+    };
+}
+
+flags! {
+    /// The parent command, `RemoveSnapshotCommand`: its row, its registration, its progress.
+    ParentFlags: u8 {
+        /// The user's request reached `execute()`.
+        BEGUN = 0 => begun, set_begun;
+        /// `execute()` returned (`command_entities.executed`).
+        EXECUTED = 1 => executed, set_executed;
+        /// Its end-action ran (`callbackNotified`).
+        NOTIFIED = 2 => notified, set_notified;
+        /// The poller holds its callback.
+        REGISTERED = 3 => registered, set_registered;
+    }
+}
+
+/// The parent command.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+pub struct Parent {
+    pub status: CmdStatus,
+    pub f: ParentFlags,
+}
+
+flags! {
+    /// A disk's boolean facts: its child command, its host job and volumes, its place in the snapshot.
+    DiskFlags: u16 {
+        /// The parent created this disk's child (`executeAsyncCommand`).
+        CREATED = 0 => created, set_created;
+        /// The child waits in the thread pool's queue (lost on restart).
+        QUEUED = 1 => queued, set_queued;
+        /// The child's `execute()` returned.
+        EXECUTED = 2 => executed, set_executed;
+        /// The child's end-action ran.
+        NOTIFIED = 3 => notified, set_notified;
+        /// The poller holds the child's callback.
+        REGISTERED = 4 => registered, set_registered;
+        /// The snapshot's configuration still lists this disk.
+        IN_SNAPSHOT = 5 => in_snapshot, set_in_snapshot;
+        /// The host runs a block-commit job for this disk.
+        JOB_RUNNING = 6 => job_running, set_job_running;
+        /// The host's chain still has top above base.
+        TOP_IN_CHAIN = 7 => top_in_chain, set_top_in_chain;
+        /// Top's volume exists on storage.
+        TOP_EXISTS = 8 => top_exists, set_top_exists;
+        /// Base holds everything top held (the commit completed).
+        BASE_HAS_TOP = 9 => base_has_top, set_base_has_top;
+    }
+}
+
+/// One disk: its child command `RemoveSnapshotSingleDiskLiveCommand`, the host's view of its
+/// volumes, and its `images` rows.
+///
+/// Field order matters: the derived `Ord` is the canonical order of disks under symmetry.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+pub struct Disk {
+    pub status: CmdStatus,
+    pub step: Step,
+    pub task: Task,
+    pub images: Images,
+    pub f: DiskFlags,
+}
+
+impl Disk {
+    /// A disk of a VM with a snapshot: chain `base <- top`, nothing started.
+    pub fn initial() -> Disk {
+        let mut d = Disk::default();
+        d.f.set_in_snapshot(true);
+        d.f.set_top_in_chain(true);
+        d.f.set_top_exists(true);
+        d
+    }
+
+    /// The host's chain as the database should describe it: does it still contain top?
+    pub fn host_chain_has_top(&self) -> bool {
+        self.f.top_in_chain()
+    }
+
+    /// The database's image rows describe the host's chain, and every volume they chain exists.
+    pub fn db_agrees(&self) -> bool {
+        self.images.chain_has_top() == self.f.top_in_chain()
+            && (!self.images.chain_has_top() || self.f.top_exists())
+    }
+
+    /// Merged on the host: top is out of the chain and base holds its data.
+    pub fn host_merged(&self) -> bool {
+        !self.f.top_in_chain() && self.f.base_has_top()
+    }
+
+    /// A command row exists that has not finished (its end-action has not run).
+    pub fn child_unfinished(&self) -> bool {
+        self.status != CmdStatus::NoRow && !self.f.notified()
+    }
+}
+
+/// The whole protocol state. Disks beyond the configuration's count stay at their initial value
+/// and are left out when serialized.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(into = "StateRepr", try_from = "StateRepr")]
+pub struct State {
+    pub parent: Parent,
+    pub snapshot: Snapshot,
+    /// Engine restarts so far.
+    pub restarts: u8,
+    pub disks: [Disk; MAX_DISKS],
+}
+
+impl State {
+    /// A running VM with a snapshot over `n` disks; the user has just asked to remove it.
+    pub fn initial(n: usize) -> State {
+        let mut disks = [Disk::initial(); MAX_DISKS];
+        for d in disks.iter_mut().skip(n) {
+            d.f.set_in_snapshot(false);
+        }
+        State {
+            parent: Parent::default(),
+            snapshot: Snapshot::Ok,
+            restarts: 0,
+            disks,
+        }
+    }
+
+    /// The parent's `execute()` is running on a thread (begun, not returned, not failed by a restart).
+    pub fn parent_executing(&self) -> bool {
+        self.parent.f.begun()
+            && !self.parent.f.executed()
+            && self.parent.status == CmdStatus::Active
+    }
+
+    /// The removal has ended: the parent's end-action ran.
+    pub fn removal_ended(&self) -> bool {
+        self.parent.f.notified()
+    }
+
+    /// Nothing is in flight: no unfinished command row, no queued work, no parent thread, no host job.
+    pub fn idle(&self, n: usize) -> bool {
+        let parent_unfinished = self.parent.status != CmdStatus::NoRow && !self.parent.f.notified();
+        !parent_unfinished
+            && !self.parent_executing()
+            && self.disks[..n]
+                .iter()
+                .all(|d| !d.child_unfinished() && !d.f.queued() && !d.f.job_running())
+    }
+}
+
+/// The serialized form of a [`State`]: only the configured disks.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateRepr {
+    parent: Parent,
+    snapshot: Snapshot,
+    restarts: u8,
+    disks: Vec<Disk>,
+}
+
+impl From<State> for StateRepr {
+    fn from(s: State) -> StateRepr {
+        let n = s
+            .disks
+            .iter()
+            .rposition(|d| *d != State::initial(0).disks[0])
+            .map_or(0, |i| i + 1);
+        StateRepr {
+            parent: s.parent,
+            snapshot: s.snapshot,
+            restarts: s.restarts,
+            disks: s.disks[..n].to_vec(),
+        }
+    }
+}
+
+impl TryFrom<StateRepr> for State {
+    type Error = String;
+    fn try_from(r: StateRepr) -> Result<State, String> {
+        if r.disks.len() > MAX_DISKS {
+            return Err(format!(
+                "a state holds at most {MAX_DISKS} disks, this one {}",
+                r.disks.len()
+            ));
+        }
+        let mut s = State::initial(0);
+        s.parent = r.parent;
+        s.snapshot = r.snapshot;
+        s.restarts = r.restarts;
+        s.disks[..r.disks.len()].copy_from_slice(&r.disks);
+        Ok(s)
+    }
+}

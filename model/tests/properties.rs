@@ -1,0 +1,136 @@
+//! Each property on hand-built states: one that violates it, one that satisfies it.
+
+mod common;
+use common::*;
+use livemerge_model::properties::*;
+use livemerge_model::*;
+
+fn c1() -> Config {
+    cfg(1, PollerRule::V4_0)
+}
+
+fn merged_disk() -> Disk {
+    let mut d = Disk::initial();
+    d.f.set_top_in_chain(false);
+    d.f.set_base_has_top(true);
+    d.f.set_top_exists(false);
+    d.images = Images::Merged;
+    d
+}
+
+#[test]
+fn snapshot_removed_implies_merge_done_on_hand_built_states() {
+    let c = c1();
+    let mut s = State::initial(1);
+    s.snapshot = Snapshot::Deleted;
+    assert!(
+        !snapshot_removed_implies_merge_done(&c, &s),
+        "deleted, nothing merged"
+    );
+    s.disks[0] = merged_disk();
+    assert!(snapshot_removed_implies_merge_done(&c, &s));
+    s.disks[0].images = Images::BaseAndTop;
+    assert!(
+        !snapshot_removed_implies_merge_done(&c, &s),
+        "host merged, rows not synced"
+    );
+    s.snapshot = Snapshot::Locked;
+    assert!(
+        snapshot_removed_implies_merge_done(&c, &s),
+        "snapshot still there"
+    );
+}
+
+#[test]
+fn no_data_lost_on_hand_built_states() {
+    let c = c1();
+    let mut s = State::initial(1);
+    assert!(no_data_lost(&c, &s));
+    s.disks[0].f.set_top_exists(false);
+    assert!(
+        !no_data_lost(&c, &s),
+        "top deleted before its data reached base"
+    );
+    s.disks[0].f.set_base_has_top(true);
+    assert!(no_data_lost(&c, &s));
+}
+
+#[test]
+fn db_agrees_when_idle_on_hand_built_states() {
+    let c = c1();
+    let mut s = State::initial(1);
+    s.disks[0] = merged_disk();
+    s.disks[0].images = Images::BaseAndTop;
+    assert!(
+        !db_agrees_when_idle(&c, &s),
+        "idle, rows say base <- top, host merged"
+    );
+    s.disks[0].f.set_job_running(true);
+    assert!(
+        db_agrees_when_idle(&c, &s),
+        "a host job is running: not idle"
+    );
+    s.disks[0].f.set_job_running(false);
+    s.disks[0].images = Images::MergedOrphan;
+    assert!(db_agrees_when_idle(&c, &s));
+}
+
+#[test]
+fn snapshot_removed_on_hand_built_states() {
+    let c = c1();
+    let mut s = State::initial(1);
+    assert!(!snapshot_removed(&c, &s));
+    s.snapshot = Snapshot::Deleted;
+    assert!(snapshot_removed(&c, &s));
+}
+
+#[test]
+fn removal_failed_cleanly_on_hand_built_states() {
+    let c = cfg(2, PollerRule::V4_0);
+    let mut s = State::initial(2);
+    s.parent.f.set_begun(true);
+    s.parent.f.set_notified(true);
+    s.disks[0].images = Images::TopIllegal;
+    s.disks[1] = merged_disk();
+    s.disks[1].f.set_in_snapshot(false);
+    assert!(removal_failed_cleanly(&c, &s));
+    s.disks[1].f.set_in_snapshot(true);
+    assert!(
+        !removal_failed_cleanly(&c, &s),
+        "a merged disk still in the snapshot"
+    );
+    s.disks[1].f.set_in_snapshot(false);
+    s.snapshot = Snapshot::Locked;
+    assert!(!removal_failed_cleanly(&c, &s), "snapshot still locked");
+}
+
+#[test]
+fn removal_ended_on_hand_built_states() {
+    let c = c1();
+    let mut s = State::initial(1);
+    assert!(!removal_ended(&c, &s));
+    s.parent.f.set_notified(true);
+    assert!(removal_ended(&c, &s));
+}
+
+#[test]
+fn the_stateright_model_names_the_same_properties() {
+    use stateright::Model;
+    for faults in [Faults::NONE, Faults::ALL] {
+        let c = Config { faults, ..c1() };
+        let ours: Vec<_> = all(&c).iter().map(|p| p.name).collect();
+        let theirs: Vec<_> = LiveMerge::new(c)
+            .properties()
+            .iter()
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(ours, theirs);
+        // The adapters call the right predicates: compare on a violating state.
+        let mut s = State::initial(1);
+        s.snapshot = Snapshot::Deleted;
+        let m = LiveMerge::new(c);
+        for (p, q) in all(&c).iter().zip(m.properties()) {
+            assert_eq!((p.holds)(&c, &s), (q.condition)(&m, &s), "{}", p.name);
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! The transition function: the events it accepts, what they do, and what it refuses.
+
+mod common;
+use common::*;
+use livemerge_model::*;
+
+#[test]
+fn only_the_request_is_enabled_at_first() {
+    let c = cfg(2, PollerRule::V4_0);
+    assert_eq!(enabled(&c, &State::initial(2)), vec![Event::ParentBegins]);
+}
+
+#[test]
+fn refuses_events_that_are_not_enabled() {
+    let c = cfg(1, PollerRule::V4_0);
+    let s = State::initial(1);
+    for e in [
+        Event::ParentStartsChild,
+        Event::ParentReturns,
+        Event::PollParent,
+        Event::Restart,
+        Event::PoolPicksUp(0),
+        Event::ChildReturns(0),
+        Event::PollChild(0),
+        Event::TaskEnds(0),
+        Event::HostJobEnds(0),
+        Event::HostJobFails(0),
+        Event::DeleteVolumeFails(0),
+        Event::PoolPicksUp(5),
+    ] {
+        assert!(
+            step(&c, &s, e).is_err(),
+            "{e:?} should be refused initially"
+        );
+    }
+    assert_eq!(
+        step(&c, &s, Event::PoolPicksUp(5)),
+        Err(Refused("no such disk"))
+    );
+    let begun = run(&c, &[Event::ParentBegins]);
+    assert_eq!(
+        step(&c, &begun, Event::ParentBegins),
+        Err(Refused("the parent has already begun"))
+    );
+    assert_eq!(
+        step(&c, &begun, Event::ParentReturns),
+        Err(Refused("the parent has children left to start"))
+    );
+}
+
+#[test]
+fn enabled_is_exactly_what_step_accepts() {
+    for poller in PollerRule::ALL {
+        let c = cfg(2, poller);
+        let mut s = State::initial(2);
+        for e in [
+            Event::ParentBegins,
+            Event::ParentStartsChild,
+            Event::ParentStartsChild,
+        ] {
+            s = step(&c, &s, e).unwrap();
+        }
+        let on = enabled(&c, &s);
+        for e in Event::candidates(2) {
+            assert_eq!(on.contains(&e), step(&c, &s, e).is_ok(), "{e:?}");
+        }
+    }
+}
+
+#[test]
+fn faults_are_refused_when_off() {
+    let mut c = cfg(1, PollerRule::V4_0);
+    c.faults = Faults::NONE;
+    let mut events = vec![
+        Event::ParentBegins,
+        Event::ParentStartsChild,
+        Event::ParentReturns,
+    ];
+    events.extend(&merge_disk(0)[..6]);
+    let s = run(&c, &events);
+    assert!(s.disks[0].f.job_running());
+    assert_eq!(
+        step(&c, &s, Event::HostJobFails(0)),
+        Err(Refused("fault merge-job-fails is off"))
+    );
+    c.faults = Faults::ALL;
+    let t = step(&c, &s, Event::HostJobFails(0)).unwrap();
+    assert!(!t.disks[0].f.job_running() && t.disks[0].f.top_in_chain());
+}
+
+#[test]
+fn the_fixed_pollers_wait_for_a_not_started_child() {
+    for poller in [PollerRule::V3_6_1, PollerRule::V4_0] {
+        let c = cfg(1, poller);
+        let events = parent_polls_before_pickup();
+        let s = run(&c, &events[..3]);
+        assert_eq!(
+            step(&c, &s, Event::PollParent),
+            Err(Refused("the parent's doPolling waits")),
+            "{poller}"
+        );
+    }
+}
+
+#[test]
+fn the_historical_poller_takes_not_started_for_finished() {
+    let c = cfg(1, PollerRule::V3_6_0);
+    let s = run(&c, &parent_polls_before_pickup());
+    assert_eq!(s.parent.status, CmdStatus::Succeeded);
+    let s = step(&c, &s, Event::PollParent).unwrap();
+    assert_eq!(s.snapshot, Snapshot::Deleted);
+    assert_eq!(
+        s.disks[0].status,
+        CmdStatus::NoRow,
+        "removeAllCommandsInHierarchy"
+    );
+    assert!(s.disks[0].f.top_in_chain(), "no merge ran");
+    // The queued child's thread finds no row and runs nothing.
+    let s = step(&c, &s, Event::PoolPicksUp(0)).unwrap();
+    assert_eq!(s.disks[0].status, CmdStatus::NoRow);
+    // Only a restart is left: it drops the child's stale registration.
+    assert_eq!(enabled(&c, &s), vec![Event::Restart]);
+}
+
+#[test]
+fn a_full_removal_merges_and_syncs_the_rows() {
+    let c = cfg(2, PollerRule::V4_0);
+    let mut events = vec![
+        Event::ParentBegins,
+        Event::ParentStartsChild,
+        Event::ParentStartsChild,
+        Event::ParentReturns,
+    ];
+    events.extend(merge_disk(0));
+    events.extend(merge_disk(1));
+    events.extend([Event::PollParent, Event::PollParent]);
+    let s = run(&c, &events);
+    assert_eq!(s.snapshot, Snapshot::Deleted);
+    assert!(s.removal_ended());
+    for d in &s.disks[..2] {
+        assert!(d.host_merged() && d.db_agrees() && !d.f.top_exists());
+        assert_eq!(d.images, Images::Merged);
+    }
+    assert!(enabled(&c, &s).is_empty(), "nothing left to do");
+}
+
+#[test]
+fn restart_fails_unexecuted_rows_and_reregisters_unfinished_ones() {
+    let c = cfg(2, PollerRule::V4_0);
+    let s = run(
+        &c,
+        &[
+            Event::ParentBegins,
+            Event::ParentStartsChild,
+            Event::ParentStartsChild,
+            Event::ParentReturns,
+            Event::PoolPicksUp(0),
+            Event::ChildReturns(0),
+            Event::Restart,
+        ],
+    );
+    assert_eq!(s.restarts, 1);
+    assert_eq!(
+        s.parent.status,
+        CmdStatus::Active,
+        "an executed parent resumes"
+    );
+    assert_eq!(
+        s.disks[0].status,
+        CmdStatus::Active,
+        "an executed child resumes"
+    );
+    assert_eq!(
+        s.disks[1].status,
+        CmdStatus::FailedRestarted,
+        "queued work is lost"
+    );
+    assert!(!s.disks[1].f.queued());
+    assert!(s.parent.f.registered() && s.disks[0].f.registered() && s.disks[1].f.registered());
+    assert_eq!(
+        step(&c, &s, Event::Restart),
+        Err(Refused("no engine restart left"))
+    );
+    // 4.0 waits for the FAILED_RESTARTED child's end-action, which never comes (BZ 1633777).
+    assert_eq!(
+        parent_decision(PollerRule::V4_0, &s, 2),
+        ParentDecision::Wait { waiting_on: 0 }
+    );
+}
+
+#[test]
+fn the_model_is_acyclic() {
+    // "eventually" is checked on terminal states; that is sound only without cycles.
+    for poller in PollerRule::ALL {
+        let c = Config {
+            restarts: 2,
+            ..cfg(2, poller)
+        };
+        let mut color = std::collections::HashMap::new(); // 1 = on stack, 2 = done
+        let init = State::initial(2);
+        let mut stack = vec![(init, enabled(&c, &init), 0usize)];
+        color.insert(init, 1u8);
+        while let Some((s, evs, i)) = stack.last_mut() {
+            if *i == evs.len() {
+                color.insert(*s, 2);
+                stack.pop();
+                continue;
+            }
+            let t = step(&c, s, evs[*i]).unwrap();
+            *i += 1;
+            match color.get(&t) {
+                Some(1) => panic!("cycle through {t:?} under {poller}"),
+                Some(_) => {}
+                None => {
+                    color.insert(t, 1);
+                    let e = enabled(&c, &t);
+                    stack.push((t, e, 0));
+                }
+            }
+        }
+        assert!(color.len() > 100);
+    }
+}
+
+#[test]
+fn states_round_trip_through_json() {
+    let c = cfg(3, PollerRule::V4_0);
+    let mut events = vec![Event::ParentBegins, Event::ParentStartsChild];
+    events.extend(&merge_disk(0)[..8]);
+    let s = run(&c, &events);
+    let text = serde_json::to_string(&s).unwrap();
+    assert!(text.contains("\"job_running\"") || text.contains("\"top_in_chain\""));
+    let back: State = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, s);
+    assert!(serde_json::from_str::<State>(&text.replace("top_exists", "top_exist")).is_err());
+}
