@@ -1,6 +1,7 @@
-//! The command line: `livemerge check` and its flags, turned into a model configuration.
+//! The command line: the subcommands, and the flags that select a model configuration
+//! (shared by every subcommand that needs one). Each subcommand's own flags live with it in `cmd/`.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use livemerge_model::{Config, Faults, PollerRule};
 
 #[derive(Parser, Debug)]
@@ -17,7 +18,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Check every interleaving of a configuration against the protocol's properties.
-    Check(CheckArgs),
+    Check(crate::cmd::check::CheckArgs),
 }
 
 /// The flags that select a configuration of the model.
@@ -62,45 +63,4 @@ fn parse_poller(s: &str) -> Result<PollerRule, String> {
 fn parse_faults(s: &str) -> Result<Faults, String> {
     s.parse()
         .map_err(|e: livemerge_model::ConfigError| e.to_string())
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Strategy {
-    /// Breadth-first, level by level: counterexamples are shortest.
-    Bfs,
-    /// stateright's depth-first checker.
-    Dfs,
-    /// Seeded random walks until a time bound: never complete.
-    Random,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    Text,
-    Json,
-}
-
-#[derive(Args, Debug)]
-pub struct CheckArgs {
-    #[command(flatten)]
-    pub model: ModelArgs,
-    #[arg(long, value_enum, default_value_t = Strategy::Bfs)]
-    pub strategy: Strategy,
-    /// Worker threads (default: all cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
-    /// Stop after this many seconds (the search is then incomplete: exit 3).
-    #[arg(long)]
-    pub timeout: Option<f64>,
-    /// Stop after this many states (the search is then incomplete: exit 3).
-    #[arg(long)]
-    pub max_states: Option<u64>,
-    /// Seed of the random strategy.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// No progress lines on stderr.
-    #[arg(long, short)]
-    pub quiet: bool,
 }
