@@ -19,39 +19,60 @@ pub struct Cli {
 pub enum Command {
     /// Check every interleaving of a configuration against the protocol's properties.
     Check(crate::cmd::check::CheckArgs),
+    /// Print a saved counterexample as numbered steps, or write its sequence diagram.
+    Show(crate::cmd::show::ShowArgs),
+    /// Serve stateright's web explorer for a configuration.
+    Explore(crate::cmd::explore::ExploreArgs),
 }
 
-/// The flags that select a configuration of the model.
-#[derive(Args, Debug, Clone)]
+/// The flags that select a configuration of the model. Each is optional so that a command that
+/// also reads a configuration from a file can tell which ones the user gave.
+#[derive(Args, Debug, Clone, Default)]
 pub struct ModelArgs {
-    /// Number of disks in the snapshot (one child command each).
-    #[arg(long, default_value_t = 3)]
-    pub disks: u8,
-    /// The parent's polling rule: 3.6.0 (the bug), 3.6.1 (the fix), 4.0 (shipped today).
-    #[arg(long, default_value = "4.0", value_parser = parse_poller)]
-    pub poller: PollerRule,
-    /// Faults to inject: none, all, or a comma-separated list (merge-job-fails,delete-volume-fails).
-    #[arg(long, default_value = "all", value_parser = parse_faults)]
-    pub faults: Faults,
-    /// How many engine restarts may happen.
-    #[arg(long, default_value_t = 1)]
-    pub restarts: u8,
+    /// Number of disks in the snapshot, one child command each [default: 3].
+    #[arg(long)]
+    pub disks: Option<u8>,
+    /// The parent's polling rule: 3.6.0 (the bug), 3.6.1 (the fix), 4.0 (shipped today) [default: 4.0].
+    #[arg(long, value_parser = parse_poller)]
+    pub poller: Option<PollerRule>,
+    /// Faults to inject: none, all, or a comma-separated list of merge-job-fails,
+    /// delete-volume-fails [default: all].
+    #[arg(long, value_parser = parse_faults)]
+    pub faults: Option<Faults>,
+    /// How many engine restarts may happen [default: 1].
+    #[arg(long)]
+    pub restarts: Option<u8>,
     /// Explore every permutation of disks instead of one canonical representative.
     #[arg(long)]
     pub no_symmetry: bool,
 }
 
 impl ModelArgs {
+    /// The configuration these flags select, over the defaults.
     pub fn config(&self) -> Result<Config, String> {
+        self.config_over(Config::default())
+    }
+
+    /// The configuration these flags select, over `base` (flags not given keep `base`'s values).
+    pub fn config_over(&self, base: Config) -> Result<Config, String> {
         let cfg = Config {
-            disks: self.disks,
-            poller: self.poller,
-            faults: self.faults,
-            restarts: self.restarts,
-            symmetry: !self.no_symmetry,
+            disks: self.disks.unwrap_or(base.disks),
+            poller: self.poller.unwrap_or(base.poller),
+            faults: self.faults.unwrap_or(base.faults),
+            restarts: self.restarts.unwrap_or(base.restarts),
+            symmetry: base.symmetry && !self.no_symmetry,
         };
         cfg.validate().map_err(|e| e.to_string())?;
         Ok(cfg)
+    }
+
+    /// Whether the user gave any flag that selects a configuration.
+    pub fn any_given(&self) -> bool {
+        self.disks.is_some()
+            || self.poller.is_some()
+            || self.faults.is_some()
+            || self.restarts.is_some()
+            || self.no_symmetry
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod cmd;
+pub mod counterexample;
 pub mod progress;
 pub mod report;
 pub mod search;

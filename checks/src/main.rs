@@ -10,6 +10,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(args) => cmd::check::run(args),
+        Command::Show(args) => cmd::show::run(args),
+        Command::Explore(args) => cmd::explore::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -25,6 +25,21 @@ impl Trace {
         })
     }
 
+    /// Rebuilds a path of concrete events (as saved in files) through `step`, without symmetry.
+    pub fn rebuild_concrete(
+        cfg: &Config,
+        events: &[Event],
+    ) -> Result<Trace, (usize, livemerge_model::Refused)> {
+        let concrete = Config {
+            symmetry: false,
+            ..*cfg
+        };
+        Ok(Trace {
+            initial: State::initial(cfg.n()),
+            steps: concretize(&concrete, events)?,
+        })
+    }
+
     pub fn final_state(&self) -> State {
         self.steps.last().map_or(self.initial, |s| s.after)
     }

@@ -217,6 +217,10 @@ fn describe_restart(before: &State, after: &State, n: usize) -> String {
 /// A compact, readable summary of a state: the parent, each disk (child, step, host chain,
 /// image rows), the snapshot row. One line per actor.
 pub fn summarize(cfg: &Config, s: &State) -> String {
+    summarize_n(s, cfg.n())
+}
+
+pub(crate) fn summarize_n(s: &State, n: usize) -> String {
     let mut out = String::new();
     let p = &s.parent;
     let pstatus = if !p.f.begun() {
@@ -239,7 +243,7 @@ pub fn summarize(cfg: &Config, s: &State) -> String {
         s.snapshot.ovirt_name(),
         s.restarts
     );
-    for (i, d) in s.disks[..cfg.n()].iter().enumerate() {
+    for (i, d) in s.disks[..n].iter().enumerate() {
         let _ = writeln!(out, "{}: {}", disk_name(i), summarize_disk(d));
     }
     out.truncate(out.trim_end().len());

@@ -21,6 +21,7 @@ mod poller;
 pub mod properties;
 mod state;
 mod step;
+mod svg;
 
 pub use canonical::{canonical, canonicalize, concretize, ConcreteStep, Permutation};
 pub use config::{Config, ConfigError, Fault, Faults, PollerRule, MAX_DISKS};
@@ -30,3 +31,8 @@ pub use model::LiveMerge;
 pub use poller::{parent_decision, ParentDecision};
 pub use state::{CmdStatus, Disk, Images, Parent, Snapshot, State, Step, Task};
 pub use step::{enabled, restart, step, successors, Refused};
+pub use svg::sequence_diagram;
+
+/// The model's semantic version: bumped whenever `step` or the state changes meaning, so that a
+/// saved counterexample can say which model it was found on.
+pub const MODEL_VERSION: u32 = 1;

@@ -9,6 +9,7 @@ use crate::event::Event;
 use crate::properties::{self, Expectation};
 use crate::state::State;
 use crate::step::{step, successors};
+use crate::svg::sequence_diagram;
 use stateright::{Model, Property};
 
 /// The live-merge model of one configuration.
@@ -57,12 +58,26 @@ impl Model for LiveMerge {
     }
 
     fn format_step(&self, last: &State, action: Event) -> Option<String> {
+        // The explorer shows this rather than the state unless "Complete State?" is ticked:
+        // what happened, then where it led.
         let next = step(&self.cfg, last, action).ok()?;
         Some(format!(
             "{}\n\n{}",
             describe_step(&self.cfg, last, action, &next),
             summarize(&self.cfg, &self.representative(next))
         ))
+    }
+
+    fn as_svg(&self, path: stateright::Path<State, Event>) -> Option<String> {
+        let mut v = path.into_vec();
+        let initial = v.first()?.0;
+        // (state, action taken from it): shift to (action, state it led to).
+        let steps: Vec<(Event, State)> = v
+            .windows(2)
+            .filter_map(|w| w[0].1.map(|e| (e, w[1].0)))
+            .collect();
+        v.clear();
+        Some(sequence_diagram(&self.cfg, &initial, &steps))
     }
 
     fn properties(&self) -> Vec<Property<Self>> {

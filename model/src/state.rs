@@ -287,8 +287,9 @@ impl Disk {
 }
 
 /// The whole protocol state. Disks beyond the configuration's count stay at their initial value
-/// and are left out when serialized.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// and are left out when serialized. `Debug` prints the readable summary (the web explorer shows
+/// states through `Debug`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(into = "StateRepr", try_from = "StateRepr")]
 pub struct State {
     pub parent: Parent,
@@ -320,6 +321,15 @@ impl State {
             && self.parent.status == CmdStatus::Active
     }
 
+    /// How many disks the configuration has: a configured disk is in the snapshot or has a child
+    /// (it leaves the snapshot only after its child succeeded); the others are never touched.
+    pub fn disk_count(&self) -> usize {
+        self.disks
+            .iter()
+            .rposition(|d| d.f.in_snapshot() || d.f.created())
+            .map_or(0, |i| i + 1)
+    }
+
     /// The removal has ended: the parent's end-action ran.
     pub fn removal_ended(&self) -> bool {
         self.parent.f.notified()
@@ -346,13 +356,15 @@ struct StateRepr {
     disks: Vec<Disk>,
 }
 
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::describe::summarize_n(self, self.disk_count()))
+    }
+}
+
 impl From<State> for StateRepr {
     fn from(s: State) -> StateRepr {
-        let n = s
-            .disks
-            .iter()
-            .rposition(|d| *d != State::initial(0).disks[0])
-            .map_or(0, |i| i + 1);
+        let n = s.disk_count();
         StateRepr {
             parent: s.parent,
             snapshot: s.snapshot,

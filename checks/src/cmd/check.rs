@@ -1,11 +1,14 @@
-//! `livemerge check`: search a configuration's state space and report each property.
+//! `livemerge check`: search a configuration's state space and report each property; save the
+//! counterexamples (`--save DIR`), or re-run a saved one through the model (`--replay-model`).
 
 use super::{usage, Fail};
 use crate::cli::ModelArgs;
-use crate::report;
-use crate::search::{self, Limits};
+use crate::counterexample::{replay, CounterexampleFile, Replay};
+use crate::report::{self, Trace};
+use crate::search::{self, Limits, Verdict};
 use clap::{Args, ValueEnum};
-use livemerge_model::LiveMerge;
+use livemerge_model::{describe_event, LiveMerge, MODEL_VERSION};
+use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,12 +47,23 @@ pub struct CheckArgs {
     /// Seed of the random strategy.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Write each violated property's counterexample to DIR/<property>.json.
+    #[arg(long, value_name = "DIR")]
+    pub save: Option<PathBuf>,
+    /// Re-run a saved counterexample through the model instead of searching: exit 1 if it still
+    /// reaches the violation, 0 if the model now refuses it or no longer violates. Model flags
+    /// given with it override the file's configuration (for example `--poller 4.0`).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["save", "strategy", "max_states", "timeout"])]
+    pub replay_model: Option<PathBuf>,
     /// No progress lines on stderr.
     #[arg(long, short)]
     pub quiet: bool,
 }
 
 pub fn run(args: CheckArgs) -> Result<u8, Fail> {
+    if let Some(file) = &args.replay_model {
+        return replay_model(file, &args.model);
+    }
     let cfg = args.model.config().map_err(usage)?;
     let threads = match args.threads {
         Some(0) => return Err(usage("--threads must be at least 1")),
@@ -62,6 +76,9 @@ pub fn run(args: CheckArgs) -> Result<u8, Fail> {
         }
         t => t.map(Duration::from_secs_f64),
     };
+    if let Some(dir) = &args.save {
+        prepare_dir(dir)?;
+    }
     let limits = Limits {
         threads,
         max_states: args.max_states,
@@ -77,6 +94,21 @@ pub fn run(args: CheckArgs) -> Result<u8, Fail> {
         Format::Text => print!("{}", report::text(&cfg, &outcome)),
         Format::Json => println!("{}", report::json(&cfg, &outcome)),
     }
+    if let Some(dir) = &args.save {
+        for f in &outcome.findings {
+            let (Verdict::Violated, Some(path)) = (&f.verdict, &f.path) else {
+                continue;
+            };
+            let trace = Trace::rebuild(&cfg, path).map_err(usage)?;
+            let file = dir.join(format!("{}.json", f.prop.slug()));
+            CounterexampleFile::new(&cfg, &f.prop, &trace)
+                .save(&file)
+                .map_err(usage)?;
+            if !args.quiet {
+                eprintln!("livemerge: saved {}", file.display());
+            }
+        }
+    }
     Ok(if outcome.any_violated() {
         1
     } else if !outcome.complete {
@@ -84,4 +116,69 @@ pub fn run(args: CheckArgs) -> Result<u8, Fail> {
     } else {
         0
     })
+}
+
+fn prepare_dir(dir: &std::path::Path) -> Result<(), Fail> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(usage(format!("--save {}: not a directory", dir.display())));
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| usage(format!("--save {}: cannot create: {e}", dir.display())))
+}
+
+fn replay_model(path: &std::path::Path, flags: &ModelArgs) -> Result<u8, Fail> {
+    let file = CounterexampleFile::load(path).map_err(usage)?;
+    let saved = file.configuration;
+    let cfg = flags.config_over(saved).map_err(usage)?;
+    let prop = file.prop().map_err(usage)?;
+    println!(
+        "replaying {} ({} steps) on the model: {cfg}",
+        path.display(),
+        file.events.len()
+    );
+    if cfg != saved {
+        println!("note: the counterexample was found for another configuration: {saved}");
+    }
+    if file.model_version != MODEL_VERSION {
+        println!(
+            "note: saved by model version {}, this is model version {MODEL_VERSION}",
+            file.model_version
+        );
+    }
+    match replay(&file, &cfg, &prop) {
+        Replay::Refused {
+            index,
+            event,
+            reason,
+        } => {
+            println!(
+                "the model now refuses step {} ({}): {reason}; the counterexample no longer applies",
+                index + 1,
+                describe_event(event)
+            );
+            Ok(0)
+        }
+        Replay::Accepted {
+            violates, diverged, ..
+        } => {
+            if let Some(i) = diverged {
+                println!("note: the model's state after step {i} differs from the saved one");
+            }
+            if violates {
+                println!(
+                    "still violates {} \"{}\" after {} steps",
+                    prop.expectation.name(),
+                    prop.name,
+                    file.events.len()
+                );
+                Ok(1)
+            } else {
+                println!(
+                    "every step is accepted but the last state no longer violates \"{}\"",
+                    prop.name
+                );
+                Ok(0)
+            }
+        }
+    }
 }

@@ -2,6 +2,8 @@
 //! one line on stderr.
 
 pub mod check;
+pub mod explore;
+pub mod show;
 
 /// An error to show as one line before exiting with `code`.
 #[derive(Debug)]

@@ -1,0 +1,49 @@
+//! `livemerge show FILE [--svg OUT.svg]`: a saved counterexample as the same numbered steps as
+//! `check` prints, or its sequence diagram.
+
+use super::{usage, Fail};
+use crate::counterexample::{write_atomically, CounterexampleFile};
+use crate::report::{format_trace, Trace};
+use clap::Args;
+use livemerge_model::{describe_event, sequence_diagram, Event, State};
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// A counterexample written by `livemerge check --save`.
+    pub file: PathBuf,
+    /// Write the sequence diagram to this SVG file instead of printing the steps.
+    #[arg(long, value_name = "OUT.svg")]
+    pub svg: Option<PathBuf>,
+}
+
+pub fn run(args: ShowArgs) -> Result<u8, Fail> {
+    let file = CounterexampleFile::load(&args.file).map_err(usage)?;
+    let cfg = file.configuration;
+    let prop = file.prop().map_err(usage)?;
+    // Rebuild through the model: the descriptions come from the states before and after each step.
+    let trace = Trace::rebuild_concrete(&cfg, &file.events).map_err(|(i, r)| {
+        usage(format!(
+            "{}: step {} ({}) is refused by the model: {r}",
+            args.file.display(),
+            i + 1,
+            describe_event(file.events[i])
+        ))
+    })?;
+    if let Some(out) = &args.svg {
+        let steps: Vec<(Event, State)> = trace.steps.iter().map(|s| (s.event, s.after)).collect();
+        let svg = sequence_diagram(&cfg, &trace.initial, &steps);
+        write_atomically(out, svg.as_bytes()).map_err(usage)?;
+        println!("wrote {}", out.display());
+        return Ok(0);
+    }
+    println!("livemerge counterexample: {cfg}");
+    println!(
+        "{} \"{}\" ({} steps):",
+        prop.expectation.name(),
+        prop.name,
+        file.events.len()
+    );
+    print!("{}", format_trace(&cfg, &trace));
+    Ok(0)
+}

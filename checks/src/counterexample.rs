@@ -1,0 +1,232 @@
+//! Counterexamples as files: a documented, versioned JSON format that `check --save` writes and
+//! `show`, `check --replay-model` (and the engine's `replay`) read.
+//!
+//! Format version 1:
+//! ```json
+//! {
+//!   "format": "livemerge-counterexample",
+//!   "version": 1,
+//!   "model_version": 1,
+//!   "configuration": {"disks": 1, "poller": "3.6.0", "faults": [...], "restarts": 1, "symmetry": true},
+//!   "property": {"name": "snapshot removed implies merge done", "expectation": "always"},
+//!   "events": [{"event": "parent_begins"}, {"event": "poll_child", "disk": 0}, ...],
+//!   "states": [initial state, state after event 1, ...],
+//!   "steps": ["1. RemoveSnapshot.execute() begins: ...", ...]
+//! }
+//! ```
+//! Events name concrete disks (0-based; `disk-1` is 0). `states` has one more entry than
+//! `events`. `steps` is for people reading the file and is ignored on input.
+
+use crate::report::Trace;
+use livemerge_model::properties::{self, Expectation, Prop};
+use livemerge_model::{describe_step, step, Config, Event, State, MODEL_VERSION};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+pub const FORMAT: &str = "livemerge-counterexample";
+pub const VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PropertyRef {
+    pub name: String,
+    pub expectation: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CounterexampleFile {
+    pub format: String,
+    pub version: u32,
+    pub model_version: u32,
+    pub configuration: Config,
+    pub property: PropertyRef,
+    pub events: Vec<Event>,
+    pub states: Vec<State>,
+    #[serde(default)]
+    pub steps: Vec<String>,
+}
+
+impl CounterexampleFile {
+    pub fn new(cfg: &Config, prop: &Prop, trace: &Trace) -> CounterexampleFile {
+        let mut states = vec![trace.initial];
+        states.extend(trace.steps.iter().map(|s| s.after));
+        CounterexampleFile {
+            format: FORMAT.to_string(),
+            version: VERSION,
+            model_version: MODEL_VERSION,
+            configuration: *cfg,
+            property: PropertyRef {
+                name: prop.name.to_string(),
+                expectation: prop.expectation.name().to_string(),
+            },
+            events: trace.steps.iter().map(|s| s.event).collect(),
+            states,
+            steps: trace
+                .steps
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    format!(
+                        "{}. {}",
+                        i + 1,
+                        describe_step(cfg, &s.before, s.event, &s.after)
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The property this counterexample is about, as the current model names it.
+    pub fn prop(&self) -> Result<Prop, String> {
+        properties::all(&self.configuration)
+            .into_iter()
+            .find(|p| p.name == self.property.name)
+            .ok_or_else(|| {
+                format!(
+                    "property \"{}\" is unknown to this model",
+                    self.property.name
+                )
+            })
+    }
+
+    /// Writes the file atomically: a temporary file in the same directory, then a rename.
+    pub fn save(&self, path: &Path) -> Result<(), String> {
+        let text = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
+        write_atomically(path, text.as_bytes())
+    }
+
+    /// Reads and validates a file: one-line errors for anything malformed, truncated or foreign.
+    pub fn load(path: &Path) -> Result<CounterexampleFile, String> {
+        let shown = path.display();
+        let text = std::fs::read(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+        if text.iter().all(u8::is_ascii_whitespace) {
+            return Err(format!(
+                "{shown}: empty file, not a livemerge counterexample"
+            ));
+        }
+        let value: serde_json::Value = serde_json::from_slice(&text).map_err(|e| {
+            if e.is_eof() {
+                format!("{shown}: truncated JSON ({e})")
+            } else {
+                format!("{shown}: not JSON ({e})")
+            }
+        })?;
+        if value.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
+            return Err(format!(
+                "{shown}: not a livemerge counterexample (no \"format\": \"{FORMAT}\")"
+            ));
+        }
+        match value.get("version").and_then(|v| v.as_u64()) {
+            Some(v) if v == VERSION as u64 => {}
+            Some(v) => {
+                return Err(format!(
+                    "{shown}: counterexample format version {v}, this livemerge reads version {VERSION}"
+                ))
+            }
+            None => return Err(format!("{shown}: no format version")),
+        }
+        let file: CounterexampleFile = serde_json::from_value(value)
+            .map_err(|e| format!("{shown}: malformed counterexample: {e}"))?;
+        file.configuration
+            .validate()
+            .map_err(|e| format!("{shown}: bad configuration: {e}"))?;
+        if file.states.len() != file.events.len() + 1 {
+            return Err(format!(
+                "{shown}: malformed counterexample: {} events but {} states (expected one more state than events)",
+                file.events.len(),
+                file.states.len()
+            ));
+        }
+        if let Some(e) = file
+            .events
+            .iter()
+            .find(|e| e.disk().is_some_and(|d| d >= file.configuration.n()))
+        {
+            return Err(format!(
+                "{shown}: event {e:?} names a disk outside the configuration's {} disk(s)",
+                file.configuration.disks
+            ));
+        }
+        Ok(file)
+    }
+}
+
+/// Where a replay of the events through the current model ends.
+#[derive(Debug, PartialEq)]
+pub enum Replay {
+    /// Every event was accepted; `violates` tells whether the last state still shows the property's
+    /// violation; `diverged` is the first step whose state differs from the file's.
+    Accepted {
+        states: Vec<State>,
+        violates: bool,
+        diverged: Option<usize>,
+    },
+    /// The model refuses step `index` (0-based) with `reason`.
+    Refused {
+        index: usize,
+        event: Event,
+        reason: String,
+    },
+}
+
+/// Re-runs the file's events through `step` from the initial state of `cfg` (the file's own
+/// configuration, or another one to ask "what would this interleaving do under rule X?").
+pub fn replay(file: &CounterexampleFile, cfg: &Config, prop: &Prop) -> Replay {
+    let mut s = State::initial(cfg.n());
+    let mut states = vec![s];
+    let mut diverged = (file.states[0] != s).then_some(0);
+    for (i, &e) in file.events.iter().enumerate() {
+        match step(cfg, &s, e) {
+            Ok(t) => s = t,
+            Err(r) => {
+                return Replay::Refused {
+                    index: i,
+                    event: e,
+                    reason: r.to_string(),
+                }
+            }
+        }
+        if diverged.is_none() && file.states.get(i + 1) != Some(&s) {
+            diverged = Some(i + 1);
+        }
+        states.push(s);
+    }
+    let holds = (prop.holds)(cfg, &s);
+    let violates = match prop.expectation {
+        Expectation::Always => !holds,
+        Expectation::Eventually => !holds && livemerge_model::enabled(cfg, &s).is_empty(),
+        Expectation::Sometimes => holds,
+    };
+    Replay::Accepted {
+        states,
+        violates,
+        diverged,
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename, so that a crash or an error
+/// never leaves a half-written file where `path` is.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| format!("{}: not a file name", path.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("{}: cannot write: {e}", path.display())
+    })
+}

@@ -1,0 +1,117 @@
+//! `livemerge explore` over real HTTP: the explorer's status and states, its counterexample
+//! links, a client that hangs up mid-response, an address in use, and Ctrl-C.
+
+mod explorer;
+use explorer::Explorer;
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::process::Command;
+use std::time::Duration;
+
+#[test]
+fn the_explorer_serves_the_bug_1280160_discovery_with_its_path() {
+    let ex = Explorer::start(&["--poller", "3.6.0", "--disks", "1"]);
+    let status: serde_json::Value = ex.get_json("/.status");
+    let props = status["properties"].as_array().unwrap();
+    let bug = props
+        .iter()
+        .find(|p| p[1] == "snapshot removed implies merge done")
+        .expect("the property is listed");
+    assert_eq!(bug[0], "Always");
+    let path = bug[2].as_str().expect("a discovery path").to_string();
+    // The printed URL names the same path.
+    assert!(ex.banner.contains(&format!(
+        "snapshot removed implies merge done: {}/#/steps/{path}",
+        ex.url
+    )));
+
+    // Walk the path: each step is among the successors of the previous one.
+    let indices: Vec<&str> = path.split('/').collect();
+    let mut prefix = String::new();
+    let mut last = serde_json::Value::Null;
+    for (i, idx) in indices.iter().enumerate() {
+        let succ: serde_json::Value = ex.get_json(&format!("/.states{prefix}"));
+        let list = succ.as_array().unwrap();
+        let n: usize = idx.parse().unwrap();
+        last = list
+            .iter()
+            .find(|s| s["actionIndex"] == n)
+            .cloned()
+            .unwrap_or_else(|| panic!("step {i} missing"));
+        prefix.push('/');
+        prefix.push_str(idx);
+    }
+    let state = last["state"].as_str().unwrap();
+    assert!(state.contains("snapshot deleted"), "{state}");
+    assert!(state.contains("disk-1: child UNKNOWN queued"), "{state}");
+    assert!(last["outcome"]
+        .as_str()
+        .unwrap()
+        .contains("onSucceeded(RemoveSnapshot): snapshot row DELETED"));
+    let svg = last["svg"].as_str().unwrap();
+    assert!(
+        svg.contains("class=\"violation\""),
+        "the breaking step is highlighted"
+    );
+    // The step before is the poller taking NOT_STARTED for finished: it is among the
+    // successors of the state two steps back.
+    let two_back = prefix.rsplitn(3, '/').nth(2).unwrap();
+    assert!(ex
+        .get_text(&format!("/.states{two_back}"))
+        .contains("sees disk-1 NOT_STARTED -> parent SUCCEEDED"));
+}
+
+#[test]
+fn a_client_that_hangs_up_does_not_take_the_explorer_down() {
+    let ex = Explorer::start(&["--poller", "3.6.0", "--disks", "2"]);
+    for _ in 0..20 {
+        let mut s = TcpStream::connect(ex.addr).unwrap();
+        // The initial state's successors carry SVGs: a response of some size.
+        s.write_all(b"GET /.states/0/0/0/0 HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        drop(s);
+    }
+    let mut s = TcpStream::connect(ex.addr).unwrap();
+    s.write_all(b"GET /.states/0/0/0 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+    let mut buf = [0u8; 16];
+    let _ = std::io::Read::read(&mut s, &mut buf);
+    drop(s);
+    std::thread::sleep(Duration::from_millis(300));
+    let status: serde_json::Value = ex.get_json("/.status");
+    assert!(status["properties"].is_array(), "still serving");
+    assert!(ex.get_text("/").contains("<html"), "the UI still loads");
+}
+
+#[test]
+fn an_address_in_use_is_one_line_and_exit_2() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let o = Command::new(env!("CARGO_BIN_EXE_livemerge"))
+        .args(["explore", "--disks", "1", "--listen", &addr])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
+    let o = Command::new(env!("CARGO_BIN_EXE_livemerge"))
+        .args(["explore", "--listen", "localhost"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn ctrl_c_stops_it_cleanly() {
+    let mut ex = Explorer::start(&["--disks", "1"]);
+    let status = Command::new("kill")
+        .args(["-INT", &ex.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (code, out) = ex.wait();
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("livemerge explore: stopped"), "{out}");
+}
