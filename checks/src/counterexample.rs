@@ -96,14 +96,18 @@ impl CounterexampleFile {
 
     /// Reads and validates a file: one-line errors for anything malformed, truncated or foreign.
     pub fn load(path: &Path) -> Result<CounterexampleFile, String> {
-        let shown = path.display();
-        let text = std::fs::read(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+        let text = std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Validates the bytes of a counterexample file; `shown` names it in errors.
+    pub fn parse(text: &[u8], shown: &str) -> Result<CounterexampleFile, String> {
         if text.iter().all(u8::is_ascii_whitespace) {
             return Err(format!(
                 "{shown}: empty file, not a livemerge counterexample"
             ));
         }
-        let value: serde_json::Value = serde_json::from_slice(&text).map_err(|e| {
+        let value: serde_json::Value = serde_json::from_slice(text).map_err(|e| {
             if e.is_eof() {
                 format!("{shown}: truncated JSON ({e})")
             } else {
