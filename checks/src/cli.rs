@@ -23,6 +23,12 @@ pub enum Command {
     Show(crate::cmd::show::ShowArgs),
     /// Serve stateright's web explorer for a configuration.
     Explore(crate::cmd::explore::ExploreArgs),
+    /// Remove a snapshot live with the production engine, on real qcow2 volumes in DIR.
+    Run(crate::cmd::engine::RunArgs),
+    /// Restart a killed engine on its DIR through the model's restart rules, and finish.
+    Resume(crate::cmd::engine::ResumeArgs),
+    /// Run many removals on the in-memory backend and measure how often an invariant breaks.
+    Stress(crate::cmd::engine::StressArgs),
 }
 
 /// The flags that select a configuration of the model. Each is optional so that a command that

@@ -96,7 +96,8 @@ impl CounterexampleFile {
 
     /// Reads and validates a file: one-line errors for anything malformed, truncated or foreign.
     pub fn load(path: &Path) -> Result<CounterexampleFile, String> {
-        let text = std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        let text =
+            std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
         Self::parse(&text, &path.display().to_string())
     }
 

@@ -12,6 +12,9 @@ fn main() -> ExitCode {
         Command::Check(args) => cmd::check::run(args),
         Command::Show(args) => cmd::show::run(args),
         Command::Explore(args) => cmd::explore::run(args),
+        Command::Run(args) => cmd::engine::run(args),
+        Command::Resume(args) => cmd::engine::resume(args),
+        Command::Stress(args) => cmd::engine::stress(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -90,9 +90,12 @@ pub fn text(cfg: &Config, o: &Outcome) -> String {
         Some(w) => format!("walks: {w}"),
         None => format!("unique states: {}", o.unique),
     };
+    let memory = crate::search::peak_memory_mib()
+        .map(|m| format!(", peak memory: {m:.0} MiB"))
+        .unwrap_or_default();
     let _ = writeln!(
         out,
-        "states generated: {}, {visited}, max depth: {}, seconds: {:.2}, states/s: {:.0}",
+        "states generated: {}, {visited}, max depth: {}, seconds: {:.2}, states/s: {:.0}{memory}",
         o.generated, o.max_depth, o.seconds, rate
     );
     let _ = writeln!(out, "properties:");
@@ -172,6 +175,7 @@ struct JsonReport<'a> {
     max_depth: u64,
     seconds: f64,
     states_per_second: f64,
+    peak_memory_mib: Option<f64>,
     properties: Vec<JsonProperty>,
 }
 
@@ -229,6 +233,7 @@ pub fn json(cfg: &Config, o: &Outcome) -> String {
         max_depth: o.max_depth,
         seconds: o.seconds,
         states_per_second: o.generated as f64 / o.seconds.max(1e-9),
+        peak_memory_mib: crate::search::peak_memory_mib(),
         properties,
     };
     serde_json::to_string_pretty(&report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))

@@ -91,8 +91,8 @@ pub fn run(args: CheckArgs) -> Result<u8, Fail> {
         Strategy::Random => search::random::run(&cfg, &limits, args.seed),
     };
     match args.format {
-        Format::Text => print!("{}", report::text(&cfg, &outcome)),
-        Format::Json => println!("{}", report::json(&cfg, &outcome)),
+        Format::Text => say_raw!("{}", report::text(&cfg, &outcome)),
+        Format::Json => say!("{}", report::json(&cfg, &outcome)),
     }
     if let Some(dir) = &args.save {
         for f in &outcome.findings {
@@ -131,16 +131,16 @@ fn replay_model(path: &std::path::Path, flags: &ModelArgs) -> Result<u8, Fail> {
     let saved = file.configuration;
     let cfg = flags.config_over(saved).map_err(usage)?;
     let prop = file.prop().map_err(usage)?;
-    println!(
+    say!(
         "replaying {} ({} steps) on the model: {cfg}",
         path.display(),
         file.events.len()
     );
     if cfg != saved {
-        println!("note: the counterexample was found for another configuration: {saved}");
+        say!("note: the counterexample was found for another configuration: {saved}");
     }
     if file.model_version != MODEL_VERSION {
-        println!(
+        say!(
             "note: saved by model version {}, this is model version {MODEL_VERSION}",
             file.model_version
         );
@@ -151,7 +151,7 @@ fn replay_model(path: &std::path::Path, flags: &ModelArgs) -> Result<u8, Fail> {
             event,
             reason,
         } => {
-            println!(
+            say!(
                 "the model now refuses step {} ({}): {reason}; the counterexample no longer applies",
                 index + 1,
                 describe_event(event)
@@ -162,10 +162,10 @@ fn replay_model(path: &std::path::Path, flags: &ModelArgs) -> Result<u8, Fail> {
             violates, diverged, ..
         } => {
             if let Some(i) = diverged {
-                println!("note: the model's state after step {i} differs from the saved one");
+                say!("note: the model's state after step {i} differs from the saved one");
             }
             if violates {
-                println!(
+                say!(
                     "still violates {} \"{}\" after {} steps",
                     prop.expectation.name(),
                     prop.name,
@@ -173,7 +173,7 @@ fn replay_model(path: &std::path::Path, flags: &ModelArgs) -> Result<u8, Fail> {
                 );
                 Ok(1)
             } else {
-                println!(
+                say!(
                     "every step is accepted but the last state no longer violates \"{}\"",
                     prop.name
                 );

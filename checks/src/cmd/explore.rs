@@ -59,12 +59,12 @@ pub fn run(args: ExploreArgs) -> Result<u8, Fail> {
         ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
             .map_err(|e| usage(format!("cannot handle Ctrl-C: {e}")))?;
     }
-    println!("livemerge explore: {cfg}");
-    println!("open {url}/");
+    say!("livemerge explore: {cfg}");
+    say!("open {url}/");
     for (name, path) in discoveries.iter() {
-        println!("  {name}: {url}/#/steps/{path}");
+        say!("  {name}: {url}/#/steps/{path}");
     }
-    println!("(Ctrl-C stops it)");
+    say!("(Ctrl-C stops it)");
     use std::io::Write;
     let _ = std::io::stdout().flush();
 
@@ -77,7 +77,7 @@ pub fn run(args: ExploreArgs) -> Result<u8, Fail> {
         let discoveries = Arc::clone(&discoveries);
         std::thread::spawn(move || serve_one(rq, backend, &discoveries));
     }
-    println!("livemerge explore: stopped");
+    say!("livemerge explore: stopped");
     Ok(0)
 }
 

@@ -34,16 +34,16 @@ pub fn run(args: ShowArgs) -> Result<u8, Fail> {
         let steps: Vec<(Event, State)> = trace.steps.iter().map(|s| (s.event, s.after)).collect();
         let svg = sequence_diagram(&cfg, &trace.initial, &steps);
         write_atomically(out, svg.as_bytes()).map_err(usage)?;
-        println!("wrote {}", out.display());
+        say!("wrote {}", out.display());
         return Ok(0);
     }
-    println!("livemerge counterexample: {cfg}");
-    println!(
+    say!("livemerge counterexample: {cfg}");
+    say!(
         "{} \"{}\" ({} steps):",
         prop.expectation.name(),
         prop.name,
         file.events.len()
     );
-    print!("{}", format_trace(&cfg, &trace));
+    say_raw!("{}", format_trace(&cfg, &trace));
     Ok(0)
 }

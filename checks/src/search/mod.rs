@@ -61,6 +61,14 @@ pub struct Outcome {
     pub findings: Vec<Finding>,
 }
 
+/// The process's peak resident memory so far, in MiB (Linux; `None` elsewhere).
+pub fn peak_memory_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
 impl Outcome {
     pub fn any_violated(&self) -> bool {
         self.findings.iter().any(|f| f.verdict == Verdict::Violated)

@@ -1,0 +1,253 @@
+//! `livemerge run`, `resume` and `stress`: the production engine (`livemerge-impl`) on real
+//! qcow2 volumes, or many times on the in-memory backend. Exit codes: 0 the removal ended and
+//! every invariant holds on the real database and storage; 1 an invariant is violated; 2 bad
+//! input; 3 the removal did not end.
+
+use super::{usage, Fail};
+use clap::{Args, ValueEnum};
+use livemerge_impl::session::{self, Schedule};
+use livemerge_impl::stress::{stress as run_stress, StressOptions};
+use livemerge_impl::{report, Backoff, Error, Settings};
+use livemerge_model::PollerRule;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackoffArg {
+    /// 3.6: 1 tick, doubled to a cap of 10, reset when the command's status changes.
+    Capped,
+    /// 3.5: every command polled on 10-tick passes.
+    Fixed,
+}
+
+impl From<BackoffArg> for Backoff {
+    fn from(b: BackoffArg) -> Backoff {
+        match b {
+            BackoffArg::Capped => Backoff::Capped,
+            BackoffArg::Fixed => Backoff::Fixed,
+        }
+    }
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScheduleArg {
+    /// Real thread timing decides every interleaving.
+    Free,
+    /// Hold the pool until the poller has polled the parent after its execute() returned.
+    PoolAfterParentPoll,
+}
+
+/// The knobs shared by `run` and `stress`.
+#[derive(Args, Debug, Clone)]
+pub struct EngineArgs {
+    /// Number of disks in the snapshot (one child command each).
+    #[arg(long, default_value_t = 3)]
+    pub disks: u8,
+    /// The parent's polling rule: 3.6.0 (the bug), 3.6.1 (the fix), 4.0 (shipped today).
+    #[arg(long, default_value = "4.0", value_parser = parse_poller)]
+    pub poller: PollerRule,
+    /// The poller's delay rule.
+    #[arg(long, value_enum, default_value_t = BackoffArg::Capped)]
+    pub backoff: BackoffArg,
+    /// Threads of the pool that runs child commands (oVirt: 10).
+    #[arg(long, default_value_t = 10)]
+    pub pool_threads: usize,
+    /// Seed of the poller's pass order.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The engine directory to create (new or empty): disks, snapshot, database.
+    #[arg(long)]
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// The poller's tick in milliseconds (oVirt: 1000).
+    #[arg(long, default_value_t = 1000)]
+    pub tick_ms: u64,
+    /// Milliseconds a pool thread spends before it persists a child ACTIVE.
+    #[arg(long, default_value_t = 0.0)]
+    pub start_cost_ms: f64,
+    /// Give up (exit 3) if the removal has not ended after this many seconds.
+    #[arg(long, default_value_t = 600.0)]
+    pub limit_secs: f64,
+    /// Force an interleaving through the engine's scheduler hook.
+    #[arg(long, value_enum, default_value_t = ScheduleArg::Free)]
+    pub schedule: ScheduleArg,
+    /// Write one JSON line per applied event to this file.
+    #[arg(long)]
+    pub trace: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ResumeArgs {
+    /// The engine directory of a killed engine.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// Give up (exit 3) after this many seconds [default: the run's limit].
+    #[arg(long)]
+    pub limit_secs: Option<f64>,
+    /// Append one JSON line per applied event to this file.
+    #[arg(long)]
+    pub trace: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct StressArgs {
+    /// How many removals to run.
+    #[arg(long, default_value_t = 200)]
+    pub runs: u32,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// The poller's tick in milliseconds.
+    #[arg(long, default_value_t = 10)]
+    pub tick_ms: u64,
+    /// Milliseconds a pool thread spends before it persists a child ACTIVE.
+    #[arg(long, default_value_t = 2.0)]
+    pub start_cost_ms: f64,
+    /// Milliseconds the in-memory host merge job takes.
+    #[arg(long, default_value_t = 2.0)]
+    pub job_ms: f64,
+    /// Per-run limit in seconds (a run past it counts as "did not end").
+    #[arg(long, default_value_t = 60.0)]
+    pub limit_secs: f64,
+    /// No progress line per run on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+fn parse_poller(s: &str) -> Result<PollerRule, String> {
+    s.parse()
+        .map_err(|e: livemerge_model::ConfigError| e.to_string())
+}
+
+fn millis(name: &str, v: f64) -> Result<Duration, Fail> {
+    if !(v >= 0.0 && v.is_finite()) {
+        return Err(usage(format!("{name} must be a non-negative number")));
+    }
+    Ok(Duration::from_secs_f64(v / 1000.0))
+}
+
+fn limit(v: f64) -> Result<u64, Fail> {
+    if !(v > 0.0 && v.is_finite()) {
+        return Err(usage("--limit-secs must be a positive number of seconds"));
+    }
+    Ok((v * 1000.0).ceil() as u64)
+}
+
+fn settings(
+    e: &EngineArgs,
+    tick_ms: u64,
+    start_cost_ms: f64,
+    limit_secs: f64,
+) -> Result<Settings, Fail> {
+    let s = Settings {
+        disks: e.disks,
+        poller: e.poller,
+        tick_ms,
+        backoff: e.backoff.into(),
+        pool_threads: e.pool_threads,
+        start_cost_us: millis("--start-cost-ms", start_cost_ms)?.as_micros() as u64,
+        limit_ms: limit(limit_secs)?,
+        seed: e.seed,
+    };
+    s.validate().map_err(usage)?;
+    Ok(s)
+}
+
+fn fail(e: Error) -> Fail {
+    usage(e.to_string())
+}
+
+pub fn run(args: RunArgs) -> Result<u8, Fail> {
+    let s = settings(
+        &args.engine,
+        args.tick_ms,
+        args.start_cost_ms,
+        args.limit_secs,
+    )?;
+    let schedule = match args.schedule {
+        ScheduleArg::Free => Schedule::Free,
+        ScheduleArg::PoolAfterParentPoll => Schedule::PoolAfterParentPoll,
+    };
+    let o = session::run_dir(&args.dir, s, schedule, args.trace.as_deref()).map_err(fail)?;
+    print!("{}", report::text(&o, "run", Some(&args.dir)));
+    Ok(o.exit_code())
+}
+
+pub fn resume(args: ResumeArgs) -> Result<u8, Fail> {
+    let limit_ms = args.limit_secs.map(limit).transpose()?;
+    let o = session::resume_dir(&args.dir, args.trace.as_deref(), limit_ms).map_err(fail)?;
+    print!("{}", report::text(&o, "resume", Some(&args.dir)));
+    Ok(o.exit_code())
+}
+
+pub fn stress(args: StressArgs) -> Result<u8, Fail> {
+    if args.runs == 0 {
+        return Err(usage("--runs must be at least 1"));
+    }
+    let s = settings(
+        &args.engine,
+        args.tick_ms,
+        args.start_cost_ms,
+        args.limit_secs,
+    )?;
+    let opts = StressOptions {
+        settings: s,
+        runs: args.runs,
+        job_time: millis("--job-ms", args.job_ms)?,
+    };
+    let quiet = args.quiet;
+    let rep = run_stress(&opts, |i, o| {
+        if !quiet {
+            let what = if o.violated() {
+                "VIOLATED"
+            } else if o.stuck.is_some() {
+                "did not end"
+            } else {
+                "ok"
+            };
+            eprintln!("run {}/{}: {what} ({:.2} s)", i + 1, opts.runs, o.seconds);
+        }
+    })
+    .map_err(fail)?;
+    let (lo, hi) = rep.interval();
+    println!(
+        "livemerge stress: poller {}, {} disk(s), backoff {}, tick {} ms, pool {} thread(s), start cost {} ms, host job {} ms, memory storage",
+        s.poller,
+        s.disks,
+        s.backoff.name(),
+        s.tick_ms,
+        s.pool_threads,
+        args.start_cost_ms,
+        args.job_ms
+    );
+    println!(
+        "runs {}, violations {}, rate {:.4}, 95% CI [{:.4}, {:.4}] (Wilson), did not end {}, seconds {:.1}",
+        rep.runs,
+        rep.violations,
+        rep.rate(),
+        lo,
+        hi,
+        rep.did_not_end,
+        rep.seconds
+    );
+    for (name, count) in &rep.by_property {
+        println!("  violated in {count} run(s): {name}");
+    }
+    if let Some(c) = &rep.first_conformance {
+        println!(
+            "  CONFORMANCE ERRORS in {} run(s), first: {c}",
+            rep.conformance
+        );
+    }
+    Ok(if rep.violations > 0 || rep.conformance > 0 {
+        1
+    } else if rep.did_not_end > 0 {
+        3
+    } else {
+        0
+    })
+}
