@@ -29,6 +29,8 @@ pub enum Command {
     Resume(crate::cmd::engine::ResumeArgs),
     /// Run many removals on the in-memory backend and measure how often an invariant breaks.
     Stress(crate::cmd::engine::StressArgs),
+    /// Check an engine trace against the model, step by step (and the real world at its end).
+    Audit(crate::cmd::audit::AuditArgs),
 }
 
 /// The flags that select a configuration of the model. Each is optional so that a command that

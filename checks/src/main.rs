@@ -15,6 +15,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::engine::run(args),
         Command::Resume(args) => cmd::engine::resume(args),
         Command::Stress(args) => cmd::engine::stress(args),
+        Command::Audit(args) => cmd::audit::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -173,14 +173,14 @@ pub fn run(args: RunArgs) -> Result<u8, Fail> {
         ScheduleArg::PoolAfterParentPoll => Schedule::PoolAfterParentPoll,
     };
     let o = session::run_dir(&args.dir, s, schedule, args.trace.as_deref()).map_err(fail)?;
-    print!("{}", report::text(&o, "run", Some(&args.dir)));
+    say_raw!("{}", report::text(&o, "run", Some(&args.dir)));
     Ok(o.exit_code())
 }
 
 pub fn resume(args: ResumeArgs) -> Result<u8, Fail> {
     let limit_ms = args.limit_secs.map(limit).transpose()?;
     let o = session::resume_dir(&args.dir, args.trace.as_deref(), limit_ms).map_err(fail)?;
-    print!("{}", report::text(&o, "resume", Some(&args.dir)));
+    say_raw!("{}", report::text(&o, "resume", Some(&args.dir)));
     Ok(o.exit_code())
 }
 
@@ -214,7 +214,7 @@ pub fn stress(args: StressArgs) -> Result<u8, Fail> {
     })
     .map_err(fail)?;
     let (lo, hi) = rep.interval();
-    println!(
+    say!(
         "livemerge stress: poller {}, {} disk(s), backoff {}, tick {} ms, pool {} thread(s), start cost {} ms, host job {} ms, memory storage",
         s.poller,
         s.disks,
@@ -224,7 +224,7 @@ pub fn stress(args: StressArgs) -> Result<u8, Fail> {
         args.start_cost_ms,
         args.job_ms
     );
-    println!(
+    say!(
         "runs {}, violations {}, rate {:.4}, 95% CI [{:.4}, {:.4}] (Wilson), did not end {}, seconds {:.1}",
         rep.runs,
         rep.violations,
@@ -234,11 +234,22 @@ pub fn stress(args: StressArgs) -> Result<u8, Fail> {
         rep.did_not_end,
         rep.seconds
     );
+    let (blo, bhi) =
+        livemerge_impl::stress::wilson(rep.merge_never_ran as u64, rep.runs as u64, 1.959_964);
+    say!(
+        "  bug 1280160 (snapshot deleted, a disk never merged: a NOT_STARTED child taken for finished): {} run(s), rate {:.4}, 95% CI [{blo:.4}, {bhi:.4}]",
+        rep.merge_never_ran,
+        rep.merge_never_ran as f64 / rep.runs as f64
+    );
+    say!(
+        "  parent ended before a child's end-action (merged, rows not synced): {} run(s)",
+        rep.end_action_skipped
+    );
     for (name, count) in &rep.by_property {
-        println!("  violated in {count} run(s): {name}");
+        say!("  violated in {count} run(s): {name}");
     }
     if let Some(c) = &rep.first_conformance {
-        println!(
+        say!(
             "  CONFORMANCE ERRORS in {} run(s), first: {c}",
             rep.conformance
         );

@@ -17,6 +17,7 @@ macro_rules! say_raw {
     }};
 }
 
+pub mod audit;
 pub mod check;
 pub mod engine;
 pub mod explore;

@@ -10,32 +10,13 @@ use livemerge_model::properties::{self, Expectation};
 use livemerge_model::{successors, Config, Event, LiveMerge, State};
 use std::time::{Duration, Instant};
 
-/// A small, good-enough PRNG (SplitMix64): reproducible walks need no cryptographic quality.
-pub struct SplitMix(u64);
-
-impl SplitMix {
-    pub fn new(seed: u64) -> SplitMix {
-        SplitMix(seed)
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-}
-
 /// Runs walks until `limits.timeout` (default 10 s) or `limits.max_states` states.
 pub fn run(cfg: &Config, limits: &Limits, seed: u64) -> Outcome {
     let start = Instant::now();
     let model = LiveMerge::new(*cfg);
     let props = properties::all(cfg);
     let timeout = limits.timeout.unwrap_or(Duration::from_secs(10));
-    let mut rng = SplitMix::new(seed);
+    let mut rng = fastrand::Rng::with_seed(seed);
     let mut witness: Vec<Option<Vec<Event>>> = vec![None; props.len()];
     let (mut generated, mut walks, mut max_depth) = (0u64, 0u64, 0u64);
     let mut progress = Progress::new(limits.progress, start);
@@ -70,7 +51,7 @@ pub fn run(cfg: &Config, limits: &Limits, seed: u64) -> Outcome {
             if next.is_empty() {
                 break;
             }
-            let (e, t) = next[rng.below(next.len())];
+            let (e, t) = next[rng.usize(..next.len())];
             path.push(e);
             s = model.representative(t);
             generated += 1;

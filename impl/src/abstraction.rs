@@ -1,0 +1,196 @@
+//! The abstraction function: from what is really there (the database's rows, storage's facts) to
+//! a model [`State`], so the model's own property predicates can judge reality.
+//!
+//! Where each field of the abstract state comes from:
+//!
+//! | field | source |
+//! |---|---|
+//! | parent / child `status`, `executed`, `callbackNotified` | the command's row in `command_entities` (no row: `NoRow`) |
+//! | child `step`, grandchild status | the row's `command_params` |
+//! | `snapshot` | the `snapshots` row's status (no row: deleted) |
+//! | disk in the snapshot | the `snapshots` row's `disk_ids` |
+//! | `images` | the disk's rows in `images` (which volumes, `OK`/`ILLEGAL`, parent, active) |
+//! | top in chain, top exists, base holds top's data, job running | storage ([`DiskFacts`]) |
+//! | the rest: `begun`, `registered` (the poller's memory), `queued` (the pool's queue), `created`, restarts; `executed`/`callbackNotified`/step of a command whose row is gone | the engine's persisted model state: oVirt keeps these in memory only, or they went with a deleted row |
+//!
+//! Every field the safety properties read (snapshot row, disks in it, image rows, host facts)
+//! comes from the real rows and storage; `idle` also reads rows and real jobs.
+
+use crate::db::{self, Db, Layout, Rows};
+use crate::error::{Error, Result};
+use crate::storage::{DiskFacts, Storage};
+use livemerge_model::{CmdStatus, Images, Snapshot, State};
+use std::path::Path;
+
+/// Maps rows and facts to a model state; `memory` supplies what oVirt only keeps in memory.
+pub fn abstract_state(
+    layout: &Layout,
+    rows: &Rows,
+    facts: &[DiskFacts],
+    memory: &State,
+) -> std::result::Result<State, String> {
+    let mut s = *memory;
+    // The parent.
+    match rows
+        .commands
+        .iter()
+        .find(|c| c.command_id == layout.parent_command_id)
+    {
+        Some(c) => {
+            s.parent.status = db::parse_status(&c.status)
+                .ok_or_else(|| format!("parent command has unknown status '{}'", c.status))?;
+            s.parent.f.set_executed(c.executed);
+            s.parent.f.set_notified(c.callback_notified);
+        }
+        None => s.parent.status = CmdStatus::NoRow,
+    }
+    s.snapshot = match &rows.snapshot {
+        None => Snapshot::Deleted,
+        Some(r) => db::parse_snapshot_status(&r.status)
+            .ok_or_else(|| format!("snapshot row has unknown status '{}'", r.status))?,
+    };
+    if facts.len() != layout.disks.len() {
+        return Err(format!(
+            "storage has {} disk(s), the layout {}",
+            facts.len(),
+            layout.disks.len()
+        ));
+    }
+    for (i, ids) in layout.disks.iter().enumerate() {
+        let d = &mut s.disks[i];
+        match rows
+            .commands
+            .iter()
+            .find(|c| c.command_id == ids.child_command_id)
+        {
+            Some(c) => {
+                d.status = db::parse_status(&c.status).ok_or_else(|| {
+                    format!("disk-{}'s child has unknown status '{}'", i + 1, c.status)
+                })?;
+                d.f.set_executed(c.executed);
+                d.f.set_notified(c.callback_notified);
+                let p = &c.command_params;
+                d.step = p["step"]
+                    .as_str()
+                    .and_then(db::parse_step)
+                    .ok_or_else(|| format!("disk-{}'s child has no readable step", i + 1))?;
+                d.task = p["grandchild"]
+                    .as_str()
+                    .and_then(db::parse_task)
+                    .ok_or_else(|| format!("disk-{}'s child has no readable grandchild", i + 1))?;
+            }
+            None => d.status = CmdStatus::NoRow,
+        }
+        if let Some(r) = &rows.snapshot {
+            d.f.set_in_snapshot(r.disk_ids.contains(&ids.disk_id));
+        }
+        d.images = images_of(rows, &ids.base_image, &ids.top_image)
+            .ok_or_else(|| format!("disk-{}'s image rows describe no known chain", i + 1))?;
+        let f = facts[i];
+        d.f.set_top_in_chain(f.top_in_chain);
+        d.f.set_top_exists(f.top_exists);
+        d.f.set_base_has_top(f.base_has_top);
+        d.f.set_job_running(f.job_running);
+    }
+    Ok(s)
+}
+
+/// The chain a disk's image rows describe.
+fn images_of(rows: &Rows, base: &str, top: &str) -> Option<Images> {
+    let b = rows.images.iter().find(|r| r.image_guid == base)?;
+    let t = rows.images.iter().find(|r| r.image_guid == top);
+    if b.image_status != "OK" || b.parent_id.is_some() {
+        return None;
+    }
+    match t {
+        None if b.active => Some(Images::Merged),
+        Some(t) if t.parent_id.as_deref() == Some(base) && t.active && !b.active => {
+            match t.image_status.as_str() {
+                "OK" => Some(Images::BaseAndTop),
+                "ILLEGAL" => Some(Images::TopIllegal),
+                _ => None,
+            }
+        }
+        Some(t) if t.parent_id.is_none() && t.image_status == "ILLEGAL" && b.active => {
+            Some(Images::MergedOrphan)
+        }
+        _ => None,
+    }
+}
+
+/// Where two states differ, as `path: left vs right` lines (empty when equal).
+pub fn discrepancies(left: &State, right: &State) -> Vec<String> {
+    fn walk(path: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut Vec<String>) {
+        use serde_json::Value::{Array, Object};
+        match (a, b) {
+            (Object(x), Object(y)) => {
+                let mut keys: Vec<_> = x.keys().chain(y.keys()).collect();
+                keys.sort();
+                keys.dedup();
+                for k in keys {
+                    let n = serde_json::Value::Null;
+                    walk(
+                        &format!("{path}.{k}"),
+                        x.get(k).unwrap_or(&n),
+                        y.get(k).unwrap_or(&n),
+                        out,
+                    );
+                }
+            }
+            (Array(x), Array(y)) if x.len() == y.len() && !x.iter().all(|v| v.is_string()) => {
+                for (i, (u, v)) in x.iter().zip(y).enumerate() {
+                    let name = if path.ends_with("disks") {
+                        format!("{path}[disk-{}]", i + 1)
+                    } else {
+                        format!("{path}[{i}]")
+                    };
+                    walk(&name, u, v, out);
+                }
+            }
+            _ if a != b => out.push(format!("{}: {a} vs {b}", path.trim_start_matches('.'))),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    let a = serde_json::to_value(left).expect("states serialize");
+    let b = serde_json::to_value(right).expect("states serialize");
+    walk("", &a, &b, &mut out);
+    out
+}
+
+/// What is really there, and its abstraction.
+#[derive(Clone, Debug)]
+pub struct Observed {
+    pub rows: Rows,
+    pub facts: Vec<DiskFacts>,
+    /// The engine's persisted model state (the last state it committed).
+    pub persisted: State,
+    /// [`abstract_state`] of the rows and facts.
+    pub state: State,
+}
+
+/// Reads the rows and storage's facts and abstracts them.
+pub fn observe(db: &Db, storage: &dyn Storage, layout: &Layout) -> Result<Observed> {
+    let persisted = db.load()?.state;
+    let rows = db.read_rows()?;
+    let facts = (0..storage.disks())
+        .map(|d| storage.facts(d))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(Error::Storage)?;
+    let state = abstract_state(layout, &rows, &facts, &persisted).map_err(Error::Db)?;
+    Ok(Observed {
+        rows,
+        facts,
+        persisted,
+        state,
+    })
+}
+
+/// [`observe`] on an engine directory with qcow2 disks (no engine may be running on it).
+pub fn observe_dir(dir: &Path) -> Result<Observed> {
+    let path = crate::session::db_path(dir)?;
+    let db = Db::open_read(&path)?;
+    let p = db.load()?;
+    let storage = crate::storage::qcow2::Qcow2::open(dir, p.layout.disks.len())?;
+    observe(&db, &storage, &p.layout)
+}

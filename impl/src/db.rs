@@ -1,0 +1,586 @@
+//! The engine's database: SQLite, with tables close to oVirt's.
+//!
+//! - `command_entities`: one row per command that has a row in the model (the parent
+//!   `RemoveSnapshot` and one `RemoveSnapshotSingleDiskLive` child per disk); a child's current
+//!   step and its grandchild's status are in `command_params` (JSON), as oVirt serializes them.
+//! - `snapshots`: the snapshot's row (`OK`/`LOCKED`; deleted when the removal succeeded) and the
+//!   disks its configuration still lists.
+//! - `images`: each disk's volumes, as the chain the engine believes in (`OK`/`ILLEGAL`, parent,
+//!   active leaf).
+//! - `engine_state`: one row: the settings, the ids (layout), the full model state (JSON), the
+//!   last event's sequence number.
+//! - `event_log`: every applied event with the state before and after.
+//!
+//! [`project`] maps a model state to the three oVirt tables; [`Db::commit_step`] writes that
+//! projection, the state and the log row in ONE transaction, so a crash leaves the database at a
+//! step boundary. The engine's connection runs in WAL mode with `synchronous=NORMAL` (a commit
+//! survives the process being killed; only a power loss may lose the last ones) and in SQLite's
+//! EXCLUSIVE locking mode, so a second engine on the same directory fails at once.
+
+use crate::error::{Error, Result};
+use crate::settings::Settings;
+use livemerge_model::{CmdStatus, Event, Images, Snapshot, State, Step, Task};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::time::Duration;
+
+pub const PARENT_TYPE: &str = "RemoveSnapshot";
+pub const CHILD_TYPE: &str = "RemoveSnapshotSingleDiskLive";
+
+/// The ids of everything the rows name; fixed at setup.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Layout {
+    /// `"qcow2"` or `"memory"`.
+    pub storage: String,
+    pub vm_id: String,
+    pub snapshot_id: String,
+    pub parent_command_id: String,
+    pub disks: Vec<DiskIds>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiskIds {
+    pub disk_id: String,
+    pub base_image: String,
+    pub top_image: String,
+    pub child_command_id: String,
+}
+
+impl Layout {
+    /// Fresh ids for `n` disks, derived from `seed` (uuid-shaped, not RFC-random).
+    pub fn new(storage: &str, n: usize, seed: u64) -> Layout {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let mut id = || {
+            let a = rng.u64(..);
+            let b = rng.u64(..);
+            format!(
+                "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+                a >> 32,
+                (a >> 16) & 0xffff,
+                a & 0xffff,
+                b >> 48,
+                b & 0xffff_ffff_ffff
+            )
+        };
+        Layout {
+            storage: storage.into(),
+            vm_id: id(),
+            snapshot_id: id(),
+            parent_command_id: id(),
+            disks: (0..n)
+                .map(|_| DiskIds {
+                    disk_id: id(),
+                    base_image: id(),
+                    top_image: id(),
+                    child_command_id: id(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A row of `command_entities`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandRow {
+    pub command_id: String,
+    pub command_type: String,
+    pub parent_command_id: Option<String>,
+    pub root_command_id: String,
+    pub status: String,
+    pub executed: bool,
+    pub callback_enabled: bool,
+    pub callback_notified: bool,
+    pub command_params: serde_json::Value,
+}
+
+/// The row of `snapshots`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotRow {
+    pub snapshot_id: String,
+    pub vm_id: String,
+    pub status: String,
+    pub description: String,
+    pub disk_ids: Vec<String>,
+}
+
+/// A row of `images`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageRow {
+    pub image_guid: String,
+    pub disk_id: String,
+    pub parent_id: Option<String>,
+    pub image_status: String,
+    pub active: bool,
+}
+
+/// The oVirt tables' content.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rows {
+    pub commands: Vec<CommandRow>,
+    pub snapshot: Option<SnapshotRow>,
+    pub images: Vec<ImageRow>,
+}
+
+/// The name a grandchild status is stored under in a child's `command_params`.
+pub fn task_name(t: Task) -> &'static str {
+    match t {
+        Task::None => "NONE",
+        Task::Running => "ACTIVE",
+        Task::Succeeded => "SUCCEEDED",
+        Task::Failed => "FAILED",
+    }
+}
+
+/// The rows a model state stands for. Pure: the same state always gives the same rows.
+pub fn project(s: &State, layout: &Layout) -> Rows {
+    let mut rows = Rows::default();
+    let root = layout.parent_command_id.clone();
+    if s.parent.status != CmdStatus::NoRow {
+        rows.commands.push(CommandRow {
+            command_id: root.clone(),
+            command_type: PARENT_TYPE.into(),
+            parent_command_id: None,
+            root_command_id: root.clone(),
+            status: s.parent.status.ovirt_name().into(),
+            executed: s.parent.f.executed(),
+            callback_enabled: true,
+            callback_notified: s.parent.f.notified(),
+            command_params: serde_json::json!({
+                "vm_id": layout.vm_id,
+                "snapshot_id": layout.snapshot_id,
+            }),
+        });
+    }
+    for (i, ids) in layout.disks.iter().enumerate() {
+        let d = &s.disks[i];
+        if d.status != CmdStatus::NoRow {
+            rows.commands.push(CommandRow {
+                command_id: ids.child_command_id.clone(),
+                command_type: CHILD_TYPE.into(),
+                parent_command_id: Some(root.clone()),
+                root_command_id: root.clone(),
+                status: d.status.ovirt_name().into(),
+                executed: d.f.executed(),
+                callback_enabled: true,
+                callback_notified: d.f.notified(),
+                command_params: serde_json::json!({
+                    "disk_id": ids.disk_id,
+                    "image_guid": ids.top_image,
+                    "base_image_guid": ids.base_image,
+                    "step": d.step.ovirt_name(),
+                    "grandchild": task_name(d.task),
+                }),
+            });
+        }
+        let base = |active: bool| ImageRow {
+            image_guid: ids.base_image.clone(),
+            disk_id: ids.disk_id.clone(),
+            parent_id: None,
+            image_status: "OK".into(),
+            active,
+        };
+        let top = |parent: bool, status: &str, active: bool| ImageRow {
+            image_guid: ids.top_image.clone(),
+            disk_id: ids.disk_id.clone(),
+            parent_id: parent.then(|| ids.base_image.clone()),
+            image_status: status.into(),
+            active,
+        };
+        match d.images {
+            Images::BaseAndTop => rows.images.extend([base(false), top(true, "OK", true)]),
+            Images::TopIllegal => rows
+                .images
+                .extend([base(false), top(true, "ILLEGAL", true)]),
+            Images::Merged => rows.images.push(base(true)),
+            Images::MergedOrphan => rows
+                .images
+                .extend([base(true), top(false, "ILLEGAL", false)]),
+        }
+    }
+    if s.snapshot != Snapshot::Deleted {
+        rows.snapshot = Some(SnapshotRow {
+            snapshot_id: layout.snapshot_id.clone(),
+            vm_id: layout.vm_id.clone(),
+            status: s.snapshot.ovirt_name().into(),
+            description: "livemerge snapshot".into(),
+            disk_ids: layout
+                .disks
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| s.disks[*i].f.in_snapshot())
+                .map(|(_, ids)| ids.disk_id.clone())
+                .collect(),
+        });
+    }
+    rows
+}
+
+/// A row of `event_log`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogRow {
+    pub seq: u64,
+    pub source: String,
+    pub event: Event,
+    pub before: State,
+    pub after: State,
+}
+
+/// What `engine_state` holds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Persisted {
+    pub settings: Settings,
+    pub layout: Layout,
+    pub state: State,
+    pub seq: u64,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE command_entities (
+    command_id TEXT PRIMARY KEY,
+    command_type TEXT NOT NULL,
+    parent_command_id TEXT,
+    root_command_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    executed INTEGER NOT NULL,
+    callback_enabled INTEGER NOT NULL,
+    callback_notified INTEGER NOT NULL,
+    command_params TEXT NOT NULL
+);
+CREATE TABLE snapshots (
+    snapshot_id TEXT PRIMARY KEY,
+    vm_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    description TEXT NOT NULL,
+    disk_ids TEXT NOT NULL
+);
+CREATE TABLE images (
+    image_guid TEXT PRIMARY KEY,
+    disk_id TEXT NOT NULL,
+    parent_id TEXT,
+    image_status TEXT NOT NULL,
+    active INTEGER NOT NULL
+);
+CREATE TABLE engine_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    settings TEXT NOT NULL,
+    layout TEXT NOT NULL,
+    state TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    opened_by INTEGER
+);
+CREATE TABLE event_log (
+    seq INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    event TEXT NOT NULL,
+    before TEXT NOT NULL,
+    after TEXT NOT NULL
+);
+";
+
+fn json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("model values serialize")
+}
+
+fn parse<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| Error::Db(format!("{what} is not readable: {e}")))
+}
+
+/// An open engine database.
+pub struct Db {
+    conn: Connection,
+}
+
+fn write_rows(tx: &rusqlite::Transaction<'_>, rows: &Rows) -> rusqlite::Result<()> {
+    tx.execute("DELETE FROM command_entities", [])?;
+    tx.execute("DELETE FROM snapshots", [])?;
+    tx.execute("DELETE FROM images", [])?;
+    for c in &rows.commands {
+        tx.execute(
+            "INSERT INTO command_entities VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                c.command_id,
+                c.command_type,
+                c.parent_command_id,
+                c.root_command_id,
+                c.status,
+                c.executed,
+                c.callback_enabled,
+                c.callback_notified,
+                c.command_params.to_string()
+            ],
+        )?;
+    }
+    if let Some(s) = &rows.snapshot {
+        tx.execute(
+            "INSERT INTO snapshots VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                s.snapshot_id,
+                s.vm_id,
+                s.status,
+                s.description,
+                json(&s.disk_ids)
+            ],
+        )?;
+    }
+    for i in &rows.images {
+        tx.execute(
+            "INSERT INTO images VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                i.image_guid,
+                i.disk_id,
+                i.parent_id,
+                i.image_status,
+                i.active
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+fn map_open_error(path: &Path, e: rusqlite::Error) -> Error {
+    let msg = e.to_string();
+    if msg.contains("locked") || msg.contains("busy") {
+        Error::Locked(format!("{} is locked by another engine", path.display()))
+    } else if msg.contains("not a database") || msg.contains("no such table") {
+        Error::NotEngineDir(format!(
+            "{} is not an engine database ({})",
+            path.display(),
+            crate::error::one_line(&msg)
+        ))
+    } else {
+        Error::Db(format!(
+            "{}: {}",
+            path.display(),
+            crate::error::one_line(&msg)
+        ))
+    }
+}
+
+impl Db {
+    /// Creates a database at `path` (which must not exist) holding the initial state.
+    pub fn create(path: &Path, settings: &Settings, layout: &Layout, state: &State) -> Result<()> {
+        let mut conn = Connection::open(path)?;
+        conn.execute_batch(SCHEMA)?;
+        let tx = conn.transaction()?;
+        write_rows(&tx, &project(state, layout))?;
+        tx.execute(
+            "INSERT INTO engine_state (id, settings, layout, state, seq) VALUES (1, ?1, ?2, ?3, 0)",
+            params![json(settings), json(layout), json(state)],
+        )?;
+        tx.commit()?;
+        conn.close().map_err(|(_, e)| Error::from(e))?;
+        Ok(())
+    }
+
+    /// Opens an engine database for the one engine that may run on it: takes its write lock
+    /// now and keeps it until the engine exits.
+    pub fn open_engine(path: &Path) -> Result<Db> {
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+            .map_err(|e| map_open_error(path, e))?;
+        conn.busy_timeout(Duration::from_millis(200))
+            .map_err(|e| map_open_error(path, e))?;
+        conn.execute_batch(
+            "PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
+        )
+        .map_err(|e| map_open_error(path, e))?;
+        // The first write takes the exclusive lock, which EXCLUSIVE mode never gives back.
+        conn.execute(
+            "UPDATE engine_state SET opened_by = ?1 WHERE id = 1",
+            params![std::process::id()],
+        )
+        .map_err(|e| map_open_error(path, e))?;
+        Ok(Db { conn })
+    }
+
+    /// Opens an engine database to read it (the engine must not be running on it).
+    pub fn open_read(path: &Path) -> Result<Db> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| map_open_error(path, e))?;
+        conn.busy_timeout(Duration::from_millis(200))
+            .map_err(|e| map_open_error(path, e))?;
+        conn.query_row("SELECT count(*) FROM engine_state", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(|e| map_open_error(path, e))?;
+        Ok(Db { conn })
+    }
+
+    /// Commits one applied event: the oVirt rows of `after`, the state, the log row.
+    pub fn commit_step(
+        &mut self,
+        seq: u64,
+        source: &str,
+        event: Event,
+        before: &State,
+        after: &State,
+        rows: &Rows,
+    ) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        write_rows(&tx, rows)?;
+        tx.execute(
+            "UPDATE engine_state SET state = ?1, seq = ?2 WHERE id = 1",
+            params![json(after), seq],
+        )?;
+        tx.execute(
+            "INSERT INTO event_log VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![seq, source, json(&event), json(before), json(after)],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The engine's persisted settings, ids and state.
+    pub fn load(&self) -> Result<Persisted> {
+        let row: Option<(String, String, String, u64)> = self
+            .conn
+            .query_row(
+                "SELECT settings, layout, state, seq FROM engine_state WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        let (settings, layout, state, seq) =
+            row.ok_or_else(|| Error::NotEngineDir("the database holds no engine state".into()))?;
+        Ok(Persisted {
+            settings: parse("the settings", &settings)?,
+            layout: parse("the layout", &layout)?,
+            state: parse("the model state", &state)?,
+            seq,
+        })
+    }
+
+    /// The oVirt tables as they are.
+    pub fn read_rows(&self) -> Result<Rows> {
+        let mut rows = Rows::default();
+        let mut q = self.conn.prepare(
+            "SELECT command_id, command_type, parent_command_id, root_command_id, status, executed,
+                    callback_enabled, callback_notified, command_params
+             FROM command_entities ORDER BY rowid",
+        )?;
+        let it = q.query_map([], |r| {
+            Ok((
+                CommandRow {
+                    command_id: r.get(0)?,
+                    command_type: r.get(1)?,
+                    parent_command_id: r.get(2)?,
+                    root_command_id: r.get(3)?,
+                    status: r.get(4)?,
+                    executed: r.get(5)?,
+                    callback_enabled: r.get(6)?,
+                    callback_notified: r.get(7)?,
+                    command_params: serde_json::Value::Null,
+                },
+                r.get::<_, String>(8)?,
+            ))
+        })?;
+        for x in it {
+            let (mut c, p) = x?;
+            c.command_params = parse("command_params", &p)?;
+            rows.commands.push(c);
+        }
+        let snap: Option<(String, String, String, String, String)> = self
+            .conn
+            .query_row(
+                "SELECT snapshot_id, vm_id, status, description, disk_ids FROM snapshots",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()?;
+        if let Some((snapshot_id, vm_id, status, description, disk_ids)) = snap {
+            rows.snapshot = Some(SnapshotRow {
+                snapshot_id,
+                vm_id,
+                status,
+                description,
+                disk_ids: parse("snapshots.disk_ids", &disk_ids)?,
+            });
+        }
+        let mut q = self.conn.prepare(
+            "SELECT image_guid, disk_id, parent_id, image_status, active FROM images ORDER BY rowid",
+        )?;
+        let it = q.query_map([], |r| {
+            Ok(ImageRow {
+                image_guid: r.get(0)?,
+                disk_id: r.get(1)?,
+                parent_id: r.get(2)?,
+                image_status: r.get(3)?,
+                active: r.get(4)?,
+            })
+        })?;
+        for x in it {
+            rows.images.push(x?);
+        }
+        Ok(rows)
+    }
+
+    /// Every applied event, in order.
+    pub fn event_log(&self) -> Result<Vec<LogRow>> {
+        let mut q = self
+            .conn
+            .prepare("SELECT seq, source, event, before, after FROM event_log ORDER BY seq")?;
+        let it = q.query_map([], |r| {
+            Ok((
+                r.get::<_, u64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for x in it {
+            let (seq, source, e, b, a) = x?;
+            out.push(LogRow {
+                seq,
+                source,
+                event: parse("event_log.event", &e)?,
+                before: parse("event_log.before", &b)?,
+                after: parse("event_log.after", &a)?,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Reads a status name back (`"UNKNOWN"` cannot be stored: a missing row is NoRow).
+pub fn parse_status(s: &str) -> Option<CmdStatus> {
+    [
+        CmdStatus::NotStarted,
+        CmdStatus::Active,
+        CmdStatus::Failed,
+        CmdStatus::FailedRestarted,
+        CmdStatus::Succeeded,
+    ]
+    .into_iter()
+    .find(|c| c.ovirt_name() == s)
+}
+
+pub fn parse_step(s: &str) -> Option<Step> {
+    [
+        Step::Extend,
+        Step::Merge,
+        Step::MergeStatus,
+        Step::DestroyImage,
+        Step::Complete,
+    ]
+    .into_iter()
+    .find(|x| x.ovirt_name() == s)
+}
+
+pub fn parse_task(s: &str) -> Option<Task> {
+    [Task::None, Task::Running, Task::Succeeded, Task::Failed]
+        .into_iter()
+        .find(|t| task_name(*t) == s)
+}
+
+pub fn parse_snapshot_status(s: &str) -> Option<Snapshot> {
+    [Snapshot::Ok, Snapshot::Locked]
+        .into_iter()
+        .find(|x| x.ovirt_name() == s)
+}

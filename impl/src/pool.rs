@@ -1,0 +1,31 @@
+//! The thread pool that runs child commands, as oVirt's `ThreadPoolUtil` does: a fixed number of
+//! threads take queued children in order. A child was persisted NOT_STARTED and queued by the
+//! parent (`ParentStartsChild`) before it reaches a thread, which is what opens bug 1280160's
+//! window.
+//!
+//! A pool thread first spends the configured start cost (oVirt builds the command and its
+//! context and runs `validate()` before `execute()` persists ACTIVE), then applies
+//! `PoolPicksUp`. If the child's row is gone (the parent already ended), nothing runs, as in the
+//! bug report; otherwise `execute()` does nothing but succeed (`ChildReturns`): the child's
+//! steps are driven by its callback.
+
+use crate::engine::{Engine, Source};
+use livemerge_model::{CmdStatus, Event};
+use std::sync::Arc;
+
+pub(crate) fn worker(engine: Arc<Engine>) {
+    while let Some(d) = engine.next_pool_job() {
+        let cost = engine.settings().start_cost();
+        if !cost.is_zero() {
+            std::thread::sleep(cost);
+        }
+        if let Ok(s) = engine.apply(Source::Pool, Event::PoolPicksUp(d as u8)) {
+            if s.disks[d].status == CmdStatus::Active {
+                // A refusal here means a restart or the parent's end-action took the row: the
+                // model says the thread's work is lost, and so it is.
+                let _ = engine.apply(Source::Pool, Event::ChildReturns(d as u8));
+            }
+        }
+        engine.with_io(|io| io.pool_running[d] = false);
+    }
+}

@@ -1,0 +1,169 @@
+//! The outcome of a run as people read it: the rows, each disk's real chain and data, the
+//! invariants judged on reality, and why a removal did not end.
+
+use crate::session::Outcome;
+use crate::storage::qcow2::disk_dir;
+use std::fmt::Write;
+use std::path::Path;
+
+/// The text report of `run` / `resume`. `dir` is given for qcow2 runs (chains are read there).
+pub fn text(o: &Outcome, what: &str, dir: Option<&Path>) -> String {
+    let s = &o.settings;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "livemerge {what}: poller {}, {} disk(s), backoff {}, tick {} ms, storage {}",
+        s.poller,
+        s.disks,
+        s.backoff.name(),
+        s.tick_ms,
+        o.layout.storage
+    );
+    let verdict = match (&o.stuck, o.observed.rows.snapshot.is_none()) {
+        (Some(why), _) => why.clone(),
+        (None, true) => "removal ended: snapshot deleted".into(),
+        (None, false) => "removal ended: it failed, the snapshot is kept".into(),
+    };
+    let _ = writeln!(
+        out,
+        "{verdict} ({} event(s) applied here, {} in all, {:.2} s)",
+        o.events_here, o.events_total, o.seconds
+    );
+    let rows = &o.observed.rows;
+    let _ = writeln!(out, "database:");
+    match &rows.snapshot {
+        None => {
+            let _ = writeln!(out, "  snapshots: no row (deleted)");
+        }
+        Some(r) => {
+            let disks: Vec<String> = r.disk_ids.iter().map(|id| disk_name(o, id)).collect();
+            let _ = writeln!(
+                out,
+                "  snapshots: {} {} [{}]",
+                short(&r.snapshot_id),
+                r.status,
+                disks.join(", ")
+            );
+        }
+    }
+    if rows.commands.is_empty() {
+        let _ = writeln!(out, "  command_entities: no rows");
+    }
+    for c in &rows.commands {
+        let step = c.command_params["step"]
+            .as_str()
+            .map(|st| {
+                format!(
+                    ", step {st} (grandchild {})",
+                    c.command_params["grandchild"].as_str().unwrap_or("?")
+                )
+            })
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  command_entities: {} {} {}{}{}{}",
+            short(&c.command_id),
+            c.command_type,
+            c.status,
+            if c.executed { " executed" } else { "" },
+            if c.callback_notified { " notified" } else { "" },
+            step
+        );
+    }
+    for (i, ids) in o.layout.disks.iter().enumerate() {
+        let imgs: Vec<String> = rows
+            .images
+            .iter()
+            .filter(|r| r.disk_id == ids.disk_id)
+            .map(|r| {
+                let name = if r.image_guid == ids.base_image {
+                    "base"
+                } else {
+                    "top"
+                };
+                format!(
+                    "{name} {}{}{}",
+                    r.image_status,
+                    if r.active { " active" } else { "" },
+                    if name == "top" && r.parent_id.is_none() {
+                        " orphan"
+                    } else {
+                        ""
+                    }
+                )
+            })
+            .collect();
+        let _ = writeln!(out, "  images disk-{}: {}", i + 1, imgs.join(", "));
+    }
+    let _ = writeln!(out, "storage:");
+    for (i, f) in o.observed.facts.iter().enumerate() {
+        let chain = dir
+            .map(|d| {
+                let dd = disk_dir(d, i);
+                std::fs::read_to_string(dd.join("active"))
+                    .map(|a| a.trim().to_string())
+                    .unwrap_or_else(|_| "?".into())
+            })
+            .map(|a| format!("active {a}, "))
+            .unwrap_or_default();
+        let data = o.data.get(i).map_or("?".to_string(), |d| {
+            if d.all_readable() {
+                "all data readable".into()
+            } else {
+                format!(
+                    "DATA LOST (base's data {}, top's data {})",
+                    if d.base_data {
+                        "readable"
+                    } else {
+                        "unreadable"
+                    },
+                    if d.top_data { "readable" } else { "unreadable" }
+                )
+            }
+        });
+        let _ = writeln!(
+            out,
+            "  disk-{}: {chain}chain {}, top volume {}, base {} top's data{}; {data}",
+            i + 1,
+            if f.top_in_chain {
+                "base <- top"
+            } else {
+                "base (merged)"
+            },
+            if f.top_exists { "exists" } else { "deleted" },
+            if f.base_has_top { "holds" } else { "lacks" },
+            if f.job_running {
+                ", merge job running"
+            } else {
+                ""
+            },
+        );
+    }
+    let _ = writeln!(
+        out,
+        "invariants (the model's properties on the real database and storage):"
+    );
+    for (name, ok) in &o.properties {
+        let _ = writeln!(
+            out,
+            "  {}  {name}",
+            if *ok { "holds   " } else { "VIOLATED" }
+        );
+    }
+    for c in &o.conformance {
+        let _ = writeln!(out, "  CONFORMANCE ERROR: {c}");
+    }
+    out
+}
+
+fn short(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}
+
+fn disk_name(o: &Outcome, id: &str) -> String {
+    o.layout
+        .disks
+        .iter()
+        .position(|d| d.disk_id == id)
+        .map_or_else(|| id.to_string(), |i| format!("disk-{}", i + 1))
+}

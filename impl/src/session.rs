@@ -1,0 +1,434 @@
+//! A removal from start to end: set up an engine directory, run the engine until the removal
+//! ends (or cannot), and judge the result on the REAL database and storage.
+//!
+//! "The end" of a run: `step` accepts nothing but `Restart` and no IO is outstanding. A removal
+//! can reach that without ending: after a restart inside the parent's `execute()`, the parent is
+//! FAILED_RESTARTED and the poller never dispatches it (oVirt's own liveness bug, which the model
+//! finds). A wall-clock limit catches anything else that hangs. Either way the run reports
+//! "removal did not end: ..." instead of hanging.
+
+use crate::abstraction::{self, Observed};
+use crate::db::{Db, Layout};
+use crate::engine::{Engine, Parts, Source};
+use crate::error::{Error, Result};
+use crate::scheduler::{Free, Gate, HoldUntil};
+use crate::settings::Settings;
+use crate::storage::memory::Memory;
+use crate::storage::qcow2::{self, Qcow2};
+use crate::storage::{DataCheck, Storage};
+use crate::trace::Trace;
+use livemerge_model::properties::{self, Expectation};
+use livemerge_model::{summarize, Event, State};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The engine's database file in an engine directory.
+pub const DB_FILE: &str = "engine.db";
+/// Present while `run` sets a directory up; lets a re-run redo an interrupted setup.
+pub const SETUP_MARKER: &str = ".livemerge-setup";
+
+/// A forced schedule selectable from the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Schedule {
+    /// Real thread timing decides.
+    Free,
+    /// No pool thread picks up a child until the poller has polled the parent after its
+    /// `execute()` returned (see [`HoldUntil::pool_after_parent_poll`]).
+    PoolAfterParentPoll,
+}
+
+impl Schedule {
+    pub fn gate(self) -> Arc<dyn Gate> {
+        match self {
+            Schedule::Free => Arc::new(Free),
+            Schedule::PoolAfterParentPoll => Arc::new(HoldUntil::pool_after_parent_poll()),
+        }
+    }
+}
+
+/// The path of an engine directory's database; fails if `dir` is not an engine directory.
+pub fn db_path(dir: &Path) -> Result<PathBuf> {
+    let p = dir.join(DB_FILE);
+    if !p.is_file() {
+        return Err(Error::NotEngineDir(format!(
+            "{} is not an engine directory (no {DB_FILE}; start one with `livemerge run --dir`)",
+            dir.display()
+        )));
+    }
+    Ok(p)
+}
+
+/// How a run ended, judged on the real database and storage.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub settings: Settings,
+    pub layout: Layout,
+    /// The engine's final model state (what it believes).
+    pub state: State,
+    /// The real rows and facts, and their abstraction (what is).
+    pub observed: Observed,
+    /// The data written to each disk's layers, read back from its active volume.
+    pub data: Vec<DataCheck>,
+    /// The safety properties ("always") evaluated on `observed.state`: name, holds.
+    pub properties: Vec<(&'static str, bool)>,
+    /// The parent's end-action ran.
+    pub ended: bool,
+    /// Why the removal did not end, if it did not.
+    pub stuck: Option<String>,
+    /// Disagreements between the model and reality (a MERGE_STATUS verdict, the final state vs
+    /// the abstraction, a schedule the run departed from).
+    pub conformance: Vec<String>,
+    /// Events applied by this process, and in the whole directory.
+    pub events_here: u64,
+    pub events_total: u64,
+    pub seconds: f64,
+}
+
+impl Outcome {
+    /// Some safety property fails on reality, data is unreadable, or the engine did not conform.
+    pub fn violated(&self) -> bool {
+        self.properties.iter().any(|(_, ok)| !ok)
+            || self.data.iter().any(|d| !d.all_readable())
+            || !self.conformance.is_empty()
+    }
+
+    /// 0 ended and everything holds; 1 something is violated; 3 the removal did not end.
+    pub fn exit_code(&self) -> u8 {
+        if self.violated() {
+            1
+        } else if self.stuck.is_some() {
+            3
+        } else {
+            0
+        }
+    }
+}
+
+/// Creates an engine directory: qcow2 disks with a snapshot, and the database.
+fn setup_dir(dir: &Path, settings: &Settings) -> Result<Layout> {
+    if dir.join(DB_FILE).exists() {
+        return Err(Error::BadInput(format!(
+            "{} already holds an engine: use `livemerge resume --dir {}`",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    if dir.exists() {
+        if !dir.is_dir() {
+            return Err(Error::BadInput(format!(
+                "{} is not a directory",
+                dir.display()
+            )));
+        }
+        let mut entries = std::fs::read_dir(dir)
+            .map_err(|e| Error::BadInput(format!("cannot read {}: {e}", dir.display())))?;
+        if entries.next().is_some() && !dir.join(SETUP_MARKER).exists() {
+            return Err(Error::BadInput(format!(
+                "{} is not empty and not an engine directory: give an empty or new directory",
+                dir.display()
+            )));
+        }
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::BadInput(format!("cannot create {}: {e}", dir.display())))?;
+    let io = |e: std::io::Error| Error::Storage(format!("{}: {e}", dir.display()));
+    std::fs::write(dir.join(SETUP_MARKER), "setup in progress\n").map_err(io)?;
+    // Leftovers of an interrupted setup (only ours: the marker says the directory is ours).
+    for d in 0..crate::MAX_DISKS {
+        let dd = qcow2::disk_dir(dir, d);
+        if dd.exists() {
+            std::fs::remove_dir_all(&dd).map_err(io)?;
+        }
+    }
+    Qcow2::create(dir, settings.disks as usize)?;
+    let layout = Layout::new(
+        "qcow2",
+        settings.disks as usize,
+        seed_from_clock(settings.seed),
+    );
+    create_db(dir, settings, &layout)?;
+    std::fs::remove_file(dir.join(SETUP_MARKER)).map_err(io)?;
+    Ok(layout)
+}
+
+/// Writes the database under a temporary name and renames it: `engine.db` exists only whole.
+fn create_db(dir: &Path, settings: &Settings, layout: &Layout) -> Result<()> {
+    let tmp = dir.join(format!("{DB_FILE}.tmp"));
+    for suffix in ["", "-journal", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", tmp.display()));
+    }
+    Db::create(
+        &tmp,
+        settings,
+        layout,
+        &State::initial(settings.disks as usize),
+    )?;
+    std::fs::rename(&tmp, dir.join(DB_FILE))
+        .map_err(|e| Error::Db(format!("cannot install {DB_FILE}: {e}")))
+}
+
+fn seed_from_clock(seed: u64) -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    seed ^ t ^ ((std::process::id() as u64) << 32)
+}
+
+fn open_trace(trace: Option<&Path>) -> Result<Option<Trace>> {
+    trace
+        .map(|p| {
+            Trace::open(p).map_err(|e| {
+                Error::BadInput(format!("cannot open trace file {}: {e}", p.display()))
+            })
+        })
+        .transpose()
+}
+
+/// `livemerge run`: sets up `dir` with qcow2 disks and removes the snapshot live.
+pub fn run_dir(
+    dir: &Path,
+    settings: Settings,
+    schedule: Schedule,
+    trace: Option<&Path>,
+) -> Result<Outcome> {
+    settings.validate().map_err(Error::BadInput)?;
+    qcow2::check_tools()?;
+    let trace = open_trace(trace)?;
+    let layout = setup_dir(dir, &settings)?;
+    let db = Db::open_engine(&dir.join(DB_FILE))?;
+    let storage: Arc<dyn Storage> = Arc::new(Qcow2::open(dir, settings.disks as usize)?);
+    let parts = Parts {
+        settings,
+        layout,
+        db,
+        state: State::initial(settings.disks as usize),
+        seq: 0,
+        storage,
+        gate: schedule.gate(),
+        trace,
+    };
+    Ok(drive(parts, Start::Fresh))
+}
+
+/// `livemerge resume`: the engine on `dir` was killed; restart it through the model and finish.
+pub fn resume_dir(dir: &Path, trace: Option<&Path>, limit_ms: Option<u64>) -> Result<Outcome> {
+    let path = db_path(dir)?;
+    let db = Db::open_engine(&path)?;
+    let p = db.load()?;
+    let mut settings = p.settings;
+    if let Some(l) = limit_ms {
+        settings.limit_ms = l;
+    }
+    settings.validate().map_err(Error::BadInput)?;
+    if p.layout.storage != "qcow2" {
+        return Err(Error::BadInput(format!(
+            "{} holds a {} engine, which cannot be resumed",
+            dir.display(),
+            p.layout.storage
+        )));
+    }
+    let storage: Arc<dyn Storage> = Arc::new(Qcow2::open(dir, p.layout.disks.len())?);
+    let last_traced = trace.map_or(0, Trace::last_seq);
+    let mut trace = open_trace(trace)?;
+    if let Some(t) = trace.as_mut() {
+        let missing: Vec<_> = db
+            .event_log()?
+            .into_iter()
+            .filter(|r| r.seq > last_traced)
+            .collect();
+        t.backfill(&settings.model_config(), &missing)
+            .map_err(|e| Error::BadInput(format!("cannot write the trace: {e}")))?;
+    }
+    let parts = Parts {
+        settings,
+        layout: p.layout,
+        db,
+        state: p.state,
+        seq: p.seq,
+        storage,
+        gate: Arc::new(Free),
+        trace,
+    };
+    Ok(drive(parts, Start::Restart))
+}
+
+/// One removal on the in-memory backend, with its database in `db_dir` (stress and tests).
+pub fn run_memory(
+    db_dir: &Path,
+    settings: Settings,
+    storage: Arc<Memory>,
+    gate: Arc<dyn Gate>,
+    trace: Option<&Path>,
+) -> Result<Outcome> {
+    settings.validate().map_err(Error::BadInput)?;
+    let trace = open_trace(trace)?;
+    let layout = Layout::new("memory", settings.disks as usize, settings.seed);
+    create_db(db_dir, &settings, &layout)?;
+    let db = Db::open_engine(&db_dir.join(DB_FILE))?;
+    let parts = Parts {
+        settings,
+        layout,
+        db,
+        state: State::initial(settings.disks as usize),
+        seq: 0,
+        storage,
+        gate,
+        trace,
+    };
+    Ok(drive(parts, Start::Fresh))
+}
+
+/// How the engine starts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// The user asked to remove the snapshot: the parent's thread runs `execute()`.
+    Fresh,
+    /// A killed engine's directory: apply `Restart`, then carry on with what is in flight.
+    Restart,
+}
+
+/// Runs an engine from `parts` to the end of the removal and judges the outcome.
+pub fn drive(parts: Parts, start: Start) -> Outcome {
+    let t0 = Instant::now();
+    let seq0 = parts.seq;
+    let limit = parts.settings.limit();
+    let engine = Engine::start(parts);
+    match start {
+        Start::Fresh => {
+            engine.with_io(|io| io.parent = true);
+            let me = Arc::clone(&engine);
+            engine.spawn(move || parent_thread(me));
+        }
+        Start::Restart => {
+            // A restart that changes nothing (the removal had already ended, or never began)
+            // is refused: fine.
+            let _ = engine.apply(Source::Resume, Event::Restart);
+            engine.kick();
+            if !engine.state().parent.f.begun() {
+                // The engine died before RemoveSnapshot.execute() persisted anything: the user's
+                // request left no trace, so resume submits it again (as the user would).
+                engine.with_io(|io| io.parent = true);
+                let me = Arc::clone(&engine);
+                engine.spawn(move || parent_thread(me));
+            }
+        }
+    }
+    let quiescent = engine.wait_end(limit);
+    engine.shutdown();
+    finish(&engine, quiescent, seq0, t0)
+}
+
+/// `RemoveSnapshotCommand.execute()`: begin, start one child per disk, return.
+fn parent_thread(engine: Arc<Engine>) {
+    let n = engine.config().n();
+    let ok = engine.apply(Source::Parent, Event::ParentBegins).is_ok()
+        && (0..n).all(|_| {
+            engine
+                .apply(Source::Parent, Event::ParentStartsChild)
+                .is_ok()
+        })
+        && engine.apply(Source::Parent, Event::ParentReturns).is_ok();
+    let _ = ok;
+    engine.with_io(|io| io.parent = false);
+}
+
+fn finish(engine: &Arc<Engine>, quiescent: bool, seq0: u64, t0: Instant) -> Outcome {
+    let cfg = *engine.config();
+    let state = engine.state();
+    let storage = Arc::clone(engine.storage());
+    let layout = engine.layout().clone();
+    let mut conformance = engine.conformance_errors();
+    let fatal = engine.fatal();
+    let observed = engine.with_db(|db| abstraction::observe(db, storage.as_ref(), &layout));
+    let observed = match observed {
+        Ok(o) => o,
+        Err(e) => {
+            // Reality could not be read: judge the engine's own state and say so.
+            conformance.push(format!("cannot read the real database and storage: {e}"));
+            Observed {
+                rows: crate::db::project(&state, &layout),
+                facts: Vec::new(),
+                persisted: state,
+                state,
+            }
+        }
+    };
+    let diffs = abstraction::discrepancies(&state, &observed.state);
+    if !diffs.is_empty() {
+        conformance.push(format!(
+            "the engine's state differs from the real database and storage: {}",
+            diffs.join("; ")
+        ));
+    }
+    let data = (0..cfg.n())
+        .map(|d| {
+            storage.data_check(d).unwrap_or_else(|e| {
+                conformance.push(format!("disk-{}: cannot read data back: {e}", d + 1));
+                DataCheck {
+                    base_data: false,
+                    top_data: false,
+                }
+            })
+        })
+        .collect();
+    let props = properties::all(&cfg)
+        .into_iter()
+        .filter(|p| p.expectation == Expectation::Always)
+        .map(|p| (p.name, (p.holds)(&cfg, &observed.state)))
+        .collect();
+    let ended = observed.state.removal_ended();
+    let stuck = if let Some(f) = fatal {
+        Some(format!("the engine stopped: {f}"))
+    } else if ended {
+        None
+    } else if quiescent {
+        Some(format!(
+            "removal did not end: nothing more can happen ({})",
+            why_stuck(&state, cfg.n())
+        ))
+    } else {
+        Some(format!(
+            "removal did not end within {:.0} s: {}",
+            engine.settings().limit().as_secs_f64(),
+            summarize(&cfg, &state).replace('\n', "; ")
+        ))
+    };
+    let events_total = engine.seq();
+    Outcome {
+        settings: *engine.settings(),
+        layout,
+        state,
+        observed,
+        data,
+        properties: props,
+        ended,
+        stuck,
+        conformance,
+        events_here: events_total - seq0,
+        events_total,
+        seconds: t0.elapsed().as_secs_f64(),
+    }
+}
+
+/// Why a quiescent removal is stuck, in oVirt's words.
+fn why_stuck(s: &State, n: usize) -> String {
+    use livemerge_model::CmdStatus;
+    if s.parent.status == CmdStatus::FailedRestarted {
+        return "the parent RemoveSnapshot is FAILED_RESTARTED (a restart hit its execute()), and the poller never dispatches a FAILED_RESTARTED command: the snapshot stays LOCKED".into();
+    }
+    let waiting: Vec<String> = (0..n)
+        .filter(|&d| s.disks[d].status == CmdStatus::FailedRestarted && !s.disks[d].f.notified())
+        .map(|d| format!("disk-{}", d + 1))
+        .collect();
+    if !waiting.is_empty() {
+        return format!(
+            "the parent waits for the end-action of FAILED_RESTARTED child(ren) {} that the poller never dispatches (BZ 1633777)",
+            waiting.join(", ")
+        );
+    }
+    if !s.parent.f.begun() {
+        return "the parent never began".into();
+    }
+    "no event is enabled but the parent's end-action has not run".into()
+}

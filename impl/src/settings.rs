@@ -1,0 +1,118 @@
+//! How an engine runs: the model configuration it steps, and the real-world knobs (tick,
+//! backoff, pool, costs, limits). Persisted with the engine's state so `resume` runs on with
+//! the same settings.
+
+use livemerge_model::{Config, Faults, PollerRule, MAX_DISKS};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// The poller's per-command delay rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backoff {
+    /// 3.6 (`3175d5a141a`): a pass every tick; each command waits 1 tick, doubled after every
+    /// poll that changed nothing, capped at 10; reset to 1 when its status changed.
+    Capped,
+    /// 3.5: the poller passes only every 10 ticks and polls every registered command then.
+    Fixed,
+}
+
+impl Backoff {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backoff::Capped => "capped",
+            Backoff::Fixed => "fixed",
+        }
+    }
+}
+
+impl std::str::FromStr for Backoff {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "capped" => Ok(Backoff::Capped),
+            "fixed" => Ok(Backoff::Fixed),
+            _ => Err(format!("unknown backoff '{s}' (expected capped or fixed)")),
+        }
+    }
+}
+
+/// Everything that shapes a run.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    pub disks: u8,
+    pub poller: PollerRule,
+    /// The poller's tick (oVirt: 1 s).
+    pub tick_ms: u64,
+    pub backoff: Backoff,
+    /// Threads of the pool that runs child commands (oVirt: 10).
+    pub pool_threads: usize,
+    /// What a pool thread spends between taking a child off the queue and persisting it ACTIVE
+    /// (oVirt: building the command and its context, `validate()`), in microseconds.
+    pub start_cost_us: u64,
+    /// Wall-clock limit of a run (or of a resume), in milliseconds.
+    pub limit_ms: u64,
+    /// Seed of the poller's pass order (oVirt's callback map is a hash map).
+    pub seed: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            disks: 3,
+            poller: PollerRule::V4_0,
+            tick_ms: 1000,
+            backoff: Backoff::Capped,
+            pool_threads: 10,
+            start_cost_us: 0,
+            limit_ms: 600_000,
+            seed: 0,
+        }
+    }
+}
+
+impl Settings {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.disks == 0 || self.disks as usize > MAX_DISKS {
+            return Err(format!(
+                "--disks must be between 1 and {MAX_DISKS}, got {}",
+                self.disks
+            ));
+        }
+        if self.tick_ms == 0 {
+            return Err("--tick-ms must be at least 1".into());
+        }
+        if self.pool_threads == 0 {
+            return Err("--pool-threads must be at least 1".into());
+        }
+        if self.limit_ms == 0 {
+            return Err("--limit-secs must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// The model configuration the engine steps: every fault is allowed (the engine applies
+    /// what storage really did), restarts are unbounded in practice (the checker's limit of 3
+    /// is for the search only), and disks are concrete (no symmetry).
+    pub fn model_config(&self) -> Config {
+        Config {
+            disks: self.disks,
+            poller: self.poller,
+            faults: Faults::ALL,
+            restarts: u8::MAX,
+            symmetry: false,
+        }
+    }
+
+    pub fn tick(&self) -> Duration {
+        Duration::from_millis(self.tick_ms)
+    }
+
+    pub fn start_cost(&self) -> Duration {
+        Duration::from_micros(self.start_cost_us)
+    }
+
+    pub fn limit(&self) -> Duration {
+        Duration::from_millis(self.limit_ms)
+    }
+}

@@ -1,0 +1,156 @@
+//! The in-memory backend: the qcow2 backend's semantics without files, for fast tests and
+//! `livemerge stress`. The merge job is still a real background thread that takes `job_time`,
+//! so its completion races with the engine's other threads as a real one would.
+//! Faults can be injected per disk (a merge job that fails, a `deleteVolume` that fails).
+
+use super::{Chain, DataCheck, DiskFacts, HostJob, Storage, ThreadJob, BASE, TOP};
+use serde_json::json;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Clone, Copy, Debug)]
+struct Vol {
+    /// The VM's active volume is top (else base, after the pivot).
+    active_top: bool,
+    top_exists: bool,
+    base_has_top: bool,
+    job_running: bool,
+}
+
+/// Faults to inject, by disk.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryFaults {
+    pub merge_fails: Vec<usize>,
+    pub delete_fails: Vec<usize>,
+}
+
+pub struct Memory {
+    vols: Arc<Mutex<Vec<Vol>>>,
+    job_time: Duration,
+    faults: MemoryFaults,
+}
+
+impl Memory {
+    /// `n` disks, each `base <- top` with data in both layers.
+    pub fn new(n: usize, job_time: Duration) -> Memory {
+        Memory::with_faults(n, job_time, MemoryFaults::default())
+    }
+
+    pub fn with_faults(n: usize, job_time: Duration, faults: MemoryFaults) -> Memory {
+        let v = Vol {
+            active_top: true,
+            top_exists: true,
+            base_has_top: false,
+            job_running: false,
+        };
+        Memory {
+            vols: Arc::new(Mutex::new(vec![v; n])),
+            job_time,
+            faults,
+        }
+    }
+
+    fn vol(&self, d: usize) -> Result<Vol, String> {
+        self.lock()
+            .get(d)
+            .copied()
+            .ok_or_else(|| format!("no disk {d}"))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Vol>> {
+        self.vols.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Storage for Memory {
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+
+    fn disks(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn start_merge(&self, d: usize) -> Result<Box<dyn HostJob>, String> {
+        self.vol(d)?;
+        self.lock()[d].job_running = true;
+        let vols = Arc::clone(&self.vols);
+        let time = self.job_time;
+        let fails = self.faults.merge_fails.contains(&d);
+        let h = std::thread::spawn(move || {
+            std::thread::sleep(time);
+            let mut v = vols.lock().unwrap_or_else(|e| e.into_inner());
+            let vol = &mut v[d];
+            vol.job_running = false;
+            if fails {
+                return Err("block commit failed (injected fault)".into());
+            }
+            if !vol.top_exists {
+                return Err("block commit failed: top's volume is missing".into());
+            }
+            vol.base_has_top = true;
+            vol.active_top = false;
+            Ok(())
+        });
+        Ok(Box::new(ThreadJob(h)))
+    }
+
+    fn read_chain(&self, d: usize) -> Result<Chain, String> {
+        let v = self.vol(d)?;
+        match (v.active_top, v.top_exists) {
+            (true, true) => Ok(Chain {
+                volumes: vec![TOP.into(), BASE.into()],
+            }),
+            (true, false) => Err(format!("active volume {TOP} is missing")),
+            (false, _) => Ok(Chain {
+                volumes: vec![BASE.into()],
+            }),
+        }
+    }
+
+    fn delete_top(&self, d: usize) -> Result<(), String> {
+        self.vol(d)?;
+        if self.faults.delete_fails.contains(&d) {
+            return Err("deleteVolume failed (injected fault)".into());
+        }
+        let mut v = self.lock();
+        if v[d].active_top && v[d].top_exists {
+            return Err(format!("{TOP} is in use by the VM's chain"));
+        }
+        v[d].top_exists = false;
+        Ok(())
+    }
+
+    fn facts(&self, d: usize) -> Result<DiskFacts, String> {
+        let v = self.vol(d)?;
+        Ok(DiskFacts {
+            top_in_chain: v.active_top,
+            top_exists: v.top_exists,
+            base_has_top: v.base_has_top,
+            job_running: v.job_running,
+        })
+    }
+
+    fn quick_facts(&self, d: usize) -> serde_json::Value {
+        match self.facts(d) {
+            Ok(f) => json!(f),
+            Err(e) => json!({ "error": e }),
+        }
+    }
+
+    fn data_check(&self, d: usize) -> Result<DataCheck, String> {
+        let v = self.vol(d)?;
+        Ok(if v.active_top {
+            // Reads go through top, then base; a missing active volume reads nothing.
+            DataCheck {
+                base_data: v.top_exists,
+                top_data: v.top_exists,
+            }
+        } else {
+            DataCheck {
+                base_data: true,
+                top_data: v.base_has_top,
+            }
+        })
+    }
+}

@@ -1,0 +1,381 @@
+//! The qcow2 backend: real volumes on disk, driven by `qemu-img` and `qemu-io`.
+//!
+//! Layout of an engine directory, per disk `disk-N/`:
+//! - `base.qcow2`: 1 MiB, pattern `0xa0+i` written at offset 0 (64 KiB);
+//! - `top.qcow2`: the snapshot overlay backed by base, pattern `0xb0+i` at 64 KiB (64 KiB);
+//! - `active`: the VM's active (leaf) volume, `top.qcow2` until the block commit pivots it to
+//!   `base.qcow2` (written to a temporary name, then renamed);
+//! - `job.pid`: while a `qemu-img commit` runs, its process id. A killed engine leaves its
+//!   commit running (as a host keeps its job when the engine dies): the next engine waits for it
+//!   before re-issuing the merge, so two commits never fight over the same images.
+//!
+//! The merge is `qemu-img commit -d top.qcow2` (top's data into its backing file; `-d` keeps top
+//! intact, so top holds its data until `deleteVolume`), then the pivot. Reads use `-U`
+//! (force-share) so facts can be read while a job holds the images.
+
+use super::{Chain, DataCheck, DiskFacts, HostJob, Storage, ThreadJob, BASE, TOP};
+use crate::error::{one_line, Error};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Bytes written to each layer, and where.
+const CHUNK: u64 = 64 * 1024;
+const BASE_OFFSET: u64 = 0;
+const TOP_OFFSET: u64 = 64 * 1024;
+/// How long a merge waits for images locked by a killed engine's leftover commit.
+const LOCK_WAIT: Duration = Duration::from_secs(30);
+
+pub struct Qcow2 {
+    dir: PathBuf,
+    n: usize,
+    /// Jobs this process runs, per disk.
+    jobs: Arc<Mutex<Vec<bool>>>,
+}
+
+/// The patterns of disk `d`: (base's, top's). Distinct per disk, so a mix-up between disks shows.
+pub fn patterns(d: usize) -> (u8, u8) {
+    (0xa0 + d as u8, 0xb0 + d as u8)
+}
+
+/// The directory of disk `d` (0-based) under an engine directory.
+pub fn disk_dir(dir: &Path, d: usize) -> PathBuf {
+    dir.join(format!("disk-{}", d + 1))
+}
+
+/// Fails with a one-line message unless `qemu-img` and `qemu-io` run.
+pub fn check_tools() -> Result<(), Error> {
+    for tool in ["qemu-img", "qemu-io"] {
+        match Command::new(tool).arg("--version").output() {
+            Ok(o) if o.status.success() => {}
+            _ => {
+                return Err(Error::MissingTool(format!(
+                    "{tool} not found or not runnable: install Debian's qemu-utils (apt-get install qemu-utils)"
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
+fn run(dir: &Path, prog: &str, args: &[&str]) -> Result<Output, String> {
+    Command::new(prog)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .map_err(|e| format!("cannot run {prog}: {e}"))
+}
+
+fn run_ok(dir: &Path, prog: &str, args: &[&str]) -> Result<Output, String> {
+    let o = run(dir, prog, args)?;
+    if o.status.success() {
+        Ok(o)
+    } else {
+        Err(format!(
+            "{prog} {} failed: {}",
+            args.join(" "),
+            one_line(&String::from_utf8_lossy(&o.stderr))
+        ))
+    }
+}
+
+/// Writes `content` to `path` through a temporary file and a rename: never half-written.
+pub fn write_atomic(path: &Path, content: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, content)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Whether process `pid` is alive and is a qemu-img (Linux `/proc`).
+fn qemu_img_alive(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| String::from_utf8_lossy(&c).contains("qemu-img"))
+        .unwrap_or(false)
+}
+
+impl Qcow2 {
+    /// Creates `n` disks under `dir`, each `base <- top` with its patterns written.
+    pub fn create(dir: &Path, n: usize) -> Result<Qcow2, Error> {
+        check_tools()?;
+        for d in 0..n {
+            let dd = disk_dir(dir, d);
+            std::fs::create_dir_all(&dd)
+                .map_err(|e| Error::Storage(format!("cannot create {}: {e}", dd.display())))?;
+            let (pb, pt) = patterns(d);
+            let steps: [(&str, Vec<String>); 4] = [
+                (
+                    "qemu-img",
+                    vec![
+                        "create".into(),
+                        "-q".into(),
+                        "-f".into(),
+                        "qcow2".into(),
+                        BASE.into(),
+                        "1M".into(),
+                    ],
+                ),
+                (
+                    "qemu-io",
+                    vec![
+                        "-f".into(),
+                        "qcow2".into(),
+                        "-c".into(),
+                        format!("write -P {pb:#x} {BASE_OFFSET} {CHUNK}"),
+                        BASE.into(),
+                    ],
+                ),
+                (
+                    "qemu-img",
+                    vec![
+                        "create".into(),
+                        "-q".into(),
+                        "-f".into(),
+                        "qcow2".into(),
+                        "-F".into(),
+                        "qcow2".into(),
+                        "-b".into(),
+                        BASE.into(),
+                        TOP.into(),
+                    ],
+                ),
+                (
+                    "qemu-io",
+                    vec![
+                        "-f".into(),
+                        "qcow2".into(),
+                        "-c".into(),
+                        format!("write -P {pt:#x} {TOP_OFFSET} {CHUNK}"),
+                        TOP.into(),
+                    ],
+                ),
+            ];
+            for (prog, args) in steps.iter() {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                run_ok(&dd, prog, &args).map_err(Error::Storage)?;
+            }
+            write_atomic(&dd.join("active"), TOP)
+                .map_err(|e| Error::Storage(format!("cannot write the active pointer: {e}")))?;
+        }
+        Ok(Qcow2::attach(dir, n))
+    }
+
+    /// Opens the disks of an existing engine directory.
+    pub fn open(dir: &Path, n: usize) -> Result<Qcow2, Error> {
+        check_tools()?;
+        for d in 0..n {
+            let p = disk_dir(dir, d).join("active");
+            if !p.is_file() {
+                return Err(Error::NotEngineDir(format!(
+                    "{} is not an engine directory: {} is missing",
+                    dir.display(),
+                    p.display()
+                )));
+            }
+        }
+        Ok(Qcow2::attach(dir, n))
+    }
+
+    fn attach(dir: &Path, n: usize) -> Qcow2 {
+        Qcow2 {
+            dir: dir.to_path_buf(),
+            n,
+            jobs: Arc::new(Mutex::new(vec![false; n])),
+        }
+    }
+
+    fn dd(&self, d: usize) -> Result<PathBuf, String> {
+        if d < self.n {
+            Ok(disk_dir(&self.dir, d))
+        } else {
+            Err(format!("no disk {d}"))
+        }
+    }
+
+    /// The VM's active volume of disk `d`, from its pointer file.
+    pub fn active(&self, d: usize) -> Result<String, String> {
+        let p = self.dd(d)?.join("active");
+        let s =
+            std::fs::read_to_string(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+        let s = s.trim().to_string();
+        if s == TOP || s == BASE {
+            Ok(s)
+        } else {
+            Err(format!("{} names an unknown volume '{s}'", p.display()))
+        }
+    }
+
+    /// A commit left running by a killed engine, if any.
+    fn orphan(dd: &Path) -> Option<u32> {
+        let pid: u32 = std::fs::read_to_string(dd.join("job.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        qemu_img_alive(pid).then_some(pid)
+    }
+}
+
+/// The body of a merge job: wait out a leftover commit, commit, pivot.
+fn merge_job(dd: PathBuf) -> Result<(), String> {
+    let deadline = Instant::now() + LOCK_WAIT;
+    while Qcow2::orphan(&dd).is_some() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    loop {
+        let child = Command::new("qemu-img")
+            .args(["commit", "-q", "-d", "-f", "qcow2", TOP])
+            .current_dir(&dd)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot run qemu-img commit: {e}"))?;
+        let _ = write_atomic(&dd.join("job.pid"), &child.id().to_string());
+        let out = child
+            .wait_with_output()
+            .map_err(|e| format!("qemu-img commit: {e}"))?;
+        let _ = std::fs::remove_file(dd.join("job.pid"));
+        if out.status.success() {
+            break;
+        }
+        let err = one_line(&String::from_utf8_lossy(&out.stderr));
+        // A commit started by a killed engine before it could record its pid holds the lock.
+        if err.contains("lock") && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        }
+        return Err(format!("qemu-img commit failed: {err}"));
+    }
+    write_atomic(&dd.join("active"), BASE).map_err(|e| format!("pivot to {BASE} failed: {e}"))
+}
+
+impl Storage for Qcow2 {
+    fn kind(&self) -> &'static str {
+        "qcow2"
+    }
+
+    fn disks(&self) -> usize {
+        self.n
+    }
+
+    fn start_merge(&self, d: usize) -> Result<Box<dyn HostJob>, String> {
+        let dd = self.dd(d)?;
+        self.jobs.lock().unwrap_or_else(|e| e.into_inner())[d] = true;
+        let jobs = Arc::clone(&self.jobs);
+        let h = std::thread::spawn(move || {
+            let r = merge_job(dd);
+            jobs.lock().unwrap_or_else(|e| e.into_inner())[d] = false;
+            r
+        });
+        Ok(Box::new(ThreadJob(h)))
+    }
+
+    fn read_chain(&self, d: usize) -> Result<Chain, String> {
+        let dd = self.dd(d)?;
+        let active = self.active(d)?;
+        let o = run_ok(
+            &dd,
+            "qemu-img",
+            &["info", "--backing-chain", "--output=json", "-U", &active],
+        )?;
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+            .map_err(|e| format!("qemu-img info printed no JSON: {e}"))?;
+        let volumes = v
+            .as_array()
+            .ok_or("qemu-img info --backing-chain did not print a list")?
+            .iter()
+            .filter_map(|img| img["filename"].as_str())
+            .map(|f| {
+                Path::new(f)
+                    .file_name()
+                    .map_or(f.to_string(), |n| n.to_string_lossy().into_owned())
+            })
+            .collect();
+        Ok(Chain { volumes })
+    }
+
+    fn delete_top(&self, d: usize) -> Result<(), String> {
+        let dd = self.dd(d)?;
+        if self.active(d)? == TOP {
+            return Err(format!("{TOP} is in use by the VM's chain"));
+        }
+        match std::fs::remove_file(dd.join(TOP)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(format!("cannot delete {TOP}: {e}")),
+        }
+    }
+
+    fn facts(&self, d: usize) -> Result<DiskFacts, String> {
+        let dd = self.dd(d)?;
+        let top_exists = dd.join(TOP).exists();
+        let top_in_chain = match self.read_chain(d) {
+            Ok(c) => c.has_top(),
+            // An active volume that cannot be opened: the VM still points at it.
+            Err(_) => self.active(d)? == TOP,
+        };
+        let (_, pt) = patterns(d);
+        let base_has_top = run(
+            &dd,
+            "qemu-io",
+            &[
+                "-r",
+                "-U",
+                "-f",
+                "qcow2",
+                "-c",
+                &format!("read -P {pt:#x} {TOP_OFFSET} {CHUNK}"),
+                BASE,
+            ],
+        )?
+        .status
+        .success();
+        let job_running =
+            self.jobs.lock().unwrap_or_else(|e| e.into_inner())[d] || Qcow2::orphan(&dd).is_some();
+        Ok(DiskFacts {
+            top_in_chain,
+            top_exists,
+            base_has_top,
+            job_running,
+        })
+    }
+
+    fn quick_facts(&self, d: usize) -> serde_json::Value {
+        let Ok(dd) = self.dd(d) else {
+            return json!({ "error": "no such disk" });
+        };
+        json!({
+            "active": self.active(d).unwrap_or_else(|e| e),
+            "top_exists": dd.join(TOP).exists(),
+            "job_running": self.jobs.lock().unwrap_or_else(|e| e.into_inner())[d],
+        })
+    }
+
+    fn data_check(&self, d: usize) -> Result<DataCheck, String> {
+        let dd = self.dd(d)?;
+        let active = self.active(d)?;
+        let (pb, pt) = patterns(d);
+        let read = |pat: u8, off: u64| -> Result<bool, String> {
+            Ok(run(
+                &dd,
+                "qemu-io",
+                &[
+                    "-r",
+                    "-U",
+                    "-f",
+                    "qcow2",
+                    "-c",
+                    &format!("read -P {pat:#x} {off} {CHUNK}"),
+                    &active,
+                ],
+            )?
+            .status
+            .success())
+        };
+        Ok(DataCheck {
+            base_data: read(pb, BASE_OFFSET)?,
+            top_data: read(pt, TOP_OFFSET)?,
+        })
+    }
+}

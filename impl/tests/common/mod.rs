@@ -1,0 +1,70 @@
+//! Helpers shared by the engine's tests: settings, runs on the in-memory backend, checks that
+//! every recorded step is the model's step.
+
+#![allow(dead_code)]
+
+use livemerge_impl::db::Db;
+use livemerge_impl::scheduler::Gate;
+use livemerge_impl::session::{run_memory, DB_FILE};
+use livemerge_impl::storage::memory::Memory;
+use livemerge_impl::{Backoff, Outcome, Settings};
+use livemerge_model::{step, PollerRule, State};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub fn settings(disks: u8, poller: PollerRule, tick_ms: u64) -> Settings {
+    Settings {
+        disks,
+        poller,
+        tick_ms,
+        backoff: Backoff::Capped,
+        pool_threads: 10,
+        start_cost_us: 0,
+        limit_ms: 60_000,
+        seed: 7,
+    }
+}
+
+pub fn memory_run(
+    dir: &Path,
+    s: Settings,
+    storage: Memory,
+    gate: Arc<dyn Gate>,
+    trace: Option<&Path>,
+) -> Outcome {
+    run_memory(dir, s, Arc::new(storage), gate, trace).expect("the run starts")
+}
+
+pub fn mem(disks: u8) -> Memory {
+    Memory::new(disks as usize, Duration::from_millis(2))
+}
+
+/// Every row of the event log is `step` of the previous state, from the initial state on, and
+/// the persisted state is the last one. Returns the number of events.
+pub fn assert_log_is_model_steps(dir: &Path, start: State) -> usize {
+    let db = Db::open_read(&dir.join(DB_FILE)).expect("the database opens");
+    let p = db.load().expect("the engine state loads");
+    let cfg = p.settings.model_config();
+    let log = db.event_log().expect("the log reads");
+    let mut s = start;
+    for (i, row) in log.iter().enumerate() {
+        assert_eq!(row.seq, i as u64 + 1, "the log has no gaps");
+        assert_eq!(
+            row.before, s,
+            "event {} starts from the previous state",
+            row.seq
+        );
+        let next = step(&cfg, &s, row.event).unwrap_or_else(|r| {
+            panic!(
+                "event {} ({:?}) is refused by the model: {r}",
+                row.seq, row.event
+            )
+        });
+        assert_eq!(row.after, next, "event {} leads where step says", row.seq);
+        s = next;
+    }
+    assert_eq!(p.state, s, "the persisted state is the last step's");
+    assert_eq!(p.seq, log.len() as u64);
+    log.len()
+}

@@ -1,0 +1,152 @@
+//! The engine on real qcow2 volumes (qemu-img from Debian's qemu-utils), checked with qemu-img
+//! and qemu-io directly, not through the engine's own storage code.
+
+mod common;
+
+use common::settings;
+use livemerge_impl::db::Db;
+use livemerge_impl::session::{resume_dir, run_dir, Schedule, DB_FILE};
+use livemerge_impl::Error;
+use livemerge_model::{PollerRule, State};
+use std::path::Path;
+use std::process::Command;
+
+/// The chain of a disk as `qemu-img info --backing-chain` reports it from the active volume.
+fn chain(dir: &Path, disk: usize) -> Vec<String> {
+    let dd = dir.join(format!("disk-{}", disk + 1));
+    let active = std::fs::read_to_string(dd.join("active")).unwrap();
+    let o = Command::new("qemu-img")
+        .args([
+            "info",
+            "--backing-chain",
+            "--output=json",
+            "-U",
+            active.trim(),
+        ])
+        .current_dir(&dd)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["filename"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Whether `pattern` reads back at `offset` (64 KiB) from the disk's active volume.
+fn reads(dir: &Path, disk: usize, pattern: u8, offset: u64) -> bool {
+    let dd = dir.join(format!("disk-{}", disk + 1));
+    let active = std::fs::read_to_string(dd.join("active")).unwrap();
+    Command::new("qemu-io")
+        .args(["-r", "-U", "-f", "qcow2", "-c"])
+        .arg(format!("read -P {pattern:#x} {offset} 65536"))
+        .arg(active.trim())
+        .current_dir(&dd)
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+fn snapshot_rows(dir: &Path) -> usize {
+    let db = Db::open_read(&dir.join(DB_FILE)).unwrap();
+    let rows = db.read_rows().unwrap();
+    rows.snapshot.iter().count()
+}
+
+#[test]
+fn a_4_0_removal_on_three_qcow2_disks_merges_and_keeps_every_block() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("vm");
+    let trace = tmp.path().join("trace.jsonl");
+    let o = run_dir(
+        &dir,
+        settings(3, PollerRule::V4_0, 10),
+        Schedule::Free,
+        Some(&trace),
+    )
+    .expect("the run starts");
+    assert_eq!(
+        o.exit_code(),
+        0,
+        "{}",
+        livemerge_impl::report::text(&o, "run", Some(&dir))
+    );
+    assert_eq!(snapshot_rows(&dir), 0, "the snapshot row is gone");
+    for d in 0..3 {
+        assert_eq!(
+            chain(&dir, d),
+            vec!["base.qcow2"],
+            "disk {d} is one merged volume"
+        );
+        assert!(!dir.join(format!("disk-{}/top.qcow2", d + 1)).exists());
+        assert!(reads(&dir, d, 0xa0 + d as u8, 0), "base's data, disk {d}");
+        assert!(
+            reads(&dir, d, 0xb0 + d as u8, 65536),
+            "top's data, disk {d}"
+        );
+        assert!(!reads(&dir, d, 0xb0 + d as u8, 0), "the check can fail");
+    }
+    common::assert_log_is_model_steps(&dir, State::initial(3));
+    assert!(std::fs::read_to_string(&trace).unwrap().lines().count() > 20);
+}
+
+#[test]
+fn the_3_6_0_poller_under_the_forced_schedule_deletes_the_snapshot_and_keeps_the_overlays() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("vm");
+    let o = run_dir(
+        &dir,
+        settings(3, PollerRule::V3_6_0, 10),
+        Schedule::PoolAfterParentPoll,
+        None,
+    )
+    .expect("the run starts");
+    assert_eq!(o.exit_code(), 1, "the bug is an invariant violation");
+    assert_eq!(snapshot_rows(&dir), 0, "the snapshot row is gone");
+    for d in 0..3 {
+        assert_eq!(
+            chain(&dir, d),
+            vec!["top.qcow2", "base.qcow2"],
+            "disk {d}: the overlay is still in the chain"
+        );
+        assert!(reads(&dir, d, 0xb0 + d as u8, 65536));
+    }
+    assert!(o.conformance.is_empty(), "{:?}", o.conformance);
+}
+
+#[test]
+fn bad_directories_and_a_second_engine_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    assert!(matches!(
+        resume_dir(tmp.path(), None, None),
+        Err(Error::NotEngineDir(_))
+    ));
+    std::fs::write(tmp.path().join("file"), "x").unwrap();
+    assert!(matches!(
+        run_dir(
+            tmp.path(),
+            settings(1, PollerRule::V4_0, 10),
+            Schedule::Free,
+            None
+        ),
+        Err(Error::BadInput(_))
+    ));
+    let dir = tmp.path().join("vm");
+    run_dir(&dir, settings(1, PollerRule::V4_0, 5), Schedule::Free, None).unwrap();
+    let held = Db::open_engine(&dir.join(DB_FILE)).expect("the first engine opens");
+    match resume_dir(&dir, None, None) {
+        Err(Error::Locked(m)) => assert!(m.contains("locked by another engine"), "{m}"),
+        other => panic!(
+            "expected a locked database, got {:?}",
+            other.map(|o| o.exit_code())
+        ),
+    }
+    drop(held);
+    // Resuming a removal that already ended changes nothing and reports it.
+    let o = resume_dir(&dir, None, None).unwrap();
+    assert_eq!(o.exit_code(), 0);
+    assert_eq!(o.events_here, 0);
+}
