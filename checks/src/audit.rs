@@ -58,6 +58,16 @@ fn state_difference(recorded: &State, model: &State) -> String {
 
 /// Audits trace lines from `input`. `config` is used when the trace names none.
 pub fn audit(input: impl BufRead, config: Option<Config>) -> Result<Audit, Unreadable> {
+    audit_with(input, config, true)
+}
+
+/// [`audit`], optionally without judging the invariants: conformance alone (an engine that
+/// faithfully follows a buggy poller into a violation still conforms).
+pub fn audit_with(
+    input: impl BufRead,
+    config: Option<Config>,
+    invariants: bool,
+) -> Result<Audit, Unreadable> {
     let mut cfg = config;
     let mut prev: Option<State> = None;
     let mut steps = 0usize;
@@ -147,7 +157,7 @@ pub fn audit(input: impl BufRead, config: Option<Config>) -> Result<Audit, Unrea
             Err(e) => return diverge(c, steps, prev, n, format!("malformed record: {e}")),
         };
         seen_line = true;
-        if props.is_empty() {
+        if props.is_empty() && invariants {
             props = properties::all(&c)
                 .into_iter()
                 .filter(|p| p.expectation == Expectation::Always)

@@ -29,6 +29,10 @@ pub enum Command {
     Resume(crate::cmd::engine::ResumeArgs),
     /// Run many removals on the in-memory backend and measure how often an invariant breaks.
     Stress(crate::cmd::engine::StressArgs),
+    /// Replay a saved counterexample step for step on the real engine (SQLite, qcow2 volumes).
+    Replay(crate::cmd::replay::ReplayArgs),
+    /// Run the engine under many seeded random schedules of the model and audit every trace.
+    Schedules(crate::cmd::schedules::SchedulesArgs),
     /// Check an engine trace against the model, step by step (and the real world at its end).
     Audit(crate::cmd::audit::AuditArgs),
 }

@@ -24,6 +24,18 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 pub const FORMAT: &str = "livemerge-counterexample";
+/// The pseudo-property of a schedule on which the real engine departed from the model.
+pub const ENGINE_CONFORMS: &str = "the engine follows the model";
+
+/// [`ENGINE_CONFORMS`] as a property: the model cannot judge it (every state "holds"); replaying
+/// the file on the engine can.
+pub fn engine_conforms() -> Prop {
+    Prop {
+        name: ENGINE_CONFORMS,
+        expectation: Expectation::Always,
+        holds: |_, _| true,
+    }
+}
 pub const VERSION: u32 = 1;
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -75,8 +87,12 @@ impl CounterexampleFile {
         }
     }
 
-    /// The property this counterexample is about, as the current model names it.
+    /// The property this counterexample is about, as the current model names it (or the
+    /// engine's conformance, for a schedule the engine failed to follow).
     pub fn prop(&self) -> Result<Prop, String> {
+        if self.property.name == ENGINE_CONFORMS {
+            return Ok(engine_conforms());
+        }
         properties::all(&self.configuration)
             .into_iter()
             .find(|p| p.name == self.property.name)

@@ -7,4 +7,5 @@ pub mod cmd;
 pub mod counterexample;
 pub mod progress;
 pub mod report;
+pub mod schedules;
 pub mod search;

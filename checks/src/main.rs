@@ -16,6 +16,8 @@ fn main() -> ExitCode {
         Command::Resume(args) => cmd::engine::resume(args),
         Command::Stress(args) => cmd::engine::stress(args),
         Command::Audit(args) => cmd::audit::run(args),
+        Command::Replay(args) => cmd::replay::run(args),
+        Command::Schedules(args) => cmd::schedules::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

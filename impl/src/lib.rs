@@ -15,6 +15,7 @@
 //! - [`abstraction`]: real rows + storage facts -> model state, for audits and invariants;
 //! - [`trace`]: the JSON-lines trace;
 //! - [`session`]: run / resume a removal to its end and judge it on reality;
+//! - [`replay`]: a model path replayed step for step on the real engine;
 //! - [`stress`]: many runs, the violation rate and its confidence interval;
 //! - [`report`]: the text report.
 
@@ -25,6 +26,7 @@ pub mod engine;
 pub mod error;
 pub mod poller;
 pub mod pool;
+pub mod replay;
 pub mod report;
 pub mod scheduler;
 pub mod session;

@@ -80,12 +80,14 @@ fn wait_until<T>(
     }
 }
 
-/// Releases events in exactly the order of a list (a model path), then lets everything through.
+/// Releases events in exactly the order of a list (a model path), then lets everything through
+/// (or, built with [`Script::exact`], holds everything: the run stops where the path ends).
 /// An applied event that is not the next one is recorded as a divergence (reality wins: the
 /// engine never pretends an IO outcome it did not observe).
 #[derive(Debug)]
 pub struct Script {
     events: Vec<Event>,
+    hold_after: bool,
     pos: Mutex<ScriptPos>,
     cv: Condvar,
 }
@@ -100,9 +102,23 @@ impl Script {
     pub fn new(events: Vec<Event>) -> Script {
         Script {
             events,
+            hold_after: false,
             pos: Mutex::new(ScriptPos::default()),
             cv: Condvar::new(),
         }
+    }
+
+    /// Releases exactly `events`, in order, and nothing after them.
+    pub fn exact(events: Vec<Event>) -> Script {
+        Script {
+            hold_after: true,
+            ..Script::new(events)
+        }
+    }
+
+    /// The script's events.
+    pub fn events(&self) -> &[Event] {
+        &self.events
     }
 
     /// How many of the script's events have been applied.
@@ -111,11 +127,13 @@ impl Script {
     }
 
     fn admits(&self, p: &ScriptPos, candidates: &[Event]) -> bool {
-        p.divergence.is_some()
-            || self
-                .events
-                .get(p.next)
-                .is_none_or(|e| candidates.contains(e))
+        if p.divergence.is_some() {
+            return !self.hold_after;
+        }
+        match self.events.get(p.next) {
+            Some(e) => candidates.contains(e),
+            None => !self.hold_after,
+        }
     }
 }
 

@@ -106,7 +106,7 @@ impl Outcome {
 }
 
 /// Creates an engine directory: qcow2 disks with a snapshot, and the database.
-fn setup_dir(dir: &Path, settings: &Settings) -> Result<Layout> {
+pub(crate) fn setup_dir(dir: &Path, settings: &Settings) -> Result<Layout> {
     if dir.join(DB_FILE).exists() {
         return Err(Error::BadInput(format!(
             "{} already holds an engine: use `livemerge resume --dir {}`",
@@ -153,7 +153,7 @@ fn setup_dir(dir: &Path, settings: &Settings) -> Result<Layout> {
 }
 
 /// Writes the database under a temporary name and renames it: `engine.db` exists only whole.
-fn create_db(dir: &Path, settings: &Settings, layout: &Layout) -> Result<()> {
+pub(crate) fn create_db(dir: &Path, settings: &Settings, layout: &Layout) -> Result<()> {
     let tmp = dir.join(format!("{DB_FILE}.tmp"));
     for suffix in ["", "-journal", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", tmp.display()));
@@ -175,7 +175,7 @@ fn seed_from_clock(seed: u64) -> u64 {
     seed ^ t ^ ((std::process::id() as u64) << 32)
 }
 
-fn open_trace(trace: Option<&Path>) -> Result<Option<Trace>> {
+pub(crate) fn open_trace(trace: Option<&Path>) -> Result<Option<Trace>> {
     trace
         .map(|p| {
             Trace::open(p).map_err(|e| {
@@ -320,7 +320,7 @@ pub fn drive(parts: Parts, start: Start) -> Outcome {
 }
 
 /// `RemoveSnapshotCommand.execute()`: begin, start one child per disk, return.
-fn parent_thread(engine: Arc<Engine>) {
+pub(crate) fn parent_thread(engine: Arc<Engine>) {
     let n = engine.config().n();
     let ok = engine.apply(Source::Parent, Event::ParentBegins).is_ok()
         && (0..n).all(|_| {
@@ -333,7 +333,7 @@ fn parent_thread(engine: Arc<Engine>) {
     engine.with_io(|io| io.parent = false);
 }
 
-fn finish(engine: &Arc<Engine>, quiescent: bool, seq0: u64, t0: Instant) -> Outcome {
+pub(crate) fn finish(engine: &Arc<Engine>, quiescent: bool, seq0: u64, t0: Instant) -> Outcome {
     let cfg = *engine.config();
     let state = engine.state();
     let storage = Arc::clone(engine.storage());

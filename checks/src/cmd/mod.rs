@@ -21,6 +21,8 @@ pub mod audit;
 pub mod check;
 pub mod engine;
 pub mod explore;
+pub mod replay;
+pub mod schedules;
 pub mod show;
 
 /// An error to show as one line before exiting with `code`.

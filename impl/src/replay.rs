@@ -1,0 +1,218 @@
+//! Replaying a model path on the real engine: every event source is held by a [`Script`] that
+//! releases the path's events one by one, in order, and nothing after the last one, so the
+//! engine (its real threads, database and storage) goes through exactly that interleaving.
+//!
+//! Where the engine cannot follow (the next event is refused by the model in the engine's real
+//! state, or no source of the engine ever produces it, e.g. a fault the storage did not have),
+//! the replay stops there and says why. A `Restart` in the path is a real restart: the engine is
+//! stopped (its threads and queue are lost, the database stays) and a new one is started on the
+//! same directory with the restart rules, as `resume` does.
+
+use crate::db::Db;
+use crate::engine::{Engine, Parts, Source};
+use crate::error::{Error, Result};
+use crate::scheduler::Script;
+use crate::session::{self, Outcome, DB_FILE};
+use crate::settings::Settings;
+use crate::storage::memory::{Memory, MemoryFaults};
+use crate::storage::qcow2::Qcow2;
+use crate::storage::Storage;
+use livemerge_model::{describe_event, step, Event, State};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How a replay went.
+#[derive(Clone, Debug)]
+pub struct Replayed {
+    /// The real outcome where the replay stopped (rows, chains, data, invariants on reality).
+    pub outcome: Outcome,
+    /// How many of the path's events the engine applied, in order.
+    pub followed: usize,
+    pub total: usize,
+    /// Why the engine could not follow the path, if it could not.
+    pub stopped: Option<String>,
+}
+
+/// How long the engine may make no progress on the script before the replay gives up on it:
+/// many poller ticks, so that a poll the engine refuses had every chance.
+fn stall_limit(settings: &Settings) -> Duration {
+    Duration::from_millis((settings.tick_ms * 60).clamp(1_000, 10_000))
+}
+
+/// Replays `events` on a new engine directory `dir` with real qcow2 volumes.
+pub fn replay_dir(
+    dir: &Path,
+    settings: Settings,
+    events: &[Event],
+    trace: Option<&Path>,
+) -> Result<Replayed> {
+    settings.validate().map_err(Error::BadInput)?;
+    crate::storage::qcow2::check_tools()?;
+    let trace_file = session::open_trace(trace)?;
+    let layout = session::setup_dir(dir, &settings)?;
+    let n = settings.disks as usize;
+    let open = |trace_file| -> Result<Parts> {
+        let db = Db::open_engine(&dir.join(DB_FILE))?;
+        let p = db.load()?;
+        let storage: Arc<dyn Storage> = Arc::new(Qcow2::open(dir, n)?);
+        Ok(Parts {
+            settings,
+            layout: layout.clone(),
+            db,
+            state: p.state,
+            seq: p.seq,
+            storage,
+            gate: Arc::new(Script::exact(Vec::new())),
+            trace: trace_file,
+        })
+    };
+    let reopen_trace = || session::open_trace(trace);
+    segments(events, open, trace_file, reopen_trace)
+}
+
+/// Replays `events` on the in-memory backend, its database in `db_dir`. The path's faults are
+/// planted in the storage (a disk whose merge job fails in the path gets a failing job). A
+/// `Restart` cannot be replayed here (memory does not survive a restart): it stops the replay.
+pub fn replay_memory(
+    db_dir: &Path,
+    settings: Settings,
+    events: &[Event],
+    job_time: Duration,
+    trace: Option<&Path>,
+) -> Result<Replayed> {
+    settings.validate().map_err(Error::BadInput)?;
+    let n = settings.disks as usize;
+    let mut faults = MemoryFaults::default();
+    for e in events {
+        match *e {
+            Event::HostJobFails(d) => faults.merge_fails.push(d as usize),
+            Event::DeleteVolumeFails(d) => faults.delete_fails.push(d as usize),
+            _ => {}
+        }
+    }
+    let storage: Arc<dyn Storage> = Arc::new(Memory::with_faults(n, job_time, faults));
+    let layout = crate::db::Layout::new("memory", n, settings.seed);
+    session::create_db(db_dir, &settings, &layout)?;
+    let trace_file = session::open_trace(trace)?;
+    let open = |trace_file| -> Result<Parts> {
+        Ok(Parts {
+            settings,
+            layout: layout.clone(),
+            db: Db::open_engine(&db_dir.join(DB_FILE))?,
+            state: State::initial(n),
+            seq: 0,
+            storage: Arc::clone(&storage),
+            gate: Arc::new(Script::exact(Vec::new())),
+            trace: trace_file,
+        })
+    };
+    let upto = events
+        .iter()
+        .position(|e| *e == Event::Restart)
+        .unwrap_or(events.len());
+    let mut r = segments(&events[..upto], open, trace_file, || Ok(None))?;
+    if upto < events.len() {
+        r.total = events.len();
+        r.stopped.get_or_insert_with(|| {
+            format!(
+                "step {}: an engine restart cannot be replayed on the in-memory backend",
+                upto + 1
+            )
+        });
+    }
+    Ok(r)
+}
+
+/// Runs the path segment by segment (a `Restart` starts a new engine on the same database).
+fn segments(
+    events: &[Event],
+    open: impl Fn(Option<crate::trace::Trace>) -> Result<Parts>,
+    first_trace: Option<crate::trace::Trace>,
+    reopen_trace: impl Fn() -> Result<Option<crate::trace::Trace>>,
+) -> Result<Replayed> {
+    let total = events.len();
+    let mut done = 0usize;
+    let mut trace = first_trace;
+    loop {
+        let restarting = done > 0;
+        // This segment: up to (not including) the next Restart after its start.
+        let from = done;
+        let end = events[from + usize::from(restarting)..]
+            .iter()
+            .position(|e| *e == Event::Restart)
+            .map_or(total, |i| from + usize::from(restarting) + i);
+        let script = Arc::new(Script::exact(events[from..end].to_vec()));
+        let mut parts = open(trace.take())?;
+        parts.gate = script.clone();
+        let settings = parts.settings;
+        let seq0 = parts.seq;
+        let t0 = Instant::now();
+        let engine = Engine::start(parts);
+        if restarting {
+            let _ = engine.apply(Source::Resume, Event::Restart);
+            engine.kick();
+        } else {
+            engine.with_io(|io| io.parent = true);
+            let me = Arc::clone(&engine);
+            engine.spawn(move || session::parent_thread(me));
+        }
+        let stopped = follow(&engine, &script, &settings);
+        let followed = from + script.done();
+        engine.shutdown();
+        let mut outcome = session::finish(&engine, false, seq0, t0);
+        if !outcome.ended && outcome.stuck.is_some() {
+            // Not stuck: the script stopped the engine where the path ends or where it could
+            // not follow.
+            outcome.stuck = Some(format!("the replay stops after step {followed}"));
+        }
+        if stopped.is_some() || end == total {
+            let stopped = stopped.map(|why| format!("step {}: {why}", followed + 1));
+            return Ok(Replayed {
+                outcome,
+                followed,
+                total,
+                stopped,
+            });
+        }
+        done = end;
+        trace = reopen_trace()?;
+    }
+}
+
+/// Waits while the engine follows the script; returns why it stopped following, if it did.
+fn follow(engine: &Arc<Engine>, script: &Script, settings: &Settings) -> Option<String> {
+    let stall = stall_limit(settings);
+    let mut last = (script.done(), Instant::now());
+    loop {
+        let done = script.done();
+        if done == script.events().len() {
+            // Let the engine settle (its bookkeeping after the last step) before judging.
+            std::thread::sleep(Duration::from_millis(settings.tick_ms.clamp(5, 200)));
+            return None;
+        }
+        if let Some(d) = engine.fatal() {
+            return Some(format!("the engine stopped: {d}"));
+        }
+        if done != last.0 {
+            last = (done, Instant::now());
+        } else if last.1.elapsed() > stall {
+            let next = script.events()[done];
+            let state = engine.state();
+            return Some(match step(engine.config(), &state, next) {
+                Err(r) => format!(
+                    "the engine cannot follow {} ({}): the model refuses it in the engine's real state: {r}",
+                    serde_json::to_string(&next).unwrap_or_default(),
+                    describe_event(next)
+                ),
+                Ok(_) => format!(
+                    "the engine cannot follow {} ({}): none of its sources produced it in {:.1} s",
+                    serde_json::to_string(&next).unwrap_or_default(),
+                    describe_event(next),
+                    stall.as_secs_f64()
+                ),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
