@@ -13,7 +13,7 @@
 
 use crate::engine::{Engine, Source};
 use crate::storage::HostJob;
-use livemerge_model::{CmdStatus, Event, Step, Task};
+use livemerge_model::{grandchild_can_end, step, Event, Step, Task};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -53,8 +53,7 @@ pub(crate) fn task(engine: Arc<Engine>, d: usize, step: Step) {
     // child's rows are gone, or the engine stops), no new grandchild can have started for this
     // disk, so clearing now cannot hide another worker.
     if let Some(s) = engine.wait_for(|_| true) {
-        let disk = &s.disks[d];
-        if disk.status == CmdStatus::NoRow || engine.stopping() {
+        if !grandchild_can_end(&s, d) || engine.stopping() {
             engine.with_io(|io| io.task[d] = false);
         }
     }
@@ -123,14 +122,14 @@ fn watch_job(engine: &Arc<Engine>, d: usize, job: Result<Box<dyn HostJob>, Strin
 /// MERGE_STATUS: wait for the job to be gone, read the chain, let the model judge, compare.
 fn merge_status(engine: Arc<Engine>, d: usize) {
     let e = d as u8;
-    let Some(s) = engine.wait_for(|s| {
-        let disk = &s.disks[d];
-        !disk.f.job_running() || disk.task != Task::Running || disk.status == CmdStatus::NoRow
-    }) else {
+    // Until the model would let MergeStatus end (the host's job is gone), or it never will.
+    let cfg = *engine.config();
+    let Some(s) =
+        engine.wait_for(|s| !grandchild_can_end(s, d) || step(&cfg, s, Event::TaskEnds(e)).is_ok())
+    else {
         return;
     };
-    let disk = &s.disks[d];
-    if disk.task != Task::Running || disk.status == CmdStatus::NoRow {
+    if !grandchild_can_end(&s, d) {
         return;
     }
     let chain = match engine.storage().read_chain(d) {

@@ -10,7 +10,7 @@
 //! steps are driven by its callback.
 
 use crate::engine::{Engine, Source};
-use livemerge_model::{CmdStatus, Event};
+use livemerge_model::{step, Event};
 use std::sync::Arc;
 
 pub(crate) fn worker(engine: Arc<Engine>) {
@@ -20,10 +20,12 @@ pub(crate) fn worker(engine: Arc<Engine>) {
             std::thread::sleep(cost);
         }
         if let Ok(s) = engine.apply(Source::Pool, Event::PoolPicksUp(d as u8)) {
-            if s.disks[d].status == CmdStatus::Active {
-                // A refusal here means a restart or the parent's end-action took the row: the
-                // model says the thread's work is lost, and so it is.
-                let _ = engine.apply(Source::Pool, Event::ChildReturns(d as u8));
+            // The thread goes on into execute() only if the model says one is running there: a
+            // thread that found no row ran nothing.
+            let returns = Event::ChildReturns(d as u8);
+            if step(engine.config(), &s, returns).is_ok() {
+                // Refused later only if a restart or the parent's end-action took the row.
+                let _ = engine.apply(Source::Pool, returns);
             }
         }
         engine.with_io(|io| io.pool_running[d] = false);

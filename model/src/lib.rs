@@ -30,7 +30,7 @@ pub use event::Event;
 pub use model::LiveMerge;
 pub use poller::{parent_decision, ParentDecision};
 pub use state::{CmdStatus, Disk, Images, Parent, Snapshot, State, Step, Task};
-pub use step::{enabled, restart, step, successors, Refused};
+pub use step::{enabled, grandchild_can_end, restart, step, successors, Refused};
 pub use svg::sequence_diagram;
 
 /// The model's semantic version: bumped whenever `step` or the state changes meaning, so that a

@@ -127,10 +127,15 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
             poll_child(&mut t.disks[d as usize])?;
         }
         Event::TaskEnds(d) => {
+            need(
+                s.disks[d as usize].task == Task::Running,
+                "no grandchild is running",
+            )?;
+            need(
+                grandchild_can_end(s, d as usize),
+                "the child's rows are gone",
+            )?;
             let disk = &mut t.disks[d as usize];
-            need(disk.task == Task::Running, "no grandchild is running")?;
-            // The grandchildren go with their parent's rows; one without its row never ends.
-            need(disk.status != CmdStatus::NoRow, "the child's rows are gone")?;
             match disk.step {
                 Step::Extend => disk.task = Task::Succeeded,
                 Step::Merge => {
@@ -188,11 +193,22 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
                 disk.step == Step::DestroyImage && disk.task == Task::Running,
                 "no deleteVolume is running",
             )?;
-            need(disk.status != CmdStatus::NoRow, "the child's rows are gone")?;
+            need(
+                grandchild_can_end(s, d as usize),
+                "the child's rows are gone",
+            )?;
             disk.task = Task::Failed;
         }
     }
     Ok(t)
+}
+
+/// Whether disk `d`'s grandchild is running and can still end: the grandchildren go with their
+/// parent's rows (`removeAllCommandsInHierarchy`), and one whose rows are gone never ends. The
+/// engine asks this to know whether a task worker should keep waiting.
+pub fn grandchild_can_end(s: &State, d: usize) -> bool {
+    let disk = &s.disks[d];
+    disk.task == Task::Running && disk.status != CmdStatus::NoRow
 }
 
 /// The first disk the parent has not yet started a child for: its loop goes in disk order.
