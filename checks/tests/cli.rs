@@ -230,3 +230,24 @@ fn bad_usage_gets_one_line_and_exit_2() {
         assert!(o.stdout.is_empty(), "{args:?}");
     }
 }
+
+#[test]
+fn a_dfs_timeout_is_honoured_even_with_one_thread() {
+    // stateright ignores a timeout with one thread; the tool gives a timed DFS two.
+    let (code, r) = json(&[
+        "check",
+        "--strategy",
+        "dfs",
+        "--threads",
+        "1",
+        "--timeout",
+        "0.05",
+        "--disks",
+        "6",
+        "--restarts",
+        "0",
+    ]);
+    assert_eq!(code, 3, "{}", r["stopped_by"]);
+    assert_eq!(r["complete"], false);
+    assert!(r["stopped_by"].as_str().unwrap().contains("timeout"));
+}

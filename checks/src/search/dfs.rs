@@ -11,7 +11,13 @@ use std::time::Instant;
 pub fn run(model: LiveMerge, limits: &Limits) -> Outcome {
     let start = Instant::now();
     let cfg = model.cfg;
-    let threads = limits.threads.max(1);
+    // stateright enforces a timeout only when a thread shares work (job_market.rs), which never
+    // happens with one thread: a timed search gets two.
+    let threads = if limits.timeout.is_some() {
+        limits.threads.max(2)
+    } else {
+        limits.threads.max(1)
+    };
     let mut builder = model.checker().threads(threads);
     if let Some(n) = limits.max_states {
         builder = builder.target_state_count(n as usize);
