@@ -2,7 +2,9 @@
 //! the model; a schedule the engine cannot follow is caught, and saved as a file `show` reads.
 //! `LIVEMERGE_SCHEDULES` sets how many (default 200; `livemerge schedules --runs 1000` for more).
 
-use livemerge_checks::schedules::{check_seed, random_path, run_on_engine, save_failure, Failure};
+use livemerge_checks::schedules::{
+    check_seed, config_for, random_path, run_on_engine, save_failure, Failure,
+};
 use livemerge_model::{Config, Event, Faults, PollerRule};
 
 #[test]
@@ -14,7 +16,11 @@ fn random_schedules_conform_to_the_model() {
     let scratch = tempfile::tempdir().unwrap();
     let mut steps = 0;
     let mut pollers = std::collections::HashSet::new();
+    let mut restarted = 0;
     for seed in 0..n {
+        if random_path(&config_for(seed, None, None), seed).contains(&Event::Restart) {
+            restarted += 1;
+        }
         match check_seed(seed, None, None, scratch.path()) {
             Ok(k) => steps += k,
             Err(f) => panic!(
@@ -29,6 +35,8 @@ fn random_schedules_conform_to_the_model() {
         "the schedules are real removals: {steps} steps"
     );
     assert_eq!(pollers.len(), 3.min(n as usize));
+    assert!(n < 20 || restarted > 0, "some schedules restart the engine");
+    eprintln!("{n} schedules, {steps} steps, {restarted} with an engine restart");
 }
 
 fn cfg(poller: PollerRule) -> Config {

@@ -17,7 +17,7 @@ use crate::settings::Settings;
 use crate::storage::memory::{Memory, MemoryFaults};
 use crate::storage::qcow2::Qcow2;
 use crate::storage::Storage;
-use livemerge_model::{describe_event, step, Event, State};
+use livemerge_model::{describe_event, step, Event};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -73,7 +73,8 @@ pub fn replay_dir(
 
 /// Replays `events` on the in-memory backend, its database in `db_dir`. The path's faults are
 /// planted in the storage (a disk whose merge job fails in the path gets a failing job). A
-/// `Restart` cannot be replayed here (memory does not survive a restart): it stops the replay.
+/// `Restart` stops the engine and starts a new one on the same database and the same (still
+/// living) storage: the host outlives the engine.
 pub fn replay_memory(
     db_dir: &Path,
     settings: Settings,
@@ -96,32 +97,20 @@ pub fn replay_memory(
     session::create_db(db_dir, &settings, &layout)?;
     let trace_file = session::open_trace(trace)?;
     let open = |trace_file| -> Result<Parts> {
+        let db = Db::open_engine(&db_dir.join(DB_FILE))?;
+        let p = db.load()?;
         Ok(Parts {
             settings,
             layout: layout.clone(),
-            db: Db::open_engine(&db_dir.join(DB_FILE))?,
-            state: State::initial(n),
-            seq: 0,
+            db,
+            state: p.state,
+            seq: p.seq,
             storage: Arc::clone(&storage),
             gate: Arc::new(Script::exact(Vec::new())),
             trace: trace_file,
         })
     };
-    let upto = events
-        .iter()
-        .position(|e| *e == Event::Restart)
-        .unwrap_or(events.len());
-    let mut r = segments(&events[..upto], open, trace_file, || Ok(None))?;
-    if upto < events.len() {
-        r.total = events.len();
-        r.stopped.get_or_insert_with(|| {
-            format!(
-                "step {}: an engine restart cannot be replayed on the in-memory backend",
-                upto + 1
-            )
-        });
-    }
-    Ok(r)
+    segments(events, open, trace_file, || session::open_trace(trace))
 }
 
 /// Runs the path segment by segment (a `Restart` starts a new engine on the same database).
