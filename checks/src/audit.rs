@@ -92,15 +92,10 @@ pub fn audit_with(
             Err(e) if !seen_line => {
                 return Err(Unreadable(format!("line {n}: not a livemerge trace ({e})")))
             }
+            // A line that is not a record cannot be judged: the input is unreadable there.
             Err(e) => {
                 let what = if e.is_eof() { "truncated" } else { "not JSON" };
-                return diverge(
-                    cfg.unwrap_or_default(),
-                    steps,
-                    prev,
-                    n,
-                    format!("{what}: {e}"),
-                );
+                return Err(Unreadable(format!("line {n}: {what} ({e})")));
             }
         };
         if value.get("livemerge_trace").is_some() {
@@ -154,7 +149,7 @@ pub fn audit_with(
                     "line {n}: not a livemerge trace record ({e})"
                 )))
             }
-            Err(e) => return diverge(c, steps, prev, n, format!("malformed record: {e}")),
+            Err(e) => return Err(Unreadable(format!("line {n}: malformed record ({e})"))),
         };
         seen_line = true;
         if props.is_empty() && invariants {

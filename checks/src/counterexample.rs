@@ -112,8 +112,7 @@ impl CounterexampleFile {
 
     /// Reads and validates a file: one-line errors for anything malformed, truncated or foreign.
     pub fn load(path: &Path) -> Result<CounterexampleFile, String> {
-        let text =
-            std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        let text = read_regular_file(path, MAX_FILE_BYTES)?;
         Self::parse(&text, &path.display().to_string())
     }
 
@@ -224,6 +223,26 @@ pub fn replay(file: &CounterexampleFile, cfg: &Config, prop: &Prop) -> Replay {
     }
 }
 
+/// The largest counterexample file read: far above any real one (a few hundred KiB).
+const MAX_FILE_BYTES: u64 = 64 << 20;
+
+/// Reads a regular file of at most `max` bytes: a device, a FIFO or a giant file is refused
+/// rather than read forever.
+pub fn read_regular_file(path: &Path, max: u64) -> Result<Vec<u8>, String> {
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("{shown}: cannot read: not a regular file"));
+    }
+    if meta.len() > max {
+        return Err(format!(
+            "{shown}: too large ({} bytes, at most {max})",
+            meta.len()
+        ));
+    }
+    std::fs::read(path).map_err(|e| format!("{shown}: cannot read: {e}"))
+}
+
 /// Writes `bytes` to `path` through a temporary file and a rename, so that a crash or an error
 /// never leaves a half-written file where `path` is.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
@@ -244,7 +263,9 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path)?;
+        // The rename itself is durable only once the directory is synced.
+        std::fs::File::open(dir)?.sync_all()
     })();
     result.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);

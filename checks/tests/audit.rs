@@ -167,8 +167,12 @@ fn hand_edited_traces_are_reported_at_the_right_line() {
     v[7].truncate(half);
     write(&edited, &v);
     let (code, text) = audit(&edited, &[]);
-    assert_eq!(code, Some(1));
-    assert!(text.contains(":8: truncated"), "{text}");
+    assert_eq!(
+        code,
+        Some(2),
+        "a line that is not a record is unreadable input"
+    );
+    assert!(text.contains("line 8: truncated"), "{text}");
 
     // An event that is not enabled: the first event replaced by a child's poll.
     let mut v = good.clone();

@@ -215,6 +215,8 @@ fn bad_usage_gets_one_line_and_exit_2() {
         vec!["check", "--faults", "disk-on-fire"],
         vec!["check", "--restarts", "9"],
         vec!["check", "--threads", "0"],
+        vec!["check", "--threads", "1000000", "--strategy", "dfs"],
+        vec!["check", "--timeout", "1e20"],
         vec!["check", "--timeout", "-1"],
         vec!["check", "--strategy", "sideways"],
         vec!["frobnicate"],

@@ -190,6 +190,15 @@ fn broken_files_get_one_line_and_exit_2() {
     let o = livemerge(&["show", dir.join("missing.json").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("cannot read"));
+    // A device is refused, not read forever.
+    for args in [
+        vec!["show", "/dev/zero"],
+        vec!["check", "--replay-model", "/dev/zero"],
+    ] {
+        let o = livemerge(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(text(&o).1.contains("not a regular file"), "{args:?}");
+    }
 }
 
 #[test]

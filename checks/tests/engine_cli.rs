@@ -129,6 +129,27 @@ fn bad_input_is_one_line_and_exit_2() {
         &livemerge(&["stress", "--runs", "1", "--tick-ms", "0"]),
         "--tick-ms",
     );
+    bad_input(
+        &livemerge(&["stress", "--runs", "1", "--pool-threads", "10000000"]),
+        "--pool-threads",
+    );
+    bad_input(
+        &livemerge(&["stress", "--runs", "1", "--start-cost-ms", "1e300"]),
+        "--start-cost-ms",
+    );
+    // A refused run leaves no trace file behind.
+    let trace = p.join("t.jsonl");
+    bad_input(
+        &livemerge(&[
+            "run",
+            "--dir",
+            p.join("notes.txt").to_str().unwrap(),
+            "--trace",
+            trace.to_str().unwrap(),
+        ]),
+        "not a directory",
+    );
+    assert!(!trace.exists());
     // No qemu-img on the PATH.
     let o = Command::new(env!("CARGO_BIN_EXE_livemerge"))
         .args(["run", "--dir", p.join("b").to_str().unwrap()])

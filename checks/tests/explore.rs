@@ -85,6 +85,30 @@ fn a_client_that_hangs_up_does_not_take_the_explorer_down() {
 }
 
 #[test]
+fn the_proxy_only_forwards_its_own_paths() {
+    // A target that is not a path would steer the forwarded request to another host.
+    let bait = TcpListener::bind("127.0.0.1:0").unwrap();
+    let bait_addr = bait.local_addr().unwrap();
+    bait.set_nonblocking(true).unwrap();
+    let ex = Explorer::start(&["--disks", "1"]);
+    for target in [
+        format!("@{bait_addr}/secret"),
+        format!("//{bait_addr}/secret"),
+        format!("http://{bait_addr}/secret"),
+    ] {
+        let mut s = TcpStream::connect(ex.addr).unwrap();
+        s.write_all(format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut head = [0u8; 12];
+        std::io::Read::read_exact(&mut s, &mut head).unwrap();
+        let head = String::from_utf8_lossy(&head);
+        assert!(!head.contains("200"), "{target}: {head}");
+    }
+    assert!(bait.accept().is_err(), "nothing reached the other server");
+}
+
+#[test]
 fn an_address_in_use_is_one_line_and_exit_2() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();

@@ -49,6 +49,7 @@ pub fn replay_dir(
 ) -> Result<Replayed> {
     settings.validate().map_err(Error::BadInput)?;
     crate::storage::qcow2::check_tools()?;
+    session::check_new_dir(dir)?;
     let trace_file = session::open_trace(trace)?;
     let layout = session::setup_dir(dir, &settings)?;
     let n = settings.disks as usize;

@@ -107,6 +107,15 @@ impl Outcome {
 
 /// Creates an engine directory: qcow2 disks with a snapshot, and the database.
 pub(crate) fn setup_dir(dir: &Path, settings: &Settings) -> Result<Layout> {
+    check_new_dir(dir)?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::BadInput(format!("cannot create {}: {e}", dir.display())))?;
+    setup_checked(dir, settings)
+}
+
+/// Refuses a directory `run` must not touch: one that holds an engine, is not a directory, or
+/// holds anything else than an interrupted setup of ours.
+pub(crate) fn check_new_dir(dir: &Path) -> Result<()> {
     if dir.join(DB_FILE).exists() {
         return Err(Error::BadInput(format!(
             "{} already holds an engine: use `livemerge resume --dir {}`",
@@ -130,8 +139,11 @@ pub(crate) fn setup_dir(dir: &Path, settings: &Settings) -> Result<Layout> {
             )));
         }
     }
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::BadInput(format!("cannot create {}: {e}", dir.display())))?;
+    Ok(())
+}
+
+/// Continues [`setup_dir`] once the directory is known to be usable.
+fn setup_checked(dir: &Path, settings: &Settings) -> Result<Layout> {
     let io = |e: std::io::Error| Error::Storage(format!("{}: {e}", dir.display()));
     std::fs::write(dir.join(SETUP_MARKER), "setup in progress\n").map_err(io)?;
     // Leftovers of an interrupted setup (only ours: the marker says the directory is ours).
@@ -194,6 +206,7 @@ pub fn run_dir(
 ) -> Result<Outcome> {
     settings.validate().map_err(Error::BadInput)?;
     qcow2::check_tools()?;
+    check_new_dir(dir)?;
     let trace = open_trace(trace)?;
     let layout = setup_dir(dir, &settings)?;
     let db = Db::open_engine(&dir.join(DB_FILE))?;
@@ -221,6 +234,16 @@ pub fn resume_dir(dir: &Path, trace: Option<&Path>, limit_ms: Option<u64>) -> Re
         settings.limit_ms = l;
     }
     settings.validate().map_err(Error::BadInput)?;
+    let n = p.settings.disks as usize;
+    if p.layout.disks.len() != n || p.state.disk_count() != n {
+        return Err(Error::BadInput(format!(
+            "{}: the engine database is inconsistent ({} disk(s) in its settings, {} in its layout, {} in its state)",
+            path.display(),
+            n,
+            p.layout.disks.len(),
+            p.state.disk_count()
+        )));
+    }
     if p.layout.storage != "qcow2" {
         return Err(Error::BadInput(format!(
             "{} holds a {} engine, which cannot be resumed",

@@ -73,6 +73,8 @@ impl Default for Settings {
 
 impl Settings {
     pub fn validate(&self) -> Result<(), String> {
+        // A thread per pool slot: more than this only exhausts the machine.
+        const MAX_POOL_THREADS: usize = 256;
         if self.disks == 0 || self.disks as usize > MAX_DISKS {
             return Err(format!(
                 "--disks must be between 1 and {MAX_DISKS}, got {}",
@@ -82,8 +84,11 @@ impl Settings {
         if self.tick_ms == 0 {
             return Err("--tick-ms must be at least 1".into());
         }
-        if self.pool_threads == 0 {
-            return Err("--pool-threads must be at least 1".into());
+        if self.pool_threads == 0 || self.pool_threads > MAX_POOL_THREADS {
+            return Err(format!(
+                "--pool-threads must be between 1 and {MAX_POOL_THREADS}, got {}",
+                self.pool_threads
+            ));
         }
         if self.limit_ms == 0 {
             return Err("--limit-secs must be positive".into());

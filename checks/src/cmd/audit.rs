@@ -25,6 +25,11 @@ pub struct AuditArgs {
 
 pub fn run(args: AuditArgs) -> Result<u8, Fail> {
     let shown = args.trace.display().to_string();
+    let meta =
+        std::fs::metadata(&args.trace).map_err(|e| usage(format!("{shown}: cannot read: {e}")))?;
+    if !meta.is_file() {
+        return Err(usage(format!("{shown}: cannot read: not a regular file")));
+    }
     let file = std::fs::File::open(&args.trace)
         .map_err(|e| usage(format!("{shown}: cannot read: {e}")))?;
     let fallback = if args.model.any_given() {

@@ -66,15 +66,18 @@ pub fn run(args: CheckArgs) -> Result<u8, Fail> {
     }
     let cfg = args.model.config().map_err(usage)?;
     let threads = match args.threads {
-        Some(0) => return Err(usage("--threads must be at least 1")),
+        Some(t) if t == 0 || t > 256 => return Err(usage("--threads must be between 1 and 256")),
         Some(t) => t,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
     let timeout = match args.timeout {
-        Some(t) if !(t > 0.0 && t.is_finite()) => {
-            return Err(usage("--timeout must be a positive number of seconds"))
-        }
-        t => t.map(Duration::from_secs_f64),
+        Some(t) => Some(
+            Duration::try_from_secs_f64(t)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| usage("--timeout must be a positive number of seconds"))?,
+        ),
+        None => None,
     };
     if let Some(dir) = &args.save {
         prepare_dir(dir)?;

@@ -123,16 +123,21 @@ fn parse_poller(s: &str) -> Result<PollerRule, String> {
         .map_err(|e: livemerge_model::ConfigError| e.to_string())
 }
 
+/// A duration in milliseconds, at most a day (anything longer is a typo, not a plan).
 fn millis(name: &str, v: f64) -> Result<Duration, Fail> {
-    if !(v >= 0.0 && v.is_finite()) {
-        return Err(usage(format!("{name} must be a non-negative number")));
+    if !(0.0..=86_400_000.0).contains(&v) {
+        return Err(usage(format!(
+            "{name} must be a number of milliseconds between 0 and 86400000"
+        )));
     }
     Ok(Duration::from_secs_f64(v / 1000.0))
 }
 
 fn limit(v: f64) -> Result<u64, Fail> {
-    if !(v > 0.0 && v.is_finite()) {
-        return Err(usage("--limit-secs must be a positive number of seconds"));
+    if !(v > 0.0 && v <= 86_400.0 * 365.0) {
+        return Err(usage(
+            "--limit-secs must be a positive number of seconds, at most a year",
+        ));
     }
     Ok((v * 1000.0).ceil() as u64)
 }

@@ -145,6 +145,12 @@ fn content_type(url: &str) -> &'static str {
 
 fn serve_one(rq: tiny_http::Request, backend: SocketAddr, ours: &[(&'static str, String)]) {
     let url = rq.url().to_string();
+    // Only paths of this server: anything else ("@host/...", "//host/...", an absolute URL)
+    // would let a client steer the forwarded request to another host.
+    if !url.starts_with('/') || url.starts_with("//") || url.contains('@') || url.contains('\\') {
+        let _ = rq.respond(tiny_http::Response::empty(400));
+        return;
+    }
     let target = format!("http://{backend}{url}");
     let answer = match rq.method() {
         tiny_http::Method::Get => ureq::get(&target).call(),
