@@ -200,3 +200,65 @@ fn bad_input_is_one_line_and_exit_2() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert_eq!(std::fs::read(vm.join("engine.db")).unwrap(), before);
 }
+
+#[test]
+fn a_path_with_a_failed_merge_job_replays_on_real_images() {
+    use livemerge_checks::counterexample::CounterexampleFile;
+    use livemerge_checks::report::Trace;
+    use livemerge_model::{properties, Config, Event as E, Faults, PollerRule};
+    let cfg = Config {
+        disks: 1,
+        poller: PollerRule::V4_0,
+        faults: Faults::ALL,
+        restarts: 0,
+        symmetry: false,
+    };
+    let events = [
+        E::ParentBegins,
+        E::ParentStartsChild,
+        E::ParentReturns,
+        E::PoolPicksUp(0),
+        E::ChildReturns(0),
+        E::PollChild(0), // EXTEND
+        E::TaskEnds(0),
+        E::PollChild(0),    // MERGE
+        E::TaskEnds(0),     // VM.merge: the job starts...
+        E::HostJobFails(0), // ...and fails
+        E::PollChild(0),    // MERGE_STATUS
+        E::TaskEnds(0),     // the chain still has top: FAILED
+        E::PollChild(0),    // child FAILED
+        E::PollChild(0),    // onFailed: top ILLEGAL
+        E::PollParent,      // 4.0 counts it failed
+        E::PollParent,      // onFailed: snapshot back to OK
+    ];
+    let trace = Trace::rebuild_concrete(&cfg, &events).expect("a model path");
+    let prop = properties::all(&cfg)
+        .into_iter()
+        .find(|p| p.name == properties::REMOVAL_FAILED_CLEANLY)
+        .unwrap();
+    assert!((prop.holds)(&cfg, &trace.final_state()));
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("failed-merge.json");
+    CounterexampleFile::new(&cfg, &prop, &trace)
+        .save(&file)
+        .unwrap();
+    let vm = tmp.path().join("vm");
+    let o = livemerge(&[
+        "replay",
+        file.to_str().unwrap(),
+        "--dir",
+        vm.to_str().unwrap(),
+    ]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("the engine followed all 16 steps"), "{out}");
+    assert!(
+        out.contains("OK [disk-1]"),
+        "the snapshot is back to OK: {out}"
+    );
+    assert!(out.contains("top ILLEGAL"), "{out}");
+    assert!(
+        out.contains("disk-1: active top.qcow2, chain base <- top, top volume exists, base lacks top's data; all data readable"),
+        "{out}"
+    );
+}

@@ -2,8 +2,9 @@
 //! releases the path's events one by one, in order, and nothing after the last one, so the
 //! engine (its real threads, database and storage) goes through exactly that interleaving.
 //!
-//! Where the engine cannot follow (the next event is refused by the model in the engine's real
-//! state, or no source of the engine ever produces it, e.g. a fault the storage did not have),
+//! The path's faults are planted in the storage (a disk whose merge job fails in the path gets
+//! a failing job, on qcow2 as in memory). Where the engine cannot follow (the next event is
+//! refused by the model in the engine's real state, or no source of the engine produces it),
 //! the replay stops there and says why. A `Restart` in the path is a real restart: the engine is
 //! stopped (its threads and queue are lost, the database stays) and a new one is started on the
 //! same directory with the restart rules, as `resume` does.
@@ -14,9 +15,9 @@ use crate::error::{Error, Result};
 use crate::scheduler::Script;
 use crate::session::{self, Outcome, DB_FILE};
 use crate::settings::Settings;
-use crate::storage::memory::{Memory, MemoryFaults};
+use crate::storage::memory::Memory;
 use crate::storage::qcow2::Qcow2;
-use crate::storage::Storage;
+use crate::storage::{InjectedFaults, Storage};
 use livemerge_model::{describe_event, step, Event};
 use std::path::Path;
 use std::sync::Arc;
@@ -56,7 +57,8 @@ pub fn replay_dir(
     let open = |trace_file| -> Result<Parts> {
         let db = Db::open_engine(&dir.join(DB_FILE))?;
         let p = db.load()?;
-        let storage: Arc<dyn Storage> = Arc::new(Qcow2::open(dir, n)?);
+        let storage: Arc<dyn Storage> =
+            Arc::new(Qcow2::open(dir, n)?.with_faults(InjectedFaults::of_path(events)));
         Ok(Parts {
             settings,
             layout: layout.clone(),
@@ -72,8 +74,7 @@ pub fn replay_dir(
     segments(events, open, trace_file, reopen_trace)
 }
 
-/// Replays `events` on the in-memory backend, its database in `db_dir`. The path's faults are
-/// planted in the storage (a disk whose merge job fails in the path gets a failing job). A
+/// Replays `events` on the in-memory backend, its database in `db_dir`, its faults planted. A
 /// `Restart` stops the engine and starts a new one on the same database and the same (still
 /// living) storage: the host outlives the engine.
 pub fn replay_memory(
@@ -85,14 +86,7 @@ pub fn replay_memory(
 ) -> Result<Replayed> {
     settings.validate().map_err(Error::BadInput)?;
     let n = settings.disks as usize;
-    let mut faults = MemoryFaults::default();
-    for e in events {
-        match *e {
-            Event::HostJobFails(d) => faults.merge_fails.push(d as usize),
-            Event::DeleteVolumeFails(d) => faults.delete_fails.push(d as usize),
-            _ => {}
-        }
-    }
+    let faults = InjectedFaults::of_path(events);
     let storage: Arc<dyn Storage> = Arc::new(Memory::with_faults(n, job_time, faults));
     let layout = crate::db::Layout::new("memory", n, settings.seed);
     session::create_db(db_dir, &settings, &layout)?;

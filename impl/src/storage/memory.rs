@@ -17,12 +17,8 @@ struct Vol {
     job_running: bool,
 }
 
-/// Faults to inject, by disk.
-#[derive(Clone, Debug, Default)]
-pub struct MemoryFaults {
-    pub merge_fails: Vec<usize>,
-    pub delete_fails: Vec<usize>,
-}
+/// Faults to inject, by disk (the same plan the qcow2 backend takes).
+pub type MemoryFaults = super::InjectedFaults;
 
 pub struct Memory {
     vols: Arc<Mutex<Vec<Vol>>>,

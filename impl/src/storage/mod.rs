@@ -92,3 +92,27 @@ pub trait Storage: Send + Sync {
     /// Reads back the patterns written to base and top from the active volume.
     fn data_check(&self, d: usize) -> Result<DataCheck, String>;
 }
+
+/// Faults a backend injects, by disk: the host's merge job fails (nothing is committed), or
+/// `deleteVolume` fails (nothing is deleted). For tests and for replaying a counterexample that
+/// contains a fault; production storage has none.
+#[derive(Clone, Debug, Default)]
+pub struct InjectedFaults {
+    pub merge_fails: Vec<usize>,
+    pub delete_fails: Vec<usize>,
+}
+
+impl InjectedFaults {
+    /// The faults a path of events contains.
+    pub fn of_path(events: &[livemerge_model::Event]) -> InjectedFaults {
+        let mut f = InjectedFaults::default();
+        for e in events {
+            match *e {
+                livemerge_model::Event::HostJobFails(d) => f.merge_fails.push(d as usize),
+                livemerge_model::Event::DeleteVolumeFails(d) => f.delete_fails.push(d as usize),
+                _ => {}
+            }
+        }
+        f
+    }
+}

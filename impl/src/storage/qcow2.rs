@@ -33,6 +33,7 @@ pub struct Qcow2 {
     n: usize,
     /// Jobs this process runs, per disk.
     jobs: Arc<Mutex<Vec<bool>>>,
+    faults: super::InjectedFaults,
 }
 
 /// The patterns of disk `d`: (base's, top's). Distinct per disk, so a mix-up between disks shows.
@@ -161,6 +162,11 @@ impl Qcow2 {
         Ok(Qcow2::attach(dir, n))
     }
 
+    /// The same disks, with faults to inject (tests, replays of paths with faults).
+    pub fn with_faults(self, faults: super::InjectedFaults) -> Qcow2 {
+        Qcow2 { faults, ..self }
+    }
+
     /// Opens the disks of an existing engine directory.
     pub fn open(dir: &Path, n: usize) -> Result<Qcow2, Error> {
         check_tools()?;
@@ -182,6 +188,7 @@ impl Qcow2 {
             dir: dir.to_path_buf(),
             n,
             jobs: Arc::new(Mutex::new(vec![false; n])),
+            faults: super::InjectedFaults::default(),
         }
     }
 
@@ -263,8 +270,13 @@ impl Storage for Qcow2 {
         let dd = self.dd(d)?;
         self.jobs.lock().unwrap_or_else(|e| e.into_inner())[d] = true;
         let jobs = Arc::clone(&self.jobs);
+        let fails = self.faults.merge_fails.contains(&d);
         let h = std::thread::spawn(move || {
-            let r = merge_job(dd);
+            let r = if fails {
+                Err("block commit failed (injected fault)".to_string())
+            } else {
+                merge_job(dd)
+            };
             jobs.lock().unwrap_or_else(|e| e.into_inner())[d] = false;
             r
         });
@@ -297,6 +309,9 @@ impl Storage for Qcow2 {
 
     fn delete_top(&self, d: usize) -> Result<(), String> {
         let dd = self.dd(d)?;
+        if self.faults.delete_fails.contains(&d) {
+            return Err("deleteVolume failed (injected fault)".into());
+        }
         if self.active(d)? == TOP {
             return Err(format!("{TOP} is in use by the VM's chain"));
         }
