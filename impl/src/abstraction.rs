@@ -16,10 +16,10 @@
 //! Every field the safety properties read (snapshot row, disks in it, image rows, host facts)
 //! comes from the real rows and storage; `idle` also reads rows and real jobs.
 
-use crate::db::{self, Db, Layout, Rows};
+use crate::db::{Db, Layout, Rows};
 use crate::error::{Error, Result};
 use crate::storage::{DiskFacts, Storage};
-use livemerge_model::{CmdStatus, Images, Snapshot, State};
+use livemerge_model::{CmdStatus, Images, Snapshot, State, Step, Task};
 use std::path::Path;
 
 /// Maps rows and facts to a model state; `memory` supplies what oVirt only keeps in memory.
@@ -37,7 +37,7 @@ pub fn abstract_state(
         .find(|c| c.command_id == layout.parent_command_id)
     {
         Some(c) => {
-            s.parent.status = db::parse_status(&c.status)
+            s.parent.status = CmdStatus::from_ovirt_name(&c.status)
                 .ok_or_else(|| format!("parent command has unknown status '{}'", c.status))?;
             s.parent.f.set_executed(c.executed);
             s.parent.f.set_notified(c.callback_notified);
@@ -46,7 +46,7 @@ pub fn abstract_state(
     }
     s.snapshot = match &rows.snapshot {
         None => Snapshot::Deleted,
-        Some(r) => db::parse_snapshot_status(&r.status)
+        Some(r) => Snapshot::from_ovirt_name(&r.status)
             .ok_or_else(|| format!("snapshot row has unknown status '{}'", r.status))?,
     };
     if facts.len() != layout.disks.len() {
@@ -64,7 +64,7 @@ pub fn abstract_state(
             .find(|c| c.command_id == ids.child_command_id)
         {
             Some(c) => {
-                d.status = db::parse_status(&c.status).ok_or_else(|| {
+                d.status = CmdStatus::from_ovirt_name(&c.status).ok_or_else(|| {
                     format!("disk-{}'s child has unknown status '{}'", i + 1, c.status)
                 })?;
                 d.f.set_executed(c.executed);
@@ -72,11 +72,11 @@ pub fn abstract_state(
                 let p = &c.command_params;
                 d.step = p["step"]
                     .as_str()
-                    .and_then(db::parse_step)
+                    .and_then(Step::from_ovirt_name)
                     .ok_or_else(|| format!("disk-{}'s child has no readable step", i + 1))?;
                 d.task = p["grandchild"]
                     .as_str()
-                    .and_then(db::parse_task)
+                    .and_then(Task::from_ovirt_name)
                     .ok_or_else(|| format!("disk-{}'s child has no readable grandchild", i + 1))?;
             }
             None => d.status = CmdStatus::NoRow,

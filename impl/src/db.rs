@@ -19,7 +19,7 @@
 
 use crate::error::{Error, Result};
 use crate::settings::Settings;
-use livemerge_model::{CmdStatus, Event, Images, Snapshot, State, Step, Task};
+use livemerge_model::{CmdStatus, Event, Images, Snapshot, State};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -122,16 +122,6 @@ pub struct Rows {
     pub images: Vec<ImageRow>,
 }
 
-/// The name a grandchild status is stored under in a child's `command_params`.
-pub fn task_name(t: Task) -> &'static str {
-    match t {
-        Task::None => "NONE",
-        Task::Running => "ACTIVE",
-        Task::Succeeded => "SUCCEEDED",
-        Task::Failed => "FAILED",
-    }
-}
-
 /// The rows a model state stands for. Pure: the same state always gives the same rows.
 pub fn project(s: &State, layout: &Layout) -> Rows {
     let mut rows = Rows::default();
@@ -169,7 +159,7 @@ pub fn project(s: &State, layout: &Layout) -> Rows {
                     "image_guid": ids.top_image,
                     "base_image_guid": ids.base_image,
                     "step": d.step.ovirt_name(),
-                    "grandchild": task_name(d.task),
+                    "grandchild": d.task.ovirt_name(),
                 }),
             });
         }
@@ -546,41 +536,4 @@ impl Db {
         }
         Ok(out)
     }
-}
-
-/// Reads a status name back (`"UNKNOWN"` cannot be stored: a missing row is NoRow).
-pub fn parse_status(s: &str) -> Option<CmdStatus> {
-    [
-        CmdStatus::NotStarted,
-        CmdStatus::Active,
-        CmdStatus::Failed,
-        CmdStatus::FailedRestarted,
-        CmdStatus::Succeeded,
-    ]
-    .into_iter()
-    .find(|c| c.ovirt_name() == s)
-}
-
-pub fn parse_step(s: &str) -> Option<Step> {
-    [
-        Step::Extend,
-        Step::Merge,
-        Step::MergeStatus,
-        Step::DestroyImage,
-        Step::Complete,
-    ]
-    .into_iter()
-    .find(|x| x.ovirt_name() == s)
-}
-
-pub fn parse_task(s: &str) -> Option<Task> {
-    [Task::None, Task::Running, Task::Succeeded, Task::Failed]
-        .into_iter()
-        .find(|t| task_name(*t) == s)
-}
-
-pub fn parse_snapshot_status(s: &str) -> Option<Snapshot> {
-    [Snapshot::Ok, Snapshot::Locked]
-        .into_iter()
-        .find(|x| x.ovirt_name() == s)
 }

@@ -19,7 +19,7 @@ use crate::settings::Settings;
 use crate::storage::Storage;
 use crate::trace::{Record, Trace};
 use livemerge_model::MAX_DISKS;
-use livemerge_model::{enabled, step, CmdStatus, Config, Event, Refused, State, Task};
+use livemerge_model::{enabled, grandchild_can_end, step, Config, Event, Refused, State};
 use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -385,7 +385,7 @@ impl Engine {
                     .push_back(d);
                 self.pool_cv.notify_one();
             }
-            if disk.task == Task::Running && disk.status != CmdStatus::NoRow && !g.io.task[d] {
+            if grandchild_can_end(&s, d) && !g.io.task[d] {
                 g.io.task[d] = true;
                 let me = Arc::clone(self);
                 let st = disk.step;

@@ -18,7 +18,7 @@ use crate::storage::qcow2::{self, Qcow2};
 use crate::storage::{DataCheck, Storage};
 use crate::trace::Trace;
 use livemerge_model::properties::{self, Expectation};
-use livemerge_model::{summarize, Event, State};
+use livemerge_model::{summarize, why_stuck, Event, State};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -408,7 +408,7 @@ pub(crate) fn finish(engine: &Arc<Engine>, quiescent: bool, seq0: u64, t0: Insta
     } else if quiescent {
         Some(format!(
             "removal did not end: nothing more can happen ({})",
-            why_stuck(&state, cfg.n())
+            why_stuck(&cfg, &state)
         ))
     } else {
         Some(format!(
@@ -432,26 +432,4 @@ pub(crate) fn finish(engine: &Arc<Engine>, quiescent: bool, seq0: u64, t0: Insta
         events_total,
         seconds: t0.elapsed().as_secs_f64(),
     }
-}
-
-/// Why a quiescent removal is stuck, in oVirt's words.
-fn why_stuck(s: &State, n: usize) -> String {
-    use livemerge_model::CmdStatus;
-    if s.parent.status == CmdStatus::FailedRestarted {
-        return "the parent RemoveSnapshot is FAILED_RESTARTED (a restart hit its execute()), and the poller never dispatches a FAILED_RESTARTED command: the snapshot stays LOCKED".into();
-    }
-    let waiting: Vec<String> = (0..n)
-        .filter(|&d| s.disks[d].status == CmdStatus::FailedRestarted && !s.disks[d].f.notified())
-        .map(|d| format!("disk-{}", d + 1))
-        .collect();
-    if !waiting.is_empty() {
-        return format!(
-            "the parent waits for the end-action of FAILED_RESTARTED child(ren) {} that the poller never dispatches (BZ 1633777)",
-            waiting.join(", ")
-        );
-    }
-    if !s.parent.f.begun() {
-        return "the parent never began".into();
-    }
-    "no event is enabled but the parent's end-action has not run".into()
 }

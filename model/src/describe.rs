@@ -214,6 +214,35 @@ fn describe_restart(before: &State, after: &State, n: usize) -> String {
     s
 }
 
+/// Why a removal that can go no further has not ended, in oVirt's words (for a state where no
+/// event but perhaps a restart is enabled and the parent's end-action has not run).
+pub fn why_stuck(cfg: &Config, s: &State) -> String {
+    let n = cfg.n();
+    if !s.parent.f.begun() {
+        return "the parent never began".into();
+    }
+    if s.parent.status == CmdStatus::FailedRestarted {
+        return "the parent RemoveSnapshot is FAILED_RESTARTED (a restart hit its execute()), and the poller never dispatches a FAILED_RESTARTED command: the snapshot stays LOCKED".into();
+    }
+    if s.parent.status == CmdStatus::Active && s.parent.f.executed() {
+        if let ParentDecision::Wait { waiting_on } = parent_decision(cfg.poller, s, n) {
+            let d = &s.disks[waiting_on];
+            let bz = if d.status == CmdStatus::FailedRestarted {
+                ", which the poller never dispatches (BZ 1633777)"
+            } else {
+                ", which nothing can change any more"
+            };
+            return format!(
+                "the parent's doPolling (rule {}) waits for {}'s child, {}{bz}",
+                cfg.poller,
+                disk_name(waiting_on),
+                d.status.ovirt_name()
+            );
+        }
+    }
+    "no event is enabled but the parent's end-action has not run".into()
+}
+
 /// A compact, readable summary of a state: the parent, each disk (child, step, host chain,
 /// image rows), the snapshot row. One line per actor.
 pub fn summarize(cfg: &Config, s: &State) -> String {

@@ -25,7 +25,7 @@ mod svg;
 
 pub use canonical::{canonical, canonicalize, concretize, ConcreteStep, Permutation};
 pub use config::{Config, ConfigError, Fault, Faults, PollerRule, MAX_DISKS};
-pub use describe::{describe_event, describe_step, summarize};
+pub use describe::{describe_event, describe_step, summarize, why_stuck};
 pub use event::Event;
 pub use model::LiveMerge;
 pub use poller::{parent_decision, ParentDecision};

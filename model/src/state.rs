@@ -23,7 +23,26 @@ pub enum CmdStatus {
     Succeeded,
 }
 
+/// The value of `all` whose oVirt name is `name`: the names are defined once, one way.
+fn by_name<T: Copy>(all: &[T], ovirt_name: fn(T) -> &'static str, name: &str) -> Option<T> {
+    all.iter().copied().find(|v| ovirt_name(*v) == name)
+}
+
 impl CmdStatus {
+    /// The statuses a `command_entities` row can hold (a missing row is `NoRow`, read UNKNOWN).
+    pub const STORED: [CmdStatus; 5] = [
+        CmdStatus::NotStarted,
+        CmdStatus::Active,
+        CmdStatus::Failed,
+        CmdStatus::FailedRestarted,
+        CmdStatus::Succeeded,
+    ];
+
+    /// A stored status read back from its name (`UNKNOWN` is never stored).
+    pub fn from_ovirt_name(name: &str) -> Option<CmdStatus> {
+        by_name(&Self::STORED, Self::ovirt_name, name)
+    }
+
     /// The status as oVirt's `getCommandStatus` reports it.
     pub fn ovirt_name(self) -> &'static str {
         match self {
@@ -52,6 +71,18 @@ pub enum Step {
 }
 
 impl Step {
+    pub const ALL: [Step; 5] = [
+        Step::Extend,
+        Step::Merge,
+        Step::MergeStatus,
+        Step::DestroyImage,
+        Step::Complete,
+    ];
+
+    pub fn from_ovirt_name(name: &str) -> Option<Step> {
+        by_name(&Self::ALL, Self::ovirt_name, name)
+    }
+
     pub fn ovirt_name(self) -> &'static str {
         match self {
             Step::Extend => "EXTEND",
@@ -95,6 +126,24 @@ pub enum Task {
     Running,
     Succeeded,
     Failed,
+}
+
+impl Task {
+    pub const ALL: [Task; 4] = [Task::None, Task::Running, Task::Succeeded, Task::Failed];
+
+    /// The grandchild's status as its command row would hold it (`NONE`: not started yet).
+    pub fn ovirt_name(self) -> &'static str {
+        match self {
+            Task::None => "NONE",
+            Task::Running => "ACTIVE",
+            Task::Succeeded => "SUCCEEDED",
+            Task::Failed => "FAILED",
+        }
+    }
+
+    pub fn from_ovirt_name(name: &str) -> Option<Task> {
+        by_name(&Self::ALL, Self::ovirt_name, name)
+    }
 }
 
 /// One disk's rows in `images`, as the chain they describe.
@@ -143,6 +192,11 @@ pub enum Snapshot {
 }
 
 impl Snapshot {
+    /// A `snapshots` row's status read back (a deleted snapshot has no row to read).
+    pub fn from_ovirt_name(name: &str) -> Option<Snapshot> {
+        by_name(&[Snapshot::Ok, Snapshot::Locked], Self::ovirt_name, name)
+    }
+
     pub fn ovirt_name(self) -> &'static str {
         match self {
             Snapshot::Ok => "OK",

@@ -234,3 +234,45 @@ fn states_round_trip_through_json() {
     assert_eq!(back, s);
     assert!(serde_json::from_str::<State>(&text.replace("top_exists", "top_exist")).is_err());
 }
+
+#[test]
+fn stored_names_read_back() {
+    for st in CmdStatus::STORED {
+        assert_eq!(CmdStatus::from_ovirt_name(st.ovirt_name()), Some(st));
+    }
+    assert_eq!(CmdStatus::from_ovirt_name("UNKNOWN"), None, "never stored");
+    for st in Step::ALL {
+        assert_eq!(Step::from_ovirt_name(st.ovirt_name()), Some(st));
+    }
+    for t in Task::ALL {
+        assert_eq!(Task::from_ovirt_name(t.ovirt_name()), Some(t));
+    }
+    assert_eq!(Snapshot::from_ovirt_name("LOCKED"), Some(Snapshot::Locked));
+    assert_eq!(
+        Snapshot::from_ovirt_name("deleted"),
+        None,
+        "a deleted snapshot has no row"
+    );
+}
+
+#[test]
+fn why_a_removal_is_stuck_names_the_ovirt_cause() {
+    let c = cfg(2, PollerRule::V4_0);
+    let s = run(&c, &[Event::ParentBegins, Event::Restart]);
+    assert!(why_stuck(&c, &s).contains("the parent RemoveSnapshot is FAILED_RESTARTED"));
+    let s = run(
+        &c,
+        &[
+            Event::ParentBegins,
+            Event::ParentStartsChild,
+            Event::ParentStartsChild,
+            Event::ParentReturns,
+            Event::Restart,
+        ],
+    );
+    let why = why_stuck(&c, &s);
+    assert!(
+        why.contains("waits for disk-1's child, FAILED_RESTARTED, which the poller never dispatches (BZ 1633777)"),
+        "{why}"
+    );
+}
