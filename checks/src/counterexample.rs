@@ -176,7 +176,6 @@ pub enum Replay {
     /// Every event was accepted; `violates` tells whether the last state still shows the property's
     /// violation; `diverged` is the first step whose state differs from the file's.
     Accepted {
-        states: Vec<State>,
         violates: bool,
         diverged: Option<usize>,
     },
@@ -192,7 +191,6 @@ pub enum Replay {
 /// configuration, or another one to ask "what would this interleaving do under rule X?").
 pub fn replay(file: &CounterexampleFile, cfg: &Config, prop: &Prop) -> Replay {
     let mut s = State::initial(cfg.n());
-    let mut states = vec![s];
     let mut diverged = (file.states[0] != s).then_some(0);
     for (i, &e) in file.events.iter().enumerate() {
         match step(cfg, &s, e) {
@@ -208,7 +206,6 @@ pub fn replay(file: &CounterexampleFile, cfg: &Config, prop: &Prop) -> Replay {
         if diverged.is_none() && file.states.get(i + 1) != Some(&s) {
             diverged = Some(i + 1);
         }
-        states.push(s);
     }
     let holds = (prop.holds)(cfg, &s);
     let violates = match prop.expectation {
@@ -216,11 +213,7 @@ pub fn replay(file: &CounterexampleFile, cfg: &Config, prop: &Prop) -> Replay {
         Expectation::Eventually => !holds && livemerge_model::enabled(cfg, &s).is_empty(),
         Expectation::Sometimes => holds,
     };
-    Replay::Accepted {
-        states,
-        violates,
-        diverged,
-    }
+    Replay::Accepted { violates, diverged }
 }
 
 /// The largest counterexample file read: far above any real one (a few hundred KiB).

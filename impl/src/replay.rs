@@ -51,27 +51,18 @@ pub fn replay_dir(
     settings.validate().map_err(Error::BadInput)?;
     crate::storage::qcow2::check_tools()?;
     session::check_new_dir(dir)?;
-    let trace_file = session::open_trace(trace)?;
+    let first_trace = session::open_trace(trace)?;
     let layout = session::setup_dir(dir, &settings)?;
-    let n = settings.disks as usize;
-    let open = |trace_file| -> Result<Parts> {
-        let db = Db::open_engine(&dir.join(DB_FILE))?;
-        let p = db.load()?;
-        let storage: Arc<dyn Storage> =
-            Arc::new(Qcow2::open(dir, n)?.with_faults(InjectedFaults::of_path(events)));
-        Ok(Parts {
-            settings,
-            layout: layout.clone(),
-            db,
-            state: p.state,
-            seq: p.seq,
-            storage,
-            gate: Arc::new(Script::exact(Vec::new())),
-            trace: trace_file,
-        })
+    let storage =
+        Qcow2::open(dir, settings.disks as usize)?.with_faults(InjectedFaults::of_path(events));
+    let run = Run {
+        db_dir: dir,
+        settings,
+        layout,
+        storage: Arc::new(storage),
+        trace,
     };
-    let reopen_trace = || session::open_trace(trace);
-    segments(events, open, trace_file, reopen_trace)
+    run.segments(events, first_trace)
 }
 
 /// Replays `events` on the in-memory backend, its database in `db_dir`, its faults planted. A
@@ -86,81 +77,98 @@ pub fn replay_memory(
 ) -> Result<Replayed> {
     settings.validate().map_err(Error::BadInput)?;
     let n = settings.disks as usize;
-    let faults = InjectedFaults::of_path(events);
-    let storage: Arc<dyn Storage> = Arc::new(Memory::with_faults(n, job_time, faults));
+    let storage = Memory::with_faults(n, job_time, InjectedFaults::of_path(events));
     let layout = crate::db::Layout::new("memory", n, settings.seed);
     session::create_db(db_dir, &settings, &layout)?;
-    let trace_file = session::open_trace(trace)?;
-    let open = |trace_file| -> Result<Parts> {
-        let db = Db::open_engine(&db_dir.join(DB_FILE))?;
+    let first_trace = session::open_trace(trace)?;
+    let run = Run {
+        db_dir,
+        settings,
+        layout,
+        storage: Arc::new(storage),
+        trace,
+    };
+    run.segments(events, first_trace)
+}
+
+/// What every engine of one replay shares: the database, the storage (the host outlives an
+/// engine restart), and the trace file.
+struct Run<'a> {
+    db_dir: &'a Path,
+    settings: Settings,
+    layout: crate::db::Layout,
+    storage: Arc<dyn Storage>,
+    trace: Option<&'a Path>,
+}
+
+impl Run<'_> {
+    /// An engine's parts, from the database as the previous engine left it.
+    fn parts(&self, gate: Arc<Script>, trace: Option<crate::trace::Trace>) -> Result<Parts> {
+        let db = Db::open_engine(&self.db_dir.join(DB_FILE))?;
         let p = db.load()?;
         Ok(Parts {
-            settings,
-            layout: layout.clone(),
+            settings: self.settings,
+            layout: self.layout.clone(),
             db,
             state: p.state,
             seq: p.seq,
-            storage: Arc::clone(&storage),
-            gate: Arc::new(Script::exact(Vec::new())),
-            trace: trace_file,
+            storage: Arc::clone(&self.storage),
+            gate,
+            trace,
         })
-    };
-    segments(events, open, trace_file, || session::open_trace(trace))
-}
+    }
 
-/// Runs the path segment by segment (a `Restart` starts a new engine on the same database).
-fn segments(
-    events: &[Event],
-    open: impl Fn(Option<crate::trace::Trace>) -> Result<Parts>,
-    first_trace: Option<crate::trace::Trace>,
-    reopen_trace: impl Fn() -> Result<Option<crate::trace::Trace>>,
-) -> Result<Replayed> {
-    let total = events.len();
-    let mut done = 0usize;
-    let mut trace = first_trace;
-    loop {
-        let restarting = done > 0;
-        // This segment: up to (not including) the next Restart after its start.
-        let from = done;
-        let end = events[from + usize::from(restarting)..]
-            .iter()
-            .position(|e| *e == Event::Restart)
-            .map_or(total, |i| from + usize::from(restarting) + i);
-        let script = Arc::new(Script::exact(events[from..end].to_vec()));
-        let mut parts = open(trace.take())?;
-        parts.gate = script.clone();
-        let settings = parts.settings;
-        let seq0 = parts.seq;
-        let t0 = Instant::now();
-        let engine = Engine::start(parts);
-        if restarting {
-            let _ = engine.apply(Source::Resume, Event::Restart);
-            engine.kick();
-        } else {
-            engine.with_io(|io| io.parent = true);
-            let me = Arc::clone(&engine);
-            engine.spawn(move || session::parent_thread(me));
+    /// Runs the path segment by segment (a `Restart` starts a new engine on the same database).
+    fn segments(
+        &self,
+        events: &[Event],
+        first_trace: Option<crate::trace::Trace>,
+    ) -> Result<Replayed> {
+        let total = events.len();
+        let mut done = 0usize;
+        let mut trace = first_trace;
+        loop {
+            let restarting = done > 0;
+            // This segment: up to (not including) the next Restart after its start.
+            let from = done;
+            let end = events[from + usize::from(restarting)..]
+                .iter()
+                .position(|e| *e == Event::Restart)
+                .map_or(total, |i| from + usize::from(restarting) + i);
+            let script = Arc::new(Script::exact(events[from..end].to_vec()));
+            let parts = self.parts(script.clone(), trace.take())?;
+            let seq0 = parts.seq;
+            let t0 = Instant::now();
+            let engine = Engine::start(parts);
+            if restarting {
+                let _ = engine.apply(Source::Resume, Event::Restart);
+                engine.kick();
+            } else {
+                engine.with_io(|io| io.parent = true);
+                let me = Arc::clone(&engine);
+                engine.spawn(move || session::parent_thread(me));
+            }
+            let stopped = follow(&engine, &script, &self.settings);
+            let followed = from + script.done();
+            engine.shutdown();
+            let mut outcome = session::finish(&engine, false, seq0, t0);
+            if !outcome.ended && outcome.stuck.is_some() {
+                // Not stuck: the script stopped the engine where the path ends or where it could
+                // not follow.
+                outcome.stuck = Some(format!("the replay stops after step {followed}"));
+            }
+            if stopped.is_some() || end == total {
+                let stopped = stopped.map(|why| format!("step {}: {why}", followed + 1));
+                return Ok(Replayed {
+                    outcome,
+                    followed,
+                    total,
+                    stopped,
+                });
+            }
+            done = end;
+            trace = session::open_trace(self.trace)?;
         }
-        let stopped = follow(&engine, &script, &settings);
-        let followed = from + script.done();
-        engine.shutdown();
-        let mut outcome = session::finish(&engine, false, seq0, t0);
-        if !outcome.ended && outcome.stuck.is_some() {
-            // Not stuck: the script stopped the engine where the path ends or where it could
-            // not follow.
-            outcome.stuck = Some(format!("the replay stops after step {followed}"));
-        }
-        if stopped.is_some() || end == total {
-            let stopped = stopped.map(|why| format!("step {}: {why}", followed + 1));
-            return Ok(Replayed {
-                outcome,
-                followed,
-                total,
-                stopped,
-            });
-        }
-        done = end;
-        trace = reopen_trace()?;
     }
 }
 

@@ -210,17 +210,8 @@ pub fn run_dir(
     let trace = open_trace(trace)?;
     let layout = setup_dir(dir, &settings)?;
     let db = Db::open_engine(&dir.join(DB_FILE))?;
-    let storage: Arc<dyn Storage> = Arc::new(Qcow2::open(dir, settings.disks as usize)?);
-    let parts = Parts {
-        settings,
-        layout,
-        db,
-        state: State::initial(settings.disks as usize),
-        seq: 0,
-        storage,
-        gate: schedule.gate(),
-        trace,
-    };
+    let storage = Arc::new(Qcow2::open(dir, settings.disks as usize)?);
+    let parts = fresh_parts(settings, layout, db, storage, schedule.gate(), trace);
     Ok(drive(parts, Start::Fresh))
 }
 
@@ -289,7 +280,20 @@ pub fn run_memory(
     let layout = Layout::new("memory", settings.disks as usize, settings.seed);
     create_db(db_dir, &settings, &layout)?;
     let db = Db::open_engine(&db_dir.join(DB_FILE))?;
-    let parts = Parts {
+    let parts = fresh_parts(settings, layout, db, storage, gate, trace);
+    Ok(drive(parts, Start::Fresh))
+}
+
+/// The parts of an engine that has applied nothing yet.
+fn fresh_parts(
+    settings: Settings,
+    layout: Layout,
+    db: Db,
+    storage: Arc<dyn Storage>,
+    gate: Arc<dyn Gate>,
+    trace: Option<Trace>,
+) -> Parts {
+    Parts {
         settings,
         layout,
         db,
@@ -298,8 +302,7 @@ pub fn run_memory(
         storage,
         gate,
         trace,
-    };
-    Ok(drive(parts, Start::Fresh))
+    }
 }
 
 /// How the engine starts.

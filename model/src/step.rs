@@ -161,19 +161,10 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
                 Step::Complete => return Err(Refused("a completed child has no grandchild")),
             }
         }
-        Event::HostJobEnds(d) => {
-            let disk = &mut t.disks[d as usize];
+        Event::HostJobEnds(d) | Event::HostJobFails(d) => {
+            let fails = matches!(event, Event::HostJobFails(_));
             need(
-                disk.f.job_running(),
-                "the host runs no merge job for this disk",
-            )?;
-            disk.f.set_job_running(false);
-            disk.f.set_base_has_top(true);
-            disk.f.set_top_in_chain(false);
-        }
-        Event::HostJobFails(d) => {
-            need(
-                cfg.faults.contains(Fault::MergeJobFails),
+                !fails || cfg.faults.contains(Fault::MergeJobFails),
                 "fault merge-job-fails is off",
             )?;
             let disk = &mut t.disks[d as usize];
@@ -182,6 +173,11 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
                 "the host runs no merge job for this disk",
             )?;
             disk.f.set_job_running(false);
+            // A failed job leaves the chain as it was; a completed one has committed and pivoted.
+            if !fails {
+                disk.f.set_base_has_top(true);
+                disk.f.set_top_in_chain(false);
+            }
         }
         Event::DeleteVolumeFails(d) => {
             need(

@@ -69,6 +69,14 @@ fn run(dir: &Path, prog: &str, args: &[&str]) -> Result<Output, String> {
         .map_err(|e| format!("cannot run {prog}: {e}"))
 }
 
+/// Whether `pattern` reads back at `offset` (one chunk) through `volume`'s chain, read-only and
+/// without taking the image lock (a running VM or job may hold it).
+fn reads_pattern(dir: &Path, volume: &str, pattern: u8, offset: u64) -> Result<bool, String> {
+    let cmd = format!("read -P {pattern:#x} {offset} {CHUNK}");
+    let args = ["-r", "-U", "-f", "qcow2", "-c", &cmd, volume];
+    Ok(run(dir, "qemu-io", &args)?.status.success())
+}
+
 fn run_ok(dir: &Path, prog: &str, args: &[&str]) -> Result<Output, String> {
     let o = run(dir, prog, args)?;
     if o.status.success() {
@@ -331,21 +339,7 @@ impl Storage for Qcow2 {
             Err(_) => self.active(d)? == TOP,
         };
         let (_, pt) = patterns(d);
-        let base_has_top = run(
-            &dd,
-            "qemu-io",
-            &[
-                "-r",
-                "-U",
-                "-f",
-                "qcow2",
-                "-c",
-                &format!("read -P {pt:#x} {TOP_OFFSET} {CHUNK}"),
-                BASE,
-            ],
-        )?
-        .status
-        .success();
+        let base_has_top = reads_pattern(&dd, BASE, pt, TOP_OFFSET)?;
         let job_running =
             self.jobs.lock().unwrap_or_else(|e| e.into_inner())[d] || Qcow2::orphan(&dd).is_some();
         Ok(DiskFacts {
@@ -371,26 +365,9 @@ impl Storage for Qcow2 {
         let dd = self.dd(d)?;
         let active = self.active(d)?;
         let (pb, pt) = patterns(d);
-        let read = |pat: u8, off: u64| -> Result<bool, String> {
-            Ok(run(
-                &dd,
-                "qemu-io",
-                &[
-                    "-r",
-                    "-U",
-                    "-f",
-                    "qcow2",
-                    "-c",
-                    &format!("read -P {pat:#x} {off} {CHUNK}"),
-                    &active,
-                ],
-            )?
-            .status
-            .success())
-        };
         Ok(DataCheck {
-            base_data: read(pb, BASE_OFFSET)?,
-            top_data: read(pt, TOP_OFFSET)?,
+            base_data: reads_pattern(&dd, &active, pb, BASE_OFFSET)?,
+            top_data: reads_pattern(&dd, &active, pt, TOP_OFFSET)?,
         })
     }
 }
