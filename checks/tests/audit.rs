@@ -1,22 +1,9 @@
 //! `livemerge audit`: real engine traces conform; hand-edited ones are reported at the right line.
 
+mod common;
+
+use common::{livemerge, printed as out};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn livemerge(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_livemerge"))
-        .args(args)
-        .output()
-        .expect("runs")
-}
-
-fn out(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// A real removal on qcow2 files with a trace; returns (dir, trace).
 fn traced_run(name: &str, poller: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {

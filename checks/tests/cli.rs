@@ -1,17 +1,8 @@
 //! The `livemerge` binary as users and CI run it: exit codes, reports, bad input.
 
-use std::process::{Command, Output};
+mod common;
 
-fn livemerge(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_livemerge"))
-        .args(args)
-        .output()
-        .expect("runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use common::{livemerge, stdout};
 
 fn json(args: &[&str]) -> (i32, serde_json::Value) {
     let mut all = args.to_vec();

@@ -1,20 +1,13 @@
 //! Counterexamples as files: check -> save -> show -> replay-model, and broken files.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn livemerge(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_livemerge"))
-        .args(args)
-        .output()
-        .expect("runs")
-}
+use common::{livemerge, stderr, stdout};
+use std::path::Path;
+use std::process::Output;
 
 fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    (stdout(o), stderr(o))
 }
 
 fn tmp(name: &str) -> std::path::PathBuf {

@@ -1,22 +1,10 @@
 //! `livemerge run`, `resume` and `stress` as users run them: reports, exit codes, bad input.
 
+mod common;
+
+use common::{livemerge, stderr as err, stdout as out};
 use livemerge_impl::db::Db;
 use std::process::{Command, Output};
-
-fn livemerge(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_livemerge"))
-        .args(args)
-        .output()
-        .expect("runs")
-}
-
-fn out(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// Exit 2 with exactly one line on stderr, containing `what`.
 fn bad_input(o: &Output, what: &str) {

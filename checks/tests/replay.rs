@@ -1,23 +1,11 @@
 //! `livemerge replay`: saved model counterexamples replayed step for step on the real engine
 //! (SQLite, qcow2 volumes, real threads).
 
+mod common;
+
+use common::{livemerge, printed as text};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn livemerge(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_livemerge"))
-        .args(args)
-        .output()
-        .expect("runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use std::process::Command;
 
 fn saved(dir: &Path, poller: &str, disks: &str, name: &str) -> PathBuf {
     let cx = dir.join(format!("cx-{poller}-{disks}"));

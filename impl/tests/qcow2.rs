@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::settings;
+use common::{reads, settings};
 use livemerge_impl::db::Db;
 use livemerge_impl::session::{resume_dir, run_dir, Schedule, DB_FILE};
 use livemerge_impl::Error;
@@ -33,21 +33,6 @@ fn chain(dir: &Path, disk: usize) -> Vec<String> {
         .iter()
         .map(|i| i["filename"].as_str().unwrap().to_string())
         .collect()
-}
-
-/// Whether `pattern` reads back at `offset` (64 KiB) from the disk's active volume.
-fn reads(dir: &Path, disk: usize, pattern: u8, offset: u64) -> bool {
-    let dd = dir.join(format!("disk-{}", disk + 1));
-    let active = std::fs::read_to_string(dd.join("active")).unwrap();
-    Command::new("qemu-io")
-        .args(["-r", "-U", "-f", "qcow2", "-c"])
-        .arg(format!("read -P {pattern:#x} {offset} 65536"))
-        .arg(active.trim())
-        .current_dir(&dd)
-        .output()
-        .unwrap()
-        .status
-        .success()
 }
 
 fn snapshot_rows(dir: &Path) -> usize {

@@ -1,5 +1,5 @@
-//! Helpers shared by the engine's tests: settings, runs on the in-memory backend, checks that
-//! every recorded step is the model's step.
+//! Helpers shared by the engine's tests (and the crash test in `checks/tests`): settings, runs on
+//! the in-memory backend, checks that every recorded step is the model's step, reading data back.
 
 #![allow(dead_code)]
 
@@ -10,6 +10,7 @@ use livemerge_impl::storage::memory::Memory;
 use livemerge_impl::{Backoff, Outcome, Settings};
 use livemerge_model::{step, PollerRule, State};
 use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -67,4 +68,20 @@ pub fn assert_log_is_model_steps(dir: &Path, start: State) -> usize {
     assert_eq!(p.state, s, "the persisted state is the last step's");
     assert_eq!(p.seq, log.len() as u64);
     log.len()
+}
+
+/// Whether `pattern` reads back at `offset` (64 KiB) from the disk's active volume, read with
+/// qemu-io directly, not through the engine's storage code.
+pub fn reads(dir: &Path, disk: usize, pattern: u8, offset: u64) -> bool {
+    let dd = dir.join(format!("disk-{}", disk + 1));
+    let active = std::fs::read_to_string(dd.join("active")).unwrap();
+    Command::new("qemu-io")
+        .args(["-r", "-U", "-f", "qcow2", "-c"])
+        .arg(format!("read -P {pattern:#x} {offset} 65536"))
+        .arg(active.trim())
+        .current_dir(&dd)
+        .output()
+        .unwrap()
+        .status
+        .success()
 }
