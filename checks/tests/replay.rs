@@ -23,6 +23,18 @@ fn saved(dir: &Path, poller: &str, disks: &str, name: &str) -> PathBuf {
     cx.join(name)
 }
 
+/// `livemerge replay FILE --dir DIR EXTRA...`.
+fn replay(file: &Path, dir: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "replay",
+        file.to_str().unwrap(),
+        "--dir",
+        dir.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    livemerge(&args)
+}
+
 #[test]
 fn bug_1280160_reproduced_deterministically_on_real_images() {
     let tmp = tempfile::tempdir().unwrap();
@@ -34,14 +46,7 @@ fn bug_1280160_reproduced_deterministically_on_real_images() {
     );
     let vm = tmp.path().join("vm");
     let trace = tmp.path().join("trace.jsonl");
-    let o = livemerge(&[
-        "replay",
-        file.to_str().unwrap(),
-        "--dir",
-        vm.to_str().unwrap(),
-        "--trace",
-        trace.to_str().unwrap(),
-    ]);
+    let o = replay(&file, &vm, &["--trace", trace.to_str().unwrap()]);
     let out = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains("the engine followed all 6 steps"), "{out}");
@@ -94,14 +99,7 @@ fn the_fixed_poller_stops_where_it_waits() {
         "snapshot-removed-implies-merge-done.json",
     );
     let vm = tmp.path().join("vm");
-    let o = livemerge(&[
-        "replay",
-        file.to_str().unwrap(),
-        "--dir",
-        vm.to_str().unwrap(),
-        "--poller",
-        "4.0",
-    ]);
+    let o = replay(&file, &vm, &["--poller", "4.0"]);
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert!(out.contains("replayed with poller 4.0"), "{out}");
@@ -125,14 +123,7 @@ fn a_restart_in_the_path_is_a_real_restart() {
     let file = saved(tmp.path(), "4.0", "2", "every-removal-ends.json");
     let vm = tmp.path().join("vm");
     let trace = tmp.path().join("trace.jsonl");
-    let o = livemerge(&[
-        "replay",
-        file.to_str().unwrap(),
-        "--dir",
-        vm.to_str().unwrap(),
-        "--trace",
-        trace.to_str().unwrap(),
-    ]);
+    let o = replay(&file, &vm, &["--trace", trace.to_str().unwrap()]);
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert!(out.contains("the engine followed all 2 steps"), "{out}");
@@ -151,12 +142,7 @@ fn bad_input_is_one_line_and_exit_2() {
     let tmp = tempfile::tempdir().unwrap();
     let bad = tmp.path().join("bad.json");
     std::fs::write(&bad, "{").unwrap();
-    let o = livemerge(&[
-        "replay",
-        bad.to_str().unwrap(),
-        "--dir",
-        tmp.path().join("vm").to_str().unwrap(),
-    ]);
+    let o = replay(&bad, &tmp.path().join("vm"), &[]);
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(String::from_utf8_lossy(&o.stderr).lines().count(), 1);
     // A directory that already holds an engine is not overwritten.
@@ -167,24 +153,9 @@ fn bad_input_is_one_line_and_exit_2() {
         "snapshot-removed-implies-merge-done.json",
     );
     let vm = tmp.path().join("vm2");
-    assert_eq!(
-        livemerge(&[
-            "replay",
-            file.to_str().unwrap(),
-            "--dir",
-            vm.to_str().unwrap()
-        ])
-        .status
-        .code(),
-        Some(1)
-    );
+    assert_eq!(replay(&file, &vm, &[]).status.code(), Some(1));
     let before = std::fs::read(vm.join("engine.db")).unwrap();
-    let o = livemerge(&[
-        "replay",
-        file.to_str().unwrap(),
-        "--dir",
-        vm.to_str().unwrap(),
-    ]);
+    let o = replay(&file, &vm, &[]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert_eq!(std::fs::read(vm.join("engine.db")).unwrap(), before);
 }
@@ -231,12 +202,7 @@ fn a_path_with_a_failed_merge_job_replays_on_real_images() {
         .save(&file)
         .unwrap();
     let vm = tmp.path().join("vm");
-    let o = livemerge(&[
-        "replay",
-        file.to_str().unwrap(),
-        "--dir",
-        vm.to_str().unwrap(),
-    ]);
+    let o = replay(&file, &vm, &[]);
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert!(out.contains("the engine followed all 16 steps"), "{out}");
