@@ -2,7 +2,7 @@
 //! (shared by every subcommand that needs one). Each subcommand's own flags live with it in `cmd/`.
 
 use clap::{Args, Parser, Subcommand};
-use livemerge_model::{Config, Faults, PollerRule};
+use livemerge_model::{Config, Faults, Release};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -44,9 +44,11 @@ pub struct ModelArgs {
     /// Number of disks in the snapshot, one child command each [default: 3].
     #[arg(long)]
     pub disks: Option<u8>,
-    /// The parent's polling rule: 3.6.0 (the bug), 3.6.1 (the fix), 4.0 (shipped today) [default: 4.0].
-    #[arg(long, value_parser = parse_poller)]
-    pub poller: Option<PollerRule>,
+    /// The oVirt release whose rules to follow: 3.6.0 (bug 1280160), 3.6.1 (its fix), 4.0.0,
+    /// 4.0.2, 4.1.0 (see docs/releases.md) [default: 4.0.2]. `--poller` is an alias; its `4.0`
+    /// means 4.0.0.
+    #[arg(long, alias = "poller", value_parser = parse_release)]
+    pub release: Option<Release>,
     /// Faults to inject: none, all, or a comma-separated list of merge-job-fails,
     /// delete-volume-fails [default: all].
     #[arg(long, value_parser = parse_faults)]
@@ -54,6 +56,9 @@ pub struct ModelArgs {
     /// How many engine restarts may happen [default: 1].
     #[arg(long)]
     pub restarts: Option<u8>,
+    /// How many times the user may remove the snapshot again after a failed removal [default: 1].
+    #[arg(long)]
+    pub retries: Option<u8>,
     /// Explore every permutation of disks instead of one canonical representative.
     #[arg(long)]
     pub no_symmetry: bool,
@@ -69,9 +74,10 @@ impl ModelArgs {
     pub fn config_over(&self, base: Config) -> Result<Config, String> {
         let cfg = Config {
             disks: self.disks.unwrap_or(base.disks),
-            poller: self.poller.unwrap_or(base.poller),
+            release: self.release.unwrap_or(base.release),
             faults: self.faults.unwrap_or(base.faults),
             restarts: self.restarts.unwrap_or(base.restarts),
+            retries: self.retries.unwrap_or(base.retries),
             symmetry: base.symmetry && !self.no_symmetry,
         };
         cfg.validate().map_err(|e| e.to_string())?;
@@ -81,14 +87,15 @@ impl ModelArgs {
     /// Whether the user gave any flag that selects a configuration.
     pub fn any_given(&self) -> bool {
         self.disks.is_some()
-            || self.poller.is_some()
+            || self.release.is_some()
             || self.faults.is_some()
             || self.restarts.is_some()
+            || self.retries.is_some()
             || self.no_symmetry
     }
 }
 
-fn parse_poller(s: &str) -> Result<PollerRule, String> {
+fn parse_release(s: &str) -> Result<Release, String> {
     s.parse()
         .map_err(|e: livemerge_model::ConfigError| e.to_string())
 }

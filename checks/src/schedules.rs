@@ -23,9 +23,10 @@ use std::time::Duration;
 pub fn config_for(seed: u64, disks: Option<u8>, poller: Option<PollerRule>) -> Config {
     Config {
         disks: disks.unwrap_or(1 + ((seed / 3) % 3) as u8),
-        poller: poller.unwrap_or(PollerRule::ALL[(seed % 3) as usize]),
+        release: poller.unwrap_or(PollerRule::ALL[(seed % PollerRule::ALL.len() as u64) as usize]),
         faults: Faults::ALL,
         restarts: u8::from(seed % 4 == 3),
+        retries: 1,
         symmetry: false,
     }
 }
@@ -51,7 +52,7 @@ pub fn random_path(cfg: &Config, seed: u64) -> Vec<Event> {
 pub fn run_on_engine(cfg: &Config, events: &[Event], dir: &Path) -> Result<(), String> {
     let settings = Settings {
         disks: cfg.disks,
-        poller: cfg.poller,
+        poller: cfg.release,
         tick_ms: 1,
         backoff: Backoff::Capped,
         pool_threads: 4,

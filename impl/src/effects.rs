@@ -2,10 +2,12 @@
 //!
 //! | the state shows | the worker does | then applies |
 //! |---|---|---|
+//! | grandchild Queued | a pool thread takes it | `GrandchildPicksUp`; at MERGE `VM.merge` starts the host's block-commit job (`MergeReachesHost`, then a watcher: `HostJobEnds` or `HostJobFails`), or the host refuses it because top is no longer in the chain (`MergeRefused`); then `GrandchildReturns` |
 //! | grandchild Running at EXTEND | nothing (qcow2 on file storage needs no extension) | `TaskEnds` |
-//! | grandchild Running at MERGE | `VM.merge`: starts the host's block-commit job | `TaskEnds`, then watches the job: `HostJobEnds` or `HostJobFails` |
+//! | grandchild Running at MERGE | nothing: the job is the host's | `TaskEnds` |
 //! | grandchild Running at MERGE_STATUS | waits until no job runs, reads the chain from storage | `TaskEnds`, and checks that the model's verdict (FAILED iff top still in the chain) matches what was read |
 //! | grandchild Running at DESTROY_IMAGE | `deleteVolume`: removes top's file | `TaskEnds`, or `DeleteVolumeFails` |
+//! | grandchild Running at DESTROY_IMAGE_CHECK | reads whether top's file is gone | `TaskEnds`, checking the model's verdict against what was read |
 //! | host job running, nobody watching (after a restart) | re-issues the commit | `HostJobEnds` or `HostJobFails` |
 //!
 //! Each worker clears its own IO bookkeeping in the same critical section as its last apply, so
@@ -17,20 +19,95 @@ use livemerge_model::{grandchild_can_end, step, Event, Step, Task};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-/// Carries out disk `d`'s grandchild at `step`.
+/// A pool thread runs disk `d`'s queued grandchild at `step` through its `execute()`, then
+/// carries it out as [`task`] does.
+pub(crate) fn grandchild(engine: Arc<Engine>, d: usize, step: Step) {
+    let e = d as u8;
+    // Only a grandchild without a callback has a phase between its queue and VM.merge/returning.
+    if !step.grandchild_has_callback()
+        && engine
+            .apply(Source::Pool, Event::GrandchildPicksUp(e))
+            .is_err()
+    {
+        engine.with_io(|io| io.task[d] = false);
+        return;
+    }
+    if step == Step::Merge && !vm_merge(&engine, d) {
+        engine.with_io(|io| io.task[d] = false);
+        return;
+    }
+    if engine
+        .apply(Source::Pool, Event::GrandchildReturns(e))
+        .is_err()
+    {
+        engine.with_io(|io| io.task[d] = false);
+        return;
+    }
+    task(engine, d, step);
+}
+
+/// `VM.merge`: starts the host's block-commit job and a watcher for it, or observes the host's
+/// refusal. True if the Merge grandchild goes on to return.
+fn vm_merge(engine: &Arc<Engine>, d: usize) -> bool {
+    let e = d as u8;
+    let storage = Arc::clone(engine.storage());
+    let mut job: Option<Result<Box<dyn HostJob>, String>> = None;
+    let r = engine.apply_with(
+        Source::Pool,
+        &[Event::MergeReachesHost(e), Event::MergeRefused(e)],
+        None,
+        |io| match storage.read_chain(d) {
+            Ok(chain) if !chain.has_top() => (
+                Event::MergeRefused(e),
+                json!({"vm_merge": "refused: top is not in the chain"}),
+            ),
+            _ => {
+                io.job[d] = true;
+                let j = storage.start_merge(d);
+                let obs = match &j {
+                    Ok(_) => json!({"vm_merge": "block commit started"}),
+                    Err(err) => json!({"vm_merge": err}),
+                };
+                job = Some(j);
+                (Event::MergeReachesHost(e), obs)
+            }
+        },
+    );
+    match (r, job) {
+        (Ok(a), Some(j)) => {
+            let me = Arc::clone(engine);
+            engine.spawn(move || watch_job(&me, d, j));
+            a.after.disks[d].task == Task::Executing
+        }
+        (Err(_), Some(j)) => {
+            engine.conformance_error(format!(
+                "disk-{}: VM.merge ran but the model refused it",
+                d + 1
+            ));
+            let _ = j.and_then(|j| j.wait());
+            engine.with_io(|io| io.job[d] = false);
+            false
+        }
+        _ => false,
+    }
+}
+
+/// Carries out disk `d`'s grandchild at `step` once its `execute()` returned.
 pub(crate) fn task(engine: Arc<Engine>, d: usize, step: Step) {
     let e = d as u8;
     match step {
-        Step::Extend => {
+        Step::Extend | Step::Merge => {
+            let what = if step == Step::Extend {
+                json!({"extend": "nothing to extend: qcow2 on file storage"})
+            } else {
+                json!({"merge": "VM.merge accepted; the job is the host's"})
+            };
             let _ = engine.apply_with(Source::Task, &[Event::TaskEnds(e)], None, |io| {
                 io.task[d] = false;
-                (
-                    Event::TaskEnds(e),
-                    json!({"extend": "nothing to extend: qcow2 on file storage"}),
-                )
+                (Event::TaskEnds(e), what)
             });
         }
-        Step::Merge => merge(Arc::clone(&engine), d),
+        Step::DestroyImageCheck => destroy_image_check(&engine, d),
         Step::MergeStatus => merge_status(Arc::clone(&engine), d),
         Step::DestroyImage => {
             let storage = Arc::clone(engine.storage());
@@ -56,44 +133,6 @@ pub(crate) fn task(engine: Arc<Engine>, d: usize, step: Step) {
         if !grandchild_can_end(&s, d) || engine.stopping() {
             engine.with_io(|io| io.task[d] = false);
         }
-    }
-}
-
-/// MERGE: `VM.merge` starts the job (atomically with the grandchild's end), then the same
-/// thread watches the job.
-fn merge(engine: Arc<Engine>, d: usize) {
-    let e = d as u8;
-    let storage = Arc::clone(engine.storage());
-    let mut job: Option<Result<Box<dyn HostJob>, String>> = None;
-    let r = engine.apply_with(
-        Source::Task,
-        &[Event::TaskEnds(e)],
-        Some(Event::TaskEnds(e)),
-        |io| {
-            io.task[d] = false;
-            io.job[d] = true;
-            let j = storage.start_merge(d);
-            let obs = match &j {
-                Ok(_) => json!({"vm_merge": "block commit started"}),
-                Err(err) => json!({"vm_merge": err}),
-            };
-            job = Some(j);
-            (Event::TaskEnds(e), obs)
-        },
-    );
-    match (r, job) {
-        (Ok(_), Some(j)) => watch_job(&engine, d, j),
-        (Err(_), Some(j)) => {
-            // Accepted by the precheck but refused after the effect: cannot happen with the
-            // model as it is; if it does, say so and let the job finish.
-            engine.conformance_error(format!(
-                "disk-{}: VM.merge ran but the model refused its grandchild's end",
-                d + 1
-            ));
-            let _ = j.and_then(|j| j.wait());
-            engine.with_io(|io| io.job[d] = false);
-        }
-        (_, None) => {}
     }
 }
 
@@ -155,6 +194,36 @@ fn merge_status(engine: Arc<Engine>, d: usize) {
                 d + 1,
                 chain.volumes,
                 if model_failed { "FAILED" } else { "SUCCEEDED" }
+            ));
+        }
+    }
+}
+
+/// DESTROY_IMAGE_CHECK: read whether top's volume is gone, let the model judge, compare.
+fn destroy_image_check(engine: &Arc<Engine>, d: usize) {
+    let e = d as u8;
+    let gone = match engine.storage().facts(d) {
+        Ok(f) => !f.top_exists,
+        Err(err) => {
+            engine.abort(format!(
+                "disk-{}: DESTROY_IMAGE_CHECK cannot read the volumes: {err}",
+                d + 1
+            ));
+            return;
+        }
+    };
+    let r = engine.apply_with(Source::Task, &[Event::TaskEnds(e)], None, |io| {
+        io.task[d] = false;
+        (Event::TaskEnds(e), json!({"top_volume_gone": gone}))
+    });
+    if let Ok(a) = r {
+        let model_ok = a.after.disks[d].task == Task::Succeeded;
+        if model_ok != gone {
+            engine.conformance_error(format!(
+                "disk-{}: DESTROY_IMAGE_CHECK read top {} but the model's grandchild ended {}",
+                d + 1,
+                if gone { "gone" } else { "present" },
+                if model_ok { "SUCCEEDED" } else { "FAILED" }
             ));
         }
     }

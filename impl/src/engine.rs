@@ -19,7 +19,9 @@ use crate::settings::Settings;
 use crate::storage::Storage;
 use crate::trace::{Record, Trace};
 use livemerge_model::MAX_DISKS;
-use livemerge_model::{enabled, grandchild_can_end, step, Config, Event, Refused, State};
+use livemerge_model::{
+    enabled, grandchild_can_end, grandchild_queued, step, Config, Event, Refused, State,
+};
 use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -384,6 +386,12 @@ impl Engine {
                     .unwrap_or_else(|e| e.into_inner())
                     .push_back(d);
                 self.pool_cv.notify_one();
+            }
+            if grandchild_queued(&s, d) && !g.io.task[d] {
+                g.io.task[d] = true;
+                let me = Arc::clone(self);
+                let st = disk.step;
+                self.spawn(move || crate::effects::grandchild(me, d, st));
             }
             if grandchild_can_end(&s, d) && !g.io.task[d] {
                 g.io.task[d] = true;

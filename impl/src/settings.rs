@@ -60,7 +60,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             disks: 3,
-            poller: PollerRule::V4_0,
+            poller: PollerRule::V4_0_2,
             tick_ms: 1000,
             backoff: Backoff::Capped,
             pool_threads: 10,
@@ -102,9 +102,10 @@ impl Settings {
     pub fn model_config(&self) -> Config {
         Config {
             disks: self.disks,
-            poller: self.poller,
+            release: self.poller,
             faults: Faults::ALL,
             restarts: u8::MAX,
+            retries: u8::MAX,
             symmetry: false,
         }
     }

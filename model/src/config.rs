@@ -1,5 +1,5 @@
-//! What a check is about: how many disks, which parent polling rule, which faults, how many
-//! engine restarts. A configuration selects a finite model; nothing here is protocol logic.
+//! What a check is about: how many disks, which oVirt release, which faults, how many engine
+//! restarts and retries. A configuration selects a finite model; nothing here is protocol logic.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -8,47 +8,76 @@ use std::str::FromStr;
 /// The largest number of disks a state can hold; states are fixed-size arrays.
 pub const MAX_DISKS: usize = 8;
 
-/// The parent's `doPolling` rule, as oVirt shipped it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum PollerRule {
-    /// `RemoveSnapshotCommandCallback` before the fix: only ACTIVE children make it wait.
+/// An oVirt engine release. A release selects every rule that differs between releases (the
+/// parent's polling rule, which statuses the poller dispatches, the restart rules, startup
+/// compensation, the child's steps and failure handling); `crate::rules` holds each rule with the
+/// tag, path and line it was read from, and `docs/releases.md` tabulates them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Release {
+    /// `ovirt-engine-3.6.0`: bug 1280160 (the parent's doPolling ignores NOT_STARTED children).
     #[serde(rename = "3.6.0")]
     V3_6_0,
-    /// The one-line fix (`16d82699a41`): NOT_STARTED children make it wait too.
+    /// `ovirt-engine-3.6.1`: the one-line fix (`16d82699a41`): NOT_STARTED children make it wait.
     #[serde(rename = "3.6.1")]
     V3_6_1,
-    /// `ChildCommandsCallbackBase` (`5cad3aa44c2`, 2016): waits for each child's end-action.
-    #[serde(rename = "4.0")]
-    V4_0,
+    /// `ovirt-engine-4.0.0`: `ChildCommandsCallbackBase` (`5cad3aa44c2`), EXECUTION_FAILED,
+    /// DESTROY_IMAGE_CHECK.
+    #[serde(rename = "4.0.0", alias = "4.0")]
+    V4_0_0,
+    /// `ovirt-engine-4.0.2`: startup compensation works (`cf6d79838f0`, BZ 1350399).
+    #[serde(rename = "4.0.2")]
+    V4_0_2,
+    /// `ovirt-engine-4.1.0`: the child's callback becomes a `SerialChildCommandsExecutionCallback`
+    /// and polls on EXECUTION_FAILED (`22efca35358`).
+    #[serde(rename = "4.1.0")]
+    V4_1_0,
 }
 
-impl PollerRule {
-    pub const ALL: [PollerRule; 3] = [PollerRule::V3_6_0, PollerRule::V3_6_1, PollerRule::V4_0];
+/// The name the first version of the tool gave the releases (`--poller`), kept as an alias.
+pub type PollerRule = Release;
+
+impl Release {
+    pub const ALL: [Release; 5] = [
+        Release::V3_6_0,
+        Release::V3_6_1,
+        Release::V4_0_0,
+        Release::V4_0_2,
+        Release::V4_1_0,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
-            PollerRule::V3_6_0 => "3.6.0",
-            PollerRule::V3_6_1 => "3.6.1",
-            PollerRule::V4_0 => "4.0",
+            Release::V3_6_0 => "3.6.0",
+            Release::V3_6_1 => "3.6.1",
+            Release::V4_0_0 => "4.0.0",
+            Release::V4_0_2 => "4.0.2",
+            Release::V4_1_0 => "4.1.0",
         }
+    }
+
+    /// The release's git tag in oVirt's repository.
+    pub fn tag(self) -> String {
+        format!("ovirt-engine-{}", self.name())
     }
 }
 
-impl fmt::Display for PollerRule {
+impl fmt::Display for Release {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
 }
 
-impl FromStr for PollerRule {
+impl FromStr for Release {
     type Err = ConfigError;
+    /// A release name; `4.0` (the first version's `--poller 4.0`) means 4.0.0.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        PollerRule::ALL
+        let s = if s == "4.0" { "4.0.0" } else { s };
+        Release::ALL
             .into_iter()
             .find(|r| r.name() == s)
             .ok_or_else(|| {
                 ConfigError(format!(
-                    "unknown poller '{s}' (expected 3.6.0, 3.6.1 or 4.0)"
+                    "unknown release '{s}' (expected 3.6.0, 3.6.1, 4.0.0, 4.0.2 or 4.1.0)"
                 ))
             })
     }
@@ -156,9 +185,14 @@ impl<'de> Deserialize<'de> for Faults {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Config {
     pub disks: u8,
-    pub poller: PollerRule,
+    /// The oVirt release whose rules the model follows (`poller` in files of model version 1).
+    #[serde(alias = "poller")]
+    pub release: Release,
     pub faults: Faults,
     pub restarts: u8,
+    /// How many times the user may remove the snapshot again after a failed removal.
+    #[serde(default)]
+    pub retries: u8,
     /// Hand the checker canonical states (disks sorted), so interchangeable disks are explored once.
     pub symmetry: bool,
 }
@@ -176,13 +210,15 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl Default for Config {
-    /// What oVirt ships today: the generic child-commands callback, 3 disks, every fault, one restart.
+    /// oVirt 4.0.2 (the generic child-commands callback, working startup compensation), 3 disks,
+    /// every fault, one engine restart, one retry of a failed removal.
     fn default() -> Self {
         Config {
             disks: 3,
-            poller: PollerRule::V4_0,
+            release: Release::V4_0_2,
             faults: Faults::ALL,
             restarts: 1,
+            retries: 1,
             symmetry: true,
         }
     }
@@ -202,6 +238,12 @@ impl Config {
                 self.restarts
             )));
         }
+        if self.retries > 3 {
+            return Err(ConfigError(format!(
+                "--retries must be between 0 and 3, got {}",
+                self.retries
+            )));
+        }
         Ok(())
     }
 
@@ -214,11 +256,13 @@ impl fmt::Display for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "poller {}, {} disk(s), faults {}, {} restart(s), symmetry {}",
-            self.poller,
+            "release {}, {} disk(s), faults {}, {} restart(s), {} retr{}, symmetry {}",
+            self.release,
             self.disks,
             self.faults,
             self.restarts,
+            self.retries,
+            if self.retries == 1 { "y" } else { "ies" },
             if self.symmetry { "on" } else { "off" }
         )
     }

@@ -4,7 +4,7 @@
 
 use crate::config::Config;
 use crate::event::Event;
-use crate::poller::{parent_decision, ParentDecision};
+use crate::rules::{parent_decision, ParentDecision};
 use crate::state::{CmdStatus, Disk, Images, State, Step, Task};
 use std::fmt::Write;
 
@@ -21,6 +21,11 @@ pub fn describe_event(e: Event) -> String {
         Event::ParentReturns => "RemoveSnapshot.execute() returns".into(),
         Event::PollParent => "poller: dispatch RemoveSnapshot".into(),
         Event::Restart => "engine restarts".into(),
+        Event::UserRetries => "the user removes the snapshot again".into(),
+        Event::GrandchildPicksUp(i) => format!("pool thread picks up {}'s grandchild", d(i)),
+        Event::MergeReachesHost(i) => format!("VM.merge for {} reaches the host", d(i)),
+        Event::MergeRefused(i) => format!("host refuses VM.merge for {}", d(i)),
+        Event::GrandchildReturns(i) => format!("{}'s grandchild execute() returns", d(i)),
         Event::PoolPicksUp(i) => format!("pool thread picks up {}'s child", d(i)),
         Event::ChildReturns(i) => format!("{}'s child execute() returns", d(i)),
         Event::PollChild(i) => format!("poller: dispatch {}'s child", d(i)),
@@ -50,34 +55,75 @@ pub fn describe_step(cfg: &Config, before: &State, event: Event, after: &State) 
         }
         Event::ParentReturns => "RemoveSnapshot.execute() returns: parent executed = true".into(),
         Event::PollParent => describe_parent_poll(cfg, before, after),
-        Event::Restart => describe_restart(before, after, n),
+        Event::Restart => describe_restart(cfg, before, after, n),
+        Event::UserRetries => {
+            let left: Vec<_> = (0..n)
+                .filter(|&i| before.disks[i].images != Images::Merged)
+                .map(disk_name)
+                .collect();
+            format!(
+                "the user removes the snapshot again (retry {}): a new RemoveSnapshot for {}",
+                after.retries,
+                left.join(", ")
+            )
+        }
         Event::PoolPicksUp(i) => {
             let i = i as usize;
-            if after.disks[i].status == CmdStatus::Active {
-                format!("pool thread picks up {}'s child: status ACTIVE", disk_name(i))
-            } else {
+            if before.disks[i].status == CmdStatus::NoRow {
                 format!(
-                    "pool thread picks up {}'s child but its row is gone (UNKNOWN): nothing runs",
+                    "pool thread picks up {}'s child; its row was deleted, and execute() persists it again: status ACTIVE",
                     disk_name(i)
                 )
+            } else {
+                format!("pool thread picks up {}'s child: status ACTIVE", disk_name(i))
             }
         }
+        Event::GrandchildPicksUp(i) => format!(
+            "pool thread picks up {}'s {} grandchild: status ACTIVE",
+            disk_name(i as usize),
+            before.disks[i as usize].step.grandchild_name()
+        ),
+        Event::MergeReachesHost(i) => format!(
+            "{}'s Merge grandchild calls VM.merge: the host starts a block-commit job",
+            disk_name(i as usize)
+        ),
+        Event::MergeRefused(i) => format!(
+            "{}'s Merge grandchild calls VM.merge, which fails: top is no longer in the host's chain; Merge FAILED",
+            disk_name(i as usize)
+        ),
+        Event::GrandchildReturns(i) => format!(
+            "{}'s {} grandchild execute() returns: executed = true",
+            disk_name(i as usize),
+            before.disks[i as usize].step.grandchild_name()
+        ),
         Event::ChildReturns(i) => format!(
             "{}'s child execute() returns: executed = true (status stays ACTIVE; its callback drives the steps)",
             disk_name(i as usize)
         ),
-        Event::PollChild(i) => describe_child_poll(&before.disks[i as usize], &after.disks[i as usize], i as usize),
+        Event::PollChild(i) => describe_child_poll(
+            cfg,
+            &before.disks[i as usize],
+            &after.disks[i as usize],
+            i as usize,
+        ),
         Event::TaskEnds(i) => {
             let (b, a) = (&before.disks[i as usize], &after.disks[i as usize]);
             let who = format!("{}'s {} grandchild", disk_name(i as usize), b.step.grandchild_name());
+            if b.task == Task::ExecutionFailed {
+                return format!("poller: doPolling({who}, EXECUTION_FAILED): never executed -> FAILED; its end-action runs");
+            }
             match b.step {
                 Step::Extend => format!("{who} ends SUCCEEDED (nothing to extend for qcow2)"),
-                Step::Merge => format!("{who} ends SUCCEEDED: VM.merge accepted, the host starts a block-commit job"),
+                Step::Merge => format!("{who} ends SUCCEEDED: VM.merge accepted, the job is the host's now"),
                 Step::MergeStatus if a.task == Task::Succeeded => {
                     format!("{who} ends SUCCEEDED: host job gone, chain read back: top merged away")
                 }
                 Step::MergeStatus => format!("{who} ends FAILED: host job gone but top is still in the chain"),
                 Step::DestroyImage => format!("{who} ends SUCCEEDED: deleteVolume removed top's volume"),
+                Step::DestroyImageCheck if a.task == Task::Succeeded => {
+                    format!("{who} ends SUCCEEDED: top's volume is gone")
+                }
+                Step::DestroyImageCheck => format!("{who} ends FAILED: top's volume is still there"),
                 Step::Complete => who,
             }
         }
@@ -104,15 +150,7 @@ fn describe_parent_poll(cfg: &Config, before: &State, after: &State) -> String {
             let mut s = if ok {
                 "poller: onSucceeded(RemoveSnapshot): snapshot row DELETED".to_string()
             } else {
-                let dropped: Vec<_> = (0..n)
-                    .filter(|&i| before.disks[i].f.in_snapshot() && !after.disks[i].f.in_snapshot())
-                    .map(disk_name)
-                    .collect();
-                let mut s = "poller: onFailed(RemoveSnapshot): snapshot row back to OK".to_string();
-                if !dropped.is_empty() {
-                    let _ = write!(s, ", merged disks dropped from it: {}", dropped.join(", "));
-                }
-                s
+                "poller: onFailed(RemoveSnapshot): snapshot row back to OK".to_string()
             };
             let rows = 1
                 + (0..n)
@@ -130,82 +168,137 @@ fn describe_parent_poll(cfg: &Config, before: &State, after: &State) -> String {
                 .map(|i| {
                     let d = &before.disks[i];
                     let notified = if d.f.notified() { " (ended)" } else { "" };
-                    format!("{} {}{}", disk_name(i), d.status.ovirt_name(), notified)
+                    format!(
+                        "{} {}{}",
+                        disk_name(i),
+                        d.status.ovirt_name_in(cfg.release),
+                        notified
+                    )
                 })
                 .collect();
-            let decision = match parent_decision(cfg.poller, before, n) {
+            let decision = match parent_decision(cfg.release, before, n) {
                 ParentDecision::Wait { .. } => "waits".to_string(),
                 ParentDecision::Done { .. } => {
                     format!("parent {}", after.parent.status.ovirt_name())
                 }
             };
+            let own = if before.parent.status == CmdStatus::ExecutionFailed {
+                ", itself EXECUTION_FAILED,"
+            } else {
+                ""
+            };
             format!(
-                "poller: doPolling(RemoveSnapshot, rule {}) sees {} -> {}",
-                cfg.poller,
-                seen.join(", "),
+                "poller: doPolling(RemoveSnapshot{own} rule {}) sees {} -> {}",
+                cfg.release,
+                if seen.is_empty() {
+                    "no child".to_string()
+                } else {
+                    seen.join(", ")
+                },
                 decision
             )
         }
     }
 }
 
-fn describe_child_poll(b: &Disk, a: &Disk, i: usize) -> String {
+fn describe_child_poll(cfg: &Config, b: &Disk, a: &Disk, i: usize) -> String {
     let who = format!("{}'s child", disk_name(i));
+    let own = if b.status == CmdStatus::ExecutionFailed {
+        ", EXECUTION_FAILED"
+    } else {
+        ""
+    };
     match b.status {
         CmdStatus::Succeeded => format!(
-            "poller: onSucceeded({who}): syncDbRecords, images now {}",
+            "poller: onSucceeded({who}): syncDbRecords, images now {}; the disk leaves the snapshot",
             a.images.ovirt_words()
         ),
-        CmdStatus::Failed => format!(
-            "poller: onFailed({who}) at step {}: images now {}",
-            b.step.ovirt_name(),
-            a.images.ovirt_words()
-        ),
-        _ => match b.task {
-            Task::None => format!(
-                "poller: doPolling({who}): step {} starts grandchild {}",
-                a.step.ovirt_name(),
-                a.step.grandchild_name()
-            ),
-            Task::Succeeded if a.step == Step::Complete => {
-                format!(
-                    "poller: doPolling({who}): step {} done -> COMPLETE, child SUCCEEDED",
-                    b.step.ovirt_name()
-                )
-            }
-            Task::Succeeded => format!(
-                "poller: doPolling({who}): step {} done -> {}, starts grandchild {}",
+        CmdStatus::Failed => {
+            let dropped = if b.f.in_snapshot() && !a.f.in_snapshot() {
+                "; merge completed, so the disk leaves the snapshot"
+            } else {
+                ""
+            };
+            format!(
+                "poller: onFailed({who}) at step {}: images now {}{dropped}",
                 b.step.ovirt_name(),
-                a.step.ovirt_name(),
-                a.step.grandchild_name()
-            ),
-            _ => format!(
-                "poller: doPolling({who}): grandchild {} FAILED -> child FAILED",
-                b.step.grandchild_name()
-            ),
-        },
+                a.images.ovirt_words()
+            )
+        }
+        _ if a.status == CmdStatus::Failed => format!(
+            "poller: doPolling({who}{own}): grandchild {} {} -> child FAILED",
+            b.step.grandchild_name(),
+            b.task.ovirt_name()
+        ),
+        _ if a.step == Step::Complete && a.status != b.status => format!(
+            "poller: doPolling({who}{own}): step {} done -> COMPLETE, child {}",
+            b.step.ovirt_name(),
+            a.status.ovirt_name_in(cfg.release)
+        ),
+        _ if b.task == Task::None => format!(
+            "poller: doPolling({who}{own}): step {} starts grandchild {} (row NOT_STARTED, queued)",
+            a.step.ovirt_name(),
+            a.step.grandchild_name()
+        ),
+        _ => format!(
+            "poller: doPolling({who}{own}): step {} {} -> {}, starts grandchild {}",
+            b.step.ovirt_name(),
+            if b.task == Task::Succeeded { "done" } else { "FAILED (the image may be gone already)" },
+            a.step.ovirt_name(),
+            a.step.grandchild_name()
+        ),
     }
 }
 
-fn describe_restart(before: &State, after: &State, n: usize) -> String {
+fn describe_restart(cfg: &Config, before: &State, after: &State, n: usize) -> String {
+    let failed_name = CmdStatus::ExecutionFailed.ovirt_name_in(cfg.release);
     let mut failed = Vec::new();
-    if before.parent.status != CmdStatus::FailedRestarted
-        && after.parent.status == CmdStatus::FailedRestarted
-    {
+    let mut lost = Vec::new();
+    if before.parent.status != after.parent.status {
         failed.push("RemoveSnapshot".to_string());
     }
     for i in 0..n {
-        if before.disks[i].status != CmdStatus::FailedRestarted
-            && after.disks[i].status == CmdStatus::FailedRestarted
-        {
+        let (b, a) = (&before.disks[i], &after.disks[i]);
+        if b.status != a.status {
             failed.push(format!("{}'s child", disk_name(i)));
+        }
+        match (b.task, a.task) {
+            (x, Task::ExecutionFailed) if x != Task::ExecutionFailed => {
+                failed.push(format!("{}'s {}", disk_name(i), b.step.grandchild_name()))
+            }
+            (Task::Executing, Task::Failed) => lost.push(format!(
+                "{}'s {} ENDED_WITH_FAILURE (no callback, no host task yet)",
+                disk_name(i),
+                b.step.grandchild_name()
+            )),
+            (x, Task::Lost) if x != Task::Lost => lost.push(format!(
+                "{}'s {} lost (no callback: its row stays {})",
+                disk_name(i),
+                b.step.grandchild_name(),
+                if x == Task::Queued {
+                    "NOT_STARTED"
+                } else {
+                    "ACTIVE"
+                }
+            )),
+            _ => {}
         }
     }
     let registered = after.parent.f.registered() as usize
         + after.disks[..n].iter().filter(|d| d.f.registered()).count();
     let mut s = "engine restarts: threads and queued work lost".to_string();
     if !failed.is_empty() {
-        let _ = write!(s, "; FAILED_RESTARTED: {}", failed.join(", "));
+        let _ = write!(s, "; {failed_name}: {}", failed.join(", "));
+    }
+    if !lost.is_empty() {
+        let _ = write!(s, "; {}", lost.join(", "));
+    }
+    if before.snapshot != after.snapshot {
+        let _ = write!(
+            s,
+            "; startup compensation puts the snapshot back to {}",
+            after.snapshot.ovirt_name()
+        );
     }
     let _ = write!(
         s,
@@ -218,27 +311,39 @@ fn describe_restart(before: &State, after: &State, n: usize) -> String {
 /// event but perhaps a restart is enabled and the parent's end-action has not run).
 pub fn why_stuck(cfg: &Config, s: &State) -> String {
     let n = cfg.n();
+    let r = cfg.release;
     if !s.parent.f.begun() {
         return "the parent never began".into();
     }
-    if s.parent.status == CmdStatus::FailedRestarted {
-        return "the parent RemoveSnapshot is FAILED_RESTARTED (a restart hit its execute()), and the poller never dispatches a FAILED_RESTARTED command: the snapshot stays LOCKED".into();
+    let status = |st: CmdStatus| st.ovirt_name_in(r);
+    if s.parent.status == CmdStatus::ExecutionFailed
+        && !crate::rules::polls_parent_on_execution_failed(r)
+    {
+        return format!(
+            "the parent RemoveSnapshot is {} (a restart hit its execute()), and the {r} poller never dispatches it: the snapshot stays {}",
+            status(CmdStatus::ExecutionFailed),
+            s.snapshot.ovirt_name()
+        );
     }
-    if s.parent.status == CmdStatus::Active && s.parent.f.executed() {
-        if let ParentDecision::Wait { waiting_on } = parent_decision(cfg.poller, s, n) {
-            let d = &s.disks[waiting_on];
-            let bz = if d.status == CmdStatus::FailedRestarted {
-                ", which the poller never dispatches (BZ 1633777)"
-            } else {
-                ", which nothing can change any more"
-            };
-            return format!(
-                "the parent's doPolling (rule {}) waits for {}'s child, {}{bz}",
-                cfg.poller,
-                disk_name(waiting_on),
-                d.status.ovirt_name()
-            );
-        }
+    if let ParentDecision::Wait { waiting_on } = parent_decision(r, s, n) {
+        let d = &s.disks[waiting_on];
+        let why = if d.status == CmdStatus::ExecutionFailed {
+            format!(", which the {r} poller never dispatches (BZ 1633777)")
+        } else if matches!(d.task, Task::Lost | Task::ExecutionFailed) {
+            format!(
+                ", whose {} grandchild is {} and never ends",
+                d.step.grandchild_name(),
+                d.task.ovirt_name()
+            )
+        } else {
+            ", which nothing can change any more".to_string()
+        };
+        return format!(
+            "the parent's doPolling ({r}) waits for {}'s child, {}{why}; the snapshot stays {}",
+            disk_name(waiting_on),
+            status(d.status),
+            s.snapshot.ovirt_name()
+        );
     }
     "no event is enabled but the parent's end-action has not run".into()
 }
@@ -267,10 +372,15 @@ pub(crate) fn summarize_n(s: &State, n: usize) -> String {
     };
     let _ = writeln!(
         out,
-        "parent RemoveSnapshot: {pstatus}{} | snapshot {} | restarts {}",
+        "parent RemoveSnapshot: {pstatus}{} | snapshot {} | restarts {}{}",
         if p.f.registered() { ", polled" } else { "" },
         s.snapshot.ovirt_name(),
-        s.restarts
+        s.restarts,
+        if s.retries > 0 {
+            format!(" | retry {}", s.retries)
+        } else {
+            String::new()
+        }
     );
     for (i, d) in s.disks[..n].iter().enumerate() {
         let _ = writeln!(out, "{}: {}", disk_name(i), summarize_disk(d));
@@ -299,9 +409,13 @@ fn summarize_disk(d: &Disk) -> String {
         if d.step != Step::Extend || d.task != Task::None {
             let task = match d.task {
                 Task::None => "",
+                Task::Queued => " queued",
+                Task::Executing => " executing",
                 Task::Running => " running",
                 Task::Succeeded => " done",
                 Task::Failed => " FAILED",
+                Task::ExecutionFailed => " EXECUTION_FAILED",
+                Task::Lost => " LOST",
             };
             let _ = write!(v, ", step {}{}", d.step.ovirt_name(), task);
         }

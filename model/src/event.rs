@@ -18,12 +18,23 @@ pub enum Event {
     PollParent,
     /// The engine restarts: threads and queued work lost, rows kept, restart rules applied.
     Restart,
+    /// After a failed removal, the user removes the snapshot again (a new parent command).
+    UserRetries,
     /// A pool thread picks up this disk's queued child and enters `execute()`.
     PoolPicksUp(u8),
     /// The child's `execute()` returns.
     ChildReturns(u8),
     /// The poller dispatches the child's callback (doPolling advances a step / end-action).
     PollChild(u8),
+    /// A pool thread picks up the child's queued grandchild and enters its `execute()`.
+    GrandchildPicksUp(u8),
+    /// The Merge grandchild's `execute()` calls `VM.merge`: the host starts a block-commit job.
+    MergeReachesHost(u8),
+    /// The Merge grandchild's `VM.merge` fails because top is no longer in the host's chain
+    /// (a retry of a disk the host merged already): the grandchild fails.
+    MergeRefused(u8),
+    /// The grandchild's `execute()` returns: executed = true.
+    GrandchildReturns(u8),
     /// The child's current grandchild command ends (its own end-action has run).
     TaskEnds(u8),
     /// The host's block-commit job for this disk completes: top merged into base, pivoted.
@@ -39,6 +50,10 @@ impl Event {
     pub fn disk(self) -> Option<usize> {
         match self {
             Event::PoolPicksUp(d)
+            | Event::GrandchildPicksUp(d)
+            | Event::MergeReachesHost(d)
+            | Event::MergeRefused(d)
+            | Event::GrandchildReturns(d)
             | Event::ChildReturns(d)
             | Event::PollChild(d)
             | Event::TaskEnds(d)
@@ -54,6 +69,10 @@ impl Event {
         let d = disk as u8;
         match self {
             Event::PoolPicksUp(_) => Event::PoolPicksUp(d),
+            Event::GrandchildPicksUp(_) => Event::GrandchildPicksUp(d),
+            Event::MergeReachesHost(_) => Event::MergeReachesHost(d),
+            Event::MergeRefused(_) => Event::MergeRefused(d),
+            Event::GrandchildReturns(_) => Event::GrandchildReturns(d),
             Event::ChildReturns(_) => Event::ChildReturns(d),
             Event::PollChild(_) => Event::PollChild(d),
             Event::TaskEnds(_) => Event::TaskEnds(d),
@@ -66,17 +85,22 @@ impl Event {
 
     /// Every event a configuration with `n` disks can name, in a fixed order.
     pub fn candidates(n: usize) -> impl Iterator<Item = Event> {
-        const GLOBAL: [Event; 5] = [
+        const GLOBAL: [Event; 6] = [
             Event::ParentBegins,
             Event::ParentStartsChild,
             Event::ParentReturns,
             Event::PollParent,
             Event::Restart,
+            Event::UserRetries,
         ];
-        const PER_DISK: [fn(u8) -> Event; 7] = [
+        const PER_DISK: [fn(u8) -> Event; 11] = [
             Event::PoolPicksUp,
             Event::ChildReturns,
             Event::PollChild,
+            Event::GrandchildPicksUp,
+            Event::MergeReachesHost,
+            Event::MergeRefused,
+            Event::GrandchildReturns,
             Event::TaskEnds,
             Event::HostJobEnds,
             Event::HostJobFails,

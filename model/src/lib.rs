@@ -17,22 +17,26 @@ mod config;
 mod describe;
 mod event;
 mod model;
-mod poller;
 pub mod properties;
+pub mod rules;
 mod state;
 mod step;
 mod svg;
 
 pub use canonical::{canonical, canonicalize, concretize, ConcreteStep, Permutation};
-pub use config::{Config, ConfigError, Fault, Faults, PollerRule, MAX_DISKS};
+pub use config::{Config, ConfigError, Fault, Faults, PollerRule, Release, MAX_DISKS};
 pub use describe::{describe_event, describe_step, summarize, why_stuck};
 pub use event::Event;
 pub use model::LiveMerge;
-pub use poller::{parent_decision, ParentDecision};
-pub use state::{CmdStatus, Disk, Images, Parent, Snapshot, State, Step, Task};
-pub use step::{enabled, grandchild_can_end, restart, step, successors, Refused};
+pub use rules::{parent_decision, ParentDecision};
+pub use state::{
+    CmdStatus, Disk, DiskFlags, Images, Parent, ParentFlags, Snapshot, State, Step, Task,
+};
+pub use step::{
+    enabled, grandchild_can_end, grandchild_queued, restart, step, successors, Refused,
+};
 pub use svg::sequence_diagram;
 
 /// The model's semantic version: bumped whenever `step` or the state changes meaning, so that a
 /// saved counterexample can say which model it was found on.
-pub const MODEL_VERSION: u32 = 1;
+pub const MODEL_VERSION: u32 = 2;

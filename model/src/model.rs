@@ -107,6 +107,8 @@ fn property_fn(name: &str) -> fn(&LiveMerge, &State) -> bool {
         SNAPSHOT_REMOVED => |m, s| snapshot_removed(&m.cfg, s),
         REMOVAL_FAILED_CLEANLY => |m, s| removal_failed_cleanly(&m.cfg, s),
         EVERY_REMOVAL_ENDS => |m, s| removal_ended(&m.cfg, s),
+        EVERY_DISAGREEMENT_MARKED => |m, s| every_disagreement_marked(&m.cfg, s),
+        RETRY_CAN_COMPLETE => |m, s| retry_can_complete(&m.cfg, s),
         // `properties::all` names only the properties above; a test holds the two lists together.
         _ => |_, _| false,
     }

@@ -2,8 +2,9 @@
 //! (liveness is a predicate that must eventually hold on every path); the checker, the engine's
 //! auditor and the tests all use these same functions.
 
-use crate::config::Config;
-use crate::state::{Snapshot, State};
+use crate::config::{Config, Faults};
+use crate::event::Event;
+use crate::state::{Disk, Images, Snapshot, State};
 
 /// How a property is meant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,6 +48,8 @@ pub const DB_AGREES_WHEN_IDLE: &str = "database agrees with storage when no comm
 pub const SNAPSHOT_REMOVED: &str = "snapshot removed";
 pub const REMOVAL_FAILED_CLEANLY: &str = "removal failed cleanly";
 pub const EVERY_REMOVAL_ENDS: &str = "every removal ends";
+pub const EVERY_DISAGREEMENT_MARKED: &str = "every disagreement is marked";
+pub const RETRY_CAN_COMPLETE: &str = "a failed removal can be retried to completion";
 
 /// The properties of a configuration, safety first. "removal failed cleanly" can only happen
 /// when a fault can, so it is expected only when some fault is on.
@@ -66,6 +69,16 @@ pub fn all(cfg: &Config) -> Vec<Prop> {
             name: DB_AGREES_WHEN_IDLE,
             expectation: Expectation::Always,
             holds: db_agrees_when_idle,
+        },
+        Prop {
+            name: EVERY_DISAGREEMENT_MARKED,
+            expectation: Expectation::Always,
+            holds: every_disagreement_marked,
+        },
+        Prop {
+            name: RETRY_CAN_COMPLETE,
+            expectation: Expectation::Always,
+            holds: retry_can_complete,
         },
         Prop {
             name: SNAPSHOT_REMOVED,
@@ -88,14 +101,74 @@ pub fn all(cfg: &Config) -> Vec<Prop> {
     v
 }
 
-/// If the snapshot row is gone, every disk of the snapshot is merged on the host and the
-/// engine's image rows describe the merged chain.
+/// If the snapshot row is gone, every disk (all were in the snapshot) is merged on the host and
+/// the engine's image rows describe the merged chain.
 pub fn snapshot_removed_implies_merge_done(cfg: &Config, s: &State) -> bool {
     s.snapshot != Snapshot::Deleted
         || s.disks[..cfg.n()]
             .iter()
-            .filter(|d| d.f.in_snapshot())
             .all(|d| d.host_merged() && d.db_agrees())
+}
+
+/// When nothing is in flight, every disk whose image rows disagree with storage has them marked
+/// ILLEGAL: oVirt's designed signal that the user must remove the snapshot again.
+pub fn every_disagreement_marked(cfg: &Config, s: &State) -> bool {
+    !s.idle(cfg.n())
+        || s.disks[..cfg.n()]
+            .iter()
+            .all(|d| d.db_agrees() || matches!(d.images, Images::TopIllegal | Images::MergedOrphan))
+}
+
+/// After a failed removal (the snapshot back to OK, nothing in flight), removing the snapshot
+/// again on a calm system (no fault, no restart) can end with the snapshot removed and merged.
+///
+/// A calm retry succeeds exactly when every disk's new child can succeed: the parent succeeds iff
+/// all children do, and a child's course depends on its own disk only. So each disk that still
+/// has an image in the snapshot is tried alone, as a one-disk removal from its current volumes
+/// and rows, by an exhaustive search of that small model (tens of states). The retry is
+/// hypothetical: it does not use up `--retries`.
+pub fn retry_can_complete(cfg: &Config, s: &State) -> bool {
+    let n = cfg.n();
+    if !(s.removal_ended() && s.snapshot == Snapshot::Ok && s.idle(n)) {
+        return true;
+    }
+    s.disks[..n]
+        .iter()
+        .filter(|d| d.images != Images::Merged)
+        .all(|d| calm_retry_succeeds(cfg, d))
+}
+
+fn calm_retry_succeeds(cfg: &Config, d: &Disk) -> bool {
+    let one = Config {
+        disks: 1,
+        faults: Faults::NONE,
+        restarts: 0,
+        retries: 1,
+        symmetry: false,
+        ..*cfg
+    };
+    let mut start = State::initial(1);
+    start.disks[0] = *d;
+    start.parent.f.set_notified(true);
+    let Ok(start) = crate::step(&one, &start, Event::UserRetries) else {
+        return false;
+    };
+    let mut seen = std::collections::HashSet::from([start]);
+    let mut todo = vec![start];
+    while let Some(x) = todo.pop() {
+        if x.snapshot == Snapshot::Deleted {
+            if snapshot_removed_implies_merge_done(&one, &x) {
+                return true;
+            }
+            continue;
+        }
+        for (_, y) in crate::successors(&one, &x) {
+            if seen.insert(y) {
+                todo.push(y);
+            }
+        }
+    }
+    false
 }
 
 /// No volume was deleted while it held data that no remaining volume of its chain holds.

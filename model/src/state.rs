@@ -19,7 +19,9 @@ pub enum CmdStatus {
     NotStarted,
     Active,
     Failed,
-    FailedRestarted,
+    /// A restart caught the command before its `execute()` returned: `FAILED_RESTARTED` up to
+    /// 3.6, renamed `EXECUTION_FAILED` in 4.0 (see [`CmdStatus::ovirt_name_in`]).
+    ExecutionFailed,
     Succeeded,
 }
 
@@ -34,13 +36,24 @@ impl CmdStatus {
         CmdStatus::NotStarted,
         CmdStatus::Active,
         CmdStatus::Failed,
-        CmdStatus::FailedRestarted,
+        CmdStatus::ExecutionFailed,
         CmdStatus::Succeeded,
     ];
 
     /// A stored status read back from its name (`UNKNOWN` is never stored).
     pub fn from_ovirt_name(name: &str) -> Option<CmdStatus> {
+        if name == "FAILED_RESTARTED" {
+            return Some(CmdStatus::ExecutionFailed);
+        }
         by_name(&Self::STORED, Self::ovirt_name, name)
+    }
+
+    /// The status as `release` names it: `FAILED_RESTARTED` became `EXECUTION_FAILED` in 4.0.
+    pub fn ovirt_name_in(self, release: crate::Release) -> &'static str {
+        match self {
+            CmdStatus::ExecutionFailed if release < crate::Release::V4_0_0 => "FAILED_RESTARTED",
+            other => other.ovirt_name(),
+        }
     }
 
     /// The status as oVirt's `getCommandStatus` reports it.
@@ -50,7 +63,7 @@ impl CmdStatus {
             CmdStatus::NotStarted => "NOT_STARTED",
             CmdStatus::Active => "ACTIVE",
             CmdStatus::Failed => "FAILED",
-            CmdStatus::FailedRestarted => "FAILED_RESTARTED",
+            CmdStatus::ExecutionFailed => "EXECUTION_FAILED",
             CmdStatus::Succeeded => "SUCCEEDED",
         }
     }
@@ -67,15 +80,18 @@ pub enum Step {
     Merge,
     MergeStatus,
     DestroyImage,
+    /// From 4.0 only: check that DESTROY_IMAGE really removed the volume.
+    DestroyImageCheck,
     Complete,
 }
 
 impl Step {
-    pub const ALL: [Step; 5] = [
+    pub const ALL: [Step; 6] = [
         Step::Extend,
         Step::Merge,
         Step::MergeStatus,
         Step::DestroyImage,
+        Step::DestroyImageCheck,
         Step::Complete,
     ];
 
@@ -89,17 +105,17 @@ impl Step {
             Step::Merge => "MERGE",
             Step::MergeStatus => "MERGE_STATUS",
             Step::DestroyImage => "DESTROY_IMAGE",
+            Step::DestroyImageCheck => "DESTROY_IMAGE_CHECK",
             Step::Complete => "COMPLETE",
         }
     }
 
-    pub fn next(self) -> Step {
-        match self {
-            Step::Extend => Step::Merge,
-            Step::Merge => Step::MergeStatus,
-            Step::MergeStatus => Step::DestroyImage,
-            Step::DestroyImage | Step::Complete => Step::Complete,
-        }
+    /// The grandchild of this step has a callback, so the poller drives it and a restart before
+    /// its `execute()` returned marks it FAILED_RESTARTED/EXECUTION_FAILED. `MergeExtendCommand`,
+    /// `MergeCommand` and `MergeStatusCommand` override `getCallback()`; `DestroyImageCommand`
+    /// and `DestroyImageCheckCommand` do not (read at ovirt-engine-3.6.0 and -4.0.0, `BLL/`).
+    pub fn grandchild_has_callback(self) -> bool {
+        matches!(self, Step::Extend | Step::Merge | Step::MergeStatus)
     }
 
     /// The grandchild command that carries out this step.
@@ -109,40 +125,77 @@ impl Step {
             Step::Merge => "Merge",
             Step::MergeStatus => "MergeStatus",
             Step::DestroyImage => "DestroyImage",
+            Step::DestroyImageCheck => "DestroyImageCheck",
             Step::Complete => "-",
         }
     }
 }
 
-/// The current step's grandchild command, as far as the child's `doPolling` can see it: not yet
-/// started, running, or ended (its end-action has run) with success or failure.
+/// The current step's grandchild command (`MergeExtend`, `Merge`, `MergeStatus`, `DestroyImage`,
+/// `DestroyImageCheck`), phase by phase, so that a restart can catch it in each.
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
 )]
 #[repr(u8)]
 pub enum Task {
+    /// No grandchild for the current step yet.
     #[default]
     None,
+    /// `executeAsyncCommand`: row persisted NOT_STARTED, waiting in the pool's queue.
+    Queued,
+    /// A pool thread is inside its `execute()` (ACTIVE, not executed). Only for a grandchild
+    /// without a callback, and for a Merge whose `VM.merge` reached the host; for the others
+    /// queued and executing are one phase (a restart and every poller treat them alike).
+    Executing,
+    /// Its `execute()` returned (ACTIVE, executed): it waits for the host or its SPM task.
     Running,
+    /// It ended with success and its end-action ran.
     Succeeded,
+    /// It ended with failure (FAILED, ENDED_WITH_FAILURE) and its end-action, if any, ran.
     Failed,
+    /// A restart caught it before `execute()` returned: FAILED_RESTARTED / EXECUTION_FAILED.
+    ExecutionFailed,
+    /// A restart lost it and nothing will ever end it: a queued command without a callback
+    /// (its row stays NOT_STARTED), or, up to 3.6, an executing one (its row stays ACTIVE).
+    Lost,
 }
 
 impl Task {
-    pub const ALL: [Task; 4] = [Task::None, Task::Running, Task::Succeeded, Task::Failed];
+    pub const ALL: [Task; 8] = [
+        Task::None,
+        Task::Queued,
+        Task::Executing,
+        Task::Running,
+        Task::Succeeded,
+        Task::Failed,
+        Task::ExecutionFailed,
+        Task::Lost,
+    ];
 
-    /// The grandchild's status as its command row would hold it (`NONE`: not started yet).
+    /// The grandchild's phase in words close to its command row (`NONE`: not started yet).
     pub fn ovirt_name(self) -> &'static str {
         match self {
             Task::None => "NONE",
-            Task::Running => "ACTIVE",
+            Task::Queued => "NOT_STARTED",
+            Task::Executing => "ACTIVE",
+            Task::Running => "ACTIVE_EXECUTED",
             Task::Succeeded => "SUCCEEDED",
             Task::Failed => "FAILED",
+            Task::ExecutionFailed => "EXECUTION_FAILED",
+            Task::Lost => "LOST",
         }
     }
 
     pub fn from_ovirt_name(name: &str) -> Option<Task> {
         by_name(&Self::ALL, Self::ovirt_name, name)
+    }
+
+    /// A grandchild has been started and has not ended: its command row is unfinished.
+    pub fn in_flight(self) -> bool {
+        matches!(
+            self,
+            Task::Queued | Task::Executing | Task::Running | Task::ExecutionFailed | Task::Lost
+        )
     }
 }
 
@@ -350,20 +403,25 @@ pub struct State {
     pub snapshot: Snapshot,
     /// Engine restarts so far.
     pub restarts: u8,
+    /// Removals of the snapshot the user started again after a failed one.
+    pub retries: u8,
     pub disks: [Disk; MAX_DISKS],
 }
 
 impl State {
     /// A running VM with a snapshot over `n` disks; the user has just asked to remove it.
     pub fn initial(n: usize) -> State {
-        let mut disks = [Disk::initial(); MAX_DISKS];
-        for d in disks.iter_mut().skip(n) {
-            d.f.set_in_snapshot(false);
+        // Disks beyond `n` stay all-zero: a configured disk never is (its chain has top, or base
+        // holds top's data), which is how `disk_count` tells them apart.
+        let mut disks = [Disk::default(); MAX_DISKS];
+        for d in disks.iter_mut().take(n) {
+            *d = Disk::initial();
         }
         State {
             parent: Parent::default(),
             snapshot: Snapshot::Ok,
             restarts: 0,
+            retries: 0,
             disks,
         }
     }
@@ -375,12 +433,11 @@ impl State {
             && self.parent.status == CmdStatus::Active
     }
 
-    /// How many disks the configuration has: a configured disk is in the snapshot or has a child
-    /// (it leaves the snapshot only after its child succeeded); the others are never touched.
+    /// How many disks the configuration has: the disks beyond it are all-zero and never touched.
     pub fn disk_count(&self) -> usize {
         self.disks
             .iter()
-            .rposition(|d| d.f.in_snapshot() || d.f.created())
+            .rposition(|d| *d != Disk::default())
             .map_or(0, |i| i + 1)
     }
 
@@ -394,9 +451,12 @@ impl State {
         let parent_unfinished = self.parent.status != CmdStatus::NoRow && !self.parent.f.notified();
         !parent_unfinished
             && !self.parent_executing()
-            && self.disks[..n]
-                .iter()
-                .all(|d| !d.child_unfinished() && !d.f.queued() && !d.f.job_running())
+            && self.disks[..n].iter().all(|d| {
+                !d.child_unfinished()
+                    && !d.f.queued()
+                    && !d.f.job_running()
+                    && !(d.task.in_flight() && d.status != CmdStatus::NoRow)
+            })
     }
 }
 
@@ -407,6 +467,8 @@ struct StateRepr {
     parent: Parent,
     snapshot: Snapshot,
     restarts: u8,
+    #[serde(default)]
+    retries: u8,
     disks: Vec<Disk>,
 }
 
@@ -423,6 +485,7 @@ impl From<State> for StateRepr {
             parent: s.parent,
             snapshot: s.snapshot,
             restarts: s.restarts,
+            retries: s.retries,
             disks: s.disks[..n].to_vec(),
         }
     }
@@ -441,6 +504,7 @@ impl TryFrom<StateRepr> for State {
         s.parent = r.parent;
         s.snapshot = r.snapshot;
         s.restarts = r.restarts;
+        s.retries = r.retries;
         s.disks[..r.disks.len()].copy_from_slice(&r.disks);
         Ok(s)
     }

@@ -2,10 +2,10 @@
 //! the reason; an event is enabled exactly when `step` accepts it. An event that would change
 //! nothing (a poll that only waits) is refused: waiting is not a step.
 
-use crate::config::{Config, Fault};
+use crate::config::{Config, Fault, Release};
 use crate::event::Event;
-use crate::poller::{parent_decision, ParentDecision};
-use crate::state::{CmdStatus, Disk, Images, Snapshot, State, Step, Task};
+use crate::rules::{self, parent_decision, OnGrandchildExecutionFailed, ParentDecision};
+use crate::state::{CmdStatus, Disk, DiskFlags, Images, Snapshot, State, Step, Task};
 use std::fmt;
 
 /// Why `step` refused an event.
@@ -31,6 +31,7 @@ fn need(cond: bool, why: &'static str) -> Result<(), Refused> {
 /// Applies `event` to `s` under `cfg`. Pure: no IO, no clock, no randomness.
 pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
     let n = cfg.n();
+    let r = cfg.release;
     let mut t = *s;
     if let Some(d) = event.disk() {
         need(d < n, "no such disk")?;
@@ -51,6 +52,7 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
             let d = next_child(s, n).ok_or(Refused("every disk already has its child"))?;
             let disk = &mut t.disks[d];
             disk.status = CmdStatus::NotStarted;
+            disk.step = rules::initial_step(disk.images == Images::MergedOrphan);
             disk.f.set_created(true);
             disk.f.set_registered(true);
             disk.f.set_queued(true);
@@ -71,50 +73,86 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
                 s.parent.f.registered(),
                 "the parent is not registered with the poller",
             )?;
-            match s.parent.status {
-                CmdStatus::Succeeded => parent_end_action(&mut t, n, true),
-                CmdStatus::Failed => parent_end_action(&mut t, n, false),
-                CmdStatus::Active if s.parent.f.executed() => {
-                    match parent_decision(cfg.poller, s, n) {
-                        ParentDecision::Wait { .. } => {
-                            return Err(Refused("the parent's doPolling waits"))
-                        }
-                        ParentDecision::Done { success } => {
-                            t.parent.status = if success {
-                                CmdStatus::Succeeded
-                            } else {
-                                CmdStatus::Failed
-                            };
-                        }
+            let polled = match s.parent.status {
+                CmdStatus::Succeeded => {
+                    parent_end_action(&mut t, n, true);
+                    false
+                }
+                CmdStatus::Failed => {
+                    parent_end_action(&mut t, n, false);
+                    false
+                }
+                CmdStatus::Active => s.parent.f.executed(),
+                CmdStatus::ExecutionFailed => rules::polls_parent_on_execution_failed(r),
+                _ => false,
+            };
+            if polled {
+                match parent_decision(r, s, n) {
+                    ParentDecision::Wait { .. } => {
+                        return Err(Refused("the parent's doPolling waits"))
+                    }
+                    ParentDecision::Done { success } => {
+                        t.parent.status = if success {
+                            CmdStatus::Succeeded
+                        } else {
+                            CmdStatus::Failed
+                        };
                     }
                 }
-                _ => {
-                    return Err(Refused(
-                        "the poller dispatches nothing for the parent's status",
-                    ))
-                }
+            } else if t == *s {
+                return Err(Refused(
+                    "the poller dispatches nothing for the parent's status",
+                ));
             }
         }
         Event::Restart => {
             need(s.restarts < cfg.restarts, "no engine restart left")?;
-            t = restart(s, n);
+            t = restart(r, s, n);
             need(t != *s, "a restart would change nothing")?;
             t.restarts = s.restarts + 1;
+        }
+        Event::UserRetries => {
+            need(s.retries < cfg.retries, "no retry left")?;
+            need(
+                s.removal_ended() && s.snapshot == Snapshot::Ok && s.idle(n),
+                "the snapshot can be removed again only after a failed removal, with nothing running",
+            )?;
+            t.parent = Default::default();
+            for d in t.disks[..n].iter_mut() {
+                d.status = CmdStatus::NoRow;
+                d.step = Step::Extend;
+                d.task = Task::None;
+                for clear in [
+                    DiskFlags::set_created,
+                    DiskFlags::set_queued,
+                    DiskFlags::set_executed,
+                    DiskFlags::set_notified,
+                    DiskFlags::set_registered,
+                ] {
+                    clear(&mut d.f, false);
+                }
+            }
+            need(
+                next_child(&t, n).is_some(),
+                "the snapshot has no image left to merge",
+            )?;
+            t.retries = s.retries + 1;
         }
         Event::PoolPicksUp(d) => {
             let disk = &mut t.disks[d as usize];
             need(disk.f.queued(), "the child is not in the pool's queue")?;
             disk.f.set_queued(false);
-            // A thread that finds no row cannot load the command and runs nothing; this is how
-            // bug 1280160's children were "bypassed" (no VDSM verb was ever called).
-            if disk.status == CmdStatus::NotStarted {
-                disk.status = CmdStatus::Active;
-            }
+            // The thread holds the command object; `execute()` sets it ACTIVE and persists it
+            // (`CommandBase.java:1376-1384` at ovirt-engine-3.6.0), which re-creates a row that the
+            // parent's end-action deleted (`CommandsCacheImpl.put`, l.61-64): the child then runs
+            // its steps after the snapshot row is gone. Only 3.6.0 can get here with no row.
+            disk.status = CmdStatus::Active;
+            disk.f.set_notified(false);
         }
         Event::ChildReturns(d) => {
             let disk = &mut t.disks[d as usize];
             need(
-                disk.status == CmdStatus::Active && !disk.f.executed(),
+                disk.status == CmdStatus::Active && !disk.f.executed() && !disk.f.queued(),
                 "no pool thread is inside the child's execute()",
             )?;
             disk.f.set_executed(true);
@@ -124,42 +162,97 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
                 t.disks[d as usize].f.registered(),
                 "the child is not registered with the poller",
             )?;
-            poll_child(&mut t.disks[d as usize])?;
+            poll_child(r, &mut t.disks[d as usize])?;
+        }
+        // Queued and executing are one phase for a grandchild with a callback other than Merge:
+        // the restart rule and every poller treat them alike, so a pool thread picking it up is
+        // not a step of its own. Without a callback they differ (a restart loses a queued one,
+        // and from 4.0 ends an executing one with failure); a Merge is executing from the moment
+        // VM.merge reached the host.
+        Event::GrandchildPicksUp(d) => {
+            let disk = &mut t.disks[d as usize];
+            need(
+                disk.task == Task::Queued
+                    && !disk.step.grandchild_has_callback()
+                    && grandchild_alive(s, d as usize),
+                "no grandchild without a callback waits in the pool's queue",
+            )?;
+            disk.task = Task::Executing;
+        }
+        Event::MergeReachesHost(d) | Event::MergeRefused(d) => {
+            let disk = &mut t.disks[d as usize];
+            need(
+                disk.step == Step::Merge
+                    && disk.task == Task::Queued
+                    && grandchild_alive(s, d as usize),
+                "no Merge grandchild is about to call VM.merge",
+            )?;
+            if matches!(event, Event::MergeReachesHost(_)) {
+                need(
+                    disk.f.top_in_chain(),
+                    "top is no longer in the host's chain",
+                )?;
+                disk.f.set_job_running(true);
+                disk.task = Task::Executing;
+            } else {
+                need(!disk.f.top_in_chain(), "the host accepts the merge")?;
+                disk.task = Task::Failed;
+            }
+        }
+        Event::GrandchildReturns(d) => {
+            let disk = &mut t.disks[d as usize];
+            let inside = match disk.task {
+                Task::Queued => disk.step.grandchild_has_callback() && disk.step != Step::Merge,
+                Task::Executing => true,
+                _ => false,
+            };
+            need(
+                inside && grandchild_alive(s, d as usize),
+                "no pool thread is inside a grandchild's execute()",
+            )?;
+            disk.task = Task::Running;
         }
         Event::TaskEnds(d) => {
+            let disk = &mut t.disks[d as usize];
+            if disk.task == Task::ExecutionFailed
+                && rules::grandchild_polled_on_execution_failed(r, disk.step)
+                && grandchild_alive(s, d as usize)
+            {
+                // Its own callback polls it and ends it FAILED: it never executed.
+                disk.task = Task::Failed;
+                return Ok(t);
+            }
             need(
-                s.disks[d as usize].task == Task::Running,
+                disk.task == Task::Running && grandchild_alive(s, d as usize),
                 "no grandchild is running",
             )?;
-            need(
-                grandchild_can_end(s, d as usize),
-                "the child's rows are gone",
-            )?;
-            let disk = &mut t.disks[d as usize];
-            match disk.step {
-                Step::Extend => disk.task = Task::Succeeded,
-                Step::Merge => {
-                    // VM.merge accepted: the host now runs the block-commit job.
-                    disk.f.set_job_running(true);
-                    disk.task = Task::Succeeded;
-                }
+            disk.task = match disk.step {
+                // Nothing to extend for qcow2; the Merge's job is the host's now.
+                Step::Extend | Step::Merge => Task::Succeeded,
                 Step::MergeStatus => {
                     need(
                         !disk.f.job_running(),
                         "MergeStatus waits for the host's job",
                     )?;
-                    disk.task = if disk.f.top_in_chain() {
+                    if disk.f.top_in_chain() {
                         Task::Failed
                     } else {
                         Task::Succeeded
-                    };
+                    }
                 }
                 Step::DestroyImage => {
                     disk.f.set_top_exists(false);
-                    disk.task = Task::Succeeded;
+                    Task::Succeeded
+                }
+                Step::DestroyImageCheck => {
+                    if disk.f.top_exists() {
+                        Task::Failed
+                    } else {
+                        Task::Succeeded
+                    }
                 }
                 Step::Complete => return Err(Refused("a completed child has no grandchild")),
-            }
+            };
         }
         Event::HostJobEnds(d) | Event::HostJobFails(d) => {
             let fails = matches!(event, Event::HostJobFails(_));
@@ -186,12 +279,10 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
             )?;
             let disk = &mut t.disks[d as usize];
             need(
-                disk.step == Step::DestroyImage && disk.task == Task::Running,
+                disk.step == Step::DestroyImage
+                    && disk.task == Task::Running
+                    && grandchild_alive(s, d as usize),
                 "no deleteVolume is running",
-            )?;
-            need(
-                grandchild_can_end(s, d as usize),
-                "the child's rows are gone",
             )?;
             disk.task = Task::Failed;
         }
@@ -199,33 +290,43 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
     Ok(t)
 }
 
-/// Whether disk `d`'s grandchild is running and can still end: the grandchildren go with their
-/// parent's rows (`removeAllCommandsInHierarchy`), and one whose rows are gone never ends. The
-/// engine asks this to know whether a task worker should keep waiting.
+/// Whether disk `d`'s grandchild can still move: the grandchildren go with their parent's rows
+/// (`removeAllCommandsInHierarchy`), and one whose rows are gone never ends.
+fn grandchild_alive(s: &State, d: usize) -> bool {
+    s.disks[d].status != CmdStatus::NoRow
+}
+
+/// Whether disk `d`'s grandchild waits in the pool's queue for a thread (the engine asks this to
+/// know when to run one).
+pub fn grandchild_queued(s: &State, d: usize) -> bool {
+    s.disks[d].task == Task::Queued && grandchild_alive(s, d)
+}
+
+/// Whether disk `d`'s grandchild is running and can still end. The engine asks this to know
+/// whether a task worker should keep waiting.
 pub fn grandchild_can_end(s: &State, d: usize) -> bool {
-    let disk = &s.disks[d];
-    disk.task == Task::Running && disk.status != CmdStatus::NoRow
+    s.disks[d].task == Task::Running && grandchild_alive(s, d)
 }
 
-/// The first disk the parent has not yet started a child for: its loop goes in disk order.
+/// The first disk the parent has not yet started a child for and that still has an image in the
+/// snapshot (`getSourceImages()`: a disk whose merge was synced no longer has one): its loop goes
+/// in disk order.
 fn next_child(s: &State, n: usize) -> Option<usize> {
-    s.disks[..n].iter().position(|d| !d.f.created())
+    s.disks[..n]
+        .iter()
+        .position(|d| !d.f.created() && d.images != Images::Merged)
 }
 
-/// The parent's end-action (`RemoveSnapshotCommandCallback.endAction`), then
-/// `removeAllCommandsInHierarchy`, which deletes the rows but not the poller's registrations.
+/// The parent's end-action, then `removeAllCommandsInHierarchy`, which deletes the rows but not
+/// the poller's registrations. On failure the parent drops no disk from the snapshot: its loop
+/// over `getImagesParameters()` is empty on the live path (`snapshots/RemoveSnapshotCommand.java:
+/// 271-291` at ovirt-engine-4.0.0); a disk leaves the snapshot in its own child's end-action.
 fn parent_end_action(t: &mut State, n: usize, success: bool) {
-    if success {
-        t.snapshot = Snapshot::Deleted;
+    t.snapshot = if success {
+        Snapshot::Deleted
     } else {
-        // endWithFailure: keep the snapshot, drop the disks whose merge succeeded, back to OK.
-        for d in t.disks[..n].iter_mut() {
-            if d.status == CmdStatus::Succeeded {
-                d.f.set_in_snapshot(false);
-            }
-        }
-        t.snapshot = Snapshot::Ok;
-    }
+        Snapshot::Ok
+    };
     t.parent.status = CmdStatus::NoRow;
     t.parent.f.set_notified(true);
     t.parent.f.set_registered(false);
@@ -235,36 +336,30 @@ fn parent_end_action(t: &mut State, n: usize, success: bool) {
 }
 
 /// The poller's dispatch of a child's callback (`RemoveSnapshotSingleDiskLiveCommandCallback`).
-fn poll_child(d: &mut Disk) -> Result<(), Refused> {
+fn poll_child(r: Release, d: &mut Disk) -> Result<(), Refused> {
     match d.status {
         CmdStatus::Succeeded => {
-            // syncDbRecords: base takes top's place, top's row is deleted.
+            // syncDbRecords(true): base takes top's place, the disk leaves the snapshot.
             d.images = Images::Merged;
+            d.f.set_in_snapshot(false);
             end_child(d);
         }
         CmdStatus::Failed => {
-            d.images = if d.step < Step::DestroyImage {
-                Images::TopIllegal
+            if rules::completed_merge(d.step) {
+                d.images = Images::MergedOrphan;
+                d.f.set_in_snapshot(false);
             } else {
-                Images::MergedOrphan
-            };
+                d.images = Images::TopIllegal;
+            }
             end_child(d);
         }
-        CmdStatus::Active if d.f.executed() => match d.task {
-            // proceedCommandExecution: one step per poll.
-            Task::None => d.task = Task::Running,
-            Task::Running => return Err(Refused("the child's doPolling waits for its grandchild")),
-            Task::Succeeded => {
-                d.step = d.step.next();
-                if d.step == Step::Complete {
-                    d.task = Task::None;
-                    d.status = CmdStatus::Succeeded;
-                } else {
-                    d.task = Task::Running;
-                }
-            }
-            Task::Failed => d.status = CmdStatus::Failed,
-        },
+        CmdStatus::Active if d.f.executed() => proceed(r, d, CmdStatus::Succeeded)?,
+        // 4.1.0's callback carries on with the steps of a child a restart caught before its
+        // execute() returned; at the end it is FAILED, since it never executed
+        // (`ChildCommandsCallbackBase.java:93` taskGroupSuccess needs EXECUTED).
+        CmdStatus::ExecutionFailed if rules::polls_child_on_execution_failed(r) => {
+            proceed(r, d, CmdStatus::Failed)?
+        }
         _ => {
             return Err(Refused(
                 "the poller dispatches nothing for the child's status",
@@ -274,27 +369,87 @@ fn poll_child(d: &mut Disk) -> Result<(), Refused> {
     Ok(())
 }
 
+/// The child's `proceedCommandExecution` (4.1: `performNextOperation`): one step per poll;
+/// `done` is the status it takes at COMPLETE.
+fn proceed(r: Release, d: &mut Disk, done: CmdStatus) -> Result<(), Refused> {
+    match d.task {
+        Task::None => start_step(d, done),
+        Task::Queued | Task::Executing | Task::Running | Task::Lost => {
+            return Err(Refused("the child's doPolling waits for its grandchild"))
+        }
+        Task::ExecutionFailed => match rules::on_grandchild_execution_failed(r) {
+            OnGrandchildExecutionFailed::Wait => {
+                return Err(Refused(
+                    "the child's doPolling waits for its EXECUTION_FAILED grandchild",
+                ))
+            }
+            OnGrandchildExecutionFailed::FailChild => d.status = CmdStatus::Failed,
+        },
+        Task::Succeeded => {
+            d.step = rules::next_step(r, d.step);
+            start_step(d, done);
+        }
+        Task::Failed
+            if d.step == Step::DestroyImage && rules::failed_destroy_image_is_checked(r) =>
+        {
+            d.step = rules::next_step(r, d.step);
+            start_step(d, done);
+        }
+        Task::Failed => d.status = CmdStatus::Failed,
+    }
+    Ok(())
+}
+
+/// Starts the current step's grandchild (`executeAsyncCommand`: row NOT_STARTED, queued), or at
+/// COMPLETE ends the child.
+fn start_step(d: &mut Disk, done: CmdStatus) {
+    if d.step == Step::Complete {
+        d.task = Task::None;
+        d.status = done;
+    } else {
+        d.task = Task::Queued;
+    }
+}
+
 fn end_child(d: &mut Disk) {
     d.f.set_notified(true);
     d.f.set_registered(false);
 }
 
-/// The 2015 restart rules (`c01ac673388`), without counting the restart: threads and queued work
-/// are lost; every row not executed and not already failed becomes FAILED_RESTARTED; every row
-/// whose callback has not been notified is registered again, and only those.
-pub fn restart(s: &State, n: usize) -> State {
+/// The restart rules, without counting the restart: threads and queued work are lost; every row
+/// not executed and not already failed becomes FAILED_RESTARTED/EXECUTION_FAILED; every row whose
+/// callback has not been notified is registered again (`tasks/CommandExecutor.java:162-176` at
+/// ovirt-engine-3.6.0, `c01ac673388`; `tasks/CommandCallbacksPoller.java:181-194` at
+/// ovirt-engine-4.0.0). These cover grandchildren too: one with a callback becomes
+/// EXECUTION_FAILED, one without is lost or, from 4.0, ended with failure.
+pub fn restart(r: Release, s: &State, n: usize) -> State {
     let mut t = *s;
     let p = &mut t.parent;
     if matches!(p.status, CmdStatus::NotStarted | CmdStatus::Active) && !p.f.executed() {
-        p.status = CmdStatus::FailedRestarted;
+        p.status = CmdStatus::ExecutionFailed;
+        if rules::startup_compensation_works(r) && t.snapshot == Snapshot::Locked {
+            t.snapshot = Snapshot::Ok;
+        }
     }
+    let p = &mut t.parent;
     p.f.set_registered(p.status != CmdStatus::NoRow && !p.f.notified());
     for d in t.disks[..n].iter_mut() {
         d.f.set_queued(false);
         if matches!(d.status, CmdStatus::NotStarted | CmdStatus::Active) && !d.f.executed() {
-            d.status = CmdStatus::FailedRestarted;
+            d.status = CmdStatus::ExecutionFailed;
         }
         d.f.set_registered(d.status != CmdStatus::NoRow && !d.f.notified());
+        if d.status == CmdStatus::NoRow {
+            continue;
+        }
+        d.task = match d.task {
+            Task::Queued | Task::Executing if d.step.grandchild_has_callback() => {
+                Task::ExecutionFailed
+            }
+            Task::Executing if rules::restart_ends_unmanaged_commands(r) => Task::Failed,
+            Task::Queued | Task::Executing => Task::Lost,
+            other => other,
+        };
     }
     t
 }

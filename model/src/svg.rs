@@ -69,7 +69,7 @@ fn arrow(cfg: &Config, before: &State, e: Event, after: &State) -> Arrow {
                 _ => {
                     let seen: Vec<_> = (0..cfg.n())
                         .filter(|&i| before.disks[i].f.created())
-                        .map(|i| before.disks[i].status.ovirt_name())
+                        .map(|i| before.disks[i].status.ovirt_name_in(cfg.release))
                         .collect();
                     format!(
                         "doPolling sees {} -> {}",
@@ -81,6 +81,23 @@ fn arrow(cfg: &Config, before: &State, e: Event, after: &State) -> Arrow {
             a(Lane::Poller, Lane::Parent, &label)
         }
         Event::Restart => a(Lane::Parent, Lane::Db, "ENGINE RESTART"),
+        Event::UserRetries => a(Lane::Parent, Lane::Db, "user removes the snapshot again"),
+        Event::GrandchildPicksUp(d) => a(
+            Lane::Child(d as usize),
+            Lane::Child(d as usize),
+            "pool thread: grandchild ACTIVE",
+        ),
+        Event::MergeReachesHost(d) => a(Lane::Child(d as usize), Lane::Host, "VM.merge"),
+        Event::MergeRefused(d) => a(
+            Lane::Host,
+            Lane::Child(d as usize),
+            "VM.merge fails: top not in chain",
+        ),
+        Event::GrandchildReturns(d) => a(
+            Lane::Child(d as usize),
+            Lane::Child(d as usize),
+            "grandchild execute() returns",
+        ),
         Event::PoolPicksUp(d) => a(
             Lane::Child(d as usize),
             Lane::Child(d as usize),

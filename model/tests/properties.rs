@@ -6,7 +6,7 @@ use livemerge_model::properties::*;
 use livemerge_model::*;
 
 fn c1() -> Config {
-    cfg(1, PollerRule::V4_0)
+    cfg(1, Release::V4_0_2)
 }
 
 fn merged_disk() -> Disk {
@@ -86,7 +86,7 @@ fn snapshot_removed_on_hand_built_states() {
 
 #[test]
 fn removal_failed_cleanly_on_hand_built_states() {
-    let c = cfg(2, PollerRule::V4_0);
+    let c = cfg(2, Release::V4_0_2);
     let mut s = State::initial(2);
     s.parent.f.set_begun(true);
     s.parent.f.set_notified(true);
@@ -133,4 +133,50 @@ fn the_stateright_model_names_the_same_properties() {
             assert_eq!((p.holds)(&c, &s), (q.condition)(&m, &s), "{}", p.name);
         }
     }
+}
+
+#[test]
+fn every_disagreement_is_marked_on_hand_built_states() {
+    let c = c1();
+    let mut s = State::initial(1);
+    s.disks[0] = merged_disk();
+    s.disks[0].images = Images::BaseAndTop;
+    assert!(
+        !every_disagreement_marked(&c, &s),
+        "host merged, rows say base <- top and nothing marks them"
+    );
+    s.disks[0].images = Images::TopIllegal;
+    assert!(
+        every_disagreement_marked(&c, &s),
+        "the same disagreement, marked ILLEGAL"
+    );
+    s.disks[0].f.set_job_running(true);
+    s.disks[0].images = Images::BaseAndTop;
+    assert!(every_disagreement_marked(&c, &s), "not idle");
+}
+
+#[test]
+fn a_failed_removal_can_be_retried_on_hand_built_states() {
+    let c = c1();
+    // A failed removal that left the disk untouched but marked: a calm retry merges it.
+    let mut s = State::initial(1);
+    s.parent.f.set_begun(true);
+    s.parent.f.set_notified(true);
+    s.disks[0].images = Images::TopIllegal;
+    assert!(retry_can_complete(&c, &s));
+    // The host merged while the rows still list top (a restart failed the Merge after VM.merge
+    // reached the host): the retry starts at EXTEND, and VM.merge of a top the chain no longer
+    // holds fails, every time.
+    s.disks[0].f.set_top_in_chain(false);
+    s.disks[0].f.set_base_has_top(true);
+    assert!(!retry_can_complete(&c, &s));
+    // A merged disk whose volume removal failed: the retry starts at DESTROY_IMAGE and finishes.
+    s.disks[0].images = Images::MergedOrphan;
+    s.disks[0].f.set_in_snapshot(false);
+    assert!(retry_can_complete(&c, &s));
+    // Not a failed removal (still running): nothing to say.
+    s.parent.f.set_notified(false);
+    s.parent.status = CmdStatus::Active;
+    s.disks[0].images = Images::BaseAndTop;
+    assert!(retry_can_complete(&c, &s));
 }

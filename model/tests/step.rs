@@ -6,13 +6,13 @@ use livemerge_model::*;
 
 #[test]
 fn only_the_request_is_enabled_at_first() {
-    let c = cfg(2, PollerRule::V4_0);
+    let c = cfg(2, Release::V4_0_2);
     assert_eq!(enabled(&c, &State::initial(2)), vec![Event::ParentBegins]);
 }
 
 #[test]
 fn refuses_events_that_are_not_enabled() {
-    let c = cfg(1, PollerRule::V4_0);
+    let c = cfg(1, Release::V4_0_2);
     let s = State::initial(1);
     for e in [
         Event::ParentStartsChild,
@@ -26,6 +26,11 @@ fn refuses_events_that_are_not_enabled() {
         Event::HostJobEnds(0),
         Event::HostJobFails(0),
         Event::DeleteVolumeFails(0),
+        Event::GrandchildPicksUp(0),
+        Event::MergeReachesHost(0),
+        Event::MergeRefused(0),
+        Event::GrandchildReturns(0),
+        Event::UserRetries,
         Event::PoolPicksUp(5),
     ] {
         assert!(
@@ -50,7 +55,7 @@ fn refuses_events_that_are_not_enabled() {
 
 #[test]
 fn enabled_is_exactly_what_step_accepts() {
-    for poller in PollerRule::ALL {
+    for poller in Release::ALL {
         let c = cfg(2, poller);
         let mut s = State::initial(2);
         for e in [
@@ -69,14 +74,14 @@ fn enabled_is_exactly_what_step_accepts() {
 
 #[test]
 fn faults_are_refused_when_off() {
-    let mut c = cfg(1, PollerRule::V4_0);
+    let mut c = cfg(1, Release::V4_0_2);
     c.faults = Faults::NONE;
     let mut events = vec![
         Event::ParentBegins,
         Event::ParentStartsChild,
         Event::ParentReturns,
     ];
-    events.extend(&merge_disk(0)[..6]);
+    events.extend(&merge_disk(0, c.release)[..7]);
     let s = run(&c, &events);
     assert!(s.disks[0].f.job_running());
     assert_eq!(
@@ -90,7 +95,12 @@ fn faults_are_refused_when_off() {
 
 #[test]
 fn the_fixed_pollers_wait_for_a_not_started_child() {
-    for poller in [PollerRule::V3_6_1, PollerRule::V4_0] {
+    for poller in [
+        Release::V3_6_1,
+        Release::V4_0_0,
+        Release::V4_0_2,
+        Release::V4_1_0,
+    ] {
         let c = cfg(1, poller);
         let events = parent_polls_before_pickup();
         let s = run(&c, &events[..3]);
@@ -104,7 +114,7 @@ fn the_fixed_pollers_wait_for_a_not_started_child() {
 
 #[test]
 fn the_historical_poller_takes_not_started_for_finished() {
-    let c = cfg(1, PollerRule::V3_6_0);
+    let c = cfg(1, Release::V3_6_0);
     let s = run(&c, &parent_polls_before_pickup());
     assert_eq!(s.parent.status, CmdStatus::Succeeded);
     let s = step(&c, &s, Event::PollParent).unwrap();
@@ -115,24 +125,28 @@ fn the_historical_poller_takes_not_started_for_finished() {
         "removeAllCommandsInHierarchy"
     );
     assert!(s.disks[0].f.top_in_chain(), "no merge ran");
-    // The queued child's thread finds no row and runs nothing.
+    // The queued child's thread still holds the command: execute() persists it again
+    // (CommandBase.java:1376-1384 at ovirt-engine-3.6.0), and its callback, never unregistered,
+    // drives the merge after the snapshot row is gone.
     let s = step(&c, &s, Event::PoolPicksUp(0)).unwrap();
-    assert_eq!(s.disks[0].status, CmdStatus::NoRow);
-    // Only a restart is left: it drops the child's stale registration.
-    assert_eq!(enabled(&c, &s), vec![Event::Restart]);
+    assert_eq!(s.disks[0].status, CmdStatus::Active);
+    assert!(s.disks[0].f.registered());
+    let s = run_from(&c, s, &merge_disk(0, c.release)[1..]);
+    assert!(s.disks[0].host_merged() && s.disks[0].db_agrees());
+    assert_eq!(s.snapshot, Snapshot::Deleted);
 }
 
 #[test]
 fn a_full_removal_merges_and_syncs_the_rows() {
-    let c = cfg(2, PollerRule::V4_0);
+    let c = cfg(2, Release::V4_0_2);
     let mut events = vec![
         Event::ParentBegins,
         Event::ParentStartsChild,
         Event::ParentStartsChild,
         Event::ParentReturns,
     ];
-    events.extend(merge_disk(0));
-    events.extend(merge_disk(1));
+    events.extend(merge_disk(0, c.release));
+    events.extend(merge_disk(1, c.release));
     events.extend([Event::PollParent, Event::PollParent]);
     let s = run(&c, &events);
     assert_eq!(s.snapshot, Snapshot::Deleted);
@@ -146,7 +160,7 @@ fn a_full_removal_merges_and_syncs_the_rows() {
 
 #[test]
 fn restart_fails_unexecuted_rows_and_reregisters_unfinished_ones() {
-    let c = cfg(2, PollerRule::V4_0);
+    let c = cfg(2, Release::V4_0_2);
     let s = run(
         &c,
         &[
@@ -172,7 +186,7 @@ fn restart_fails_unexecuted_rows_and_reregisters_unfinished_ones() {
     );
     assert_eq!(
         s.disks[1].status,
-        CmdStatus::FailedRestarted,
+        CmdStatus::ExecutionFailed,
         "queued work is lost"
     );
     assert!(!s.disks[1].f.queued());
@@ -181,9 +195,9 @@ fn restart_fails_unexecuted_rows_and_reregisters_unfinished_ones() {
         step(&c, &s, Event::Restart),
         Err(Refused("no engine restart left"))
     );
-    // 4.0 waits for the FAILED_RESTARTED child's end-action, which never comes (BZ 1633777).
+    // 4.0 waits on the EXECUTION_FAILED child, which the poller never dispatches (BZ 1633777).
     assert_eq!(
-        parent_decision(PollerRule::V4_0, &s, 2),
+        parent_decision(Release::V4_0_2, &s, 2),
         ParentDecision::Wait { waiting_on: 0 }
     );
 }
@@ -191,9 +205,10 @@ fn restart_fails_unexecuted_rows_and_reregisters_unfinished_ones() {
 #[test]
 fn the_model_is_acyclic() {
     // "eventually" is checked on terminal states; that is sound only without cycles.
-    for poller in PollerRule::ALL {
+    for poller in Release::ALL {
         let c = Config {
             restarts: 2,
+            retries: 1,
             ..cfg(2, poller)
         };
         let mut color = std::collections::HashMap::new(); // 1 = on stack, 2 = done
@@ -224,9 +239,9 @@ fn the_model_is_acyclic() {
 
 #[test]
 fn states_round_trip_through_json() {
-    let c = cfg(3, PollerRule::V4_0);
+    let c = cfg(3, Release::V4_0_2);
     let mut events = vec![Event::ParentBegins, Event::ParentStartsChild];
-    events.extend(&merge_disk(0)[..8]);
+    events.extend(&merge_disk(0, c.release)[..8]);
     let s = run(&c, &events);
     let text = serde_json::to_string(&s).unwrap();
     assert!(text.contains("\"job_running\"") || text.contains("\"top_in_chain\""));
@@ -257,9 +272,10 @@ fn stored_names_read_back() {
 
 #[test]
 fn why_a_removal_is_stuck_names_the_ovirt_cause() {
-    let c = cfg(2, PollerRule::V4_0);
+    let c = cfg(2, Release::V3_6_1);
     let s = run(&c, &[Event::ParentBegins, Event::Restart]);
     assert!(why_stuck(&c, &s).contains("the parent RemoveSnapshot is FAILED_RESTARTED"));
+    let c = cfg(2, Release::V4_0_2);
     let s = run(
         &c,
         &[
@@ -272,7 +288,7 @@ fn why_a_removal_is_stuck_names_the_ovirt_cause() {
     );
     let why = why_stuck(&c, &s);
     assert!(
-        why.contains("waits for disk-1's child, FAILED_RESTARTED, which the poller never dispatches (BZ 1633777)"),
+        why.contains("waits for disk-1's child, EXECUTION_FAILED, which the 4.0.2 poller never dispatches (BZ 1633777)"),
         "{why}"
     );
 }

@@ -39,7 +39,7 @@ fn parse_poller(s: &str) -> Result<PollerRule, String> {
 pub fn run(args: ReplayArgs) -> Result<u8, Fail> {
     let file = CounterexampleFile::load(&args.file).map_err(usage)?;
     let cfg = file.configuration;
-    let poller = args.poller.unwrap_or(cfg.poller);
+    let poller = args.poller.unwrap_or(cfg.release);
     let settings = Settings {
         disks: cfg.disks,
         poller,
@@ -54,11 +54,11 @@ pub fn run(args: ReplayArgs) -> Result<u8, Fail> {
     let r = replay_dir(&args.dir, settings, &file.events, args.trace.as_deref())
         .map_err(|e| usage(e.to_string()))?;
     say!(
-        "livemerge replay: {} \"{}\" ({} steps), found for poller {}, replayed with poller {poller}",
+        "livemerge replay: {} \"{}\" ({} steps), found for release {}, replayed with release {poller}",
         file.property.expectation,
         file.property.name,
         file.events.len(),
-        cfg.poller
+        cfg.release
     );
     match &r.stopped {
         Some(why) => say!(

@@ -1,0 +1,492 @@
+//! One test per rule that differs between releases (`model/src/rules.rs`), each on a hand-built
+//! state, each naming the line of oVirt's code it follows; and the release-level findings the
+//! issue asks to pin: what a restart inside `execute()` leaves, and what the 4.0 liveness bug needs.
+
+mod common;
+use common::*;
+use livemerge_model::*;
+use std::collections::HashSet;
+
+fn all_releases() -> [Release; 5] {
+    Release::ALL
+}
+
+/// A parent that executed and created one child (disk-1), the child's row as given.
+fn parent_with_child(status: CmdStatus, notified: bool) -> State {
+    let mut s = State::initial(1);
+    s.parent.status = CmdStatus::Active;
+    s.parent.f.set_begun(true);
+    s.parent.f.set_executed(true);
+    s.parent.f.set_registered(true);
+    s.snapshot = Snapshot::Locked;
+    let d = &mut s.disks[0];
+    d.status = status;
+    d.f.set_created(true);
+    d.f.set_registered(!notified);
+    d.f.set_notified(notified);
+    s
+}
+
+/// A child that executed and is at `step` with its grandchild in `task`.
+fn child_at(step_: Step, task: Task) -> State {
+    let mut s = parent_with_child(CmdStatus::Active, false);
+    let d = &mut s.disks[0];
+    d.f.set_executed(true);
+    d.step = step_;
+    d.task = task;
+    s
+}
+
+// RemoveSnapshotCommandCallback.java:21-32 at ovirt-engine-3.6.0 (NOT_STARTED falls to default:
+// done); l.23 at ovirt-engine-3.6.1 (NOT_STARTED waits); ChildCommandsCallbackBase.java:39-43 at
+// ovirt-engine-4.0.0 (waits).
+#[test]
+fn parent_rule_not_started_child() {
+    let s = parent_with_child(CmdStatus::NotStarted, false);
+    for r in all_releases() {
+        let want = if r == Release::V3_6_0 {
+            ParentDecision::Done { success: true }
+        } else {
+            ParentDecision::Wait { waiting_on: 0 }
+        };
+        assert_eq!(parent_decision(r, &s, 1), want, "{r}");
+    }
+}
+
+// FAILED_RESTARTED counts as failed in 3.6 (RemoveSnapshotCommandCallback.java:26-28 at
+// ovirt-engine-3.6.0 and l.28-30 at 3.6.1); EXECUTION_FAILED waits from 4.0
+// (ChildCommandsCallbackBase.java:42 at ovirt-engine-4.0.0).
+#[test]
+fn parent_rule_execution_failed_child() {
+    let s = parent_with_child(CmdStatus::ExecutionFailed, false);
+    for r in all_releases() {
+        let want = if r < Release::V4_0_0 {
+            ParentDecision::Done { success: false }
+        } else {
+            ParentDecision::Wait { waiting_on: 0 }
+        };
+        assert_eq!(parent_decision(r, &s, 1), want, "{r}");
+    }
+}
+
+// SUCCEEDED: 3.6 counts it at once (default case, RemoveSnapshotCommandCallback.java:30-31 at
+// ovirt-engine-3.6.1); 4.0 waits for its end-action (ChildCommandsCallbackBase.java:55-58,
+// shouldWaitForEndMethodsCompletion l.71-81, COMMAND_MANAGED: RemoveSnapshotCommand.java:247).
+#[test]
+fn parent_rule_succeeded_child_before_its_end_action() {
+    let s = parent_with_child(CmdStatus::Succeeded, false);
+    for r in all_releases() {
+        let want = if r < Release::V4_0_0 {
+            ParentDecision::Done { success: true }
+        } else {
+            ParentDecision::Wait { waiting_on: 0 }
+        };
+        assert_eq!(parent_decision(r, &s, 1), want, "{r}");
+    }
+    let ended = parent_with_child(CmdStatus::Succeeded, true);
+    for r in all_releases() {
+        assert_eq!(
+            parent_decision(r, &ended, 1),
+            ParentDecision::Done { success: true },
+            "{r}"
+        );
+    }
+}
+
+// tasks/CommandExecutor.java:94-107 at ovirt-engine-3.6.0 (no FAILED_RESTARTED case);
+// tasks/CommandCallbacksPoller.java:116-119 at ovirt-engine-4.0.0 with
+// ChildCommandsCallbackBase.pollOnExecutionFailed() == true (l.167-170).
+#[test]
+fn poller_dispatches_an_execution_failed_parent_from_4_0() {
+    for r in all_releases() {
+        let c = cfg(1, r);
+        let s = run(&c, &[Event::ParentBegins, Event::Restart]);
+        assert_eq!(s.parent.status, CmdStatus::ExecutionFailed, "{r}");
+        let polled = step(&c, &s, Event::PollParent);
+        if r >= Release::V4_0_0 {
+            let t = polled.unwrap_or_else(|e| panic!("{r}: {e}"));
+            assert_eq!(t.parent.status, CmdStatus::Failed, "{r}: never executed");
+        } else {
+            assert!(polled.is_err(), "{r}");
+            assert!(enabled(&c, &s).is_empty(), "{r}: stuck for ever");
+        }
+    }
+}
+
+// RemoveSnapshotSingleDiskLiveCommandCallback.java:10 extends CommandCallback at
+// ovirt-engine-4.0.0 (pollOnExecutionFailed() false, CommandCallback.java:34-36), and
+// SerialChildCommandsExecutionCallback at ovirt-engine-4.1.0 (22efca35358).
+#[test]
+fn poller_dispatches_an_execution_failed_child_from_4_1() {
+    let mut s = parent_with_child(CmdStatus::ExecutionFailed, false);
+    s.disks[0].f.set_registered(true);
+    for r in all_releases() {
+        let c = cfg(1, r);
+        let polled = step(&c, &s, Event::PollChild(0));
+        if r >= Release::V4_1_0 {
+            let t = polled.unwrap();
+            assert_eq!(t.disks[0].task, Task::Queued, "it starts EXTEND");
+            assert_eq!(t.disks[0].status, CmdStatus::ExecutionFailed);
+        } else {
+            assert!(polled.is_err(), "{r}");
+        }
+    }
+}
+
+// 4.1.0's child ends FAILED at COMPLETE when it never executed: ChildCommandsCallbackBase.java:93
+// (taskGroupSuccess needs EXECUTED) via SerialChildCommandsExecutionCallback.
+#[test]
+fn an_execution_failed_child_that_carries_on_ends_failed_in_4_1() {
+    let c = cfg(1, Release::V4_1_0);
+    let mut s = child_at(Step::DestroyImageCheck, Task::Succeeded);
+    s.disks[0].status = CmdStatus::ExecutionFailed;
+    s.disks[0].f.set_executed(false);
+    let t = step(&c, &s, Event::PollChild(0)).unwrap();
+    assert_eq!(t.disks[0].step, Step::Complete);
+    assert_eq!(t.disks[0].status, CmdStatus::Failed);
+}
+
+// RemoveSnapshotSingleDiskLiveCommand.java:107-112 at ovirt-engine-3.6.1 (FAILED_RESTARTED fails
+// the child); l.105-118 at ovirt-engine-4.0.0 (EXECUTION_FAILED fails it); 4.1.0's
+// ChildCommandsCallbackBase.java:39-43 waits.
+#[test]
+fn child_rule_execution_failed_grandchild() {
+    let s = child_at(Step::Merge, Task::ExecutionFailed);
+    for r in all_releases() {
+        let c = cfg(1, r);
+        let polled = step(&c, &s, Event::PollChild(0));
+        if r >= Release::V4_1_0 {
+            assert!(polled.is_err(), "{r}: waits");
+        } else {
+            assert_eq!(polled.unwrap().disks[0].status, CmdStatus::Failed, "{r}");
+        }
+    }
+}
+
+// MergeExtendCommand.java:111-113 at ovirt-engine-4.1.0: its callback is a
+// ConcurrentChildCommandsExecutionCallback, polled on EXECUTION_FAILED; MergeCommandCallback
+// (l.17) is not.
+#[test]
+fn grandchild_callback_ends_an_execution_failed_merge_extend_in_4_1() {
+    for r in all_releases() {
+        let c = cfg(1, r);
+        let extend = step(
+            &c,
+            &child_at(Step::Extend, Task::ExecutionFailed),
+            Event::TaskEnds(0),
+        );
+        let merge = step(
+            &c,
+            &child_at(Step::Merge, Task::ExecutionFailed),
+            Event::TaskEnds(0),
+        );
+        assert!(merge.is_err(), "{r}");
+        if r >= Release::V4_1_0 {
+            assert_eq!(extend.unwrap().disks[0].task, Task::Failed);
+        } else {
+            assert!(extend.is_err(), "{r}");
+        }
+    }
+}
+
+// RemoveSnapshotSingleDiskLiveCommand.java:139-151 at ovirt-engine-3.6.1 (DESTROY_IMAGE ->
+// COMPLETE); l.145-161 at ovirt-engine-4.0.0 (DESTROY_IMAGE -> DESTROY_IMAGE_CHECK).
+#[test]
+fn child_steps_after_destroy_image() {
+    let s = child_at(Step::DestroyImage, Task::Succeeded);
+    for r in all_releases() {
+        let t = step(&cfg(1, r), &s, Event::PollChild(0)).unwrap();
+        if r >= Release::V4_0_0 {
+            assert_eq!(
+                (t.disks[0].step, t.disks[0].task),
+                (Step::DestroyImageCheck, Task::Queued)
+            );
+        } else {
+            assert_eq!(
+                (t.disks[0].step, t.disks[0].status),
+                (Step::Complete, CmdStatus::Succeeded)
+            );
+        }
+    }
+}
+
+// A failed DestroyImage: RemoveSnapshotSingleDiskLiveCommand.java:107-112 at ovirt-engine-3.6.1
+// (child FAILED); l.105-112 at ovirt-engine-4.0.0 ("the image may already be destroyed": on to
+// DESTROY_IMAGE_CHECK).
+#[test]
+fn a_failed_destroy_image_is_checked_from_4_0() {
+    let s = child_at(Step::DestroyImage, Task::Failed);
+    for r in all_releases() {
+        let t = step(&cfg(1, r), &s, Event::PollChild(0)).unwrap();
+        if r >= Release::V4_0_0 {
+            assert_eq!(t.disks[0].step, Step::DestroyImageCheck, "{r}");
+            assert_eq!(t.disks[0].status, CmdStatus::Active, "{r}");
+        } else {
+            assert_eq!(t.disks[0].status, CmdStatus::Failed, "{r}");
+        }
+    }
+}
+
+// tasks/CommandsRepository.java:83-97 at ovirt-engine-4.0.0: an ACTIVE command without a callback
+// and without a recorded host task becomes ENDED_WITH_FAILURE at startup; 3.6 has no such pass
+// (tasks/CommandExecutor.java:162-176 at ovirt-engine-3.6.0 looks at callback rows only).
+#[test]
+fn restart_of_an_executing_destroy_image() {
+    let s = child_at(Step::DestroyImage, Task::Executing);
+    for r in all_releases() {
+        let t = step(&cfg(1, r), &s, Event::Restart).unwrap();
+        let want = if r >= Release::V4_0_0 {
+            Task::Failed
+        } else {
+            Task::Lost
+        };
+        assert_eq!(t.disks[0].task, want, "{r}");
+        // A queued one is lost in every release: no callback, its row stays NOT_STARTED.
+        let q = step(
+            &cfg(1, r),
+            &child_at(Step::DestroyImage, Task::Queued),
+            Event::Restart,
+        );
+        assert_eq!(q.unwrap().disks[0].task, Task::Lost, "{r}");
+        // A queued Merge has a callback: FAILED_RESTARTED / EXECUTION_FAILED.
+        let m = step(
+            &cfg(1, r),
+            &child_at(Step::Merge, Task::Queued),
+            Event::Restart,
+        );
+        assert_eq!(m.unwrap().disks[0].task, Task::ExecutionFailed, "{r}");
+    }
+}
+
+// Backend.java:234-235 with CommandBase(Guid) at ovirt-engine-4.0.0 l.184-188 (no compensation
+// context: compensate() throws) and ovirt-engine-4.0.2 l.180-185 (cf6d79838f0).
+#[test]
+fn startup_compensation_unlocks_the_snapshot_from_4_0_2() {
+    for r in all_releases() {
+        let s = run(&cfg(1, r), &[Event::ParentBegins, Event::Restart]);
+        let want = if r >= Release::V4_0_2 {
+            Snapshot::Ok
+        } else {
+            Snapshot::Locked
+        };
+        assert_eq!(s.snapshot, want, "{r}");
+    }
+}
+
+// The issue's case: on 4.0.2 a restart inside execute() with no child created ends the removal
+// FAILED with the snapshot OK.
+#[test]
+fn a_restart_inside_execute_with_no_child_ends_failed_with_the_snapshot_ok_on_4_0_2() {
+    let c = cfg(2, Release::V4_0_2);
+    let s = run(
+        &c,
+        &[
+            Event::ParentBegins,
+            Event::Restart,
+            Event::PollParent, // doPolling on EXECUTION_FAILED: no child waits -> FAILED
+            Event::PollParent, // onFailed -> endVmCommand
+        ],
+    );
+    assert!(s.removal_ended());
+    assert_eq!(s.snapshot, Snapshot::Ok);
+    assert!(s.disks[..2]
+        .iter()
+        .all(|d| d.f.top_in_chain() && d.db_agrees()));
+    assert!(enabled(&c, &s).iter().all(|e| *e == Event::UserRetries));
+}
+
+// completedMerge() (RemoveSnapshotSingleDiskLiveCommand.java:199-202 at ovirt-engine-3.6.1,
+// l.209-213 at ovirt-engine-4.0.0) decides onFailed: syncDbRecords(false), which drops the disk
+// from the snapshot (l.431, l.340 at 3.6.1; l.446-447 at 4.0.0), or syncDbRecordsMergeFailure.
+#[test]
+fn child_on_failed_after_and_before_a_completed_merge() {
+    for r in all_releases() {
+        let c = cfg(1, r);
+        let last = if r >= Release::V4_0_0 {
+            Step::DestroyImageCheck
+        } else {
+            Step::DestroyImage
+        };
+        let mut s = child_at(last, Task::Failed);
+        s.disks[0].status = CmdStatus::Failed;
+        let t = step(&c, &s, Event::PollChild(0)).unwrap();
+        assert_eq!(t.disks[0].images, Images::MergedOrphan, "{r}");
+        assert!(!t.disks[0].f.in_snapshot(), "{r}");
+        let mut s = child_at(Step::MergeStatus, Task::Failed);
+        s.disks[0].status = CmdStatus::Failed;
+        let t = step(&c, &s, Event::PollChild(0)).unwrap();
+        assert_eq!(t.disks[0].images, Images::TopIllegal, "{r}");
+        assert!(t.disks[0].f.in_snapshot(), "{r}");
+    }
+}
+
+// RemoveSnapshotCommand.java:271-291 at ovirt-engine-4.0.0: the parent's failure path loops over
+// getImagesParameters(), empty on the live path; it drops no disk.
+#[test]
+fn the_parent_failure_path_drops_no_disk() {
+    for r in all_releases() {
+        let mut s = parent_with_child(CmdStatus::Succeeded, true);
+        s.parent.status = CmdStatus::Failed;
+        s.disks[0].images = Images::TopIllegal;
+        let t = step(&cfg(1, r), &s, Event::PollParent).unwrap();
+        assert_eq!(t.snapshot, Snapshot::Ok);
+        assert!(t.disks[0].f.in_snapshot(), "{r}");
+    }
+}
+
+// getInitialMergeStepForImage (RemoveSnapshotSingleDiskLiveCommand.java:184-197 at
+// ovirt-engine-3.6.1, l.194-207 at ovirt-engine-4.0.0): an orphaned ILLEGAL image starts at
+// DESTROY_IMAGE; a retry of a merged disk whose rows still list top starts at EXTEND and its
+// VM.merge fails.
+#[test]
+fn a_retry_starts_where_get_initial_merge_step_says() {
+    for r in all_releases() {
+        let c = cfg(2, r);
+        let mut s = State::initial(2);
+        s.parent.f.set_begun(true);
+        s.parent.f.set_notified(true);
+        s.disks[0].images = Images::MergedOrphan;
+        s.disks[0].f.set_in_snapshot(false);
+        s.disks[0].f.set_top_in_chain(false);
+        s.disks[0].f.set_base_has_top(true);
+        s.disks[1].images = Images::TopIllegal;
+        s.disks[1].f.set_top_in_chain(false);
+        s.disks[1].f.set_base_has_top(true);
+        let t = run_from(
+            &c,
+            s,
+            &[
+                Event::UserRetries,
+                Event::ParentBegins,
+                Event::ParentStartsChild,
+                Event::ParentStartsChild,
+            ],
+        );
+        assert_eq!(t.retries, 1);
+        assert_eq!(t.disks[0].step, Step::DestroyImage, "{r}");
+        assert_eq!(t.disks[1].step, Step::Extend, "{r}");
+        let t = run_from(
+            &c,
+            t,
+            &[
+                Event::PoolPicksUp(1),
+                Event::ChildReturns(1),
+                Event::PollChild(1),
+                Event::GrandchildReturns(1),
+                Event::TaskEnds(1),
+                Event::PollChild(1),
+            ],
+        );
+        assert_eq!(
+            step(&c, &t, Event::MergeReachesHost(1)).err(),
+            Some(Refused("top is no longer in the host's chain"))
+        );
+        let t = step(&c, &t, Event::MergeRefused(1)).unwrap();
+        assert_eq!(t.disks[1].task, Task::Failed);
+    }
+}
+
+// 3.6.0 only: a pool thread whose child row the parent's end-action deleted re-creates it
+// (CommandBase.java:1376-1384 at ovirt-engine-3.6.0, CommandsCacheImpl.java:61-64).
+#[test]
+fn a_3_6_0_pool_thread_recreates_a_deleted_row() {
+    let c = cfg(1, Release::V3_6_0);
+    let mut events = parent_polls_before_pickup();
+    events.push(Event::PollParent);
+    let s = run(&c, &events);
+    assert_eq!(s.disks[0].status, CmdStatus::NoRow);
+    let t = step(&c, &s, Event::PoolPicksUp(0)).unwrap();
+    assert_eq!(t.disks[0].status, CmdStatus::Active);
+    // In the fixed releases the parent never ends while a child is queued.
+    for r in [
+        Release::V3_6_1,
+        Release::V4_0_0,
+        Release::V4_0_2,
+        Release::V4_1_0,
+    ] {
+        let c = cfg(1, r);
+        let s = run(&c, &events[..3]);
+        assert!(step(&c, &s, Event::PollParent).is_err(), "{r}");
+    }
+}
+
+/// Every reachable state of `c` (no symmetry: concrete disks), skipping the events `skip` refuses.
+fn reachable(c: &Config, skip: impl Fn(&State, Event) -> bool) -> HashSet<State> {
+    let init = State::initial(c.n());
+    let mut seen = HashSet::from([init]);
+    let mut todo = vec![init];
+    while let Some(s) = todo.pop() {
+        for (e, t) in successors(c, &s) {
+            if !skip(&s, e) && seen.insert(t) {
+                todo.push(t);
+            }
+        }
+    }
+    seen
+}
+
+/// A removal that can go no further (nothing but perhaps a retry is enabled) and has not ended.
+fn stuck(c: &Config, s: &State) -> bool {
+    !s.removal_ended() && enabled(c, s).is_empty()
+}
+
+fn child_not_executed(s: &State, n: usize) -> bool {
+    s.disks[..n]
+        .iter()
+        .any(|d| matches!(d.status, CmdStatus::NotStarted | CmdStatus::Active) && !d.f.executed())
+}
+
+fn queued_grandchild_without_callback(s: &State, n: usize) -> bool {
+    s.disks[..n]
+        .iter()
+        .any(|d| d.task == Task::Queued && !d.step.grandchild_has_callback())
+}
+
+// The real 4.0 liveness bug: a child queued (or inside its execute()) at the restart becomes
+// EXECUTION_FAILED, its callback is never polled in that status, and the parent waits on it for
+// ever. The model finds a second way in the same release: a queued DestroyImage or
+// DestroyImageCheck has no callback, so a restart loses it with its row NOT_STARTED and the child
+// waits on it for ever. Without a restart that catches one of these two, every removal ends.
+#[test]
+fn the_4_0_liveness_bug_needs_a_child_caught_before_it_executed() {
+    for r in [Release::V4_0_0, Release::V4_0_2] {
+        for n in 1..=2u8 {
+            let c = Config {
+                retries: 0,
+                ..cfg(n, r)
+            };
+            let all = reachable(&c, |_, _| false);
+            let stuck_states: Vec<_> = all.iter().filter(|s| stuck(&c, s)).collect();
+            let by_child = |s: &State| {
+                s.disks[..c.n()]
+                    .iter()
+                    .any(|d| d.status == CmdStatus::ExecutionFailed)
+            };
+            let by_grandchild = |s: &State| s.disks[..c.n()].iter().any(|d| d.task == Task::Lost);
+            assert!(stuck_states.iter().any(|s| by_child(s)), "{r}, {n} disks");
+            assert!(
+                stuck_states.iter().any(|s| by_grandchild(s)),
+                "{r}, {n} disks"
+            );
+            for s in &stuck_states {
+                assert!(
+                    by_child(s) || by_grandchild(s),
+                    "{r}: stuck otherwise: {s:?}"
+                );
+            }
+            // The shortest stuck path is the queued child's: begin, start a child, restart.
+            let three = run(&c, &[Event::ParentBegins, Event::ParentStartsChild]);
+            let three = step(&c, &three, Event::Restart).unwrap();
+            assert!(n > 1 || stuck(&c, &three), "{r}");
+            let calm = reachable(&c, |s, e| {
+                e == Event::Restart
+                    && (child_not_executed(s, c.n())
+                        || queued_grandchild_without_callback(s, c.n()))
+            });
+            assert!(
+                !calm.iter().any(|s| stuck(&c, s)),
+                "{r}, {n} disks: stuck although no restart caught an unexecuted child"
+            );
+        }
+    }
+}
