@@ -110,7 +110,9 @@ pub struct Failure {
     pub reason: String,
 }
 
-/// Runs schedule `seed`; on failure, finds the shortest prefix of its path that still fails.
+/// Runs schedule `seed`; on failure, finds the shortest prefix of its path that still fails the
+/// same way (with the same reason: a prefix cut while a host job runs can differ from the model
+/// for that reason alone, which is not the failure being shrunk).
 pub fn check_seed(
     seed: u64,
     disks: Option<u8>,
@@ -133,8 +135,10 @@ pub fn check_seed(
             let mut shortest = (path.clone(), reason);
             for k in 1..path.len() {
                 if let Err(r) = attempt(&path[..k], k) {
-                    shortest = (path[..k].to_vec(), r);
-                    break;
+                    if r == shortest.1 {
+                        shortest = (path[..k].to_vec(), r);
+                        break;
+                    }
                 }
             }
             Err(Failure {

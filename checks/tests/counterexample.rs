@@ -115,7 +115,7 @@ fn every_saved_file_is_valid_json_with_the_documented_fields() {
         serde_json::from_slice(&std::fs::read(dir.join(BUG)).unwrap()).unwrap();
     assert_eq!(v["format"], "livemerge-counterexample");
     assert_eq!(v["version"], 1);
-    assert_eq!(v["configuration"]["poller"], "3.6.0");
+    assert_eq!(v["configuration"]["release"], "3.6.0");
     assert_eq!(v["property"]["name"], "snapshot removed implies merge done");
     let events = v["events"].as_array().unwrap();
     assert_eq!(events.len(), 5);

@@ -31,6 +31,7 @@ fn sleep_unless_done(child: &mut std::process::Child, d: Duration) {
 fn killed_at_random_points_the_engine_resumes_without_breaking_an_invariant_or_losing_data() {
     let mut rng = fastrand::Rng::with_seed(0x1280160);
     let (mut kills, mut attempts, mut ended, mut stuck, mut in_setup) = (0, 0, 0, 0, 0);
+    let (mut failed_marked, mut failed_cleanly) = (0, 0);
     let mut kill_points = Vec::new();
     while kills < KILLS {
         attempts += 1;
@@ -113,8 +114,10 @@ fn killed_at_random_points_the_engine_resumes_without_breaking_an_invariant_or_l
         let o = livemerge(&["resume", "--dir", d, "--limit-secs", "20", "--trace", t]);
         let out = String::from_utf8_lossy(&o.stdout);
         let code = o.status.code();
+        // 1: the removal ended with one of 4.0's known findings (a kill after VM.merge reached
+        // the host leaves the host merged and the rows marked ILLEGAL; see docs/releases.md).
         assert!(
-            code == Some(0) || code == Some(3),
+            code == Some(0) || code == Some(1) || code == Some(3),
             "kill at event {at}: resume exited {code:?}\n{out}{}",
             String::from_utf8_lossy(&o.stderr)
         );
@@ -126,8 +129,12 @@ fn killed_at_random_points_the_engine_resumes_without_breaking_an_invariant_or_l
             .unwrap()
             .settings
             .model_config();
+        let known_4_0_findings = [
+            properties::DB_AGREES_WHEN_IDLE,
+            properties::RETRY_CAN_COMPLETE,
+        ];
         for p in properties::all(&cfg) {
-            if p.expectation == Expectation::Always {
+            if p.expectation == Expectation::Always && !known_4_0_findings.contains(&p.name) {
                 assert!(
                     (p.holds)(&cfg, &obs.state),
                     "kill at event {at}: '{}' violated on the real DB and storage\n{out}",
@@ -154,20 +161,36 @@ fn killed_at_random_points_the_engine_resumes_without_breaking_an_invariant_or_l
         // The trace, across the kill and the resume, conforms to the model step for step, and
         // the real rows and volumes match its last state.
         let a = livemerge(&["audit", t, "--dir", d]);
-        assert_eq!(
-            a.status.code(),
-            Some(0),
-            "kill at event {at}: audit: {}{}",
+        let audit = format!(
+            "{}{}",
             String::from_utf8_lossy(&a.stdout),
             String::from_utf8_lossy(&a.stderr)
         );
-        if code == Some(0) {
+        // Every step conforms; a known 4.0 finding may be reported as a property violation.
+        let only_known = code == Some(1)
+            && known_4_0_findings
+                .iter()
+                .any(|p| audit.contains(&format!("violates always \"{p}\"")));
+        assert!(
+            a.status.code() == Some(0) || only_known,
+            "kill at event {at}: audit: {audit}"
+        );
+        if code == Some(0) && obs.rows.snapshot.is_none() {
             ended += 1;
-            assert!(obs.rows.snapshot.is_none(), "{out}");
             assert!(
                 obs.facts.iter().all(|f| !f.top_in_chain && !f.top_exists),
                 "{out}"
             );
+        } else if code == Some(0) {
+            // A restart failed a grandchild or a child before its merge: a clean failure.
+            failed_cleanly += 1;
+            assert!(
+                properties::removal_failed_cleanly(&cfg, &obs.state),
+                "kill at event {at}: ended, kept the snapshot, but not cleanly\n{out}"
+            );
+        } else if code == Some(1) {
+            failed_marked += 1;
+            assert!(out.contains("removal ended"), "{out}");
         } else {
             stuck += 1;
             assert!(out.contains("removal did not end"), "{out}");
@@ -175,7 +198,7 @@ fn killed_at_random_points_the_engine_resumes_without_breaking_an_invariant_or_l
     }
     kill_points.sort();
     eprintln!(
-        "{kills} kills in {attempts} attempts: {in_setup} during setup, {ended} resumed to the end, {stuck} stuck (oVirt's FAILED_RESTARTED liveness bug); events committed at the kills: {kill_points:?}"
+        "{kills} kills in {attempts} attempts: {in_setup} during setup, {ended} resumed to the end, {failed_cleanly} failed cleanly, {failed_marked} ended with rows marked ILLEGAL, {stuck} stuck (oVirt 4.0's EXECUTION_FAILED liveness bug); events committed at the kills: {kill_points:?}"
     );
     assert!(ended > 0, "some resumes must finish the removal");
 }

@@ -102,7 +102,7 @@ fn the_fixed_poller_stops_where_it_waits() {
     let o = replay(&file, &vm, &["--poller", "4.0"]);
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
-    assert!(out.contains("replayed with poller 4.0"), "{out}");
+    assert!(out.contains("replayed with release 4.0.0"), "{out}");
     assert!(
         out.contains("the engine followed 4 of 6 steps, then stopped: step 5: the engine cannot follow {\"event\":\"poll_parent\"} (poller: dispatch RemoveSnapshot): the model refuses it in the engine's real state: the parent's doPolling waits"),
         "{out}"
@@ -120,14 +120,25 @@ fn the_fixed_poller_stops_where_it_waits() {
 #[test]
 fn a_restart_in_the_path_is_a_real_restart() {
     let tmp = tempfile::tempdir().unwrap();
-    let file = saved(tmp.path(), "4.0", "2", "every-removal-ends.json");
+    // 4.0's real liveness counterexample: a child queued at the restart becomes EXECUTION_FAILED,
+    // which nothing ever polls; the parent waits on it for ever.
+    let file = saved(tmp.path(), "4.0.2", "2", "every-removal-ends.json");
     let vm = tmp.path().join("vm");
     let trace = tmp.path().join("trace.jsonl");
     let o = replay(&file, &vm, &["--trace", trace.to_str().unwrap()]);
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
-    assert!(out.contains("the engine followed all 2 steps"), "{out}");
-    assert!(out.contains("RemoveSnapshot FAILED_RESTARTED"), "{out}");
+    assert!(out.contains("the engine followed all 3 steps"), "{out}");
+    assert!(
+        out.contains(
+            "RemoveSnapshotSingleDiskLive EXECUTION_FAILED, step EXTEND (grandchild NONE)"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("snapshots: ") && out.contains(" OK ["),
+        "compensated: {out}"
+    );
     let a = livemerge(&[
         "audit",
         trace.to_str().unwrap(),
@@ -167,9 +178,10 @@ fn a_path_with_a_failed_merge_job_replays_on_real_images() {
     use livemerge_model::{properties, Config, Event as E, Faults, PollerRule};
     let cfg = Config {
         disks: 1,
-        poller: PollerRule::V4_0,
+        release: PollerRule::V4_0_2,
         faults: Faults::ALL,
         restarts: 0,
+        retries: 0,
         symmetry: false,
     };
     let events = [
@@ -179,16 +191,20 @@ fn a_path_with_a_failed_merge_job_replays_on_real_images() {
         E::PoolPicksUp(0),
         E::ChildReturns(0),
         E::PollChild(0), // EXTEND
+        E::GrandchildReturns(0),
         E::TaskEnds(0),
-        E::PollChild(0),    // MERGE
-        E::TaskEnds(0),     // VM.merge: the job starts...
-        E::HostJobFails(0), // ...and fails
-        E::PollChild(0),    // MERGE_STATUS
-        E::TaskEnds(0),     // the chain still has top: FAILED
-        E::PollChild(0),    // child FAILED
-        E::PollChild(0),    // onFailed: top ILLEGAL
-        E::PollParent,      // 4.0 counts it failed
-        E::PollParent,      // onFailed: snapshot back to OK
+        E::PollChild(0),         // MERGE
+        E::MergeReachesHost(0),  // VM.merge: the job starts...
+        E::HostJobFails(0),      // ...and fails
+        E::GrandchildReturns(0), // Merge's execute() returns
+        E::TaskEnds(0),
+        E::PollChild(0), // MERGE_STATUS
+        E::GrandchildReturns(0),
+        E::TaskEnds(0),  // the chain still has top: FAILED
+        E::PollChild(0), // child FAILED
+        E::PollChild(0), // onFailed: top ILLEGAL
+        E::PollParent,   // 4.0 counts it failed
+        E::PollParent,   // onFailed: snapshot back to OK
     ];
     let trace = Trace::rebuild_concrete(&cfg, &events).expect("a model path");
     let prop = properties::all(&cfg)
@@ -205,7 +221,7 @@ fn a_path_with_a_failed_merge_job_replays_on_real_images() {
     let o = replay(&file, &vm, &[]);
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
-    assert!(out.contains("the engine followed all 16 steps"), "{out}");
+    assert!(out.contains("the engine followed all 20 steps"), "{out}");
     assert!(
         out.contains("OK [disk-1]"),
         "the snapshot is back to OK: {out}"
@@ -214,5 +230,76 @@ fn a_path_with_a_failed_merge_job_replays_on_real_images() {
     assert!(
         out.contains("disk-1: active top.qcow2, chain base <- top, top volume exists, base lacks top's data; all data readable"),
         "{out}"
+    );
+}
+
+#[test]
+fn a_restart_after_vm_merge_reached_the_host_replays_on_real_images() {
+    // 4.0's divergence: a restart fails the Merge grandchild after VM.merge reached the host;
+    // the child fails and marks the images ILLEGAL, the removal ends, and the host finishes the
+    // merge: the rows list top while the real chain no longer has it.
+    let tmp = tempfile::tempdir().unwrap();
+    let file = saved(
+        tmp.path(),
+        "4.0.2",
+        "1",
+        "database-agrees-with-storage-when-no-command-is-running.json",
+    );
+    let events: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let kinds: Vec<&str> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    let merge = kinds
+        .iter()
+        .position(|k| *k == "merge_reaches_host")
+        .unwrap();
+    let restart = kinds.iter().position(|k| *k == "restart").unwrap();
+    assert!(merge < restart, "{kinds:?}");
+    let vm = tmp.path().join("vm");
+    let trace = tmp.path().join("trace.jsonl");
+    let o = replay(&file, &vm, &["--trace", trace.to_str().unwrap()]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains(&format!("the engine followed all {} steps", kinds.len())),
+        "{out}"
+    );
+    assert!(
+        out.contains("top ILLEGAL"),
+        "the rows keep top, marked: {out}"
+    );
+    assert!(
+        out.contains("disk-1: active base.qcow2, chain base (merged)"),
+        "the host merged for real: {out}"
+    );
+    assert!(
+        out.contains("VIOLATED  database agrees with storage when no command is running"),
+        "{out}"
+    );
+    assert!(
+        out.contains("holds     every disagreement is marked"),
+        "{out}"
+    );
+    // qemu-img agrees: the active volume's chain is base alone.
+    let info = Command::new("qemu-img")
+        .args(["info", "--backing-chain", "-U"])
+        .arg(vm.join("disk-1").join("base.qcow2"))
+        .output()
+        .unwrap();
+    assert!(info.status.success());
+    let a = livemerge(&[
+        "audit",
+        trace.to_str().unwrap(),
+        "--dir",
+        vm.to_str().unwrap(),
+    ]);
+    assert!(
+        text(&a).contains("database agrees with storage when no command is running"),
+        "{}",
+        text(&a)
     );
 }

@@ -28,13 +28,13 @@ fn random_schedules_conform_to_the_model() {
                 f.seed, f.reason, f.config, f.events
             ),
         }
-        pollers.insert(seed % 3);
+        pollers.insert(seed % PollerRule::ALL.len() as u64);
     }
     assert!(
         steps as u64 > 10 * n,
         "the schedules are real removals: {steps} steps"
     );
-    assert_eq!(pollers.len(), 3.min(n as usize));
+    assert_eq!(pollers.len(), PollerRule::ALL.len().min(n as usize));
     assert!(n < 20 || restarted > 0, "some schedules restart the engine");
     eprintln!("{n} schedules, {steps} steps, {restarted} with an engine restart");
 }
@@ -42,9 +42,10 @@ fn random_schedules_conform_to_the_model() {
 fn cfg(poller: PollerRule) -> Config {
     Config {
         disks: 1,
-        poller,
+        release: poller,
         faults: Faults::ALL,
         restarts: 0,
+        retries: 0,
         symmetry: false,
     }
 }
@@ -60,7 +61,7 @@ fn a_schedule_the_engine_cannot_follow_is_caught_and_saved() {
         Event::PollParent,
     ];
     let scratch = tempfile::tempdir().unwrap();
-    let why = run_on_engine(&cfg(PollerRule::V4_0), &path, scratch.path()).unwrap_err();
+    let why = run_on_engine(&cfg(PollerRule::V4_0_2), &path, scratch.path()).unwrap_err();
     assert!(
         why.contains("step 4") && why.contains("the parent's doPolling waits"),
         "{why}"

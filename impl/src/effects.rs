@@ -15,47 +15,66 @@
 
 use crate::engine::{Engine, Source};
 use crate::storage::HostJob;
-use livemerge_model::{grandchild_can_end, step, Event, Step, Task};
+use livemerge_model::{
+    grandchild_active, grandchild_can_end, grandchild_id, step, Event, State, Step, Task,
+};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
 /// A pool thread runs disk `d`'s queued grandchild at `step` through its `execute()`, then
 /// carries it out as [`task`] does.
-pub(crate) fn grandchild(engine: Arc<Engine>, d: usize, step: Step) {
+pub(crate) fn grandchild(engine: Arc<Engine>, d: usize, step: Step, id: Id) {
     let e = d as u8;
     // Only a grandchild without a callback has a phase between its queue and VM.merge/returning.
     if !step.grandchild_has_callback()
-        && engine
-            .apply(Source::Pool, Event::GrandchildPicksUp(e))
-            .is_err()
+        && apply_mine(&engine, Source::Pool, d, id, Event::GrandchildPicksUp(e)).is_err()
     {
         engine.with_io(|io| io.task[d] = false);
         return;
     }
-    if step == Step::Merge && !vm_merge(&engine, d) {
+    if step == Step::Merge && !vm_merge(&engine, d, id) {
         engine.with_io(|io| io.task[d] = false);
         return;
     }
-    if engine
-        .apply(Source::Pool, Event::GrandchildReturns(e))
-        .is_err()
-    {
+    if apply_mine(&engine, Source::Pool, d, id, Event::GrandchildReturns(e)).is_err() {
         engine.with_io(|io| io.task[d] = false);
         return;
     }
-    task(engine, d, step);
+    task(engine, d, step, id);
+}
+
+/// Which grandchild a worker was started for (see [`grandchild_id`]).
+pub(crate) type Id = (u8, Step);
+
+/// The state still shows the grandchild this worker was started for.
+fn mine(d: usize, id: Id) -> impl Fn(&State) -> bool {
+    move |s| grandchild_id(s, d) == id
+}
+
+/// Applies `event` if the worker's grandchild is still the current one.
+fn apply_mine(
+    engine: &Arc<Engine>,
+    source: Source,
+    d: usize,
+    id: Id,
+    event: Event,
+) -> Result<crate::engine::Applied, livemerge_model::Refused> {
+    engine.apply_with(source, &[event], None, mine(d, id), move |_| {
+        (event, Value::Null)
+    })
 }
 
 /// `VM.merge`: starts the host's block-commit job and a watcher for it, or observes the host's
 /// refusal. True if the Merge grandchild goes on to return.
-fn vm_merge(engine: &Arc<Engine>, d: usize) -> bool {
+fn vm_merge(engine: &Arc<Engine>, d: usize, id: Id) -> bool {
     let e = d as u8;
     let storage = Arc::clone(engine.storage());
     let mut job: Option<Result<Box<dyn HostJob>, String>> = None;
     let r = engine.apply_with(
         Source::Pool,
         &[Event::MergeReachesHost(e), Event::MergeRefused(e)],
-        None,
+        Some(Event::MergeReachesHost(e)),
+        mine(d, id),
         |io| match storage.read_chain(d) {
             Ok(chain) if !chain.has_top() => (
                 Event::MergeRefused(e),
@@ -93,7 +112,7 @@ fn vm_merge(engine: &Arc<Engine>, d: usize) -> bool {
 }
 
 /// Carries out disk `d`'s grandchild at `step` once its `execute()` returned.
-pub(crate) fn task(engine: Arc<Engine>, d: usize, step: Step) {
+pub(crate) fn task(engine: Arc<Engine>, d: usize, step: Step, id: Id) {
     let e = d as u8;
     match step {
         Step::Extend | Step::Merge => {
@@ -102,19 +121,26 @@ pub(crate) fn task(engine: Arc<Engine>, d: usize, step: Step) {
             } else {
                 json!({"merge": "VM.merge accepted; the job is the host's"})
             };
-            let _ = engine.apply_with(Source::Task, &[Event::TaskEnds(e)], None, |io| {
-                io.task[d] = false;
-                (Event::TaskEnds(e), what)
-            });
+            let _ = engine.apply_with(
+                Source::Task,
+                &[Event::TaskEnds(e)],
+                None,
+                mine(d, id),
+                |io| {
+                    io.task[d] = false;
+                    (Event::TaskEnds(e), what)
+                },
+            );
         }
-        Step::DestroyImageCheck => destroy_image_check(&engine, d),
-        Step::MergeStatus => merge_status(Arc::clone(&engine), d),
+        Step::DestroyImageCheck => destroy_image_check(&engine, d, id),
+        Step::MergeStatus => merge_status(Arc::clone(&engine), d, id),
         Step::DestroyImage => {
             let storage = Arc::clone(engine.storage());
             let _ = engine.apply_with(
                 Source::Task,
                 &[Event::TaskEnds(e), Event::DeleteVolumeFails(e)],
                 Some(Event::TaskEnds(e)),
+                mine(d, id),
                 |io| {
                     io.task[d] = false;
                     match storage.delete_top(d) {
@@ -127,10 +153,10 @@ pub(crate) fn task(engine: Arc<Engine>, d: usize, step: Step) {
         Step::Complete => {}
     }
     // Every path above cleared the mark under the lock if its effect ran. If it did not (the
-    // child's rows are gone, or the engine stops), no new grandchild can have started for this
-    // disk, so clearing now cannot hide another worker.
+    // child's rows are gone, or the engine stops), clear it now, unless a grandchild is active
+    // again: then the next step's worker owns the mark.
     if let Some(s) = engine.wait_for(|_| true) {
-        if !grandchild_can_end(&s, d) || engine.stopping() {
+        if !grandchild_active(&s, d) || engine.stopping() {
             engine.with_io(|io| io.task[d] = false);
         }
     }
@@ -152,23 +178,28 @@ fn watch_job(engine: &Arc<Engine>, d: usize, job: Result<Box<dyn HostJob>, Strin
         ),
         Err(err) => (Event::HostJobFails(e), json!({"host_job": err})),
     };
-    let _ = engine.apply_with(Source::Host, &[event], None, |io| {
-        io.job[d] = false;
-        (event, obs)
-    });
+    let _ = engine.apply_with(
+        Source::Host,
+        &[event],
+        None,
+        |_| true,
+        |io| {
+            io.job[d] = false;
+            (event, obs)
+        },
+    );
 }
 
 /// MERGE_STATUS: wait for the job to be gone, read the chain, let the model judge, compare.
-fn merge_status(engine: Arc<Engine>, d: usize) {
+fn merge_status(engine: Arc<Engine>, d: usize, id: Id) {
     let e = d as u8;
     // Until the model would let MergeStatus end (the host's job is gone), or it never will.
     let cfg = *engine.config();
-    let Some(s) =
-        engine.wait_for(|s| !grandchild_can_end(s, d) || step(&cfg, s, Event::TaskEnds(e)).is_ok())
-    else {
+    let gone = |s: &State| !grandchild_can_end(s, d) || !mine(d, id)(s);
+    let Some(s) = engine.wait_for(|s| gone(s) || step(&cfg, s, Event::TaskEnds(e)).is_ok()) else {
         return;
     };
-    if !grandchild_can_end(&s, d) {
+    if gone(&s) {
         return;
     }
     let chain = match engine.storage().read_chain(d) {
@@ -182,10 +213,16 @@ fn merge_status(engine: Arc<Engine>, d: usize) {
         }
     };
     let obs: Value = json!({"chain": chain.volumes});
-    let r = engine.apply_with(Source::Task, &[Event::TaskEnds(e)], None, |io| {
-        io.task[d] = false;
-        (Event::TaskEnds(e), obs)
-    });
+    let r = engine.apply_with(
+        Source::Task,
+        &[Event::TaskEnds(e)],
+        None,
+        mine(d, id),
+        |io| {
+            io.task[d] = false;
+            (Event::TaskEnds(e), obs)
+        },
+    );
     if let Ok(a) = r {
         let model_failed = a.after.disks[d].task == Task::Failed;
         if model_failed != chain.has_top() {
@@ -200,7 +237,7 @@ fn merge_status(engine: Arc<Engine>, d: usize) {
 }
 
 /// DESTROY_IMAGE_CHECK: read whether top's volume is gone, let the model judge, compare.
-fn destroy_image_check(engine: &Arc<Engine>, d: usize) {
+fn destroy_image_check(engine: &Arc<Engine>, d: usize, id: Id) {
     let e = d as u8;
     let gone = match engine.storage().facts(d) {
         Ok(f) => !f.top_exists,
@@ -212,10 +249,16 @@ fn destroy_image_check(engine: &Arc<Engine>, d: usize) {
             return;
         }
     };
-    let r = engine.apply_with(Source::Task, &[Event::TaskEnds(e)], None, |io| {
-        io.task[d] = false;
-        (Event::TaskEnds(e), json!({"top_volume_gone": gone}))
-    });
+    let r = engine.apply_with(
+        Source::Task,
+        &[Event::TaskEnds(e)],
+        None,
+        mine(d, id),
+        |io| {
+            io.task[d] = false;
+            (Event::TaskEnds(e), json!({"top_volume_gone": gone}))
+        },
+    );
     if let Ok(a) = r {
         let model_ok = a.after.disks[d].task == Task::Succeeded;
         if model_ok != gone {

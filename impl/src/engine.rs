@@ -20,7 +20,8 @@ use crate::storage::Storage;
 use crate::trace::{Record, Trace};
 use livemerge_model::MAX_DISKS;
 use livemerge_model::{
-    enabled, grandchild_can_end, grandchild_queued, step, Config, Event, Refused, State,
+    enabled, grandchild_can_end, grandchild_id, grandchild_queued, step, Config, Event, Refused,
+    State,
 };
 use serde_json::{json, Value};
 use std::collections::VecDeque;
@@ -44,6 +45,8 @@ pub enum Source {
     Host,
     /// `livemerge resume`.
     Resume,
+    /// The user, removing the snapshot again after a failed removal.
+    User,
     /// A test or a tool driving the engine by hand.
     External,
 }
@@ -57,6 +60,7 @@ impl Source {
             Source::Task => "task",
             Source::Host => "host",
             Source::Resume => "resume",
+            Source::User => "user",
             Source::External => "external",
         }
     }
@@ -250,11 +254,13 @@ impl Engine {
         event: Event,
         observed: Value,
     ) -> Result<Applied, Refused> {
-        self.apply_with(source, &[event], None, move |_| (event, observed))
+        self.apply_with(source, &[event], None, |_| true, move |_| (event, observed))
     }
 
     /// The one path to a new state. After the gate lets the source go, under the lock: if
-    /// `precheck` is given and `step` would refuse it, nothing happens (the effect is not run);
+    /// `guard` refuses the state (a worker whose grandchild is gone: a stale one may wait at the
+    /// gate while a retry's grandchild of the same disk comes up), or `precheck` is given and
+    /// `step` would refuse it and every candidate, nothing happens (the effect is not run);
     /// else `effect` runs (it may do IO and update the IO bookkeeping) and names the event that
     /// was observed, which is then stepped.
     ///
@@ -268,6 +274,7 @@ impl Engine {
         source: Source,
         candidates: &[Event],
         precheck: Option<Event>,
+        guard: impl Fn(&State) -> bool,
         effect: impl FnOnce(&mut InFlight) -> (Event, Value),
     ) -> Result<Applied, Refused> {
         if !self.gate.wait_turn(candidates, &self.stop) {
@@ -277,8 +284,17 @@ impl Engine {
         if self.stopping() {
             return Err(STOPPING);
         }
+        if !guard(&g.state) {
+            return Err(Refused("the state has moved past this worker's grandchild"));
+        }
         if let Some(pre) = precheck {
-            if let Err(r) = step(&self.cfg, &g.state, pre) {
+            // The effect runs only if the model accepts one of the events it may observe.
+            let accepted = candidates
+                .iter()
+                .chain(std::iter::once(&pre))
+                .any(|&e| step(&self.cfg, &g.state, e).is_ok());
+            if !accepted {
+                let r = step(&self.cfg, &g.state, pre).err().unwrap_or(STOPPING);
                 self.gate.applied(pre, &g.state, None);
                 return Err(r);
             }
@@ -391,13 +407,15 @@ impl Engine {
                 g.io.task[d] = true;
                 let me = Arc::clone(self);
                 let st = disk.step;
-                self.spawn(move || crate::effects::grandchild(me, d, st));
+                let id = grandchild_id(&s, d);
+                self.spawn(move || crate::effects::grandchild(me, d, st, id));
             }
             if grandchild_can_end(&s, d) && !g.io.task[d] {
                 g.io.task[d] = true;
                 let me = Arc::clone(self);
                 let st = disk.step;
-                self.spawn(move || crate::effects::task(me, d, st));
+                let id = grandchild_id(&s, d);
+                self.spawn(move || crate::effects::task(me, d, st, id));
             }
             if disk.f.job_running() && !g.io.job[d] {
                 // Only after a restart: the job's watcher died with the old engine. Redoing the
@@ -454,6 +472,7 @@ impl Engine {
                 matches!(
                     e,
                     Event::Restart
+                        | Event::UserRetries
                         | Event::ParentBegins
                         | Event::ParentStartsChild
                         | Event::ParentReturns

@@ -53,8 +53,8 @@ pub fn replay_dir(
     session::check_new_dir(dir)?;
     let first_trace = session::open_trace(trace)?;
     let layout = session::setup_dir(dir, &settings)?;
-    let storage =
-        Qcow2::open(dir, settings.disks as usize)?.with_faults(InjectedFaults::of_path(events));
+    let storage = Qcow2::open(dir, settings.disks as usize)?
+        .with_faults(InjectedFaults::of_path(&settings.model_config(), events));
     let run = Run {
         db_dir: dir,
         settings,
@@ -77,7 +77,11 @@ pub fn replay_memory(
 ) -> Result<Replayed> {
     settings.validate().map_err(Error::BadInput)?;
     let n = settings.disks as usize;
-    let storage = Memory::with_faults(n, job_time, InjectedFaults::of_path(events));
+    let storage = Memory::with_faults(
+        n,
+        job_time,
+        InjectedFaults::of_path(&settings.model_config(), events),
+    );
     let layout = crate::db::Layout::new("memory", n, settings.seed);
     session::create_db(db_dir, &settings, &layout)?;
     let first_trace = session::open_trace(trace)?;
@@ -147,6 +151,14 @@ impl Run<'_> {
                 engine.with_io(|io| io.parent = true);
                 let me = Arc::clone(&engine);
                 engine.spawn(move || session::parent_thread(me));
+            }
+            let retries = events[from..end]
+                .iter()
+                .filter(|e| **e == Event::UserRetries)
+                .count();
+            if retries > 0 {
+                let me = Arc::clone(&engine);
+                engine.spawn(move || session::user_thread(me, retries));
             }
             let stopped = follow(&engine, &script, &self.settings);
             let followed = from + script.done();

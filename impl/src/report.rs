@@ -12,7 +12,7 @@ pub fn text(o: &Outcome, what: &str, dir: Option<&Path>) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "livemerge {what}: poller {}, {} disk(s), backoff {}, tick {} ms, storage {}",
+        "livemerge {what}: release {}, {} disk(s), backoff {}, tick {} ms, storage {}",
         s.poller,
         s.disks,
         s.backoff.name(),

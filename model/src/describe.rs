@@ -185,7 +185,7 @@ fn describe_parent_poll(cfg: &Config, before: &State, after: &State) -> String {
             let own = if before.parent.status == CmdStatus::ExecutionFailed {
                 ", itself EXECUTION_FAILED,"
             } else {
-                ""
+                ","
             };
             format!(
                 "poller: doPolling(RemoveSnapshot{own} rule {}) sees {} -> {}",

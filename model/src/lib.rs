@@ -33,7 +33,8 @@ pub use state::{
     CmdStatus, Disk, DiskFlags, Images, Parent, ParentFlags, Snapshot, State, Step, Task,
 };
 pub use step::{
-    enabled, grandchild_can_end, grandchild_queued, restart, step, successors, Refused,
+    enabled, grandchild_active, grandchild_can_end, grandchild_id, grandchild_queued, restart,
+    step, successors, Refused,
 };
 pub use svg::sequence_diagram;
 

@@ -452,10 +452,11 @@ impl State {
         !parent_unfinished
             && !self.parent_executing()
             && self.disks[..n].iter().all(|d| {
-                !d.child_unfinished()
-                    && !d.f.queued()
-                    && !d.f.job_running()
-                    && !(d.task.in_flight() && d.status != CmdStatus::NoRow)
+                let grandchild_unfinished = d.task.in_flight() && d.status != CmdStatus::NoRow;
+                !(d.child_unfinished()
+                    || d.f.queued()
+                    || d.f.job_running()
+                    || grandchild_unfinished)
             })
     }
 }

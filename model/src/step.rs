@@ -302,6 +302,21 @@ pub fn grandchild_queued(s: &State, d: usize) -> bool {
     s.disks[d].task == Task::Queued && grandchild_alive(s, d)
 }
 
+/// Which grandchild disk `d` is on: the removal it belongs to (0 first, then each retry) and its
+/// step. A thread that carries out a grandchild acts only while this is unchanged.
+pub fn grandchild_id(s: &State, d: usize) -> (u8, Step) {
+    (s.retries, s.disks[d].step)
+}
+
+/// Whether disk `d` has a grandchild that a thread may still carry forward: queued, executing or
+/// executed, with its rows in place.
+pub fn grandchild_active(s: &State, d: usize) -> bool {
+    matches!(
+        s.disks[d].task,
+        Task::Queued | Task::Executing | Task::Running
+    ) && grandchild_alive(s, d)
+}
+
 /// Whether disk `d`'s grandchild is running and can still end. The engine asks this to know
 /// whether a task worker should keep waiting.
 pub fn grandchild_can_end(s: &State, d: usize) -> bool {

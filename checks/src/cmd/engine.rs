@@ -43,8 +43,9 @@ pub struct EngineArgs {
     /// Number of disks in the snapshot (one child command each).
     #[arg(long, default_value_t = 3)]
     pub disks: u8,
-    /// The parent's polling rule: 3.6.0 (the bug), 3.6.1 (the fix), 4.0 (shipped today).
-    #[arg(long, default_value = "4.0", value_parser = parse_poller)]
+    /// The oVirt release whose rules the engine follows: 3.6.0, 3.6.1, 4.0.0, 4.0.2, 4.1.0
+    /// (`--poller` is an alias; its `4.0` means 4.0.0).
+    #[arg(long = "release", alias = "poller", default_value = "4.0.2", value_parser = parse_poller)]
     pub poller: PollerRule,
     /// The poller's delay rule.
     #[arg(long, value_enum, default_value_t = BackoffArg::Capped)]
@@ -220,7 +221,7 @@ pub fn stress(args: StressArgs) -> Result<u8, Fail> {
     .map_err(fail)?;
     let (lo, hi) = rep.interval();
     say!(
-        "livemerge stress: poller {}, {} disk(s), backoff {}, tick {} ms, pool {} thread(s), start cost {} ms, host job {} ms, memory storage",
+        "livemerge stress: release {}, {} disk(s), backoff {}, tick {} ms, pool {} thread(s), start cost {} ms, host job {} ms, memory storage",
         s.poller,
         s.disks,
         s.backoff.name(),

@@ -20,8 +20,9 @@ pub struct ReplayArgs {
     /// The engine directory to create (new or empty).
     #[arg(long)]
     pub dir: PathBuf,
-    /// Run the engine with this polling rule instead of the counterexample's.
-    #[arg(long, value_parser = parse_poller)]
+    /// Run the engine with this release's rules instead of the counterexample's (`--poller` is
+    /// an alias).
+    #[arg(long = "release", alias = "poller", value_parser = parse_poller)]
     pub poller: Option<PollerRule>,
     /// The poller's tick in milliseconds (the script, not the clock, decides the order).
     #[arg(long, default_value_t = 5)]

@@ -23,7 +23,7 @@ pub type MemoryFaults = super::InjectedFaults;
 pub struct Memory {
     vols: Arc<Mutex<Vec<Vol>>>,
     job_time: Duration,
-    faults: MemoryFaults,
+    faults: Mutex<MemoryFaults>,
 }
 
 impl Memory {
@@ -42,7 +42,7 @@ impl Memory {
         Memory {
             vols: Arc::new(Mutex::new(vec![v; n])),
             job_time,
-            faults,
+            faults: Mutex::new(faults),
         }
     }
 
@@ -51,6 +51,10 @@ impl Memory {
             .get(d)
             .copied()
             .ok_or_else(|| format!("no disk {d}"))
+    }
+
+    fn faults(&self) -> std::sync::MutexGuard<'_, MemoryFaults> {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Vol>> {
@@ -68,11 +72,26 @@ impl Storage for Memory {
     }
 
     fn start_merge(&self, d: usize) -> Result<Box<dyn HostJob>, String> {
-        self.vol(d)?;
-        self.lock()[d].job_running = true;
         let vols = Arc::clone(&self.vols);
+        if self.vol(d)?.job_running {
+            // A re-issued merge (after an engine restart) finds the host's job still running and
+            // reports that job's end, as VDSM reports an existing block job.
+            let h = std::thread::spawn(move || loop {
+                std::thread::sleep(Duration::from_millis(1));
+                let v = vols.lock().unwrap_or_else(|e| e.into_inner())[d];
+                if !v.job_running {
+                    return if !v.active_top && v.base_has_top {
+                        Ok(())
+                    } else {
+                        Err("block commit failed".into())
+                    };
+                }
+            });
+            return Ok(Box::new(ThreadJob(h)));
+        }
+        self.lock()[d].job_running = true;
         let time = self.job_time;
-        let fails = self.faults.merge_fails.contains(&d);
+        let fails = self.faults().take_merge_fault(d);
         let h = std::thread::spawn(move || {
             std::thread::sleep(time);
             let mut v = vols.lock().unwrap_or_else(|e| e.into_inner());
@@ -106,7 +125,7 @@ impl Storage for Memory {
 
     fn delete_top(&self, d: usize) -> Result<(), String> {
         self.vol(d)?;
-        if self.faults.delete_fails.contains(&d) {
+        if self.faults().take_delete_fault(d) {
             return Err("deleteVolume failed (injected fault)".into());
         }
         let mut v = self.lock();

@@ -12,6 +12,7 @@
 pub mod memory;
 pub mod qcow2;
 
+use livemerge_model::{step, Config, Event, State, Step};
 use serde::{Deserialize, Serialize};
 
 /// File names of the two volumes of every disk (both backends use them).
@@ -94,25 +95,79 @@ pub trait Storage: Send + Sync {
 }
 
 /// Faults a backend injects, by disk: the host's merge job fails (nothing is committed), or
-/// `deleteVolume` fails (nothing is deleted). For tests and for replaying a counterexample that
-/// contains a fault; production storage has none.
+/// `deleteVolume` fails (nothing is deleted). Each listed entry is one failure: a disk listed
+/// twice fails twice, and its next attempt goes through. A replay instead gives the outcome of
+/// every attempt in order (`plan`, from the path), so that the failure lands on the attempt the
+/// path fails (a retry's deletion may be the one that fails, not the first). For tests and
+/// replays; production storage has none.
 #[derive(Clone, Debug, Default)]
 pub struct InjectedFaults {
     pub merge_fails: Vec<usize>,
     pub delete_fails: Vec<usize>,
+    pub plan: Option<FaultPlan>,
+}
+
+/// Per disk, the outcome of each merge job and each `deleteVolume` in order: `true` fails.
+#[derive(Clone, Debug, Default)]
+pub struct FaultPlan {
+    pub merge: Vec<std::collections::VecDeque<bool>>,
+    pub delete: Vec<std::collections::VecDeque<bool>>,
 }
 
 impl InjectedFaults {
-    /// The faults a path of events contains.
-    pub fn of_path(events: &[livemerge_model::Event]) -> InjectedFaults {
-        let mut f = InjectedFaults::default();
-        for e in events {
-            match *e {
-                livemerge_model::Event::HostJobFails(d) => f.merge_fails.push(d as usize),
-                livemerge_model::Event::DeleteVolumeFails(d) => f.delete_fails.push(d as usize),
+    /// Uses up the outcome of disk `d`'s next merge job: true if it is to fail.
+    pub fn take_merge_fault(&mut self, d: usize) -> bool {
+        match &mut self.plan {
+            Some(p) => p.merge.get_mut(d).and_then(|q| q.pop_front()) == Some(true),
+            None => take(&mut self.merge_fails, d),
+        }
+    }
+
+    /// Uses up the outcome of disk `d`'s next `deleteVolume`: true if it is to fail.
+    pub fn take_delete_fault(&mut self, d: usize) -> bool {
+        match &mut self.plan {
+            Some(p) => p.delete.get_mut(d).and_then(|q| q.pop_front()) == Some(true),
+            None => take(&mut self.delete_fails, d),
+        }
+    }
+
+    /// The outcomes a path of events gives each disk's merge jobs and deletions, in order (the
+    /// model says which `TaskEnds` is a deletion).
+    pub fn of_path(cfg: &Config, events: &[Event]) -> InjectedFaults {
+        let n = cfg.n();
+        let mut plan = FaultPlan {
+            merge: vec![Default::default(); n],
+            delete: vec![Default::default(); n],
+        };
+        let mut s = State::initial(n);
+        for &e in events {
+            match e {
+                Event::HostJobEnds(d) => plan.merge[d as usize].push_back(false),
+                Event::HostJobFails(d) => plan.merge[d as usize].push_back(true),
+                Event::DeleteVolumeFails(d) => plan.delete[d as usize].push_back(true),
+                Event::TaskEnds(d) if s.disks[d as usize].step == Step::DestroyImage => {
+                    plan.delete[d as usize].push_back(false)
+                }
                 _ => {}
             }
+            match step(cfg, &s, e) {
+                Ok(t) => s = t,
+                Err(_) => break,
+            }
         }
-        f
+        InjectedFaults {
+            plan: Some(plan),
+            ..InjectedFaults::default()
+        }
+    }
+}
+
+fn take(list: &mut Vec<usize>, d: usize) -> bool {
+    match list.iter().position(|&x| x == d) {
+        Some(i) => {
+            list.remove(i);
+            true
+        }
+        None => false,
     }
 }

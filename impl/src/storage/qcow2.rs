@@ -33,7 +33,7 @@ pub struct Qcow2 {
     n: usize,
     /// Jobs this process runs, per disk.
     jobs: Arc<Mutex<Vec<bool>>>,
-    faults: super::InjectedFaults,
+    faults: std::sync::Mutex<super::InjectedFaults>,
 }
 
 /// The patterns of disk `d`: (base's, top's). Distinct per disk, so a mix-up between disks shows.
@@ -105,6 +105,10 @@ fn qemu_img_alive(pid: u32) -> bool {
 }
 
 impl Qcow2 {
+    fn faults(&self) -> std::sync::MutexGuard<'_, super::InjectedFaults> {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Creates `n` disks under `dir`, each `base <- top` with its patterns written.
     pub fn create(dir: &Path, n: usize) -> Result<Qcow2, Error> {
         check_tools()?;
@@ -172,7 +176,10 @@ impl Qcow2 {
 
     /// The same disks, with faults to inject (tests, replays of paths with faults).
     pub fn with_faults(self, faults: super::InjectedFaults) -> Qcow2 {
-        Qcow2 { faults, ..self }
+        Qcow2 {
+            faults: std::sync::Mutex::new(faults),
+            ..self
+        }
     }
 
     /// Opens the disks of an existing engine directory.
@@ -196,7 +203,7 @@ impl Qcow2 {
             dir: dir.to_path_buf(),
             n,
             jobs: Arc::new(Mutex::new(vec![false; n])),
-            faults: super::InjectedFaults::default(),
+            faults: Default::default(),
         }
     }
 
@@ -278,7 +285,7 @@ impl Storage for Qcow2 {
         let dd = self.dd(d)?;
         self.jobs.lock().unwrap_or_else(|e| e.into_inner())[d] = true;
         let jobs = Arc::clone(&self.jobs);
-        let fails = self.faults.merge_fails.contains(&d);
+        let fails = self.faults().take_merge_fault(d);
         let h = std::thread::spawn(move || {
             let r = if fails {
                 Err("block commit failed (injected fault)".to_string())
@@ -317,7 +324,7 @@ impl Storage for Qcow2 {
 
     fn delete_top(&self, d: usize) -> Result<(), String> {
         let dd = self.dd(d)?;
-        if self.faults.delete_fails.contains(&d) {
+        if self.faults().take_delete_fault(d) {
             return Err("deleteVolume failed (injected fault)".into());
         }
         if self.active(d)? == TOP {
