@@ -31,7 +31,7 @@ pub use model::LiveMerge;
 pub use poller::{parent_decision, ParentDecision};
 pub use state::{CmdStatus, Disk, Images, Parent, Snapshot, State, Step, Task};
 pub use step::{enabled, grandchild_can_end, restart, step, successors, Refused};
-pub use svg::sequence_diagram;
+pub use svg::{sequence_diagram, text_width, FONT_SIZE as SVG_FONT_SIZE};
 
 /// The model's semantic version: bumped whenever `step` or the state changes meaning, so that a
 /// saved counterexample can say which model it was found on.
