@@ -305,4 +305,12 @@ fn bad_axes_are_one_line_errors() {
             stderr(&out)
         );
     }
+    let dir = tempfile::tempdir().unwrap();
+    let nowhere = dir.path().join("no/such/dir/report.xml");
+    for target in [nowhere.as_path(), dir.path()] {
+        let out = matrix(&checked_in(), &["--junit", target.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{target:?}");
+        assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+        assert!(stdout(&out).is_empty(), "ran the matrix anyway");
+    }
 }

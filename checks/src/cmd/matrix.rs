@@ -54,6 +54,19 @@ pub fn run(args: MatrixArgs) -> Result<u8, Fail> {
         Some(t) => t,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
+    if let Some(file) = &args.junit {
+        // Refused before the run, not after the table: a report that cannot be written.
+        let dir = file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        if !dir.is_dir() || file.is_dir() {
+            return Err(usage(format!(
+                "--junit {}: cannot write there (no such directory, or a directory)",
+                file.display()
+            )));
+        }
+    }
     let shown = args.baseline.display().to_string();
     // Read the baseline before the (possibly long) run: a bad file is an error at once.
     let baseline = match Baseline::load(&args.baseline) {
