@@ -1,8 +1,10 @@
 //! Auditing an engine trace against the model. A trace (the JSON lines `livemerge run --trace`
 //! writes, see `impl/src/trace.rs`) conforms when: its first state is the configuration's initial
 //! state; each record's `before` is the previous record's `after`; each event is enabled in its
-//! `before` state; each `after` is exactly what `model::step` gives; and every always-property
-//! holds in every state. The first line that breaks one of these is reported with its number.
+//! `before` state; each `after` is exactly what `model::step` gives. The first line that breaks
+//! one of these is a divergence, reported with its number. Separately, the first state where an
+//! always-property breaks is a violation: the engine may follow the model faithfully into one
+//! (a buggy poller), so the audit goes on checking conformance after it.
 //!
 //! A line of the form `{"livemerge_trace": 1, "configuration": {...}}` names the configuration
 //! (the engine writes one when a trace file is opened, so a `resume` adds one too; they must
@@ -32,6 +34,8 @@ pub struct Audit {
     pub steps: usize,
     pub last: Option<State>,
     pub divergence: Option<Divergence>,
+    /// The first line whose state breaks an always-property (while conforming up to there).
+    pub violation: Option<Divergence>,
 }
 
 #[derive(Deserialize)]
@@ -73,12 +77,14 @@ pub fn audit_with(
     let mut steps = 0usize;
     let mut seen_line = false;
     let mut props = Vec::new();
-    let diverge = |cfg: Config, steps, last, line, message: String| {
+    let mut violation: Option<Divergence> = None;
+    let diverge = |cfg: Config, steps, last, line, message: String, violation| {
         Ok(Audit {
             config: cfg,
             steps,
             last,
             divergence: Some(Divergence { line, message }),
+            violation,
         })
     };
     for (i, line) in input.split(b'\n').enumerate() {
@@ -121,7 +127,11 @@ pub fn audit_with(
                         steps,
                         prev,
                         n,
-                        format!("the configuration changes to ({})", h.configuration),
+                        format!(
+                            "the configuration changes to ({})",
+                            crate::cmd::audit::config_words(&h.configuration)
+                        ),
+                        violation,
                     );
                 }
                 _ => {
@@ -166,7 +176,7 @@ pub fn audit_with(
                 "the state before differs from the previous line's state after"
             };
             let d = state_difference(&record.before, &expected_before);
-            return diverge(c, steps, prev, n, format!("{what}: {d}"));
+            return diverge(c, steps, prev, n, format!("{what}: {d}"), violation);
         }
         let after = match step(&c, &record.before, record.event) {
             Ok(t) => t,
@@ -181,6 +191,7 @@ pub fn audit_with(
                         serde_json::to_string(&record.event).unwrap_or_default(),
                         describe_event(record.event)
                     ),
+                    violation,
                 )
             }
         };
@@ -192,12 +203,18 @@ pub fn audit_with(
                 prev,
                 n,
                 format!("the state after is not what model::step gives: {d}"),
+                violation,
             );
         }
         steps += 1;
         prev = Some(after);
-        if let Some(p) = props.iter().find(|p| !(p.holds)(&c, &after)) {
-            return diverge(c, steps, prev, n, format!("violates always \"{}\"", p.name));
+        if violation.is_none() {
+            if let Some(p) = props.iter().find(|p| !(p.holds)(&c, &after)) {
+                violation = Some(Divergence {
+                    line: n,
+                    message: format!("violates always \"{}\"", p.name),
+                });
+            }
         }
     }
     match cfg {
@@ -206,6 +223,7 @@ pub fn audit_with(
             steps,
             last: prev,
             divergence: None,
+            violation,
         }),
         _ => Err(Unreadable("empty trace".into())),
     }

@@ -19,6 +19,8 @@ pub struct Cli {
 pub enum Command {
     /// Check every interleaving of a configuration against the protocol's properties.
     Check(crate::cmd::check::CheckArgs),
+    /// Check every poller x disks x faults x restarts and compare the verdicts with findings.json.
+    Matrix(crate::cmd::matrix::MatrixArgs),
     /// Print a saved counterexample as numbered steps, or write its sequence diagram.
     Show(crate::cmd::show::ShowArgs),
     /// Serve stateright's web explorer for a configuration.

@@ -5,6 +5,8 @@ pub mod audit;
 pub mod cli;
 pub mod cmd;
 pub mod counterexample;
+pub mod follow;
+pub mod matrix;
 pub mod progress;
 pub mod report;
 pub mod schedules;

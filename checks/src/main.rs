@@ -10,6 +10,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(args) => cmd::check::run(args),
+        Command::Matrix(args) => cmd::matrix::run(args),
         Command::Show(args) => cmd::show::run(args),
         Command::Explore(args) => cmd::explore::run(args),
         Command::Run(args) => cmd::engine::run(args),

@@ -45,7 +45,8 @@ impl Trace {
     }
 }
 
-fn verdict_word(f: &Finding) -> &'static str {
+/// The word a report shows for a verdict: `holds`/`VIOLATED`, `found`/`NEVER`, `unknown`.
+pub fn verdict_word(f: &Finding) -> &'static str {
     match (f.verdict.clone(), f.prop.expectation) {
         (Verdict::Holds, Expectation::Sometimes) => "found",
         (Verdict::Holds, _) => "holds",

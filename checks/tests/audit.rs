@@ -98,6 +98,15 @@ fn the_3_6_0_bug_on_real_images_is_a_violation_at_its_line() {
         )),
         "line {bad}: {text}"
     );
+    // The engine followed the model into the violation: that is no divergence.
+    assert!(!text.contains("diverges"), "{text}");
+    assert!(
+        text.contains(&format!("but the state after line {bad} violates always")),
+        "{text}"
+    );
+    // The engine's unbounded restarts read as such, not as the number standing for them.
+    assert!(text.contains("unlimited restarts"), "{text}");
+    assert!(!text.contains("255"), "{text}");
 }
 
 #[test]

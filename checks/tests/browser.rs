@@ -1,7 +1,9 @@
 //! A real browser against the explorer: headless Chromium driven over WebDriver (Debian's
 //! `chromium` and `chromium-driver`; the test script installs them). It opens the explorer,
 //! follows the bug 1280160 counterexample from the property list to its last step, and checks
-//! what the page shows there. `LIVEMERGE_SCREENSHOT=docs/explorer.png` keeps a screenshot.
+//! what the page shows there: the steps named in oVirt's words, and nothing a font may lack
+//! (emoji draw as empty boxes where no emoji font is installed).
+//! `LIVEMERGE_SCREENSHOT=docs/explorer.png` keeps a screenshot.
 
 mod explorer;
 use explorer::Explorer;
@@ -219,6 +221,59 @@ fn chromium_follows_the_counterexample_to_its_last_step() {
     assert!(
         page.contains("onSucceeded(RemoveSnapshot): snapshot row DELETED"),
         "{page}"
+    );
+    // The path of actions: the initial state, then what happened at each step in oVirt's
+    // words, as `livemerge check` prints them (not stateright's `Pre-init`, `Init 0`, or the
+    // bare event `poller: dispatch RemoveSnapshot`).
+    let path = d.wait_for(
+        "Array.from(document.querySelectorAll('ol.path-list li')).map(li => li.innerText.trim())",
+    );
+    let path: Vec<&str> = path
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(path.len(), 6, "{path:?}");
+    assert_eq!(path[0], "initial state", "{path:?}");
+    assert!(
+        path[1].starts_with("RemoveSnapshot.execute() begins"),
+        "{path:?}"
+    );
+    assert!(
+        path[4].contains(
+            "doPolling(RemoveSnapshot, rule 3.6.0) sees disk-1 NOT_STARTED -> parent SUCCEEDED"
+        ),
+        "{path:?}"
+    );
+    assert!(
+        path[5].contains("onSucceeded(RemoveSnapshot): snapshot row DELETED"),
+        "{path:?}"
+    );
+    assert!(
+        !path
+            .iter()
+            .any(|p| p.contains("dispatch") || p.contains("Init")),
+        "{path:?}"
+    );
+    // Every character on the page is one any sans-serif font has: no emoji, no U+FFFD.
+    let text = d.script("return document.body.innerText;");
+    let odd: Vec<char> = text
+        .as_str()
+        .unwrap()
+        .chars()
+        .filter(|c| !(c.is_ascii_graphic() || c.is_ascii_whitespace()))
+        .collect();
+    assert!(odd.is_empty(), "characters a font may lack: {odd:?}");
+    let summary = d.script(
+        "return Array.from(document.querySelectorAll('nav b')).map(b => b.innerText).join('|');",
+    );
+    assert!(
+        summary
+            .as_str()
+            .unwrap()
+            .contains("[!] Counterexample found"),
+        "{summary}"
     );
     // The sequence diagram is on the page with the breaking step highlighted.
     let bands = d.wait_for("document.querySelectorAll('svg rect.violation').length");

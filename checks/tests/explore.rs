@@ -139,3 +139,71 @@ fn ctrl_c_stops_it_cleanly() {
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("livemerge explore: stopped"), "{out}");
 }
+
+#[test]
+fn on_first_load_the_property_list_agrees_with_check() {
+    let flags = ["--poller", "3.6.1", "--disks", "2", "--restarts", "1"];
+    let ex = Explorer::start(&flags);
+    let check = Command::new(env!("CARGO_BIN_EXE_livemerge"))
+        .args(["check", "--format", "json", "-q", "--no-symmetry"])
+        .args(flags)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+    // The first status the page fetches, before anything was clicked.
+    let status: serde_json::Value = ex.get_json("/.status");
+    assert_eq!(status["done"], true, "{status}");
+    assert_eq!(status["unique_state_count"], report["unique_states"]);
+    assert!(
+        status["model"].as_str().unwrap().contains("complete"),
+        "{status}"
+    );
+    let props = status["properties"].as_array().unwrap();
+    let cli = report["properties"].as_array().unwrap();
+    assert_eq!(props.len(), cli.len());
+    for p in cli {
+        let name = p["name"].as_str().unwrap();
+        let shown = props.iter().find(|q| q[1] == name).expect(name);
+        // A path is shown exactly for a counterexample (always, eventually) or an example
+        // (sometimes), as the CLI reports them.
+        let has_path = !p["counterexample"].is_null() || !p["example"].is_null();
+        assert_eq!(shown[2].is_string(), has_path, "{name}: {shown} vs {p}");
+        let holds = p["holds"].as_bool().expect("the check is complete");
+        let sometimes = p["expectation"] == "sometimes";
+        assert_eq!(has_path, holds == sometimes, "{name}");
+    }
+}
+
+#[test]
+fn actions_are_named_in_ovirt_words_and_the_ui_is_plain_text() {
+    let ex = Explorer::start(&["--poller", "3.6.0", "--disks", "1"]);
+    // The initial state's step: what happened, not "Init 0".
+    let init = ex.get_json("/.states");
+    let first = ex.get_json("/.states/0");
+    let begins = first.as_array().unwrap()[0].clone();
+    let outcome = begins["outcome"].as_str().unwrap();
+    assert_eq!(
+        begins["action"].as_str().unwrap(),
+        outcome.lines().next().unwrap()
+    );
+    assert!(
+        begins["action"]
+            .as_str()
+            .unwrap()
+            .starts_with("RemoveSnapshot.execute() begins"),
+        "{begins}"
+    );
+    assert!(init.as_array().unwrap()[0].get("action").is_none());
+    // The UI script: no emoji (no font may have them), no Pre-init or "Init N" rows.
+    let js = ex.get_text("/app.js");
+    let odd: Vec<char> = js.chars().filter(|c| !c.is_ascii()).collect();
+    assert!(
+        odd.is_empty(),
+        "non-ASCII characters left in app.js: {odd:?}"
+    );
+    assert!(!js.contains("Pre-init") && !js.contains("`Init $"));
+    assert!(js.contains("'initial state'"));
+    for (_, to) in livemerge_checks::cmd::explore::APP_JS_REPLACEMENTS {
+        assert!(js.contains(to), "replacement {to:?} did not apply");
+    }
+}

@@ -253,16 +253,23 @@ impl Config {
 }
 
 impl fmt::Display for Config {
+    /// `u8::MAX` restarts or retries is how the engine says "no bound": it reads "unlimited".
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let restarts = match self.restarts {
+            u8::MAX => "unlimited restarts".to_string(),
+            k => format!("{k} restart(s)"),
+        };
+        let retries = match self.retries {
+            u8::MAX => "unlimited retries".to_string(),
+            1 => "1 retry".to_string(),
+            k => format!("{k} retries"),
+        };
         write!(
             f,
-            "release {}, {} disk(s), faults {}, {} restart(s), {} retr{}, symmetry {}",
+            "release {}, {} disk(s), faults {}, {restarts}, {retries}, symmetry {}",
             self.release,
             self.disks,
             self.faults,
-            self.restarts,
-            self.retries,
-            if self.retries == 1 { "y" } else { "ies" },
             if self.symmetry { "on" } else { "off" }
         )
     }

@@ -36,7 +36,7 @@ pub use step::{
     enabled, grandchild_active, grandchild_can_end, grandchild_id, grandchild_queued, restart,
     step, successors, Refused,
 };
-pub use svg::sequence_diagram;
+pub use svg::{sequence_diagram, text_width, FONT_SIZE as SVG_FONT_SIZE};
 
 /// The model's semantic version: bumped whenever `step` or the state changes meaning, so that a
 /// saved counterexample can say which model it was found on.

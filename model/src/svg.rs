@@ -163,22 +163,73 @@ fn broken(cfg: &Config, before: &State, after: &State) -> Vec<&'static str> {
         .collect()
 }
 
-/// The sequence diagram of the path `initial -> steps`, as a standalone SVG document.
+/// The font size of every text but the lane names' (which are bold, same size).
+pub const FONT_SIZE: f64 = 11.0;
+/// Arrowheads are drawn in user units, `ARROW_HEAD` px long and high, their tip on the lane.
+const ARROW_HEAD: usize = 8;
+/// Gap between an arrow's line and the baseline of its label: clear of the arrowhead
+/// (ARROW_HEAD / 2 above the line) and of the label's descenders.
+const LABEL_LIFT: usize = ARROW_HEAD / 2 + 5;
+
+/// A conservative estimate of how wide `text` is drawn at `font_size` px in a sans-serif font:
+/// no glyph of the fonts browsers fall back to for ASCII is wider on average than 0.66 em
+/// (0.72 em bold). The diagram sizes itself with it, and the tests check its text with it.
+pub fn text_width(text: &str, font_size: f64, bold: bool) -> f64 {
+    let em = if bold { 0.72 } else { 0.66 };
+    text.chars().count() as f64 * font_size * em
+}
+
+/// A text to draw, and the horizontal span it covers.
+struct Label {
+    x: f64,
+    y: usize,
+    anchor: &'static str,
+    color: &'static str,
+    bold: bool,
+    text: String,
+}
+
+impl Label {
+    fn width(&self) -> f64 {
+        text_width(&self.text, FONT_SIZE, self.bold)
+    }
+
+    fn left(&self) -> f64 {
+        match self.anchor {
+            "middle" => self.x - self.width() / 2.0,
+            _ => self.x,
+        }
+    }
+
+    fn right(&self) -> f64 {
+        self.left() + self.width()
+    }
+
+    fn write(&self, s: &mut String) {
+        let _ = write!(
+            s,
+            r##"<text x="{:.1}" y="{}" text-anchor="{}" fill="{}"{}>{}</text>"##,
+            self.x,
+            self.y,
+            self.anchor,
+            self.color,
+            if self.bold {
+                r#" font-weight="bold""#
+            } else {
+                ""
+            },
+            esc(&self.text)
+        );
+    }
+}
+
+/// The sequence diagram of the path `initial -> steps`, as a standalone SVG document. It is as
+/// wide as its widest text needs (by [`text_width`]), so no label is cut off at its right edge.
 pub fn sequence_diagram(cfg: &Config, initial: &State, steps: &[(Event, State)]) -> String {
     let n = cfg.n();
     let lanes = n + 4;
-    let width = LEFT * 2 + lanes * LANE_W + 220;
+    let lanes_right = LEFT + lanes * LANE_W;
     let height = TOP + (steps.len() + 1) * ROW_H;
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">"#
-    );
-    s.push_str(r##"<defs><marker id="arrow" markerWidth="8" markerHeight="8" refX="7" refY="4" orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="#333"/></marker></defs>"##);
-    let _ = write!(
-        s,
-        r##"<rect width="{width}" height="{height}" fill="#fff"/>"##
-    );
     let mut names = vec!["RemoveSnapshot".to_string()];
     names.extend((0..n).map(|d| format!("disk-{} child", d + 1)));
     names.extend([
@@ -193,80 +244,164 @@ pub fn sequence_diagram(cfg: &Config, initial: &State, steps: &[(Event, State)])
         i if i == n + 2 => Lane::Host,
         _ => Lane::Db,
     };
-    // Red bands first, so lanes and arrows are drawn over them.
-    let mut prev = *initial;
-    let mut notes = Vec::new();
-    for (i, (_, after)) in steps.iter().enumerate() {
-        let b = broken(cfg, &prev, after);
-        if !b.is_empty() {
-            let y = TOP + (i + 1) * ROW_H;
-            let _ = write!(
-                s,
-                r##"<rect class="violation" x="0" y="{}" width="{width}" height="{ROW_H}" fill="#fdd"/>"##,
-                y - ROW_H / 2 - 6
-            );
-            notes.push((y, b.join("; ")));
-        }
-        prev = *after;
-    }
-    for (i, name) in names.iter().enumerate() {
-        let x = lane_x(lane_of(i), n);
-        let _ = write!(
-            s,
-            r##"<text x="{x}" y="30" text-anchor="middle" font-weight="bold">{}</text><line x1="{x}" y1="40" x2="{x}" y2="{}" stroke="#bbb" stroke-dasharray="4 3"/>"##,
-            esc(name),
-            height - 10
-        );
-    }
+
+    // Lay out first (shapes and labels), then size the picture to what was laid out.
+    let mut shapes = String::new();
+    let mut labels: Vec<Label> = Vec::new();
+    let mut bands = Vec::new();
     let mut before = *initial;
     for (i, (e, after)) in steps.iter().enumerate() {
         let y = TOP + (i + 1) * ROW_H;
+        let first_label = labels.len();
         let ar = arrow(cfg, &before, *e, after);
         let color = if ar.fault { "#c00" } else { "#333" };
         let (x1, x2) = (lane_x(ar.from, n), lane_x(ar.to, n));
-        let _ = write!(
-            s,
-            r##"<text x="6" y="{}" fill="#888">{}</text>"##,
-            y + 4,
-            i + 1
-        );
+        labels.push(Label {
+            x: 6.0,
+            y: y + 4,
+            anchor: "start",
+            color: "#888",
+            bold: false,
+            text: (i + 1).to_string(),
+        });
         if *e == Event::Restart {
             let _ = write!(
-                s,
-                r##"<line x1="{LEFT}" y1="{y}" x2="{}" y2="{y}" stroke="#c60" stroke-width="2" stroke-dasharray="8 4"/><text x="{}" y="{}" fill="#c60">{}</text>"##,
-                LEFT + lanes * LANE_W,
-                LEFT + 4,
-                y - 4,
-                esc(&ar.label)
+                shapes,
+                r##"<line x1="{LEFT}" y1="{y}" x2="{lanes_right}" y2="{y}" stroke="#c60" stroke-width="2" stroke-dasharray="8 4"/>"##,
             );
+            labels.push(Label {
+                x: (LEFT + 4) as f64,
+                y: y - 4,
+                anchor: "start",
+                color: "#c60",
+                bold: false,
+                text: ar.label,
+            });
         } else if x1 == x2 {
             let _ = write!(
-                s,
-                r##"<circle cx="{x1}" cy="{y}" r="4" fill="{color}"/><text x="{}" y="{}" fill="{color}">{}</text>"##,
-                x1 + 8,
-                y + 4,
-                esc(&ar.label)
+                shapes,
+                r##"<circle cx="{x1}" cy="{y}" r="4" fill="{color}"/>"##
             );
+            labels.push(Label {
+                x: (x1 + 8) as f64,
+                y: y + 4,
+                anchor: "start",
+                color,
+                bold: false,
+                text: ar.label,
+            });
         } else {
             let _ = write!(
-                s,
-                r##"<line x1="{x1}" y1="{y}" x2="{x2}" y2="{y}" stroke="{color}" stroke-width="1.5" marker-end="url(#arrow)"/><text x="{}" y="{}" text-anchor="middle" fill="{color}">{}</text>"##,
-                (x1 + x2) / 2,
-                y - 4,
-                esc(&ar.label)
+                shapes,
+                r##"<line x1="{x1}" y1="{y}" x2="{x2}" y2="{y}" stroke="{color}" stroke-width="1.5" marker-end="url(#arrow)"/>"##
             );
+            // Centred over the arrow, above its head; never out past the left edge.
+            let w = text_width(&ar.label, FONT_SIZE, false);
+            let mid = (x1 + x2) as f64 / 2.0;
+            labels.push(Label {
+                x: mid.max(w / 2.0 + 4.0),
+                y: y - LABEL_LIFT,
+                anchor: "middle",
+                color,
+                bold: false,
+                text: ar.label,
+            });
+        }
+        let broken = broken(cfg, &before, after);
+        if !broken.is_empty() {
+            bands.push(y);
+            // Right of the lanes, and right of anything this row already drew there.
+            let x = labels[first_label..]
+                .iter()
+                .map(|l| l.right() + 12.0)
+                .fold((lanes_right + 4) as f64, f64::max);
+            // One line per property, centred on the row, so the picture stays narrow.
+            let k = broken.len();
+            for (j, name) in broken.iter().enumerate() {
+                labels.push(Label {
+                    x,
+                    y: (y + 4 + 13 * j).saturating_sub(13 * (k - 1) / 2),
+                    anchor: "start",
+                    color: "#c00",
+                    bold: true,
+                    text: format!("broken: {name}"),
+                });
+            }
         }
         before = *after;
     }
-    for (y, text) in notes {
+    for (i, name) in names.iter().enumerate() {
+        labels.push(Label {
+            x: lane_x(lane_of(i), n) as f64,
+            y: 30,
+            anchor: "middle",
+            color: "#000",
+            bold: true,
+            text: name.clone(),
+        });
+    }
+    let needed = labels.iter().map(Label::right).fold(0.0, f64::max);
+    let width = (lanes_right + LEFT).max(needed.ceil() as usize + LEFT / 2);
+
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="{FONT_SIZE}">"#
+    );
+    let (h, half) = (ARROW_HEAD, ARROW_HEAD / 2);
+    let _ = write!(
+        s,
+        r##"<defs><marker id="arrow" markerUnits="userSpaceOnUse" markerWidth="{h}" markerHeight="{h}" refX="{h}" refY="{half}" orient="auto"><path d="M0,0 L{h},{half} L0,{h} z" fill="#333"/></marker></defs>"##
+    );
+    let _ = write!(
+        s,
+        r##"<rect width="{width}" height="{height}" fill="#fff"/>"##
+    );
+    // Red bands first, so lanes and arrows are drawn over them.
+    for y in bands {
         let _ = write!(
             s,
-            r##"<text x="{}" y="{}" fill="#c00" font-weight="bold">broken: {}</text>"##,
-            LEFT + lanes * LANE_W + 4,
-            y + 4,
-            esc(&text)
+            r##"<rect class="violation" x="0" y="{}" width="{width}" height="{ROW_H}" fill="#fdd"/>"##,
+            y - ROW_H / 2 - 6
         );
+    }
+    for i in 0..names.len() {
+        let x = lane_x(lane_of(i), n);
+        let _ = write!(
+            s,
+            r##"<line x1="{x}" y1="40" x2="{x}" y2="{}" stroke="#bbb" stroke-dasharray="4 3"/>"##,
+            height - 10
+        );
+    }
+    s.push_str(&shapes);
+    for l in &labels {
+        l.write(&mut s);
     }
     s.push_str("</svg>");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_picture_is_as_wide_as_its_widest_label() {
+        let cfg = Config {
+            disks: 1,
+            ..Config::default()
+        };
+        let s0 = State::initial(1);
+        let steps: Vec<(Event, State)> = crate::step::successors(&cfg, &s0).take(1).collect();
+        let svg = sequence_diagram(&cfg, &s0, &steps);
+        let width: f64 = svg
+            .split("width=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .and_then(|w| w.parse().ok())
+            .unwrap();
+        let label = "execute(): ACTIVE, snapshot LOCKED";
+        assert!(svg.contains(label));
+        assert!(width >= text_width(label, FONT_SIZE, false));
+    }
 }

@@ -41,6 +41,10 @@ pub fn run(args: AuditArgs) -> Result<u8, Fail> {
     };
     let result = audit(BufReader::new(file), fallback)
         .map_err(|Unreadable(m)| usage(format!("{shown}: {m}")))?;
+    let config = config_words(&result.config);
+    if let Some(v) = &result.violation {
+        say!("{shown}:{}: {}", v.line, v.message);
+    }
     if let Some(d) = &result.divergence {
         say!("{shown}:{}: {}", d.line, d.message);
         say!(
@@ -50,6 +54,7 @@ pub fn run(args: AuditArgs) -> Result<u8, Fail> {
         );
         return Ok(1);
     }
+    let mut code = 0;
     if let Some(dir) = &args.dir {
         let observed = observe_dir(dir).map_err(|e| usage(format!("{}: {e}", dir.display())))?;
         let last = result
@@ -65,15 +70,30 @@ pub fn run(args: AuditArgs) -> Result<u8, Fail> {
             return Ok(1);
         }
     }
-    say!(
-        "conforms: {} step(s) checked ({}){}",
-        result.steps,
-        result.config,
-        if args.dir.is_some() {
-            "; the real rows and volumes match the last state"
-        } else {
-            ""
-        }
-    );
-    Ok(0)
+    if let Some(v) = &result.violation {
+        // The engine did what the model says; the model's property is what broke.
+        say!(
+            "conforms: {} step(s) checked ({config}), but the state after line {} {}: the engine followed the model into a property violation",
+            result.steps,
+            v.line,
+            v.message
+        );
+        code = 1;
+    } else {
+        say!(
+            "conforms: {} step(s) checked ({config}){}",
+            result.steps,
+            if args.dir.is_some() {
+                "; the real rows and volumes match the last state"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(code)
+}
+
+/// The configuration in words (the engine's unbounded restarts and retries read "unlimited").
+pub fn config_words(cfg: &livemerge_model::Config) -> String {
+    cfg.to_string()
 }

@@ -33,7 +33,8 @@ pub struct CheckArgs {
     pub model: ModelArgs,
     #[arg(long, value_enum, default_value_t = Strategy::Bfs)]
     pub strategy: Strategy,
-    /// Worker threads (default: all cores).
+    /// Worker threads of bfs and dfs (default: all cores). The random strategy walks on one
+    /// thread, so that a seed always gives the same walks.
     #[arg(long)]
     pub threads: Option<usize>,
     #[arg(long, value_enum, default_value_t = Format::Text)]

@@ -4,6 +4,7 @@
 //! input; 3 the removal did not end.
 
 use super::{usage, Fail};
+use crate::follow::{trace_for, Follower};
 use clap::{Args, ValueEnum};
 use livemerge_impl::session::{self, Schedule};
 use livemerge_impl::stress::{stress as run_stress, StressOptions};
@@ -80,6 +81,9 @@ pub struct RunArgs {
     /// Write one JSON line per applied event to this file.
     #[arg(long)]
     pub trace: Option<PathBuf>,
+    /// No progress line per step on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Args, Debug)]
@@ -93,6 +97,9 @@ pub struct ResumeArgs {
     /// Append one JSON line per applied event to this file.
     #[arg(long)]
     pub trace: Option<PathBuf>,
+    /// No progress line per step on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Args, Debug)]
@@ -178,14 +185,32 @@ pub fn run(args: RunArgs) -> Result<u8, Fail> {
         ScheduleArg::Free => Schedule::Free,
         ScheduleArg::PoolAfterParentPoll => Schedule::PoolAfterParentPoll,
     };
-    let o = session::run_dir(&args.dir, s, schedule, args.trace.as_deref()).map_err(fail)?;
+    let (trace, _tmp) = trace_for(args.trace.as_deref(), args.quiet);
+    let follower = trace
+        .as_deref()
+        .filter(|_| !args.quiet)
+        .map(|t| Follower::start(t, "run", Some(s.model_config())));
+    let o = session::run_dir(&args.dir, s, schedule, trace.as_deref());
+    if let Some(f) = follower {
+        f.finish();
+    }
+    let o = o.map_err(fail)?;
     say_raw!("{}", report::text(&o, "run", Some(&args.dir)));
     Ok(o.exit_code())
 }
 
 pub fn resume(args: ResumeArgs) -> Result<u8, Fail> {
     let limit_ms = args.limit_secs.map(limit).transpose()?;
-    let o = session::resume_dir(&args.dir, args.trace.as_deref(), limit_ms).map_err(fail)?;
+    let (trace, _tmp) = trace_for(args.trace.as_deref(), args.quiet);
+    let follower = trace
+        .as_deref()
+        .filter(|_| !args.quiet)
+        .map(|t| Follower::start(t, "resume", None));
+    let o = session::resume_dir(&args.dir, trace.as_deref(), limit_ms);
+    if let Some(f) = follower {
+        f.finish();
+    }
+    let o = o.map_err(fail)?;
     say_raw!("{}", report::text(&o, "resume", Some(&args.dir)));
     Ok(o.exit_code())
 }

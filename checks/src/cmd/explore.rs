@@ -7,6 +7,12 @@
 //! taken), reads each answer whole before writing it (a hang-up only costs that client), sets
 //! content types, and puts our shortest counterexamples into the explorer's property list.
 //! Symmetry is off here: the explorer shows concrete disks, step after step.
+//!
+//! It also makes the page say what the command line says: our BFS runs before serving, and when
+//! it is complete the status carries its verdicts and counts (not "Searching" until "Run to
+//! completion"); each action is named by the first line of its step, in oVirt's words (as
+//! `check` prints it), not by the bare event; and the UI's emoji (empty boxes where no emoji font
+//! is installed) and its `Pre-init`/`Init 0` rows become plain text.
 
 use super::{usage, Fail};
 use crate::cli::ModelArgs;
@@ -15,7 +21,6 @@ use clap::Args;
 use livemerge_model::properties;
 use livemerge_model::{Config, Event, LiveMerge, State};
 use stateright::{Model, Path};
-use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -51,7 +56,8 @@ pub fn run(args: ExploreArgs) -> Result<u8, Fail> {
     let url = format!("http://{}", front.server_addr());
 
     let backend = start_stateright(cfg)?;
-    let discoveries = Arc::new(shortest_paths(&cfg));
+    let ours = Arc::new(shortest_paths(&cfg));
+    let discoveries = &ours.paths;
 
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -60,6 +66,7 @@ pub fn run(args: ExploreArgs) -> Result<u8, Fail> {
             .map_err(|e| usage(format!("cannot handle Ctrl-C: {e}")))?;
     }
     say!("livemerge explore: {cfg}");
+    say!("{}", ours.summary);
     say!("open {url}/");
     for (name, path) in discoveries.iter() {
         say!("  {name}: {url}/#/steps/{path}");
@@ -74,8 +81,8 @@ pub fn run(args: ExploreArgs) -> Result<u8, Fail> {
             Ok(None) => continue,
             Err(_) => continue,
         };
-        let discoveries = Arc::clone(&discoveries);
-        std::thread::spawn(move || serve_one(rq, backend, &discoveries));
+        let ours = Arc::clone(&ours);
+        std::thread::spawn(move || serve_one(rq, backend, &ours));
     }
     say!("livemerge explore: stopped");
     Ok(0)
@@ -101,19 +108,28 @@ fn start_stateright(cfg: Config) -> Result<SocketAddr, Fail> {
     Ok(addr)
 }
 
-/// Per property, our shortest path to its witness, as the explorer's index path.
-fn shortest_paths(cfg: &Config) -> Vec<(&'static str, String)> {
+/// What our BFS found before serving: per property, the shortest path to its witness (as the
+/// explorer's index path), and the status to show when the search was complete.
+struct Ours {
+    paths: Vec<(&'static str, String)>,
+    /// The status fields (`done`, counts, model) to show, when the search was complete.
+    status: Option<serde_json::Value>,
+    /// One line for the banner and the page: where the verdicts come from.
+    summary: String,
+}
+
+fn shortest_paths(cfg: &Config) -> Ours {
     let outcome = bfs::run(
         cfg,
         &Limits {
-            threads: 1,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             max_states: Some(5_000_000),
             timeout: Some(Duration::from_secs(30)),
             progress: false,
         },
     );
     let model = LiveMerge::new(*cfg);
-    outcome
+    let paths = outcome
         .findings
         .iter()
         .filter(|f| {
@@ -122,7 +138,34 @@ fn shortest_paths(cfg: &Config) -> Vec<(&'static str, String)> {
                     && f.prop.expectation == properties::Expectation::Sometimes)
         })
         .filter_map(|f| Some((f.prop.name, encode(&model, f.path.as_ref()?)?)))
-        .collect()
+        .collect();
+    let (summary, status) = match &outcome.stopped_by {
+        None => {
+            let summary = format!(
+                "verdicts: livemerge check's BFS, complete ({} unique states)",
+                outcome.unique
+            );
+            let status = serde_json::json!({
+                "done": true,
+                "state_count": outcome.generated,
+                "unique_state_count": outcome.unique,
+                "max_depth": outcome.max_depth,
+                "model": format!("LiveMerge ({summary})"),
+            });
+            (summary, Some(status))
+        }
+        Some(why) => (
+            format!(
+                "verdicts: livemerge's BFS stopped early ({why}); properties without a path are undecided until \"Run to completion\""
+            ),
+            None,
+        ),
+    };
+    Ours {
+        paths,
+        status,
+        summary,
+    }
 }
 
 /// The explorer's URL path for a list of events (action indices, init state first).
@@ -143,7 +186,7 @@ fn content_type(url: &str) -> &'static str {
     }
 }
 
-fn serve_one(rq: tiny_http::Request, backend: SocketAddr, ours: &[(&'static str, String)]) {
+fn serve_one(rq: tiny_http::Request, backend: SocketAddr, ours: &Ours) {
     let url = rq.url().to_string();
     // Only paths of this server: anything else ("@host/...", "//host/...", an absolute URL)
     // would let a client steer the forwarded request to another host.
@@ -165,10 +208,12 @@ fn serve_one(rq: tiny_http::Request, backend: SocketAddr, ours: &[(&'static str,
         Err(ureq::Error::Status(code, r)) => (code, read_body(r)),
         Err(e) => (502, format!("explorer backend: {e}").into_bytes()),
     };
-    let body = if status == 200 && (url == "/.status" || url.starts_with("/.states")) {
-        rewrite_discoveries(&body, ours).unwrap_or(body)
-    } else {
-        body
+    let body = match url.as_str() {
+        _ if status != 200 => body,
+        "/.status" => rewrite_status(&body, ours).unwrap_or(body),
+        u if u.starts_with("/.states") => rewrite_states(&body, ours).unwrap_or(body),
+        "/app.js" => rewrite_app_js(&body),
+        _ => body,
     };
     let header = tiny_http::Header::from_bytes("Content-Type", content_type(&url))
         .expect("static header is valid");
@@ -187,31 +232,90 @@ fn read_body(r: ureq::Response) -> Vec<u8> {
 }
 
 /// Replaces stateright's discovery paths (`[expectation, name, path]`) with ours where we have
-/// one: ours are shortest; its on-demand checker only knows what has been clicked.
-fn rewrite_discoveries(body: &[u8], ours: &[(&'static str, String)]) -> Option<Vec<u8>> {
-    let ours: HashMap<&str, &str> = ours.iter().map(|(n, p)| (*n, p.as_str())).collect();
-    let mut v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let fix = |props: &mut serde_json::Value| {
-        if let Some(list) = props.as_array_mut() {
-            for p in list {
-                let name = p.get(1).and_then(|n| n.as_str()).map(str::to_string);
-                if let (Some(name), Some(slot)) = (name, p.get_mut(2)) {
-                    if let Some(path) = ours.get(name.as_str()) {
-                        *slot = serde_json::Value::String(path.to_string());
-                    }
-                }
-            }
-        }
+/// one: ours are shortest; its on-demand checker only knows what has been clicked. After a
+/// complete search of ours, a property without a path of ours has none at all.
+fn fix_discoveries(props: &mut serde_json::Value, ours: &Ours) {
+    let Some(list) = props.as_array_mut() else {
+        return;
     };
-    if let Some(props) = v.get_mut("properties") {
-        fix(props);
+    for p in list {
+        let name = p.get(1).and_then(|n| n.as_str()).map(str::to_string);
+        let (Some(name), Some(slot)) = (name, p.get_mut(2)) else {
+            continue;
+        };
+        match ours.paths.iter().find(|(n, _)| *n == name) {
+            Some((_, path)) => *slot = serde_json::Value::String(path.clone()),
+            None if ours.status.is_some() => *slot = serde_json::Value::Null,
+            None => {}
+        }
     }
-    if let Some(states) = v.as_array_mut() {
-        for s in states {
-            if let Some(props) = s.get_mut("properties") {
-                fix(props);
-            }
+}
+
+/// The checker's status: our discoveries and, when our search was complete, its verdicts and
+/// counts, so the page agrees with `livemerge check` from the first load.
+fn rewrite_status(body: &[u8], ours: &Ours) -> Option<Vec<u8>> {
+    let mut v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if let Some(props) = v.get_mut("properties") {
+        fix_discoveries(props, ours);
+    }
+    if let (Some(fields), Some(obj)) = (
+        ours.status.as_ref().and_then(|s| s.as_object()),
+        v.as_object_mut(),
+    ) {
+        for (k, val) in fields {
+            obj.insert(k.clone(), val.clone());
         }
     }
     serde_json::to_vec(&v).ok()
+}
+
+/// A state's successors: our discoveries, and each action named by what happened (the first
+/// line of the step's outcome, in oVirt's words) instead of the bare event.
+fn rewrite_states(body: &[u8], ours: &Ours) -> Option<Vec<u8>> {
+    let mut v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    for s in v.as_array_mut()? {
+        if let Some(props) = s.get_mut("properties") {
+            fix_discoveries(props, ours);
+        }
+        let what = s
+            .get("outcome")
+            .and_then(|o| o.as_str())
+            .and_then(|o| o.lines().next())
+            .map(str::to_string);
+        if let (Some(what), Some(obj)) = (what, s.as_object_mut()) {
+            obj.insert("action".into(), serde_json::Value::String(what));
+        }
+    }
+    serde_json::to_vec(&v).ok()
+}
+
+/// stateright's UI script, with its emoji as plain text (they render as empty boxes where no
+/// emoji font is installed), its initial state named as such, and no `Pre-init` row in the
+/// path. Each replacement is of stateright 0.31's exact text; a test checks they all apply.
+pub const APP_JS_REPLACEMENTS: [(&str, &str); 9] = [
+    ("\u{26a0}\u{fe0f}", "[!]"),
+    ("\u{2705}", "[ok]"),
+    ("\u{1f50e}", "[..]"),
+    ("\u{2b06}\u{fe0f}", "[after]"),
+    ("\u{2b07}\u{fe0f}", "[before]"),
+    (
+        "`Init ${actionIndex !== undefined ? actionIndex : 'unknown'}`",
+        "'initial state'",
+    ),
+    ("`Init ${i}`", "'initial state'"),
+    ("action: 'Pre-init'", "action: ''"),
+    (
+        "step.pathSteps = () => (prevStep ? prevStep.pathSteps() : []).concat([step]);",
+        "step.pathSteps = () => (prevStep ? prevStep.pathSteps() : []).concat(prevStep ? [step] : []);",
+    ),
+];
+
+fn rewrite_app_js(body: &[u8]) -> Vec<u8> {
+    let Ok(text) = std::str::from_utf8(body) else {
+        return body.to_vec();
+    };
+    APP_JS_REPLACEMENTS
+        .iter()
+        .fold(text.to_string(), |t, (from, to)| t.replace(from, to))
+        .into_bytes()
 }

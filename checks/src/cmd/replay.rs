@@ -7,6 +7,7 @@
 
 use super::{usage, Fail};
 use crate::counterexample::CounterexampleFile;
+use crate::follow::{trace_for, Follower};
 use clap::Args;
 use livemerge_impl::replay::replay_dir;
 use livemerge_impl::{report, Backoff, Settings};
@@ -30,6 +31,9 @@ pub struct ReplayArgs {
     /// Write one JSON line per applied event to this file.
     #[arg(long)]
     pub trace: Option<PathBuf>,
+    /// No progress line per step on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 fn parse_poller(s: &str) -> Result<PollerRule, String> {
@@ -52,8 +56,16 @@ pub fn run(args: ReplayArgs) -> Result<u8, Fail> {
         seed: 0,
     };
     settings.validate().map_err(usage)?;
-    let r = replay_dir(&args.dir, settings, &file.events, args.trace.as_deref())
-        .map_err(|e| usage(e.to_string()))?;
+    let (trace, _tmp) = trace_for(args.trace.as_deref(), args.quiet);
+    let follower = trace
+        .as_deref()
+        .filter(|_| !args.quiet)
+        .map(|t| Follower::start(t, "replay", Some(settings.model_config())));
+    let r = replay_dir(&args.dir, settings, &file.events, trace.as_deref());
+    if let Some(f) = follower {
+        f.finish();
+    }
+    let r = r.map_err(|e| usage(e.to_string()))?;
     say!(
         "livemerge replay: {} \"{}\" ({} steps), found for release {}, replayed with release {poller}",
         file.property.expectation,

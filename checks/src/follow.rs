@@ -1,0 +1,160 @@
+//! Progress of the engine commands (`run`, `resume`, `replay`): one line on stderr per event the
+//! engine applies, as it applies it, in oVirt's words. They are read from the engine's trace
+//! file, which it writes one whole line per committed step: the engine needs no hook, and a run
+//! that is killed has already said how far it got.
+
+use livemerge_model::{describe_step, Config, Event, State};
+use serde::Deserialize;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+#[derive(Deserialize)]
+struct Header {
+    configuration: Config,
+}
+
+#[derive(Deserialize)]
+struct Record {
+    seq: u64,
+    t_ms: u64,
+    source: String,
+    event: Event,
+    before: State,
+    after: State,
+}
+
+/// A thread printing the trace's new records until [`Follower::finish`].
+pub struct Follower {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Follower {
+    /// Follows `trace` from its current end (earlier lines are an earlier run's), prefixing each
+    /// line with `what` (`run`, `resume`, `replay`). `cfg` describes the records until the
+    /// trace names its own configuration.
+    pub fn start(trace: &Path, what: &'static str, cfg: Option<Config>) -> Follower {
+        let stop = Arc::new(AtomicBool::new(false));
+        let from = std::fs::metadata(trace).map_or(0, |m| m.len());
+        let path = trace.to_path_buf();
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || follow(&path, from, what, cfg, &flag));
+        Follower {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Prints what is left to print, then stops.
+    pub fn finish(mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The trace a command writes, and the progress lines read from it: the user's `--trace`, or
+/// one in a temporary directory (removed with the returned guard) just for the progress lines.
+/// Quiet and no `--trace`: no trace at all.
+pub fn trace_for(
+    given: Option<&Path>,
+    quiet: bool,
+) -> (Option<PathBuf>, Option<tempfile::TempDir>) {
+    match (given, quiet) {
+        (Some(p), _) => (Some(p.to_path_buf()), None),
+        (None, true) => (None, None),
+        // Progress is a convenience: without a temporary directory the command runs silently.
+        (None, false) => match tempfile::tempdir() {
+            Ok(d) => (Some(d.path().join("trace.jsonl")), Some(d)),
+            Err(_) => (None, None),
+        },
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+fn follow(path: &PathBuf, mut offset: u64, what: &str, mut cfg: Option<Config>, stop: &AtomicBool) {
+    let mut pending = Vec::new();
+    let mut earlier = Earlier::default();
+    loop {
+        // Read the stop flag first: what was written before it was set is still printed.
+        let last_round = stop.load(Ordering::SeqCst);
+        if let Ok(mut f) = std::fs::File::open(path) {
+            if f.seek(SeekFrom::Start(offset)).is_ok() {
+                let mut buf = Vec::new();
+                if let Ok(n) = f.read_to_end(&mut buf) {
+                    offset += n as u64;
+                    pending.extend_from_slice(&buf);
+                }
+            }
+        }
+        // Only whole lines: the engine writes each in one write, but a read may catch half.
+        while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=end).collect();
+            print_line(&line, what, &mut cfg, &mut earlier);
+        }
+        if last_round {
+            earlier.flush(what);
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Steps a `resume` copies into its trace from the event log (source `event_log`): they were
+/// applied, and said, before the engine was killed, so they are summed up in one line.
+#[derive(Default)]
+struct Earlier {
+    count: usize,
+    last: Option<String>,
+}
+
+impl Earlier {
+    fn flush(&mut self, what: &str) {
+        if let Some(last) = self.last.take() {
+            eprintln!(
+                "livemerge {what}: {} step(s) applied before the engine stopped, the last: {last}",
+                self.count
+            );
+            self.count = 0;
+        }
+    }
+}
+
+fn print_line(line: &[u8], what: &str, cfg: &mut Option<Config>, earlier: &mut Earlier) {
+    if let Ok(h) = serde_json::from_slice::<Header>(line) {
+        *cfg = Some(Config {
+            symmetry: false,
+            ..h.configuration
+        });
+        return;
+    }
+    let Ok(r) = serde_json::from_slice::<Record>(line) else {
+        return;
+    };
+    let text = match cfg {
+        Some(c) => describe_step(c, &r.before, r.event, &r.after),
+        None => livemerge_model::describe_event(r.event),
+    };
+    if r.source == "event_log" {
+        earlier.count += 1;
+        earlier.last = Some(format!("step {} ({text})", r.seq));
+        return;
+    }
+    earlier.flush(what);
+    eprintln!(
+        "livemerge {what}: {:>7.2} s  step {:>3} ({}): {text}",
+        r.t_ms as f64 / 1000.0,
+        r.seq,
+        r.source
+    );
+}
