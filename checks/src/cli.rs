@@ -41,9 +41,10 @@ pub enum Command {
 /// also reads a configuration from a file can tell which ones the user gave.
 #[derive(Args, Debug, Clone, Default)]
 pub struct ModelArgs {
-    /// Number of disks in the snapshot, one child command each [default: 3].
-    #[arg(long)]
-    pub disks: Option<u8>,
+    /// Number of disks in the snapshot, one child command each [default: 3]; `check` also takes
+    /// `any`: safety properties proved for every number of disks.
+    #[arg(long, value_parser = parse_disks)]
+    pub disks: Option<DiskCount>,
     /// The parent's polling rule: 3.6.0 (the bug), 3.6.1 (the fix), 4.0 (shipped today) [default: 4.0].
     #[arg(long, value_parser = parse_poller)]
     pub poller: Option<PollerRule>,
@@ -59,7 +60,19 @@ pub struct ModelArgs {
     pub no_symmetry: bool,
 }
 
+/// `--disks N`, or `--disks any` (only `check` accepts it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiskCount {
+    Exactly(u8),
+    Any,
+}
+
 impl ModelArgs {
+    /// Whether `--disks any` was given.
+    pub fn any_disks(&self) -> bool {
+        self.disks == Some(DiskCount::Any)
+    }
+
     /// The configuration these flags select, over the defaults.
     pub fn config(&self) -> Result<Config, String> {
         self.config_over(Config::default())
@@ -67,8 +80,15 @@ impl ModelArgs {
 
     /// The configuration these flags select, over `base` (flags not given keep `base`'s values).
     pub fn config_over(&self, base: Config) -> Result<Config, String> {
+        let disks = match self.disks {
+            None => base.disks,
+            Some(DiskCount::Exactly(n)) => n,
+            Some(DiskCount::Any) => {
+                return Err("--disks any is only for `livemerge check`".to_string())
+            }
+        };
         let cfg = Config {
-            disks: self.disks.unwrap_or(base.disks),
+            disks,
             poller: self.poller.unwrap_or(base.poller),
             faults: self.faults.unwrap_or(base.faults),
             restarts: self.restarts.unwrap_or(base.restarts),
@@ -86,6 +106,15 @@ impl ModelArgs {
             || self.restarts.is_some()
             || self.no_symmetry
     }
+}
+
+fn parse_disks(s: &str) -> Result<DiskCount, String> {
+    if s == "any" {
+        return Ok(DiskCount::Any);
+    }
+    s.parse()
+        .map(DiskCount::Exactly)
+        .map_err(|_| format!("expected a number of disks or `any`, got '{s}'"))
 }
 
 fn parse_poller(s: &str) -> Result<PollerRule, String> {
