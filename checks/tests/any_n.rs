@@ -222,3 +222,38 @@ fn a_derivation_is_a_chain_of_real_steps() {
         }
     }
 }
+
+#[test]
+fn an_unconfirmed_violation_is_reported_with_its_abstract_derivation() {
+    // 3.6.0's violations are all confirmed on one disk; to see how an unconfirmed one is
+    // reported, pretend the concrete search had not found it.
+    let mut out = any_n::check(&cfg(PollerRule::V3_6_0, 1), 1, 1, 1, &limits()).unwrap();
+    let f = &mut out.findings[0];
+    assert!(matches!(f.verdict, AnyVerdict::Violated { disks: 1, .. }));
+    f.verdict = AnyVerdict::NotConfirmed { up_to: 1 };
+    let chain = out.abstraction.derivation(f.abstract_witness.unwrap());
+    let name = f.prop.name;
+    let text = any_n::report::text(&out);
+    assert!(text.contains(&format!(
+        "abstract counterexample to always \"{name}\", not found by the concrete search for 1 to 1 disk(s)"
+    )), "{text}");
+    assert!(text.contains("raise --threshold"), "{text}");
+    // One numbered step per link of the derivation that has an event, none refused.
+    assert!(
+        text.contains(&format!("{:>3}. in: ", chain.len() - 1)),
+        "{text}"
+    );
+    assert!(!text.contains("refused"), "{text}");
+    let json: serde_json::Value = serde_json::from_str(&any_n::report::json(&out)).unwrap();
+    let p = &json["properties"][0];
+    assert_eq!(p["verdict"], "not confirmed");
+    assert!(p["holds"].is_null());
+    assert_eq!(p["not_confirmed_up_to"], 1);
+    assert_eq!(
+        p["abstract_counterexample"]["derivation"]
+            .as_array()
+            .unwrap()
+            .len(),
+        chain.len() - 1
+    );
+}

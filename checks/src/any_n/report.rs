@@ -138,7 +138,9 @@ fn unconfirmed(out: &mut String, o: &AnyOutcome, f: &AnyFinding, up_to: u8) {
     indent(out, &summarize(&cfg, &conf.state), "       ");
     let _ = writeln!(
         out,
-        "  how the abstraction reached it (each step's other disks come from other abstract paths):"
+        "  how the abstraction reached it (each step is taken in a small configuration of the \
+         abstraction: disk numbers are its positions, and its other disks come from other \
+         abstract paths):"
     );
     for (i, (before, n, _, text)) in derivation_lines(a, w).iter().enumerate() {
         if text.is_empty() {
