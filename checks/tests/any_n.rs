@@ -47,14 +47,18 @@ fn reachable(cfg: &Config) -> Vec<State> {
 }
 
 fn assert_covers(a: &Abstraction, poller: PollerRule, max_n: u8) {
+    assert_covers_cfg(a, &cfg(poller, 1), max_n)
+}
+
+fn assert_covers_cfg(a: &Abstraction, base: &Config, max_n: u8) {
     for n in 1..=max_n {
-        let states = reachable(&cfg(poller, n));
-        for s in &states {
+        let c = Config { disks: n, ..*base };
+        for s in &reachable(&c) {
             assert!(
                 a.covers(s, n as usize),
-                "poller {poller}, {n} disk(s), threshold {}: the abstraction misses a view of a reachable state:\n{}",
+                "{c}, threshold {}: the abstraction misses a view of a reachable state:\n{}",
                 a.threshold,
-                summarize(&cfg(poller, n), s)
+                summarize(&c, s)
             );
         }
     }
@@ -65,6 +69,21 @@ fn every_concrete_reachable_state_of_1_to_5_disks_is_covered() {
     for poller in PollerRule::ALL {
         let a = Abstraction::build(&cfg(poller, 1), 1, 1).unwrap();
         assert_covers(&a, poller, 5);
+    }
+}
+
+#[test]
+fn other_faults_and_restarts_are_covered_too() {
+    for poller in PollerRule::ALL {
+        for (faults, restarts) in [(Faults::NONE, 0), (Faults::ALL, 2)] {
+            let base = Config {
+                faults,
+                restarts,
+                ..cfg(poller, 1)
+            };
+            let a = Abstraction::build(&base, 1, 1).unwrap();
+            assert_covers_cfg(&a, &base, 3);
+        }
     }
 }
 
