@@ -19,7 +19,7 @@ pub struct Cli {
 pub enum Command {
     /// Check every interleaving of a configuration against the protocol's properties.
     Check(crate::cmd::check::CheckArgs),
-    /// Check every poller x disks x faults x restarts and compare the verdicts with findings.json.
+    /// Check every release x disks x faults x restarts x retries and compare the verdicts with findings.json.
     Matrix(crate::cmd::matrix::MatrixArgs),
     /// Print a saved counterexample as numbered steps, or write its sequence diagram.
     Show(crate::cmd::show::ShowArgs),
@@ -43,9 +43,10 @@ pub enum Command {
 /// also reads a configuration from a file can tell which ones the user gave.
 #[derive(Args, Debug, Clone, Default)]
 pub struct ModelArgs {
-    /// Number of disks in the snapshot, one child command each [default: 3].
-    #[arg(long)]
-    pub disks: Option<u8>,
+    /// Number of disks in the snapshot, one child command each [default: 3]; `check` also takes
+    /// `any`: safety properties proved for every number of disks.
+    #[arg(long, value_parser = parse_disks)]
+    pub disks: Option<DiskCount>,
     /// The oVirt release whose rules to follow: 3.6.0 (bug 1280160), 3.6.1 (its fix), 4.0.0,
     /// 4.0.2, 4.1.0 (see docs/releases.md) [default: 4.0.2]. `--poller` is an alias; its `4.0`
     /// means 4.0.0.
@@ -66,7 +67,19 @@ pub struct ModelArgs {
     pub no_symmetry: bool,
 }
 
+/// `--disks N`, or `--disks any` (only `check` accepts it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiskCount {
+    Exactly(u8),
+    Any,
+}
+
 impl ModelArgs {
+    /// Whether `--disks any` was given.
+    pub fn any_disks(&self) -> bool {
+        self.disks == Some(DiskCount::Any)
+    }
+
     /// The configuration these flags select, over the defaults.
     pub fn config(&self) -> Result<Config, String> {
         self.config_over(Config::default())
@@ -74,8 +87,15 @@ impl ModelArgs {
 
     /// The configuration these flags select, over `base` (flags not given keep `base`'s values).
     pub fn config_over(&self, base: Config) -> Result<Config, String> {
+        let disks = match self.disks {
+            None => base.disks,
+            Some(DiskCount::Exactly(n)) => n,
+            Some(DiskCount::Any) => {
+                return Err("--disks any is only for `livemerge check`".to_string())
+            }
+        };
         let cfg = Config {
-            disks: self.disks.unwrap_or(base.disks),
+            disks,
             release: self.release.unwrap_or(base.release),
             faults: self.faults.unwrap_or(base.faults),
             restarts: self.restarts.unwrap_or(base.restarts),
@@ -95,6 +115,15 @@ impl ModelArgs {
             || self.retries.is_some()
             || self.no_symmetry
     }
+}
+
+fn parse_disks(s: &str) -> Result<DiskCount, String> {
+    if s == "any" {
+        return Ok(DiskCount::Any);
+    }
+    s.parse()
+        .map(DiskCount::Exactly)
+        .map_err(|_| format!("expected a number of disks or `any`, got '{s}'"))
 }
 
 fn parse_release(s: &str) -> Result<Release, String> {

@@ -1,6 +1,7 @@
 //! The `livemerge` tool's library: the command line, the searches over the model and their
 //! reports. `main.rs` only wires them to the process (arguments, output, exit code).
 
+pub mod any_n;
 pub mod audit;
 pub mod cli;
 pub mod cmd;

@@ -2,6 +2,7 @@
 //! counterexamples (`--save DIR`), or re-run a saved one through the model (`--replay-model`).
 
 use super::{usage, Fail};
+use crate::any_n;
 use crate::cli::ModelArgs;
 use crate::counterexample::{replay, CounterexampleFile, Replay};
 use crate::report::{self, Trace};
@@ -56,21 +57,36 @@ pub struct CheckArgs {
     /// given with it override the file's configuration (for example `--poller 4.0`).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["save", "strategy", "max_states", "timeout"])]
     pub replay_model: Option<PathBuf>,
+    /// With `--disks any`: views of K disks (1 to 3); higher is more precise and slower.
+    #[arg(long, value_name = "K")]
+    pub threshold: Option<usize>,
+    /// With `--disks any`: configurations hold the view plus W more disks (the disk that moves
+    /// or the one that makes a guard true) [default: 1].
+    #[arg(long, value_name = "W")]
+    pub witnesses: Option<usize>,
+    /// With `--disks any`: confirm an abstract violation with the concrete search on 1 to N
+    /// disks [default: 4].
+    #[arg(long, value_name = "N")]
+    pub max_n: Option<u8>,
     /// No progress lines on stderr.
     #[arg(long, short)]
     pub quiet: bool,
 }
 
 pub fn run(args: CheckArgs) -> Result<u8, Fail> {
+    if args.model.any_disks() {
+        return run_any(args);
+    }
+    if args.threshold.is_some() || args.witnesses.is_some() || args.max_n.is_some() {
+        return Err(usage(
+            "--threshold, --witnesses and --max-n go with --disks any",
+        ));
+    }
     if let Some(file) = &args.replay_model {
         return replay_model(file, &args.model);
     }
     let cfg = args.model.config().map_err(usage)?;
-    let threads = match args.threads {
-        Some(t) if t == 0 || t > 256 => return Err(usage("--threads must be between 1 and 256")),
-        Some(t) => t,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
+    let threads = threads(&args)?;
     let timeout = match args.timeout {
         Some(t) => Some(
             Duration::try_from_secs_f64(t)
@@ -116,6 +132,83 @@ pub fn run(args: CheckArgs) -> Result<u8, Fail> {
     Ok(if outcome.any_violated() {
         1
     } else if !outcome.complete {
+        3
+    } else {
+        0
+    })
+}
+
+fn threads(args: &CheckArgs) -> Result<usize, Fail> {
+    match args.threads {
+        Some(t) if t == 0 || t > 256 => Err(usage("--threads must be between 1 and 256")),
+        Some(t) => Ok(t),
+        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
+}
+
+/// `check --disks any`: the abstraction's verdicts for every number of disks (see `any_n`).
+fn run_any(args: CheckArgs) -> Result<u8, Fail> {
+    let refused = [
+        (args.replay_model.is_some(), "--replay-model"),
+        (args.strategy != Strategy::Bfs, "--strategy"),
+        (args.timeout.is_some(), "--timeout"),
+        (args.max_states.is_some(), "--max-states"),
+        (args.model.no_symmetry, "--no-symmetry"),
+    ];
+    if let Some((_, flag)) = refused.iter().find(|(given, _)| *given) {
+        return Err(usage(format!(
+            "{flag} does not apply to --disks any (it builds its own abstraction)"
+        )));
+    }
+    let cfg = crate::cli::ModelArgs {
+        disks: None,
+        ..args.model.clone()
+    }
+    .config()
+    .map_err(usage)?;
+    let threshold = args.threshold.unwrap_or(1);
+    let witnesses = args.witnesses.unwrap_or(1);
+    let max_n = args.max_n.unwrap_or(4);
+    if max_n == 0 || max_n as usize > livemerge_model::MAX_DISKS {
+        return Err(usage(format!(
+            "--max-n must be between 1 and {}, got {max_n}",
+            livemerge_model::MAX_DISKS
+        )));
+    }
+    if let Some(dir) = &args.save {
+        prepare_dir(dir)?;
+    }
+    let limits = Limits {
+        threads: threads(&args)?,
+        max_states: None,
+        timeout: None,
+        progress: !args.quiet,
+    };
+    let outcome = any_n::check(&cfg, threshold, witnesses, max_n, &limits)
+        .map_err(|e| usage(e.to_string()))?;
+    match args.format {
+        Format::Text => say_raw!("{}", any_n::report::text(&outcome)),
+        Format::Json => say!("{}", any_n::report::json(&outcome)),
+    }
+    if let Some(dir) = &args.save {
+        for f in &outcome.findings {
+            let any_n::AnyVerdict::Violated { disks, path } = &f.verdict else {
+                continue;
+            };
+            let concrete = outcome.concrete_config(*disks);
+            let trace = Trace::rebuild(&concrete, path).map_err(usage)?;
+            let file = dir.join(format!("{}.json", f.prop.slug()));
+            CounterexampleFile::new(&concrete, &f.prop, &trace)
+                .save(&file)
+                .map_err(usage)?;
+            if !args.quiet {
+                eprintln!("livemerge: saved {}", file.display());
+            }
+        }
+    }
+    Ok(if outcome.any_violated() {
+        1
+    } else if outcome.any_unconfirmed() {
         3
     } else {
         0
