@@ -44,6 +44,10 @@ pub struct CheckArgs {
     /// Stop after this many states (the search is then incomplete: exit 3).
     #[arg(long)]
     pub max_states: Option<u64>,
+    /// Stop before the search's data passes this many MiB (the search is then incomplete: exit
+    /// 3), rather than be killed by the operating system. Breadth-first search only.
+    #[arg(long, value_name = "MIB")]
+    pub max_memory: Option<u64>,
     /// Seed of the random strategy.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -79,6 +83,13 @@ pub fn run(args: CheckArgs) -> Result<u8, Fail> {
         ),
         None => None,
     };
+    match args.max_memory {
+        Some(0) => return Err(usage("--max-memory must be a positive number of MiB")),
+        Some(_) if args.strategy != Strategy::Bfs => {
+            return Err(usage("--max-memory bounds only --strategy bfs"))
+        }
+        _ => {}
+    }
     if let Some(dir) = &args.save {
         prepare_dir(dir)?;
     }
@@ -86,6 +97,7 @@ pub fn run(args: CheckArgs) -> Result<u8, Fail> {
         threads,
         max_states: args.max_states,
         timeout,
+        max_memory_mib: args.max_memory,
         progress: !args.quiet,
     };
     let outcome = match args.strategy {

@@ -109,6 +109,7 @@ fn shortest_paths(cfg: &Config) -> Vec<(&'static str, String)> {
             threads: 1,
             max_states: Some(5_000_000),
             timeout: Some(Duration::from_secs(30)),
+            max_memory_mib: None,
             progress: false,
         },
     );
