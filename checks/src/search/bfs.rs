@@ -4,9 +4,9 @@
 //! reports is a shortest one.
 //!
 //! It is lean: only the current level and the next one are kept as states. Every state ever
-//! seen is a 64-bit fingerprint in a lock-free [`Visited`] set, plus a trail entry (the index of
-//! the state it came from and the event that led here, 6 bytes) from which a path is read back
-//! and replayed through `step`. States are numbered in level order, so a trail entry is found by
+//! seen is a 64-bit fingerprint in a lock-free [`Visited`] set, plus a trail entry (the number of
+//! the state it came from and which event led here, 5 bytes) from which a path is read back and
+//! replayed through `step`. States are numbered in level order, so a trail entry is found by
 //! index. A fingerprint collision can only make the search skip a state, never report a wrong
 //! path; the outcome carries the probability of that (see `fingerprint`).
 //!
@@ -27,24 +27,60 @@ use std::time::Instant;
 /// States a worker claims at a time: small enough to share a level evenly, large enough that
 /// claiming costs nothing.
 const CHUNK: usize = 512;
-/// Trail bytes per state: the parent's number and the event.
-const TRAIL_BYTES: u64 = (size_of::<u32>() + size_of::<Event>()) as u64;
-
-/// How each state was first reached, indexed by its number (level order; the initial state is 0).
-struct Trail {
-    parent: Vec<u32>,
-    event: Vec<Event>,
+/// An event stored as its place in `Event::candidates`: a byte when there are at most 256.
+trait Slot: Copy + Send + Sync + 'static {
+    fn of(k: usize) -> Self;
+    fn get(self) -> usize;
 }
 
-impl Trail {
-    fn path_to(&self, mut i: u64) -> Vec<Event> {
-        let mut events = Vec::new();
+impl Slot for u8 {
+    fn of(k: usize) -> u8 {
+        k as u8
+    }
+    fn get(self) -> usize {
+        self.into()
+    }
+}
+
+impl Slot for u32 {
+    fn of(k: usize) -> u32 {
+        k as u32
+    }
+    fn get(self) -> usize {
+        self as usize
+    }
+}
+
+/// Where `e` is in `events`, looking from `from` first: `successors` yields events in the
+/// order of `Event::candidates`, so the search is short.
+fn place(events: &[Event], e: Event, from: usize) -> usize {
+    events[from..]
+        .iter()
+        .position(|&c| c == e)
+        .map(|k| from + k)
+        .or_else(|| events.iter().position(|&c| c == e))
+        .expect("successors yields only events of Event::candidates")
+}
+
+/// How each state was first reached, indexed by its number (level order; the initial state is 0).
+struct Trail<S> {
+    parent: Vec<u32>,
+    event: Vec<S>,
+}
+
+impl<S: Slot> Trail<S> {
+    fn bytes_per_state() -> u64 {
+        (size_of::<u32>() + size_of::<S>()) as u64
+    }
+
+    fn path_to(&self, events: &[Event], mut i: u64) -> Vec<Event> {
+        let mut path = Vec::new();
         while i != 0 {
-            events.push(self.event[i as usize]);
+            path.push(events[self.event[i as usize].get()]);
             i = self.parent[i as usize] as u64;
         }
-        events.reverse();
-        events
+        path.reverse();
+        path
     }
 }
 
@@ -58,16 +94,27 @@ struct Work {
 }
 
 /// The new states one worker found in the current level, in the order it found them.
-#[derive(Default)]
-struct Next {
+struct Next<S> {
     states: Vec<State>,
     parent: Vec<u32>,
-    event: Vec<Event>,
+    event: Vec<S>,
+}
+
+impl<S> Default for Next<S> {
+    fn default() -> Self {
+        Next {
+            states: Vec::new(),
+            parent: Vec::new(),
+            event: Vec::new(),
+        }
+    }
 }
 
 /// What all workers of a round share.
-struct Round<'a> {
+struct Round<'a, S> {
     cfg: &'a Config,
+    /// `Event::candidates`, which trail entries index.
+    events: &'a [Event],
     model: &'a LiveMerge,
     props: &'a [Prop],
     limits: &'a Limits,
@@ -86,7 +133,11 @@ struct Round<'a> {
     /// Bytes that do not change during the level: the visited set, the trail, the current level.
     fixed_bytes: u64,
     depth: u64,
+    slot: std::marker::PhantomData<S>,
 }
+
+/// Successors of one state: fingerprint, event, representative.
+type Succ<S> = Vec<(u64, S, State)>;
 
 /// What one worker leaves at the end of a round.
 struct Report {
@@ -94,7 +145,7 @@ struct Report {
     witness: Vec<Option<u64>>,
 }
 
-impl Round<'_> {
+impl<S: Slot> Round<'_, S> {
     fn stop_with(&self, why: String) {
         let mut stop = self.stop.lock().unwrap_or_else(|e| e.into_inner());
         stop.get_or_insert(why);
@@ -102,7 +153,9 @@ impl Round<'_> {
     }
 
     fn memory_bytes(&self) -> u64 {
-        self.fixed_bytes + self.next_len.load(Relaxed) * (size_of::<State>() as u64 + TRAIL_BYTES)
+        self.fixed_bytes
+            + self.next_len.load(Relaxed)
+                * (size_of::<State>() as u64 + Trail::<S>::bytes_per_state())
     }
 
     /// Between chunks: should this worker stop, and why?
@@ -140,12 +193,14 @@ impl Round<'_> {
     }
 
     /// Claims chunks until the level is done or the round must end.
-    fn worker(&self, next: &mut Next, mut progress: Option<&mut Progress>) -> Report {
+    fn worker(&self, next: &mut Next<S>, mut progress: Option<&mut Progress>) -> Report {
         let mut report = Report {
             leftover: Vec::new(),
             witness: vec![None; self.props.len()],
         };
-        let mut succ: Vec<(u64, Event, State)> = Vec::new();
+        // Successors of the state being generated, and of the one before it, being inserted: its
+        // slots were asked for while this one was generated, so they are in cache by then.
+        let (mut cur, mut prev): (Succ<S>, Succ<S>) = (Vec::new(), Vec::new());
         loop {
             if self.should_stop() {
                 break;
@@ -155,21 +210,33 @@ impl Round<'_> {
             let before = next.states.len();
             let mut generated = 0;
             let states = &self.frontier[w.seg];
-            for (i, s) in states.iter().enumerate().take(w.hi).skip(w.lo) {
-                let number = w.first + (i - w.lo) as u64;
-                match self.expand(s, number, next, &mut succ, &mut report.witness) {
-                    Some(n) => generated += n,
-                    None => {
-                        // A shard is full: this state and the rest of the chunk wait for it to grow.
-                        report.leftover.push(Work {
-                            lo: i,
-                            first: number,
-                            ..w
-                        });
-                        self.pause.store(true, Relaxed);
-                        break;
+            let number = |i: usize| w.first + (i - w.lo) as u64;
+            let mut full_at = None;
+            for i in w.lo..=w.hi {
+                if i < w.hi {
+                    self.generate(&states[i], &mut cur);
+                }
+                if i > w.lo {
+                    let j = i - 1;
+                    let witness = &mut report.witness;
+                    match self.settle(&states[j], number(j), &prev, next, witness) {
+                        Some(n) => generated += n,
+                        None => {
+                            full_at = Some(j);
+                            break;
+                        }
                     }
                 }
+                std::mem::swap(&mut cur, &mut prev);
+            }
+            if let Some(j) = full_at {
+                // A shard is full: this state and the rest of the chunk wait for it to grow.
+                report.leftover.push(Work {
+                    lo: j,
+                    first: number(j),
+                    ..w
+                });
+                self.pause.store(true, Relaxed);
             }
             self.generated.fetch_add(generated, Relaxed);
             self.next_len
@@ -181,24 +248,31 @@ impl Round<'_> {
         report
     }
 
-    /// Adds `s`'s new successors to `next` and notes which properties `s` witnesses. Returns how
-    /// many successors it has, or `None` (and notes nothing) when the visited set is full: the
-    /// successors already added stay added, so expanding `s` again later is correct.
-    fn expand(
-        &self,
-        s: &State,
-        number: u64,
-        next: &mut Next,
-        succ: &mut Vec<(u64, Event, State)>,
-        witness: &mut [Option<u64>],
-    ) -> Option<u64> {
+    /// The successors of `s` (as representatives), with their fingerprints, into `succ`.
+    fn generate(&self, s: &State, succ: &mut Succ<S>) {
         succ.clear();
+        let mut k = 0;
         for (e, t) in successors(self.cfg, s) {
+            k = place(self.events, e, k);
             let t = self.model.representative(t);
             let fp = fingerprint::of(&t);
             self.visited.prefetch(fp);
-            succ.push((fp, e, t));
+            succ.push((fp, S::of(k), t));
         }
+    }
+
+    /// Adds the new states among `s`'s successors `succ` to `next` and notes which properties
+    /// `s` witnesses. Returns how many successors it has, or `None` (and notes nothing) when the
+    /// visited set is full: the successors already added stay added, so settling `s` again later
+    /// is correct.
+    fn settle(
+        &self,
+        s: &State,
+        number: u64,
+        succ: &Succ<S>,
+        next: &mut Next<S>,
+        witness: &mut [Option<u64>],
+    ) -> Option<u64> {
         for &(fp, e, t) in succ.iter() {
             match self.visited.insert(fp) {
                 Insert::Known => {}
@@ -262,6 +336,15 @@ fn min_into(into: &mut [Option<u64>], from: &[Option<u64>]) {
 
 /// Runs the search to completion or to a limit.
 pub fn run(cfg: &Config, limits: &Limits) -> Outcome {
+    let events: Vec<Event> = Event::candidates(cfg.n()).collect();
+    if events.len() <= 256 {
+        run_with::<u8>(cfg, limits, &events)
+    } else {
+        run_with::<u32>(cfg, limits, &events)
+    }
+}
+
+fn run_with<S: Slot>(cfg: &Config, limits: &Limits, events: &[Event]) -> Outcome {
     let start = Instant::now();
     let model = LiveMerge::new(*cfg);
     let props = properties::all(cfg);
@@ -269,9 +352,9 @@ pub fn run(cfg: &Config, limits: &Limits) -> Outcome {
     let mut visited = Visited::default();
     let init = model.representative(State::initial(cfg.n()));
     let _ = visited.insert(fingerprint::of(&init));
-    let mut trail = Trail {
+    let mut trail = Trail::<S> {
         parent: vec![u32::MAX],
-        event: vec![Event::ParentBegins],
+        event: vec![S::of(0)],
     };
     let mut frontier: Vec<Vec<State>> = vec![vec![init]];
     let mut first = 0u64;
@@ -289,18 +372,18 @@ pub fn run(cfg: &Config, limits: &Limits) -> Outcome {
             break;
         }
         let mut work = chunks(&frontier, first);
-        let mut nexts: Vec<Next> = (0..threads).map(|_| Next::default()).collect();
+        let mut nexts: Vec<Next<S>> = (0..threads).map(|_| Next::default()).collect();
         let mut level_witness = vec![None; props.len()];
         let next_len = AtomicU64::new(0);
         while !work.is_empty() {
-            let trail_bytes = trail.parent.len() as u64 * TRAIL_BYTES;
+            let trail_bytes = trail.parent.len() as u64 * Trail::<S>::bytes_per_state();
             let level_bytes = level * size_of::<State>() as u64;
             if visited.wants_growth() {
                 if let Some(mib) = limits.max_memory_mib {
-                    let next_bytes =
-                        next_len.load(Relaxed) * (size_of::<State>() as u64 + TRAIL_BYTES);
+                    let next_bytes = next_len.load(Relaxed)
+                        * (size_of::<State>() as u64 + Trail::<S>::bytes_per_state());
                     let need = visited.bytes()
-                        + visited.growth_bytes()
+                        + visited.growth_bytes(threads)
                         + trail_bytes
                         + level_bytes
                         + next_bytes;
@@ -311,10 +394,11 @@ pub fn run(cfg: &Config, limits: &Limits) -> Outcome {
                         break;
                     }
                 }
-                visited.grow();
+                visited.grow(threads);
             }
             let round = Round {
                 cfg,
+                events,
                 model: &model,
                 props: &props,
                 limits,
@@ -330,6 +414,7 @@ pub fn run(cfg: &Config, limits: &Limits) -> Outcome {
                 next_len: &next_len,
                 fixed_bytes: visited.bytes() + trail_bytes + level_bytes,
                 depth,
+                slot: std::marker::PhantomData,
             };
             let reports: Vec<Report> = std::thread::scope(|scope| {
                 let round = &round;
@@ -389,7 +474,7 @@ pub fn run(cfg: &Config, limits: &Limits) -> Outcome {
         .map(|(p, w)| Finding {
             prop: *p,
             verdict: verdict(p.expectation, w.is_some(), complete),
-            path: w.map(|i| trail.path_to(i)),
+            path: w.map(|i| trail.path_to(events, i)),
         })
         .collect();
     progress.done();
@@ -406,5 +491,47 @@ pub fn run(cfg: &Config, limits: &Limits) -> Outcome {
         stopped_by,
         findings,
         collision_probability: Some(fingerprint::collision_probability(unique)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use livemerge_model::{concretize, Faults, PollerRule};
+    use stateright::{Checker, Model};
+
+    #[test]
+    fn a_shard_that_fills_up_mid_round_loses_nothing() {
+        // Unit tests use 64-slot shards: they fill up while workers run, and the states whose
+        // successors did not fit are expanded again after the shards grow.
+        for poller in PollerRule::ALL {
+            let cfg = Config {
+                disks: 4,
+                poller,
+                faults: Faults::ALL,
+                restarts: 1,
+                symmetry: true,
+            };
+            let theirs = LiveMerge::new(cfg).checker().threads(1).spawn_bfs().join();
+            let full_before = super::super::visited::FULL.load(Relaxed);
+            for threads in [1, 2] {
+                let limits = Limits {
+                    threads,
+                    max_states: None,
+                    timeout: None,
+                    max_memory_mib: None,
+                    progress: false,
+                };
+                let ours = run(&cfg, &limits);
+                assert!(ours.complete);
+                assert_eq!(ours.unique as usize, theirs.unique_state_count(), "{cfg}");
+                for f in &ours.findings {
+                    if let Some(path) = &f.path {
+                        assert!(concretize(&cfg, path).is_ok(), "{cfg}: {}", f.prop.name);
+                    }
+                }
+            }
+            assert!(super::super::visited::FULL.load(Relaxed) > full_before);
+        }
     }
 }

@@ -1,17 +1,18 @@
 //! The BFS's visited set: 64-bit fingerprints in open-addressing tables (linear probing), one
 //! per shard, filled by every worker at once with a compare-and-swap per new state and no lock.
 //!
-//! A shard grows only while no worker runs (between rounds of the search), one shard at a time,
-//! so growing never needs twice the whole table. Slots are addressed by multiply-shift rather
-//! than by mask, so a shard can grow by half instead of doubling: its load stays between 1/2
-//! and 3/4, which is 11 to 16 bytes per state.
+//! A shard grows only while no worker runs (between rounds of the search), a few shards at a
+//! time (one per thread), so growing never needs twice the whole table. Slots are addressed by
+//! multiply-shift rather than by mask, so a shard can grow by a quarter instead of doubling: its
+//! load stays between 0.64 and 0.8, which is 10 to 12.5 bytes per state.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 const SHARD_BITS: u32 = 6;
 const SHARDS: usize = 1 << SHARD_BITS;
-/// Large enough that the 10% of slots kept free at `FULL` outlast any number of racing workers.
-const MIN_SLOTS: usize = 4096;
+/// Large enough that the 10% of slots kept free when full outlast any number (up to 256) of
+/// racing workers. Unit tests use tiny shards, so that they fill up in the middle of a round.
+const MIN_SLOTS: usize = if cfg!(test) { 64 } else { 4096 };
 
 pub enum Insert {
     New,
@@ -34,7 +35,25 @@ impl Shard {
     }
 
     fn wants_growth(&self) -> bool {
-        self.count.load(Relaxed) * 4 >= self.slots.len() * 3
+        self.count.load(Relaxed) * 5 >= self.slots.len() * 4
+    }
+
+    fn grown(&self) -> Shard {
+        let mut bigger = Shard::new(self.slots.len() + self.slots.len() / 4);
+        let n = bigger.slots.len();
+        for slot in self.slots.iter() {
+            let fp = slot.load(Relaxed);
+            if fp == 0 {
+                continue;
+            }
+            let mut i = bigger.home(fp);
+            while *bigger.slots[i].get_mut() != 0 {
+                i = if i + 1 == n { 0 } else { i + 1 };
+            }
+            *bigger.slots[i].get_mut() = fp;
+        }
+        *bigger.count.get_mut() = self.count.load(Relaxed);
+        bigger
     }
 
     fn full(&self) -> bool {
@@ -47,6 +66,10 @@ impl Shard {
         (((fp << SHARD_BITS) as u128 * self.slots.len() as u128) >> 64) as usize
     }
 }
+
+/// How often an insert found its shard full (unit tests check that the search recovers).
+#[cfg(test)]
+pub static FULL: AtomicUsize = AtomicUsize::new(0);
 
 pub struct Visited {
     shards: Vec<Shard>,
@@ -96,6 +119,8 @@ impl Visited {
             }
             if v == 0 {
                 if s.full() {
+                    #[cfg(test)]
+                    FULL.fetch_add(1, Relaxed);
                     return Insert::Full;
                 }
                 match s.slots[i].compare_exchange(0, fp, Relaxed, Relaxed) {
@@ -114,43 +139,42 @@ impl Visited {
         }
     }
 
-    /// Some shard is over 3/4 full.
+    /// Some shard is over 4/5 full.
     pub fn wants_growth(&self) -> bool {
         self.shards.iter().any(Shard::wants_growth)
     }
 
     /// The bytes that growing every shard that wants it would add, at its peak.
-    pub fn growth_bytes(&self) -> u64 {
+    pub fn growth_bytes(&self, threads: usize) -> u64 {
         let grow: usize = self
             .shards
             .iter()
             .filter(|s| s.wants_growth())
-            .map(|s| s.slots.len() / 2)
+            .map(|s| s.slots.len() / 4)
             .sum();
         let largest = self.shards.iter().map(|s| s.slots.len()).max().unwrap_or(0);
-        // One shard at a time: its old table lives on while the new one fills.
-        ((grow + largest) * 8) as u64
+        // One shard per thread at a time: its old table lives on while the new one fills.
+        ((grow + threads * largest) * 8) as u64
     }
 
-    /// Grows every shard that is over 3/4 full by half. No worker may run meanwhile.
-    pub fn grow(&mut self) {
-        for s in self.shards.iter_mut().filter(|s| s.wants_growth()) {
-            let mut bigger = Shard::new(s.slots.len() + s.slots.len() / 2);
-            let n = bigger.slots.len();
-            for slot in s.slots.iter_mut() {
-                let fp = *slot.get_mut();
-                if fp == 0 {
-                    continue;
-                }
-                let mut i = bigger.home(fp);
-                while bigger.slots[i].load(Relaxed) != 0 {
-                    i = if i + 1 == n { 0 } else { i + 1 };
-                }
-                bigger.slots[i].store(fp, Relaxed);
+    /// Grows every shard that is over 4/5 full by a quarter, on `threads` threads. No worker
+    /// may run meanwhile.
+    pub fn grow(&mut self, threads: usize) {
+        let mut todo: Vec<&mut Shard> = self
+            .shards
+            .iter_mut()
+            .filter(|s| s.wants_growth())
+            .collect();
+        let per = todo.len().div_ceil(threads.max(1)).max(1);
+        std::thread::scope(|scope| {
+            for part in todo.chunks_mut(per) {
+                scope.spawn(move || {
+                    for s in part.iter_mut() {
+                        **s = s.grown();
+                    }
+                });
             }
-            *bigger.count.get_mut() = *s.count.get_mut();
-            *s = bigger;
-        }
+        });
     }
 
     /// How many fingerprints are stored.
@@ -182,18 +206,20 @@ mod tests {
                 match v.insert(fp) {
                     Insert::New => break,
                     Insert::Known => panic!("{fp} was not there"),
-                    Insert::Full => v.grow(),
+                    Insert::Full => v.grow(2),
                 }
             }
             if v.wants_growth() {
-                v.grow();
+                v.grow(2);
             }
         }
         assert_eq!(v.len(), fps.len() as u64);
         for &fp in &fps {
             assert!(matches!(v.insert(fp), Insert::Known));
         }
-        // Grown by half at 3/4: never more than twice the fingerprints' own size.
-        assert!(v.bytes() <= 2 * 8 * fps.len() as u64 + (SHARDS * MIN_SLOTS * 8) as u64);
+        // Grown by a quarter at 4/5: never more than 1/0.64 times the fingerprints' own size.
+        assert!(
+            v.bytes() * 64 <= 100 * 8 * fps.len() as u64 + (SHARDS * MIN_SLOTS * 8 * 64) as u64
+        );
     }
 }
