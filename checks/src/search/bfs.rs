@@ -19,7 +19,7 @@ use super::visited::{Insert, Visited};
 use super::{verdict, Finding, Limits, Outcome};
 use crate::progress::Progress;
 use livemerge_model::properties::{self, Expectation, Prop};
-use livemerge_model::{successors, Config, Event, LiveMerge, State};
+use livemerge_model::{step, Config, Event, LiveMerge, State};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -49,17 +49,6 @@ impl Slot for u32 {
     fn get(self) -> usize {
         self as usize
     }
-}
-
-/// Where `e` is in `events`, looking from `from` first: `successors` yields events in the
-/// order of `Event::candidates`, so the search is short.
-fn place(events: &[Event], e: Event, from: usize) -> usize {
-    events[from..]
-        .iter()
-        .position(|&c| c == e)
-        .map(|k| from + k)
-        .or_else(|| events.iter().position(|&c| c == e))
-        .expect("successors yields only events of Event::candidates")
 }
 
 /// How each state was first reached, indexed by its number (level order; the initial state is 0).
@@ -251,9 +240,12 @@ impl<S: Slot> Round<'_, S> {
     /// The successors of `s` (as representatives), with their fingerprints, into `succ`.
     fn generate(&self, s: &State, succ: &mut Succ<S>) {
         succ.clear();
-        let mut k = 0;
-        for (e, t) in successors(self.cfg, s) {
-            k = place(self.events, e, k);
+        // What `successors` yields, but over the candidates listed once per search rather than
+        // chained anew for every state, and with each event's place at hand for the trail.
+        for (k, &e) in self.events.iter().enumerate() {
+            let Ok(t) = step(self.cfg, s, e) else {
+                continue;
+            };
             let t = self.model.representative(t);
             let fp = fingerprint::of(&t);
             self.visited.prefetch(fp);
