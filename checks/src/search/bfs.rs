@@ -326,8 +326,23 @@ fn min_into(into: &mut [Option<u64>], from: &[Option<u64>]) {
     }
 }
 
+/// Makes glibc's malloc hand every block of 128 KiB or more straight back to the system.
+///
+/// By default glibc raises that threshold to the size of the largest block freed so far (up to
+/// 32 MiB), and then serves the search's big blocks (a shard's table, a level's states) from its
+/// heap, where a freed table leaves a hole too small for the next, grown one: at 7 disks that
+/// costs 40% more resident memory than the search uses.
+fn return_big_blocks_to_the_system() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a tuning parameter; it is safe to call at any time.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
+}
+
 /// Runs the search to completion or to a limit.
 pub fn run(cfg: &Config, limits: &Limits) -> Outcome {
+    return_big_blocks_to_the_system();
     let events: Vec<Event> = Event::candidates(cfg.n()).collect();
     if events.len() <= 256 {
         run_with::<u8>(cfg, limits, &events)
