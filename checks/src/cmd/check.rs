@@ -57,7 +57,7 @@ pub struct CheckArgs {
     /// Re-run a saved counterexample through the model instead of searching: exit 1 if it still
     /// reaches the violation, 0 if the model now refuses it or no longer violates. Model flags
     /// given with it override the file's configuration (for example `--poller 4.0`).
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["save", "strategy", "max_states", "timeout"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["save", "strategy", "max_states", "timeout", "max_memory"])]
     pub replay_model: Option<PathBuf>,
     /// No progress lines on stderr.
     #[arg(long, short)]

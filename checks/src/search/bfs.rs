@@ -290,7 +290,8 @@ impl<S: Slot> Round<'_, S> {
                 Expectation::Eventually => terminal && !holds,
             };
             if hit {
-                // States are expanded in increasing numbers within a worker: the first is the least.
+                // Every state of this level is at its least depth: any witness in it gives a
+                // shortest path.
                 witness[k] = Some(number);
             }
         }
