@@ -99,6 +99,12 @@ pub fn text(cfg: &Config, o: &Outcome) -> String {
         "states generated: {}, {visited}, max depth: {}, seconds: {:.2}, states/s: {:.0}{memory}",
         o.generated, o.max_depth, o.seconds, rate
     );
+    if let Some(p) = o.collision_probability {
+        let _ = writeln!(
+            out,
+            "states are stored as 64-bit fingerprints: probability that two shared one and a state was skipped: {p:.1e}"
+        );
+    }
     let _ = writeln!(out, "properties:");
     for f in &o.findings {
         let _ = writeln!(
@@ -177,6 +183,9 @@ struct JsonReport<'a> {
     seconds: f64,
     states_per_second: f64,
     peak_memory_mib: Option<f64>,
+    /// Searches that store fingerprints: the probability that a collision skipped a state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fingerprint_collision_probability: Option<f64>,
     properties: Vec<JsonProperty>,
 }
 
@@ -235,6 +244,7 @@ pub fn json(cfg: &Config, o: &Outcome) -> String {
         seconds: o.seconds,
         states_per_second: o.generated as f64 / o.seconds.max(1e-9),
         peak_memory_mib: crate::search::peak_memory_mib(),
+        fingerprint_collision_probability: o.collision_probability,
         properties,
     };
     serde_json::to_string_pretty(&report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))

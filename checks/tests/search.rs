@@ -11,6 +11,7 @@ fn limits() -> Limits {
         threads: 2,
         max_states: None,
         timeout: None,
+        max_memory_mib: None,
         progress: false,
     }
 }

@@ -134,6 +134,7 @@ fn every_counterexample_diagram_of_the_matrix_fits_its_text() {
         max_states: None,
         timeout: None,
         progress: false,
+        max_memory_mib: None,
     };
     let mut diagrams = 0;
     for cfg in Axes::default().configurations().unwrap() {

@@ -46,6 +46,10 @@ pub struct CheckArgs {
     /// Stop after this many states (the search is then incomplete: exit 3).
     #[arg(long)]
     pub max_states: Option<u64>,
+    /// Stop before the search's data passes this many MiB (the search is then incomplete: exit
+    /// 3), rather than be killed by the operating system. Breadth-first search only.
+    #[arg(long, value_name = "MIB")]
+    pub max_memory: Option<u64>,
     /// Seed of the random strategy.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -55,7 +59,7 @@ pub struct CheckArgs {
     /// Re-run a saved counterexample through the model instead of searching: exit 1 if it still
     /// reaches the violation, 0 if the model now refuses it or no longer violates. Model flags
     /// given with it override the file's configuration (for example `--poller 4.0`).
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["save", "strategy", "max_states", "timeout"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["save", "strategy", "max_states", "timeout", "max_memory"])]
     pub replay_model: Option<PathBuf>,
     /// With `--disks any`: views of K disks (1 to 3); higher is more precise and slower.
     #[arg(long, value_name = "K")]
@@ -96,6 +100,13 @@ pub fn run(args: CheckArgs) -> Result<u8, Fail> {
         ),
         None => None,
     };
+    match args.max_memory {
+        Some(0) => return Err(usage("--max-memory must be a positive number of MiB")),
+        Some(_) if args.strategy != Strategy::Bfs => {
+            return Err(usage("--max-memory bounds only --strategy bfs"))
+        }
+        _ => {}
+    }
     if let Some(dir) = &args.save {
         prepare_dir(dir)?;
     }
@@ -103,6 +114,7 @@ pub fn run(args: CheckArgs) -> Result<u8, Fail> {
         threads,
         max_states: args.max_states,
         timeout,
+        max_memory_mib: args.max_memory,
         progress: !args.quiet,
     };
     let outcome = match args.strategy {
@@ -183,6 +195,7 @@ fn run_any(args: CheckArgs) -> Result<u8, Fail> {
         max_states: None,
         timeout: None,
         progress: !args.quiet,
+        max_memory_mib: None,
     };
     let outcome = any_n::check(&cfg, threshold, witnesses, max_n, &limits)
         .map_err(|e| usage(e.to_string()))?;

@@ -125,6 +125,7 @@ fn shortest_paths(cfg: &Config) -> Ours {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             max_states: Some(5_000_000),
             timeout: Some(Duration::from_secs(30)),
+            max_memory_mib: None,
             progress: false,
         },
     );

@@ -64,6 +64,7 @@ pub fn run(configs: &[Config], threads: usize, done: &(dyn Fn(&Row) + Sync)) -> 
         max_states: None,
         timeout: None,
         progress: false,
+        max_memory_mib: None,
     };
     let next = std::sync::atomic::AtomicUsize::new(0);
     let mut rows: Vec<(usize, Row)> = std::thread::scope(|scope| {

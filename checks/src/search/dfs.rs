@@ -67,5 +67,6 @@ pub fn run(model: LiveMerge, limits: &Limits) -> Outcome {
         complete,
         stopped_by,
         findings,
+        collision_probability: None,
     }
 }

@@ -4,7 +4,11 @@
 
 pub mod bfs;
 pub mod dfs;
+mod fingerprint;
 pub mod random;
+mod visited;
+
+pub use fingerprint::collision_probability;
 
 use livemerge_model::properties::{Expectation, Prop};
 use livemerge_model::Event;
@@ -18,7 +22,10 @@ pub struct Limits {
     pub max_states: Option<u64>,
     /// Stop after this long (the search is then incomplete).
     pub timeout: Option<Duration>,
-    /// Print progress on stderr once a search runs longer than a couple of seconds.
+    /// Stop before the search's own data would pass this many MiB (the search is then
+    /// incomplete). Breadth-first search only.
+    pub max_memory_mib: Option<u64>,
+    /// Print progress on stderr, at most once a second, once a search runs longer than that.
     pub progress: bool,
 }
 
@@ -59,6 +66,9 @@ pub struct Outcome {
     /// Why the search stopped early, when it did.
     pub stopped_by: Option<String>,
     pub findings: Vec<Finding>,
+    /// A search that stores fingerprints instead of states: the probability that two states
+    /// shared one, so that the search skipped a state (and whatever only it leads to).
+    pub collision_probability: Option<f64>,
 }
 
 /// The process's peak resident memory so far, in MiB (Linux; `None` elsewhere).

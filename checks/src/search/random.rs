@@ -86,5 +86,6 @@ pub fn run(cfg: &Config, limits: &Limits, seed: u64) -> Outcome {
         complete: false,
         stopped_by: Some(stopped_by),
         findings,
+        collision_probability: None,
     }
 }
