@@ -190,9 +190,8 @@ fn seed_from_clock(seed: u64) -> u64 {
 pub(crate) fn open_trace(trace: Option<&Path>) -> Result<Option<Trace>> {
     trace
         .map(|p| {
-            Trace::open(p).map_err(|e| {
-                Error::BadInput(format!("cannot open trace file {}: {e}", p.display()))
-            })
+            // The error names the path already.
+            Trace::open(p).map_err(|e| Error::BadInput(format!("--trace {e}")))
         })
         .transpose()
 }
@@ -217,6 +216,7 @@ pub fn run_dir(
 
 /// `livemerge resume`: the engine on `dir` was killed; restart it through the model and finish.
 pub fn resume_dir(dir: &Path, trace: Option<&Path>, limit_ms: Option<u64>) -> Result<Outcome> {
+    let trace_path = trace;
     let path = db_path(dir)?;
     let db = Db::open_engine(&path)?;
     let p = db.load()?;
@@ -243,8 +243,9 @@ pub fn resume_dir(dir: &Path, trace: Option<&Path>, limit_ms: Option<u64>) -> Re
         )));
     }
     let storage: Arc<dyn Storage> = Arc::new(Qcow2::open(dir, p.layout.disks.len())?);
-    let last_traced = trace.map_or(0, Trace::last_seq);
+    // Opened (and so checked to be a regular file) before it is read.
     let mut trace = open_trace(trace)?;
+    let last_traced = trace_path.map_or(0, Trace::last_seq);
     if let Some(t) = trace.as_mut() {
         let missing: Vec<_> = db
             .event_log()?

@@ -20,7 +20,7 @@
 use crate::db::Rows;
 use livemerge_model::{Event, State};
 use serde::Serialize;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 
@@ -44,8 +44,10 @@ pub struct Trace {
 
 impl Trace {
     /// Opens `path` for appending (created if missing).
+    /// A target that is not a regular file (a device, a FIFO) is refused: see
+    /// [`crate::outfile::open_append`].
     pub fn open(path: &Path) -> std::io::Result<Trace> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let file = crate::outfile::open_append(path).map_err(std::io::Error::other)?;
         Ok(Trace { file })
     }
 
