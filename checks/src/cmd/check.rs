@@ -34,15 +34,15 @@ pub struct CheckArgs {
     #[arg(long, value_enum, default_value_t = Strategy::Bfs)]
     pub strategy: Strategy,
     /// Worker threads (default: all cores).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::bounds::threads)]
     pub threads: Option<usize>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Stop after this many seconds (the search is then incomplete: exit 3).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::bounds::secs)]
     pub timeout: Option<f64>,
     /// Stop after this many states (the search is then incomplete: exit 3).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::bounds::max_states)]
     pub max_states: Option<u64>,
     /// Seed of the random strategy.
     #[arg(long, default_value_t = 0)]
@@ -65,20 +65,10 @@ pub fn run(args: CheckArgs) -> Result<u8, Fail> {
         return replay_model(file, &args.model);
     }
     let cfg = args.model.config().map_err(usage)?;
-    let threads = match args.threads {
-        Some(t) if t == 0 || t > 256 => return Err(usage("--threads must be between 1 and 256")),
-        Some(t) => t,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
-    let timeout = match args.timeout {
-        Some(t) => Some(
-            Duration::try_from_secs_f64(t)
-                .ok()
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| usage("--timeout must be a positive number of seconds"))?,
-        ),
-        None => None,
-    };
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let timeout = args.timeout.map(Duration::from_secs_f64);
     if let Some(dir) = &args.save {
         prepare_dir(dir)?;
     }

@@ -24,7 +24,7 @@ pub struct ReplayArgs {
     #[arg(long, value_parser = parse_poller)]
     pub poller: Option<PollerRule>,
     /// The poller's tick in milliseconds (the script, not the clock, decides the order).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = crate::bounds::tick_ms)]
     pub tick_ms: u64,
     /// Write one JSON line per applied event to this file.
     #[arg(long)]
