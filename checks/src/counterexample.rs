@@ -146,6 +146,14 @@ impl CounterexampleFile {
         }
         let file: CounterexampleFile = serde_json::from_value(value)
             .map_err(|e| format!("{shown}: malformed counterexample: {e}"))?;
+        // An older model's file may still replay (its events are re-checked step by step); a
+        // newer model's cannot be understood by this one, and version 0 never existed.
+        if file.model_version == 0 || file.model_version > MODEL_VERSION {
+            return Err(format!(
+                "{shown}: saved by model version {}, this livemerge has model version {MODEL_VERSION} and reads versions 1 to {MODEL_VERSION}",
+                file.model_version
+            ));
+        }
         file.configuration
             .validate()
             .map_err(|e| format!("{shown}: bad configuration: {e}"))?;

@@ -347,6 +347,35 @@ fn map_open_error(path: &Path, e: rusqlite::Error) -> Error {
     }
 }
 
+/// `PRAGMA quick_check`: "ok", or the database is corrupt (a one-line refusal).
+fn quick_check(conn: &Connection, path: &Path) -> Result<()> {
+    let problems: Vec<String> = conn
+        .prepare("PRAGMA quick_check")
+        .and_then(|mut st| {
+            st.query_map([], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()
+        })
+        .map_err(|e| match e.to_string() {
+            m if m.contains("locked") || m.contains("busy") => map_open_error(path, e),
+            m => corrupt(path, &m),
+        })?;
+    if problems.len() == 1 && problems[0] == "ok" {
+        return Ok(());
+    }
+    Err(corrupt(
+        path,
+        problems.first().map_or("no answer", String::as_str),
+    ))
+}
+
+fn corrupt(path: &Path, why: &str) -> Error {
+    Error::BadInput(format!(
+        "{} is damaged (SQLite quick_check: {}): refusing to start an engine on it",
+        path.display(),
+        crate::error::one_line(why)
+    ))
+}
+
 impl Db {
     /// Creates a database at `path` (which must not exist) holding the initial state.
     pub fn create(path: &Path, settings: &Settings, layout: &Layout, state: &State) -> Result<()> {
@@ -374,6 +403,9 @@ impl Db {
             "PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
         )
         .map_err(|e| map_open_error(path, e))?;
+        // A damaged file would start an engine that fails mid-way on the first page it touches:
+        // check every page's structure before anything runs (or is written).
+        quick_check(&conn, path)?;
         // The first write takes the exclusive lock, which EXCLUSIVE mode never gives back.
         conn.execute(
             "UPDATE engine_state SET opened_by = ?1 WHERE id = 1",

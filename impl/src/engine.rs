@@ -141,7 +141,7 @@ impl Engine {
         // The auditor needs the configuration the events were stepped with; a trace that cannot
         // take its header fails at the first record like any other trace error.
         if let Some(t) = parts.trace.as_mut() {
-            let _ = t.header(&cfg);
+            let _ = t.header(&cfg, &parts.layout);
         }
         let e = Arc::new(Engine {
             cfg,

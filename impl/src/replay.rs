@@ -51,8 +51,9 @@ pub fn replay_dir(
     settings.validate().map_err(Error::BadInput)?;
     crate::storage::qcow2::check_tools()?;
     session::check_new_dir(dir)?;
+    session::refuse_used_trace(trace)?;
     let first_trace = session::open_trace(trace)?;
-    let layout = session::setup_dir(dir, &settings)?;
+    let (layout, _lock) = session::setup_dir(dir, &settings)?;
     let storage =
         Qcow2::open(dir, settings.disks as usize)?.with_faults(InjectedFaults::of_path(events));
     let run = Run {

@@ -4,20 +4,24 @@
 //! for appending (a `resume` appends to the same file), so a killed engine leaves whole lines only;
 //! at most the last committed step can be missing from the trace (the database's `event_log` has
 //! it). Each time the engine opens the trace it first writes a header line,
-//! `{"livemerge_trace": 1, "configuration": {...}}`, the model configuration its events are
-//! stepped with (`livemerge audit` reads it). Then one line per event, with fields:
+//! `{"livemerge_trace": 1, "configuration": {...}, "layout": {...}}`: the model configuration its
+//! events are stepped with, and the engine directory's layout (`storage`, `vm_id`, `snapshot_id`,
+//! `parent_command_id`, per disk its ids), the same as in its database's `engine_state`, which
+//! ties the trace to that directory. Then one line per event, with fields:
 //!
 //! | field | content |
 //! |---|---|
-//! | `seq` | the event's number in this engine directory (1, 2, ...; `resume` continues) |
-//! | `t_ms` | milliseconds since this engine process started |
-//! | `source` | who observed it: `parent`, `pool`, `poller`, `task`, `host`, `resume`; `event_log` for a step copied from the database on resume (see [`Trace::backfill`]) |
+//! | `seq` | the event's number in this engine directory (1, 2, ...; `resume` continues): the auditor checks they are consecutive from 1 |
+//! | `t_ms` | milliseconds since this engine process started: never decreasing between two headers; 0 in a backfilled record |
+//! | `source` | who observed it: `parent`, `pool`, `poller`, `task`, `host`, `resume` (the auditor checks it is the one that produces that event, see [`sources_of`]); `event_log` for a step copied from the database on resume (see [`Trace::backfill`]), which then has `logged_source`, checked the same way |
 //! | `event` | the model event, e.g. `{"event":"poll_child","disk":0}` (disks are 0-based) |
 //! | `before`, `after` | the model state before and after (`livemerge_model::State` as JSON) |
-//! | `db` | the oVirt rows after the step: `{"commands":[...],"snapshot":{...}\|null,"images":[...]}` |
-//! | `storage` | `{"disks":[...], "observed":...}`: cheap per-disk facts read at the step (qcow2: the active volume, whether top's file exists, whether this engine runs a job; memory: all four facts), and what the source itself observed (the chain MERGE_STATUS read, a job's or a deletion's result), or `null` |
+//! | `db` | the oVirt rows after the step: `{"commands":[...],"snapshot":{...}\|null,"images":[...]}`, exactly `db::project(after, layout)` (the auditor checks it); `null` only in a backfilled record |
+//! | `storage` | `{"disks":[...], "observed":...}`: cheap per-disk facts read at the step (qcow2: the active volume, whether top's file exists, whether this engine runs a job; memory: all four facts), and what the source itself observed (the chain MERGE_STATUS read, a job's or a deletion's result), or `null`. The auditor checks its shape (one entry per disk); its content is informational: the real end state is checked against the directory with `audit --dir` |
+//!
+//! Any other field makes the record malformed.
 
-use crate::db::Rows;
+use crate::db::{Layout, Rows};
 use livemerge_model::{Event, State};
 use serde::Serialize;
 use std::fs::File;
@@ -51,18 +55,6 @@ impl Trace {
         Ok(Trace { file })
     }
 
-    /// The highest `seq` among the records already in the file at `path` (0 if none): lines that
-    /// do not parse (a torn last line) are ignored.
-    pub fn last_seq(path: &Path) -> u64 {
-        std::fs::read_to_string(path)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter_map(|v| v.get("seq").and_then(|s| s.as_u64()))
-            .max()
-            .unwrap_or(0)
-    }
-
     /// Appends records for steps the database committed but the trace lacks (an engine killed
     /// between its commit and its trace line, or a `resume` writing to a new trace file), so
     /// that a trace always tells the whole story from the initial state. They carry
@@ -70,12 +62,13 @@ impl Trace {
     pub fn backfill(
         &mut self,
         cfg: &livemerge_model::Config,
+        layout: &Layout,
         rows: &[crate::db::LogRow],
     ) -> std::io::Result<()> {
         if rows.is_empty() {
             return Ok(());
         }
-        self.header(cfg)?;
+        self.header(cfg, layout)?;
         for r in rows {
             let mut line = serde_json::json!({
                 "seq": r.seq,
@@ -95,9 +88,17 @@ impl Trace {
         Ok(())
     }
 
-    /// The header line: the format version and the model configuration of what follows.
-    pub fn header(&mut self, cfg: &livemerge_model::Config) -> std::io::Result<()> {
-        let mut line = serde_json::json!({"livemerge_trace": 1, "configuration": cfg}).to_string();
+    /// The header line: the format version, the model configuration of what follows, and the
+    /// engine's layout (the ids of its rows, fixed when its directory was set up: they tie the
+    /// trace to that directory's database, and `db` is their projection).
+    pub fn header(
+        &mut self,
+        cfg: &livemerge_model::Config,
+        layout: &Layout,
+    ) -> std::io::Result<()> {
+        let mut line =
+            serde_json::json!({"livemerge_trace": 1, "configuration": cfg, "layout": layout})
+                .to_string();
         line.push('\n');
         self.file.write_all(line.as_bytes())
     }
@@ -106,5 +107,71 @@ impl Trace {
         let mut line = serde_json::to_string(r).map_err(std::io::Error::other)?;
         line.push('\n');
         self.file.write_all(line.as_bytes())
+    }
+}
+
+/// Every `source` a record may name.
+pub const SOURCES: [&str; 7] = [
+    "parent",
+    "pool",
+    "poller",
+    "task",
+    "host",
+    "resume",
+    "event_log",
+];
+
+/// The engine sources that produce `event` (which thread applies it): the parent's `execute()`
+/// its own steps, the pool a child's `execute()`, the poller every dispatch, the grandchild
+/// workers their ends and `deleteVolume`'s failure, the host-job watcher the job's end, and
+/// `resume` the restart. An event this list does not know yet (a newer model's) may come from
+/// any engine source.
+pub fn sources_of(event: Event) -> &'static [&'static str] {
+    match event {
+        Event::ParentBegins | Event::ParentStartsChild | Event::ParentReturns => &["parent"],
+        Event::PoolPicksUp(_) | Event::ChildReturns(_) => &["pool"],
+        Event::PollParent | Event::PollChild(_) => &["poller"],
+        Event::TaskEnds(_) | Event::DeleteVolumeFails(_) => &["task"],
+        Event::HostJobEnds(_) | Event::HostJobFails(_) => &["host"],
+        Event::Restart => &["resume"],
+        #[allow(unreachable_patterns)]
+        _ => &["parent", "pool", "poller", "task", "host", "resume"],
+    }
+}
+
+/// What a trace file already holds: the layouts its headers name and its last record's `seq`.
+#[derive(Debug, Default)]
+pub struct Existing {
+    /// The `layout` of each header (JSON `null` for a header without one).
+    pub layouts: Vec<serde_json::Value>,
+    /// The number of records.
+    pub records: u64,
+    /// The highest `seq` among them (0 if none).
+    pub last_seq: u64,
+}
+
+impl Existing {
+    /// Reads the trace at `path` (missing: empty). Lines that do not parse (a torn last line)
+    /// are ignored; the auditor judges them.
+    pub fn read(path: &Path) -> std::io::Result<Existing> {
+        let text = match std::fs::read(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Existing::default()),
+            Err(e) => return Err(e),
+        };
+        let mut x = Existing::default();
+        for line in text.split(|b| *b == b'\n') {
+            let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) else {
+                continue;
+            };
+            if v.get("livemerge_trace").is_some() {
+                x.layouts
+                    .push(v.get("layout").cloned().unwrap_or(serde_json::Value::Null));
+            } else if let Some(s) = v.get("seq").and_then(|s| s.as_u64()) {
+                x.records += 1;
+                x.last_seq = x.last_seq.max(s);
+            }
+        }
+        Ok(x)
     }
 }
