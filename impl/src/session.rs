@@ -264,10 +264,16 @@ pub fn run_dir(
 
 /// `livemerge resume`: the engine on `dir` was killed; restart it through the model and finish.
 pub fn resume_dir(dir: &Path, trace: Option<&Path>, limit_ms: Option<u64>) -> Result<Outcome> {
-    let trace_path = trace;
     let path = db_path(dir)?;
     let _lock = lock_dir(dir)?;
-    let db = Db::open_engine(&path)?;
+    if let Some(tp) = trace {
+        crate::outfile::check_target(tp).map_err(|e| Error::BadInput(format!("--trace {e}")))?;
+    }
+    // The trace is compared with the database before the engine writes anything to it.
+    let (db, last_traced) = Db::open_engine_with(&path, |db| match trace {
+        Some(tp) => check_trace_belongs(tp, dir, &db.load()?),
+        None => Ok(0),
+    })?;
     let p = db.load()?;
     let mut settings = p.settings;
     if let Some(l) = limit_ms {
@@ -292,12 +298,7 @@ pub fn resume_dir(dir: &Path, trace: Option<&Path>, limit_ms: Option<u64>) -> Re
         )));
     }
     let storage: Arc<dyn Storage> = Arc::new(Qcow2::open(dir, p.layout.disks.len())?);
-    // Opened (and so checked to be a regular file) before it is read.
     let mut trace = open_trace(trace)?;
-    let last_traced = match trace_path {
-        Some(tp) => check_trace_belongs(tp, dir, &p)?,
-        None => 0,
-    };
     if let Some(t) = trace.as_mut() {
         let missing: Vec<_> = db
             .event_log()?
