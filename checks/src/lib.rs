@@ -6,6 +6,7 @@ pub mod bounds;
 pub mod cli;
 pub mod cmd;
 pub mod counterexample;
+pub mod http_front;
 pub mod progress;
 pub mod report;
 pub mod schedules;
