@@ -274,3 +274,21 @@ fn class8_successes_that_were_misleading() {
         }
     }
 }
+
+#[test]
+fn class5_a_record_torn_by_the_kill_is_cut_and_backfilled() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, trace) = killed_run(tmp.path(), 20);
+    // Linux may stop a killed process's write at a page boundary: the last record torn.
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    let last = lines.pop().unwrap();
+    let torn = format!("{}\n{}", lines.join("\n"), &last[..last.len() / 2]);
+    std::fs::write(&trace, torn).unwrap();
+    let (d, t) = (dir.to_str().unwrap(), trace.to_str().unwrap());
+    let o = livemerge(&["resume", "--dir", d, "--trace", t]);
+    assert_eq!(o.status.code(), Some(0), "{}", printed(&o));
+    let o = livemerge(&["audit", t, "--dir", d]);
+    assert_eq!(o.status.code(), Some(0), "{}", printed(&o));
+    assert!(printed(&o).contains("conforms"), "{}", printed(&o));
+}

@@ -93,8 +93,10 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
 /// is made on the open file, so a target swapped in between cannot slip through.
 pub fn open_append(path: &Path) -> Result<File, String> {
     check_target(path)?;
+    // Readable too: the trace cuts a torn last line off before it appends.
     let file = OpenOptions::new()
         .create(true)
+        .read(true)
         .append(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)

@@ -1,9 +1,10 @@
 //! The trace: one JSON object per line for every event the engine applied (`--trace FILE`).
 //!
 //! Each line is written after its step's transaction committed, in one `write` to a file opened
-//! for appending (a `resume` appends to the same file), so a killed engine leaves whole lines only;
-//! at most the last committed step can be missing from the trace (the database's `event_log` has
-//! it). Each time the engine opens the trace it first writes a header line,
+//! for appending (a `resume` appends to the same file). A kill can tear that write (Linux stops a
+//! killed process's write at a page boundary), so opening a trace first cuts a torn last line
+//! off; at most the last committed step can be missing from the trace (the database's
+//! `event_log` has it, and `resume` copies it back). Each time the engine opens the trace it first writes a header line,
 //! `{"livemerge_trace": 1, "configuration": {...}, "layout": {...}}`: the model configuration its
 //! events are stepped with, and the engine directory's layout (`storage`, `vm_id`, `snapshot_id`,
 //! `parent_command_id`, per disk its ids), the same as in its database's `engine_state`, which
@@ -50,8 +51,13 @@ impl Trace {
     /// Opens `path` for appending (created if missing).
     /// A target that is not a regular file (a device, a FIFO) is refused: see
     /// [`crate::outfile::open_append`].
+    /// A torn last line (a kill in the middle of a record's `write`: Linux may stop a write to
+    /// a regular file at a page boundary when the process is killed) is cut off first, so the
+    /// next line starts on a line of its own; its step is in the database's `event_log`, which a
+    /// `resume` copies back ([`Trace::backfill`]).
     pub fn open(path: &Path) -> std::io::Result<Trace> {
         let file = crate::outfile::open_append(path).map_err(std::io::Error::other)?;
+        cut_torn_tail(&file)?;
         Ok(Trace { file })
     }
 
@@ -108,6 +114,31 @@ impl Trace {
         line.push('\n');
         self.file.write_all(line.as_bytes())
     }
+}
+
+/// Truncates `file` after its last newline if it does not end with one.
+fn cut_torn_tail(file: &File) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let len = file.metadata()?.len();
+    let mut end = len;
+    let mut buf = vec![0u8; 64 * 1024];
+    while end > 0 {
+        let start = end.saturating_sub(buf.len() as u64);
+        let chunk = &mut buf[..(end - start) as usize];
+        file.read_exact_at(chunk, start)?;
+        if let Some(i) = chunk.iter().rposition(|b| *b == b'\n') {
+            let keep = start + i as u64 + 1;
+            if keep != len {
+                file.set_len(keep)?;
+            }
+            return Ok(());
+        }
+        end = start;
+    }
+    if len > 0 {
+        file.set_len(0)?;
+    }
+    Ok(())
 }
 
 /// Every `source` a record may name.
@@ -173,5 +204,31 @@ impl Existing {
             }
         }
         Ok(x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_torn_last_line_is_cut_before_appending() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.jsonl");
+        for (before, after) in [
+            ("{\"a\":1}\n{\"b\":", "{\"a\":1}\n"),
+            ("{\"a\":1}\n", "{\"a\":1}\n"),
+            ("{\"torn", ""),
+            ("", ""),
+        ] {
+            std::fs::write(&p, before).unwrap();
+            drop(Trace::open(&p).unwrap());
+            assert_eq!(std::fs::read_to_string(&p).unwrap(), after, "{before:?}");
+        }
+        // Longer than one read chunk, the newline far back.
+        let long = format!("{{\"a\":1}}\n{}", "x".repeat(200_000));
+        std::fs::write(&p, long).unwrap();
+        drop(Trace::open(&p).unwrap());
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "{\"a\":1}\n");
     }
 }
