@@ -49,14 +49,19 @@ pub fn run(args: SchedulesArgs) -> Result<u8, Fail> {
             u64::MAX
         ))
     })?;
-    let scratch = tempdir()?;
+    // A fresh directory of a random name, created by us alone (a predictable name in /tmp could
+    // be a symlink planted to make us write, and remove, elsewhere); removed when dropped.
+    let scratch_dir = tempfile::Builder::new()
+        .prefix("livemerge-schedules-")
+        .tempdir()
+        .map_err(|e| usage(format!("cannot create a scratch directory: {e}")))?;
+    let scratch = scratch_dir.path().to_path_buf();
     let t0 = Instant::now();
     let mut steps = 0usize;
     for (i, seed) in (args.seed..=last).enumerate() {
         match check_seed(seed, args.disks, args.poller, &scratch) {
             Ok(n) => steps += n,
             Err(f) => {
-                let _ = std::fs::remove_dir_all(&scratch);
                 say!(
                     "schedule {} (seed {}) FAILED after {} conforming schedule(s): {}",
                     i + 1,
@@ -89,7 +94,6 @@ pub fn run(args: SchedulesArgs) -> Result<u8, Fail> {
             );
         }
     }
-    let _ = std::fs::remove_dir_all(&scratch);
     say!(
         "{} schedule(s) (seeds {} to {}) conform: {} steps replayed on the engine and audited, {:.1} s",
         args.runs,
@@ -99,10 +103,4 @@ pub fn run(args: SchedulesArgs) -> Result<u8, Fail> {
         t0.elapsed().as_secs_f64()
     );
     Ok(0)
-}
-
-fn tempdir() -> Result<PathBuf, Fail> {
-    let d = std::env::temp_dir().join(format!("livemerge-schedules-{}", std::process::id()));
-    std::fs::create_dir_all(&d).map_err(|e| usage(format!("{}: {e}", d.display())))?;
-    Ok(d)
 }
