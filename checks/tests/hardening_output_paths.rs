@@ -164,3 +164,26 @@ fn class1_a_regular_target_is_replaced_whole() {
     assert!(svg.starts_with("<svg") || svg.starts_with("<?xml"), "{svg}");
     assert_no_temporary(t.path());
 }
+
+#[test]
+fn class1_engine_directory_files_refuse_what_is_not_a_regular_file() {
+    // A directory that looks like an interrupted setup of ours, its marker a FIFO or a symlink
+    // to a device: refused at once, not waited on or written through.
+    let t = tempfile::tempdir().unwrap();
+    for (i, what) in ["fifo", "link:/dev/null"].into_iter().enumerate() {
+        let dir = t.path().join(format!("vm{i}"));
+        std::fs::create_dir(&dir).unwrap();
+        let marker = dir.join(".livemerge-setup");
+        match what {
+            "fifo" => mkfifo(&marker),
+            _ => std::os::unix::fs::symlink("/dev/null", &marker).unwrap(),
+        }
+        let args = ["run", "--dir", dir.to_str().unwrap(), "--tick-ms", "5"];
+        let t0 = std::time::Instant::now();
+        let o = livemerge(&args);
+        assert!(t0.elapsed() < std::time::Duration::from_secs(20), "hung");
+        assert_refused(&o, &args);
+        assert_unchanged(&marker, what);
+        assert_only(&dir, &[".livemerge-setup"]);
+    }
+}

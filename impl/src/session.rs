@@ -178,7 +178,10 @@ pub(crate) fn check_new_dir(dir: &Path) -> Result<()> {
 /// Continues [`setup_dir`] once the directory is known to be usable.
 fn setup_checked(dir: &Path, settings: &Settings) -> Result<Layout> {
     let io = |e: std::io::Error| Error::Storage(format!("{}: {e}", dir.display()));
-    std::fs::write(dir.join(SETUP_MARKER), "setup in progress\n").map_err(io)?;
+    // Through the one writer of files: a marker planted as a FIFO or device is refused, not
+    // waited on or written through.
+    crate::outfile::write_atomically(&dir.join(SETUP_MARKER), b"setup in progress\n")
+        .map_err(Error::BadInput)?;
     // Leftovers of an interrupted setup (only ours: the marker says the directory is ours).
     for d in 0..crate::MAX_DISKS {
         let dd = qcow2::disk_dir(dir, d);
