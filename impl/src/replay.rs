@@ -50,7 +50,7 @@ pub fn replay_dir(
 ) -> Result<Replayed> {
     settings.validate().map_err(Error::BadInput)?;
     crate::storage::qcow2::check_tools()?;
-    session::check_new_dir(dir)?;
+    session::precheck_new_dir(dir)?;
     session::refuse_used_trace(trace)?;
     let first_trace = session::open_trace(trace)?;
     let (layout, _lock) = session::setup_dir(dir, &settings)?;

@@ -133,6 +133,17 @@ pub fn lock_dir(dir: &Path) -> Result<DirLock> {
     Ok(DirLock { _dir: f })
 }
 
+/// [`check_new_dir`] before anything is opened, for a clear answer early: a directory another
+/// livemerge is setting up or running on is "in use" (its lock is held), not "not empty".
+pub(crate) fn precheck_new_dir(dir: &Path) -> Result<()> {
+    let _lock = if dir.is_dir() {
+        Some(lock_dir(dir)?)
+    } else {
+        None
+    };
+    check_new_dir(dir)
+}
+
 /// Creates an engine directory: qcow2 disks with a snapshot, and the database. The directory's
 /// lock is taken before anything is checked or written, and returned to be held while the
 /// engine runs, so two `run`s on one new directory cannot both set it up.
@@ -255,7 +266,7 @@ pub fn run_dir(
 ) -> Result<Outcome> {
     settings.validate().map_err(Error::BadInput)?;
     qcow2::check_tools()?;
-    check_new_dir(dir)?;
+    precheck_new_dir(dir)?;
     refuse_used_trace(trace)?;
     let trace = open_trace(trace)?;
     let (layout, _lock) = setup_dir(dir, &settings)?;
