@@ -1,17 +1,29 @@
 //! Auditing an engine trace against the model. A trace (the JSON lines `livemerge run --trace`
 //! writes, see `impl/src/trace.rs`) conforms when: its first state is the configuration's initial
 //! state; each record's `before` is the previous record's `after`; each event is enabled in its
-//! `before` state; each `after` is exactly what `model::step` gives. The first line that breaks
-//! one of these is a divergence, reported with its number. Separately, the first state where an
-//! always-property breaks is a violation: the engine may follow the model faithfully into one
-//! (a buggy poller), so the audit goes on checking conformance after it.
+//! `before` state; each `after` is exactly what `model::step` gives; and every always-property
+//! holds in every state. Every other field of a record is checked too: `seq` runs 1, 2, 3, ...;
+//! `t_ms` never decreases between two headers (and is 0 in a record backfilled from the event
+//! log); `source` is one of the engine's sources and the one that produces that event (for a
+//! backfilled record, `logged_source` is); `db` is exactly the projection of `after` onto the
+//! rows of the header's layout; `storage` has one entry per disk (its content is informational:
+//! `audit --dir` checks the real end state). A record with any other field is malformed. The
+//! first line that breaks one of these is reported with its number.
+//! Separately, the first state where an always-property breaks is a violation: the engine may
+//! follow the model faithfully into one (a buggy poller), so the audit goes on checking
+//! conformance after it.
 //!
-//! A line of the form `{"livemerge_trace": 1, "configuration": {...}}` names the configuration
-//! (the engine writes one when a trace file is opened, so a `resume` adds one too; they must
-//! agree). Without one, the caller supplies the configuration.
+//! A line of the form `{"livemerge_trace": 1, "configuration": {...}, "layout": {...}}` names the
+//! configuration and the engine directory's ids (the engine writes one when a trace file is
+//! opened, so a `resume` adds one too; they must all agree). With `--dir`, both must be that
+//! directory's (its database's settings and layout). Without a header, the caller supplies the
+//! configuration and `db` cannot be checked (no ids). Flags that contradict the header are an
+//! error, not silently ignored.
 
+use livemerge_impl::db::{project, Layout};
+use livemerge_impl::trace::{sources_of, SOURCES};
 use livemerge_model::properties::{self, Expectation};
-use livemerge_model::{describe_event, step, Config, Event, State};
+use livemerge_model::{describe_event, step, Config, Event, PollerRule, State};
 use serde::Deserialize;
 use std::io::BufRead;
 
@@ -38,18 +50,46 @@ pub struct Audit {
     pub violation: Option<Divergence>,
 }
 
-#[derive(Deserialize)]
-struct Header {
-    livemerge_trace: u32,
-    configuration: Config,
+/// What the auditor is told besides the trace.
+#[derive(Clone, Debug, Default)]
+pub struct Expect {
+    /// The configuration of a trace that names none.
+    pub fallback: Option<Config>,
+    /// `--disks` / `--poller` as given: a header that says otherwise is an error.
+    pub disks: Option<u8>,
+    pub poller: Option<PollerRule>,
+    /// The engine directory's configuration and layout (`--dir`): every header must name them.
+    pub dir: Option<(Config, Layout)>,
+    /// Judge the always-properties too (off: conformance alone).
+    pub invariants: bool,
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Header {
+    livemerge_trace: u32,
+    configuration: Config,
+    #[serde(default)]
+    layout: Option<Layout>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Record {
+    seq: u64,
+    t_ms: u64,
+    source: String,
+    #[serde(default)]
+    logged_source: Option<String>,
     event: Event,
     before: State,
     after: State,
+    db: serde_json::Value,
+    storage: serde_json::Value,
 }
+
+/// The source that copies committed steps from the database on resume.
+const BACKFILL: &str = "event_log";
 
 /// The first difference between two states, as `path: recorded vs model`.
 fn state_difference(recorded: &State, model: &State) -> String {
@@ -72,10 +112,107 @@ pub fn audit_with(
     config: Option<Config>,
     invariants: bool,
 ) -> Result<Audit, Unreadable> {
-    let mut cfg = config;
+    audit_expect(
+        input,
+        &Expect {
+            fallback: config,
+            invariants,
+            ..Expect::default()
+        },
+    )
+}
+
+/// Why a record's own fields (not its states) are wrong, if they are.
+fn record_fields(
+    r: &Record,
+    c: &Config,
+    layout: Option<&Layout>,
+    seq: u64,
+    t_ms: u64,
+) -> Option<String> {
+    if r.seq != seq {
+        return Some(format!(
+            "seq {} where {seq} comes next (records are numbered 1, 2, 3, ...)",
+            r.seq
+        ));
+    }
+    if !SOURCES.contains(&r.source.as_str()) {
+        return Some(format!(
+            "source \"{}\" is not one of {}",
+            r.source,
+            SOURCES.join(", ")
+        ));
+    }
+    let ev = serde_json::to_string(&r.event).unwrap_or_default();
+    let backfilled = r.source == BACKFILL;
+    let actor = if backfilled {
+        match &r.logged_source {
+            Some(l) => l.as_str(),
+            None => return Some("a backfilled record without logged_source".into()),
+        }
+    } else {
+        if r.logged_source.is_some() {
+            return Some("logged_source in a record that is not backfilled".into());
+        }
+        r.source.as_str()
+    };
+    let allowed = sources_of(r.event);
+    if !allowed.contains(&actor) {
+        return Some(format!(
+            "source \"{actor}\" cannot produce {ev} (only {} does)",
+            allowed.join(" or ")
+        ));
+    }
+    if backfilled {
+        if r.t_ms != 0 {
+            return Some(format!("a backfilled record with t_ms {} (not 0)", r.t_ms));
+        }
+        if !r.db.is_null() || !r.storage.is_null() {
+            return Some("a backfilled record with db or storage facts".into());
+        }
+        return None;
+    }
+    if r.t_ms < t_ms {
+        return Some(format!(
+            "t_ms {} goes back in time (the previous record says {t_ms})",
+            r.t_ms
+        ));
+    }
+    if let Some(l) = layout {
+        let want = serde_json::to_value(project(&r.after, l)).unwrap_or_default();
+        if r.db != want {
+            return Some(
+                "db is not the rows of the state after (db::project of after onto the layout)"
+                    .into(),
+            );
+        }
+    } else if !r.db.is_object() {
+        return Some("db is not an object of rows".into());
+    }
+    let disks_ok = r
+        .storage
+        .get("disks")
+        .and_then(|d| d.as_array())
+        .is_some_and(|d| d.len() == c.n());
+    if !disks_ok || r.storage.get("observed").is_none() {
+        return Some(format!(
+            "storage is not {{\"disks\": [one entry per disk ({})], \"observed\": ...}}",
+            c.n()
+        ));
+    }
+    None
+}
+
+/// Audits trace lines from `input` with everything the caller knows (see [`Expect`]).
+pub fn audit_expect(input: impl BufRead, expect: &Expect) -> Result<Audit, Unreadable> {
+    let invariants = expect.invariants;
+    let mut cfg = expect.fallback;
+    let mut layout: Option<Layout> = None;
     let mut prev: Option<State> = None;
     let mut steps = 0usize;
     let mut seen_line = false;
+    let mut seq = 1u64;
+    let mut t_ms = 0u64;
     let mut props = Vec::new();
     let mut violation: Option<Divergence> = None;
     let diverge = |cfg: Config, steps, last, line, message: String, violation| {
@@ -120,8 +257,77 @@ pub fn audit_with(
                     h.configuration.disks
                 )));
             }
+            if let Some(d) = expect.disks.filter(|d| *d != h.configuration.disks) {
+                return Err(Unreadable(format!(
+                    "--disks {d} disagrees with the trace's header (line {n}: {} disk(s)); leave it out",
+                    h.configuration.disks
+                )));
+            }
+            if let Some(p) = expect.poller.filter(|p| *p != h.configuration.release) {
+                return Err(Unreadable(format!(
+                    "--release {p} disagrees with the trace's header (line {n}: release {}); leave it out",
+                    h.configuration.release
+                )));
+            }
+            let hc = Config {
+                symmetry: false,
+                ..h.configuration
+            };
+            let here = cfg.unwrap_or(hc);
+            if let Some((dc, dl)) = &expect.dir {
+                if *dc != hc {
+                    return diverge(
+                        here,
+                        steps,
+                        prev,
+                        n,
+                        format!(
+                        "the header's configuration ({hc}) is not the engine directory's ({dc})"
+                    ),
+                        violation,
+                    );
+                }
+                match &h.layout {
+                    None => {
+                        return diverge(here, steps, prev, n,
+                            "the header names no engine directory (no layout): it cannot be tied to --dir".into(), violation)
+                    }
+                    Some(l) if l != dl => {
+                        return diverge(here, steps, prev, n, format!(
+                            "the trace belongs to another engine directory (its header names VM {}, the directory's database VM {})",
+                            l.vm_id, dl.vm_id
+                        ), violation)
+                    }
+                    _ => {}
+                }
+            }
+            if let (Some(old), Some(new)) = (&layout, &h.layout) {
+                if old != new {
+                    return diverge(
+                        here,
+                        steps,
+                        prev,
+                        n,
+                        format!(
+                            "the layout changes (VM {} to VM {}): two engines' traces in one file",
+                            old.vm_id, new.vm_id
+                        ),
+                        violation,
+                    );
+                }
+            }
+            if seen_line && layout.is_some() && h.layout.is_none() {
+                return diverge(
+                    here,
+                    steps,
+                    prev,
+                    n,
+                    "a header without the layout the earlier one named".into(),
+                    violation,
+                );
+            }
             match cfg {
-                Some(c) if seen_line && c != h.configuration => {
+                Some(c) if seen_line && c != hc => {
                     return diverge(
                         c,
                         steps,
@@ -134,13 +340,13 @@ pub fn audit_with(
                         violation,
                     );
                 }
-                _ => {
-                    cfg = Some(Config {
-                        symmetry: false,
-                        ..h.configuration
-                    })
-                }
+                _ => cfg = Some(hc),
             }
+            if h.layout.is_some() {
+                layout = h.layout;
+            }
+            // A new engine process: its clock starts again.
+            t_ms = 0;
             seen_line = true;
             continue;
         }
@@ -152,6 +358,10 @@ pub fn audit_with(
                 ))
             }
         };
+        if expect.dir.is_some() && layout.is_none() {
+            return diverge(c, steps, prev, n,
+                "a record before any header naming the engine directory: the trace cannot be tied to --dir".into(), violation);
+        }
         let record: Record = match serde_json::from_value(value) {
             Ok(r) => r,
             Err(e) if !seen_line => {
@@ -161,6 +371,16 @@ pub fn audit_with(
             }
             Err(e) => return Err(Unreadable(format!("line {n}: malformed record ({e})"))),
         };
+        if layout.as_ref().is_some_and(|l| l.disks.len() != c.n()) {
+            return diverge(
+                c,
+                steps,
+                prev,
+                n,
+                "the header's layout and configuration disagree on the disks".into(),
+                violation,
+            );
+        }
         seen_line = true;
         if props.is_empty() && invariants {
             props = properties::all(&c)
@@ -205,6 +425,13 @@ pub fn audit_with(
                 format!("the state after is not what model::step gives: {d}"),
                 violation,
             );
+        }
+        if let Some(why) = record_fields(&record, &c, layout.as_ref(), seq, t_ms) {
+            return diverge(c, steps, prev, n, why, violation);
+        }
+        seq += 1;
+        if record.source != BACKFILL {
+            t_ms = record.t_ms;
         }
         steps += 1;
         prev = Some(after);

@@ -1,8 +1,10 @@
 //! The command line: the subcommands, and the flags that select a model configuration
 //! (shared by every subcommand that needs one). Each subcommand's own flags live with it in `cmd/`.
 
-use clap::{Args, Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use livemerge_model::{Config, Faults, Release};
+use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -121,9 +123,9 @@ fn parse_disks(s: &str) -> Result<DiskCount, String> {
     if s == "any" {
         return Ok(DiskCount::Any);
     }
-    s.parse()
+    crate::bounds::disks(s)
         .map(DiskCount::Exactly)
-        .map_err(|_| format!("expected a number of disks or `any`, got '{s}'"))
+        .map_err(|e| format!("expected a number of disks or `any`: {e}"))
 }
 
 fn parse_release(s: &str) -> Result<Release, String> {
@@ -134,4 +136,58 @@ fn parse_release(s: &str) -> Result<Release, String> {
 fn parse_faults(s: &str) -> Result<Faults, String> {
     s.parse()
         .map_err(|e: livemerge_model::ConfigError| e.to_string())
+}
+
+/// What a command line clap refused becomes: `--help` and `--version` print as clap prints them
+/// (exit 0); a bare `livemerge` gets a one-line usage; every other error is its first line,
+/// `livemerge: ...`, on stderr with exit 2 (clap's usage block and "For more information" hint
+/// are dropped: `livemerge COMMAND --help` has them).
+pub fn usage_error(e: clap::Error) -> ExitCode {
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            ExitCode::SUCCESS
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand
+            if std::env::args_os().len() <= 1 =>
+        {
+            eprintln!("livemerge: {}", short_usage());
+            ExitCode::from(2)
+        }
+        _ => {
+            eprintln!("livemerge: {}", first_line(&e.render().to_string()));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `usage: livemerge COMMAND [FLAGS]` with the commands' names, on one line.
+pub fn short_usage() -> String {
+    let names: Vec<String> = Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .filter(|n| n != "help")
+        .collect();
+    format!(
+        "usage: livemerge <{}> [FLAGS] (livemerge --help for more)",
+        names.join("|")
+    )
+}
+
+/// clap's message as one line, without its `error: ` prefix: its first paragraph (a line that
+/// ends with `:` is followed by the list it introduces, e.g. the missing arguments), joined.
+fn first_line(msg: &str) -> String {
+    let para: Vec<&str> = msg
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| l.is_empty())
+        .take_while(|l| !l.is_empty() && !l.starts_with("Usage:"))
+        .collect();
+    let line = para.join(" ");
+    let line = line.strip_prefix("error: ").unwrap_or(&line);
+    if line.is_empty() {
+        "bad command line".to_string()
+    } else {
+        line.to_string()
+    }
 }

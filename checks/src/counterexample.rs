@@ -146,6 +146,14 @@ impl CounterexampleFile {
         }
         let file: CounterexampleFile = serde_json::from_value(value)
             .map_err(|e| format!("{shown}: malformed counterexample: {e}"))?;
+        // An older model's file may still replay (its events are re-checked step by step); a
+        // newer model's cannot be understood by this one, and version 0 never existed.
+        if file.model_version == 0 || file.model_version > MODEL_VERSION {
+            return Err(format!(
+                "{shown}: saved by model version {}, this livemerge has model version {MODEL_VERSION} and reads versions 1 to {MODEL_VERSION}",
+                file.model_version
+            ));
+        }
         file.configuration
             .validate()
             .map_err(|e| format!("{shown}: bad configuration: {e}"))?;
@@ -222,46 +230,11 @@ const MAX_FILE_BYTES: u64 = 64 << 20;
 /// Reads a regular file of at most `max` bytes: a device, a FIFO or a giant file is refused
 /// rather than read forever.
 pub fn read_regular_file(path: &Path, max: u64) -> Result<Vec<u8>, String> {
-    let shown = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
-    if !meta.is_file() {
-        return Err(format!("{shown}: cannot read: not a regular file"));
-    }
-    if meta.len() > max {
-        return Err(format!(
-            "{shown}: too large ({} bytes, at most {max})",
-            meta.len()
-        ));
-    }
-    std::fs::read(path).map_err(|e| format!("{shown}: cannot read: {e}"))
+    livemerge_impl::outfile::read_regular(path, max)
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename, so that a crash or an error
-/// never leaves a half-written file where `path` is.
+/// Writes `bytes` to `path` whole (see [`livemerge_impl::outfile::write_atomically`]): a target
+/// that is not a regular file is refused and left alone.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| format!("{}: not a file name", path.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        // The rename itself is durable only once the directory is synced.
-        std::fs::File::open(dir)?.sync_all()
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("{}: cannot write: {e}", path.display())
-    })
+    livemerge_impl::outfile::write_atomically(path, bytes)
 }

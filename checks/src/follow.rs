@@ -88,7 +88,10 @@ fn follow(path: &PathBuf, mut offset: u64, what: &str, mut cfg: Option<Config>, 
     loop {
         // Read the stop flag first: what was written before it was set is still printed.
         let last_round = stop.load(Ordering::SeqCst);
-        if let Ok(mut f) = std::fs::File::open(path) {
+        // Only a regular file: opening a FIFO would block until a writer came (the engine
+        // refuses such a trace, so none ever would).
+        let regular = std::fs::metadata(path).is_ok_and(|m| m.is_file());
+        if let Some(mut f) = regular.then(|| std::fs::File::open(path).ok()).flatten() {
             if f.seek(SeekFrom::Start(offset)).is_ok() {
                 let mut buf = Vec::new();
                 if let Ok(n) = f.read_to_end(&mut buf) {

@@ -3,10 +3,12 @@
 
 pub mod any_n;
 pub mod audit;
+pub mod bounds;
 pub mod cli;
 pub mod cmd;
 pub mod counterexample;
 pub mod follow;
+pub mod http_front;
 pub mod matrix;
 pub mod progress;
 pub mod report;

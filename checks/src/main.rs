@@ -2,12 +2,15 @@
 //! complete; 1 a property is violated; 2 bad usage or input; 3 the search stopped early.
 
 use clap::Parser;
-use livemerge_checks::cli::{Cli, Command};
+use livemerge_checks::cli::{self, Cli, Command};
 use livemerge_checks::cmd;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return cli::usage_error(e),
+    };
     let result = match cli.command {
         Command::Check(args) => cmd::check::run(args),
         Command::Matrix(args) => cmd::matrix::run(args),

@@ -20,6 +20,7 @@
 use crate::error::{Error, Result};
 use crate::settings::Settings;
 use livemerge_model::{CmdStatus, Event, Images, Snapshot, State};
+use rusqlite::config::DbConfig;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -347,6 +348,35 @@ fn map_open_error(path: &Path, e: rusqlite::Error) -> Error {
     }
 }
 
+/// `PRAGMA quick_check`: "ok", or the database is corrupt (a one-line refusal).
+fn quick_check(conn: &Connection, path: &Path) -> Result<()> {
+    let problems: Vec<String> = conn
+        .prepare("PRAGMA quick_check")
+        .and_then(|mut st| {
+            st.query_map([], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()
+        })
+        .map_err(|e| match e.to_string() {
+            m if m.contains("locked") || m.contains("busy") => map_open_error(path, e),
+            m => corrupt(path, &m),
+        })?;
+    if problems.len() == 1 && problems[0] == "ok" {
+        return Ok(());
+    }
+    Err(corrupt(
+        path,
+        problems.first().map_or("no answer", String::as_str),
+    ))
+}
+
+fn corrupt(path: &Path, why: &str) -> Error {
+    Error::BadInput(format!(
+        "{} is damaged (SQLite quick_check: {}): refusing to start an engine on it",
+        path.display(),
+        crate::error::one_line(why)
+    ))
+}
+
 impl Db {
     /// Creates a database at `path` (which must not exist) holding the initial state.
     pub fn create(path: &Path, settings: &Settings, layout: &Layout, state: &State) -> Result<()> {
@@ -366,6 +396,16 @@ impl Db {
     /// Opens an engine database for the one engine that may run on it: takes its write lock
     /// now and keeps it until the engine exits.
     pub fn open_engine(path: &Path) -> Result<Db> {
+        Db::open_engine_with(path, |_| Ok(())).map(|(db, ())| db)
+    }
+
+    /// [`Db::open_engine`], with `check` run on the database as it is, after its integrity check
+    /// and before the engine's first write: a refusal there leaves the file exactly as it was
+    /// (a write would overwrite what a damaged WAL still holds).
+    pub fn open_engine_with<T>(
+        path: &Path,
+        check: impl FnOnce(&Db) -> Result<T>,
+    ) -> Result<(Db, T)> {
         let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
             .map_err(|e| map_open_error(path, e))?;
         conn.busy_timeout(Duration::from_millis(200))
@@ -374,13 +414,35 @@ impl Db {
             "PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
         )
         .map_err(|e| map_open_error(path, e))?;
+        // A damaged file would start an engine that fails mid-way on the first page it touches:
+        // check every page's structure before anything runs (or is written).
+        let db = Db { conn };
+        // A refusal must leave the files as they are: closing would checkpoint the WAL into
+        // the database and delete it, with whatever a damaged WAL still holds.
+        let keep_wal = |db: Db| {
+            let _ = db
+                .conn
+                .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true);
+        };
+        if let Err(e) = quick_check(&db.conn, path) {
+            keep_wal(db);
+            return Err(e);
+        }
+        let checked = match check(&db) {
+            Ok(c) => c,
+            Err(e) => {
+                keep_wal(db);
+                return Err(e);
+            }
+        };
         // The first write takes the exclusive lock, which EXCLUSIVE mode never gives back.
-        conn.execute(
-            "UPDATE engine_state SET opened_by = ?1 WHERE id = 1",
-            params![std::process::id()],
-        )
-        .map_err(|e| map_open_error(path, e))?;
-        Ok(Db { conn })
+        db.conn
+            .execute(
+                "UPDATE engine_state SET opened_by = ?1 WHERE id = 1",
+                params![std::process::id()],
+            )
+            .map_err(|e| map_open_error(path, e))?;
+        Ok((db, checked))
     }
 
     /// Opens an engine database to read it (the engine must not be running on it).

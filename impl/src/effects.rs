@@ -64,6 +64,25 @@ fn apply_mine(
     })
 }
 
+/// The poller dispatches an EXECUTION_FAILED grandchild's own callback, which ends it FAILED.
+pub(crate) fn end_by_callback(engine: Arc<Engine>, d: usize) {
+    let e = d as u8;
+    let _ = engine.apply_with(
+        Source::Poller,
+        &[Event::TaskEnds(e)],
+        Some(Event::TaskEnds(e)),
+        |_| true,
+        |io| {
+            io.task[d] = false;
+            (
+                Event::TaskEnds(e),
+                json!({"callback": "EXECUTION_FAILED: ended FAILED"}),
+            )
+        },
+    );
+    engine.with_io(|io| io.task[d] = false);
+}
+
 /// `VM.merge`: starts the host's block-commit job and a watcher for it, or observes the host's
 /// refusal. True if the Merge grandchild goes on to return.
 fn vm_merge(engine: &Arc<Engine>, d: usize, id: Id) -> bool {

@@ -20,8 +20,8 @@ use crate::storage::Storage;
 use crate::trace::{Record, Trace};
 use livemerge_model::MAX_DISKS;
 use livemerge_model::{
-    enabled, grandchild_can_end, grandchild_id, grandchild_queued, step, Config, Event, Refused,
-    State,
+    enabled, grandchild_can_end, grandchild_id, grandchild_polled_in_execution_failed,
+    grandchild_queued, step, Config, Event, Refused, State,
 };
 use serde_json::{json, Value};
 use std::collections::VecDeque;
@@ -147,7 +147,7 @@ impl Engine {
         // The auditor needs the configuration the events were stepped with; a trace that cannot
         // take its header fails at the first record like any other trace error.
         if let Some(t) = parts.trace.as_mut() {
-            let _ = t.header(&cfg);
+            let _ = t.header(&cfg, &parts.layout);
         }
         let e = Arc::new(Engine {
             cfg,
@@ -409,6 +409,11 @@ impl Engine {
                 let st = disk.step;
                 let id = grandchild_id(&s, d);
                 self.spawn(move || crate::effects::grandchild(me, d, st, id));
+            }
+            if grandchild_polled_in_execution_failed(&self.cfg, &s, d) && !g.io.task[d] {
+                g.io.task[d] = true;
+                let me = Arc::clone(self);
+                self.spawn(move || crate::effects::end_by_callback(me, d));
             }
             if grandchild_can_end(&s, d) && !g.io.task[d] {
                 g.io.task[d] = true;

@@ -14,6 +14,7 @@
 //! - [`storage`]: the backend trait, qcow2 and memory;
 //! - [`abstraction`]: real rows + storage facts -> model state, for audits and invariants;
 //! - [`trace`]: the JSON-lines trace;
+//! - [`outfile`]: how every file is written (regular files only, atomically);
 //! - [`session`]: run / resume a removal to its end and judge it on reality;
 //! - [`replay`]: a model path replayed step for step on the real engine;
 //! - [`stress`]: many runs, the violation rate and its confidence interval;
@@ -24,6 +25,7 @@ pub mod db;
 pub mod effects;
 pub mod engine;
 pub mod error;
+pub mod outfile;
 pub mod poller;
 pub mod pool;
 pub mod replay;

@@ -50,9 +50,10 @@ pub fn replay_dir(
 ) -> Result<Replayed> {
     settings.validate().map_err(Error::BadInput)?;
     crate::storage::qcow2::check_tools()?;
-    session::check_new_dir(dir)?;
+    session::precheck_new_dir(dir)?;
+    session::refuse_used_trace(trace)?;
     let first_trace = session::open_trace(trace)?;
-    let layout = session::setup_dir(dir, &settings)?;
+    let (layout, _lock) = session::setup_dir(dir, &settings)?;
     let storage = Qcow2::open(dir, settings.disks as usize)?
         .with_faults(InjectedFaults::of_path(&settings.model_config(), events));
     let run = Run {

@@ -143,11 +143,35 @@ pub fn text(o: &Outcome, what: &str, dir: Option<&Path>) -> String {
         out,
         "invariants (the model's properties on the real database and storage):"
     );
-    for (name, ok) in &o.properties {
+    // Data that does not read back is a real world the model's abstraction cannot describe
+    // (a volume gone behind the engine's back): its verdicts on that abstraction would be
+    // guesses, so they are not given.
+    let lost: Vec<String> = o
+        .data
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| !d.all_readable())
+        .map(|(i, _)| format!("disk-{}", i + 1))
+        .collect();
+    if !lost.is_empty() {
         let _ = writeln!(
             out,
-            "  {}  {name}",
-            if *ok { "holds   " } else { "VIOLATED" }
+            "  VIOLATED  every block reads back from the active volume (DATA LOST on {})",
+            lost.join(", ")
+        );
+    }
+    for (name, ok) in &o.properties {
+        let verdict = match (ok, lost.is_empty()) {
+            (false, _) => "VIOLATED",
+            (true, true) => "holds   ",
+            (true, false) => "unknown ",
+        };
+        let _ = writeln!(out, "  {verdict}  {name}");
+    }
+    if !lost.is_empty() {
+        let _ = writeln!(
+            out,
+            "  (unknown: the storage is outside what the model describes, so a property it finds holding is not claimed to hold)"
         );
     }
     for c in &o.conformance {

@@ -105,12 +105,56 @@ impl Outcome {
     }
 }
 
-/// Creates an engine directory: qcow2 disks with a snapshot, and the database.
-pub(crate) fn setup_dir(dir: &Path, settings: &Settings) -> Result<Layout> {
+/// An engine directory's lock: an exclusive `flock` on the directory itself, held while one
+/// process sets it up or runs an engine on it (released when dropped, or when the process dies).
+#[derive(Debug)]
+pub struct DirLock {
+    _dir: std::fs::File,
+}
+
+/// Takes `dir`'s lock without waiting: another livemerge holding it is a one-line error.
+pub fn lock_dir(dir: &Path) -> Result<DirLock> {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::File::open(dir)
+        .map_err(|e| Error::BadInput(format!("cannot open {}: {e}", dir.display())))?;
+    // SAFETY: flock on a descriptor we own; no memory is passed.
+    let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if r != 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            Error::Locked(format!(
+                "{} is in use by another livemerge (its directory lock is held)",
+                dir.display()
+            ))
+        } else {
+            Error::BadInput(format!("cannot lock {}: {e}", dir.display()))
+        });
+    }
+    Ok(DirLock { _dir: f })
+}
+
+/// [`check_new_dir`] before anything is opened, for a clear answer early: a directory another
+/// livemerge is setting up or running on is "in use" (its lock is held), not "not empty".
+pub(crate) fn precheck_new_dir(dir: &Path) -> Result<()> {
+    let _lock = if dir.is_dir() {
+        Some(lock_dir(dir)?)
+    } else {
+        None
+    };
+    check_new_dir(dir)
+}
+
+/// Creates an engine directory: qcow2 disks with a snapshot, and the database. The directory's
+/// lock is taken before anything is checked or written, and returned to be held while the
+/// engine runs, so two `run`s on one new directory cannot both set it up.
+pub(crate) fn setup_dir(dir: &Path, settings: &Settings) -> Result<(Layout, DirLock)> {
     check_new_dir(dir)?;
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::BadInput(format!("cannot create {}: {e}", dir.display())))?;
-    setup_checked(dir, settings)
+    let lock = lock_dir(dir)?;
+    // Again under the lock: another run may have set it up since the check above.
+    check_new_dir(dir)?;
+    Ok((setup_checked(dir, settings)?, lock))
 }
 
 /// Refuses a directory `run` must not touch: one that holds an engine, is not a directory, or
@@ -145,7 +189,10 @@ pub(crate) fn check_new_dir(dir: &Path) -> Result<()> {
 /// Continues [`setup_dir`] once the directory is known to be usable.
 fn setup_checked(dir: &Path, settings: &Settings) -> Result<Layout> {
     let io = |e: std::io::Error| Error::Storage(format!("{}: {e}", dir.display()));
-    std::fs::write(dir.join(SETUP_MARKER), "setup in progress\n").map_err(io)?;
+    // Through the one writer of files: a marker planted as a FIFO or device is refused, not
+    // waited on or written through.
+    crate::outfile::write_atomically(&dir.join(SETUP_MARKER), b"setup in progress\n")
+        .map_err(Error::BadInput)?;
     // Leftovers of an interrupted setup (only ours: the marker says the directory is ours).
     for d in 0..crate::MAX_DISKS {
         let dd = qcow2::disk_dir(dir, d);
@@ -187,12 +234,25 @@ fn seed_from_clock(seed: u64) -> u64 {
     seed ^ t ^ ((std::process::id() as u64) << 32)
 }
 
+/// A new engine's trace must be a new (or empty) file: appending to another run's trace would
+/// make one file tell two stories.
+pub(crate) fn refuse_used_trace(trace: Option<&Path>) -> Result<()> {
+    let Some(p) = trace else { return Ok(()) };
+    crate::outfile::check_target(p).map_err(|e| Error::BadInput(format!("--trace {e}")))?;
+    match std::fs::metadata(p) {
+        Ok(m) if m.len() > 0 => Err(Error::BadInput(format!(
+            "--trace {}: already holds a trace (of another run): give a new file",
+            p.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 pub(crate) fn open_trace(trace: Option<&Path>) -> Result<Option<Trace>> {
     trace
         .map(|p| {
-            Trace::open(p).map_err(|e| {
-                Error::BadInput(format!("cannot open trace file {}: {e}", p.display()))
-            })
+            // The error names the path already.
+            Trace::open(p).map_err(|e| Error::BadInput(format!("--trace {e}")))
         })
         .transpose()
 }
@@ -206,9 +266,10 @@ pub fn run_dir(
 ) -> Result<Outcome> {
     settings.validate().map_err(Error::BadInput)?;
     qcow2::check_tools()?;
-    check_new_dir(dir)?;
+    precheck_new_dir(dir)?;
+    refuse_used_trace(trace)?;
     let trace = open_trace(trace)?;
-    let layout = setup_dir(dir, &settings)?;
+    let (layout, _lock) = setup_dir(dir, &settings)?;
     let db = Db::open_engine(&dir.join(DB_FILE))?;
     let storage = Arc::new(Qcow2::open(dir, settings.disks as usize)?);
     let parts = fresh_parts(settings, layout, db, storage, schedule.gate(), trace);
@@ -218,7 +279,15 @@ pub fn run_dir(
 /// `livemerge resume`: the engine on `dir` was killed; restart it through the model and finish.
 pub fn resume_dir(dir: &Path, trace: Option<&Path>, limit_ms: Option<u64>) -> Result<Outcome> {
     let path = db_path(dir)?;
-    let db = Db::open_engine(&path)?;
+    let _lock = lock_dir(dir)?;
+    if let Some(tp) = trace {
+        crate::outfile::check_target(tp).map_err(|e| Error::BadInput(format!("--trace {e}")))?;
+    }
+    // The trace is compared with the database before the engine writes anything to it.
+    let (db, last_traced) = Db::open_engine_with(&path, |db| match trace {
+        Some(tp) => check_trace_belongs(tp, dir, &db.load()?),
+        None => Ok(0),
+    })?;
     let p = db.load()?;
     let mut settings = p.settings;
     if let Some(l) = limit_ms {
@@ -243,7 +312,6 @@ pub fn resume_dir(dir: &Path, trace: Option<&Path>, limit_ms: Option<u64>) -> Re
         )));
     }
     let storage: Arc<dyn Storage> = Arc::new(Qcow2::open(dir, p.layout.disks.len())?);
-    let last_traced = trace.map_or(0, Trace::last_seq);
     let mut trace = open_trace(trace)?;
     if let Some(t) = trace.as_mut() {
         let missing: Vec<_> = db
@@ -251,7 +319,7 @@ pub fn resume_dir(dir: &Path, trace: Option<&Path>, limit_ms: Option<u64>) -> Re
             .into_iter()
             .filter(|r| r.seq > last_traced)
             .collect();
-        t.backfill(&settings.model_config(), &missing)
+        t.backfill(&settings.model_config(), &p.layout, &missing)
             .map_err(|e| Error::BadInput(format!("cannot write the trace: {e}")))?;
     }
     let parts = Parts {
@@ -265,6 +333,41 @@ pub fn resume_dir(dir: &Path, trace: Option<&Path>, limit_ms: Option<u64>) -> Re
         trace,
     };
     Ok(drive(parts, Start::Restart))
+}
+
+/// Refuses a `resume --trace` file that is not this directory's trace (another engine's, or one
+/// without a header naming its directory), or that is ahead of the database (the database lost
+/// committed steps: a damaged WAL or file rolled it back). Returns the trace's last `seq`.
+fn check_trace_belongs(tp: &Path, dir: &Path, p: &crate::db::Persisted) -> Result<u64> {
+    let x = crate::trace::Existing::read(tp)
+        .map_err(|e| Error::BadInput(format!("--trace {}: cannot read: {e}", tp.display())))?;
+    let mine = serde_json::to_value(&p.layout).unwrap_or_default();
+    let vm = |l: &serde_json::Value| l["vm_id"].as_str().unwrap_or("none").to_string();
+    if let Some(other) = x.layouts.iter().find(|l| **l != mine) {
+        return Err(Error::BadInput(format!(
+            "--trace {}: the trace of another engine (its header names VM {}, {}'s database VM {}): give this directory's trace or a new file",
+            tp.display(),
+            vm(other),
+            dir.display(),
+            p.layout.vm_id
+        )));
+    }
+    if x.records > 0 && x.layouts.is_empty() {
+        return Err(Error::BadInput(format!(
+            "--trace {}: holds records but no header naming its engine directory: give a new file",
+            tp.display()
+        )));
+    }
+    if x.last_seq > p.seq {
+        return Err(Error::BadInput(format!(
+            "{}: the database is behind the trace: its last step is seq {}, the trace {} records seq {}; committed steps were lost (a damaged WAL or database file?): refusing to resume",
+            dir.display(),
+            p.seq,
+            tp.display(),
+            x.last_seq
+        )));
+    }
+    Ok(x.last_seq)
 }
 
 /// One removal on the in-memory backend, with its database in `db_dir` (stress and tests).

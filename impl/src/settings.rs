@@ -6,6 +6,16 @@ use livemerge_model::{Config, Faults, PollerRule, MAX_DISKS};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
+/// The longest tick: past a minute a tick is a typo, and a longer one overflows the poller's
+/// arithmetic in nanoseconds.
+pub const MAX_TICK_MS: u64 = 60_000;
+/// The longest simulated cost (a pool thread's start, a host job), in milliseconds.
+pub const MAX_COST_MS: u64 = 60_000;
+/// The longest wall-clock limit of a run: a year.
+pub const MAX_LIMIT_SECS: u64 = 365 * 86_400;
+/// A thread per pool slot: more than this only exhausts the machine.
+pub const MAX_POOL_THREADS: usize = 256;
+
 /// The poller's per-command delay rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -73,16 +83,23 @@ impl Default for Settings {
 
 impl Settings {
     pub fn validate(&self) -> Result<(), String> {
-        // A thread per pool slot: more than this only exhausts the machine.
-        const MAX_POOL_THREADS: usize = 256;
         if self.disks == 0 || self.disks as usize > MAX_DISKS {
             return Err(format!(
                 "--disks must be between 1 and {MAX_DISKS}, got {}",
                 self.disks
             ));
         }
-        if self.tick_ms == 0 {
-            return Err("--tick-ms must be at least 1".into());
+        if self.tick_ms == 0 || self.tick_ms > MAX_TICK_MS {
+            return Err(format!(
+                "--tick-ms must be between 1 and {MAX_TICK_MS}, got {}",
+                self.tick_ms
+            ));
+        }
+        if self.start_cost_us > MAX_COST_MS * 1000 {
+            return Err(format!(
+                "--start-cost-ms must be at most {MAX_COST_MS}, got {} us",
+                self.start_cost_us
+            ));
         }
         if self.pool_threads == 0 || self.pool_threads > MAX_POOL_THREADS {
             return Err(format!(
@@ -90,8 +107,11 @@ impl Settings {
                 self.pool_threads
             ));
         }
-        if self.limit_ms == 0 {
-            return Err("--limit-secs must be positive".into());
+        if self.limit_ms == 0 || self.limit_ms > MAX_LIMIT_SECS * 1000 {
+            return Err(format!(
+                "--limit-secs must be more than 0 and at most {MAX_LIMIT_SECS}, got {} ms",
+                self.limit_ms
+            ));
         }
         Ok(())
     }

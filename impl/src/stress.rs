@@ -86,9 +86,14 @@ pub fn stress(opts: &StressOptions, mut each: impl FnMut(u32, &Outcome)) -> Resu
         runs: opts.runs,
         ..Default::default()
     };
-    let base = std::env::temp_dir().join(format!("livemerge-stress-{}", std::process::id()));
+    // A fresh directory of a random name, created by us alone (a predictable name in /tmp could
+    // be a symlink planted to make us write, and remove, elsewhere).
+    let base = tempfile::Builder::new()
+        .prefix("livemerge-stress-")
+        .tempdir()
+        .map_err(|e| Error::Storage(format!("cannot create a scratch directory: {e}")))?;
     for i in 0..opts.runs {
-        let dir = base.join(format!("run-{i}"));
+        let dir = base.path().join(format!("run-{i}"));
         std::fs::create_dir_all(&dir)
             .map_err(|e| Error::Storage(format!("cannot create {}: {e}", dir.display())))?;
         let mut settings = opts.settings;

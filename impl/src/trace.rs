@@ -1,26 +1,31 @@
 //! The trace: one JSON object per line for every event the engine applied (`--trace FILE`).
 //!
 //! Each line is written after its step's transaction committed, in one `write` to a file opened
-//! for appending (a `resume` appends to the same file), so a killed engine leaves whole lines only;
-//! at most the last committed step can be missing from the trace (the database's `event_log` has
-//! it). Each time the engine opens the trace it first writes a header line,
-//! `{"livemerge_trace": 1, "configuration": {...}}`, the model configuration its events are
-//! stepped with (`livemerge audit` reads it). Then one line per event, with fields:
+//! for appending (a `resume` appends to the same file). A kill can tear that write (Linux stops a
+//! killed process's write at a page boundary), so opening a trace first cuts a torn last line
+//! off; at most the last committed step can be missing from the trace (the database's
+//! `event_log` has it, and `resume` copies it back). Each time the engine opens the trace it first writes a header line,
+//! `{"livemerge_trace": 1, "configuration": {...}, "layout": {...}}`: the model configuration its
+//! events are stepped with, and the engine directory's layout (`storage`, `vm_id`, `snapshot_id`,
+//! `parent_command_id`, per disk its ids), the same as in its database's `engine_state`, which
+//! ties the trace to that directory. Then one line per event, with fields:
 //!
 //! | field | content |
 //! |---|---|
-//! | `seq` | the event's number in this engine directory (1, 2, ...; `resume` continues) |
-//! | `t_ms` | milliseconds since this engine process started |
-//! | `source` | who observed it: `parent`, `pool`, `poller`, `task`, `host`, `resume`; `event_log` for a step copied from the database on resume (see [`Trace::backfill`]) |
+//! | `seq` | the event's number in this engine directory (1, 2, ...; `resume` continues): the auditor checks they are consecutive from 1 |
+//! | `t_ms` | milliseconds since this engine process started: never decreasing between two headers; 0 in a backfilled record |
+//! | `source` | who observed it: `parent`, `pool`, `poller`, `task`, `host`, `resume`, `user` (the auditor checks it is the one that produces that event, see [`sources_of`]); `event_log` for a step copied from the database on resume (see [`Trace::backfill`]), which then has `logged_source`, checked the same way |
 //! | `event` | the model event, e.g. `{"event":"poll_child","disk":0}` (disks are 0-based) |
 //! | `before`, `after` | the model state before and after (`livemerge_model::State` as JSON) |
-//! | `db` | the oVirt rows after the step: `{"commands":[...],"snapshot":{...}\|null,"images":[...]}` |
-//! | `storage` | `{"disks":[...], "observed":...}`: cheap per-disk facts read at the step (qcow2: the active volume, whether top's file exists, whether this engine runs a job; memory: all four facts), and what the source itself observed (the chain MERGE_STATUS read, a job's or a deletion's result), or `null` |
+//! | `db` | the oVirt rows after the step: `{"commands":[...],"snapshot":{...}\|null,"images":[...]}`, exactly `db::project(after, layout)` (the auditor checks it); `null` only in a backfilled record |
+//! | `storage` | `{"disks":[...], "observed":...}`: cheap per-disk facts read at the step (qcow2: the active volume, whether top's file exists, whether this engine runs a job; memory: all four facts), and what the source itself observed (the chain MERGE_STATUS read, a job's or a deletion's result), or `null`. The auditor checks its shape (one entry per disk); its content is informational: the real end state is checked against the directory with `audit --dir` |
+//!
+//! Any other field makes the record malformed.
 
-use crate::db::Rows;
+use crate::db::{Layout, Rows};
 use livemerge_model::{Event, State};
 use serde::Serialize;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 
@@ -44,21 +49,16 @@ pub struct Trace {
 
 impl Trace {
     /// Opens `path` for appending (created if missing).
+    /// A target that is not a regular file (a device, a FIFO) is refused: see
+    /// [`crate::outfile::open_append`].
+    /// A torn last line (a kill in the middle of a record's `write`: Linux may stop a write to
+    /// a regular file at a page boundary when the process is killed) is cut off first, so the
+    /// next line starts on a line of its own; its step is in the database's `event_log`, which a
+    /// `resume` copies back ([`Trace::backfill`]).
     pub fn open(path: &Path) -> std::io::Result<Trace> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let file = crate::outfile::open_append(path).map_err(std::io::Error::other)?;
+        cut_torn_tail(&file)?;
         Ok(Trace { file })
-    }
-
-    /// The highest `seq` among the records already in the file at `path` (0 if none): lines that
-    /// do not parse (a torn last line) are ignored.
-    pub fn last_seq(path: &Path) -> u64 {
-        std::fs::read_to_string(path)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter_map(|v| v.get("seq").and_then(|s| s.as_u64()))
-            .max()
-            .unwrap_or(0)
     }
 
     /// Appends records for steps the database committed but the trace lacks (an engine killed
@@ -68,12 +68,13 @@ impl Trace {
     pub fn backfill(
         &mut self,
         cfg: &livemerge_model::Config,
+        layout: &Layout,
         rows: &[crate::db::LogRow],
     ) -> std::io::Result<()> {
         if rows.is_empty() {
             return Ok(());
         }
-        self.header(cfg)?;
+        self.header(cfg, layout)?;
         for r in rows {
             let mut line = serde_json::json!({
                 "seq": r.seq,
@@ -93,9 +94,17 @@ impl Trace {
         Ok(())
     }
 
-    /// The header line: the format version and the model configuration of what follows.
-    pub fn header(&mut self, cfg: &livemerge_model::Config) -> std::io::Result<()> {
-        let mut line = serde_json::json!({"livemerge_trace": 1, "configuration": cfg}).to_string();
+    /// The header line: the format version, the model configuration of what follows, and the
+    /// engine's layout (the ids of its rows, fixed when its directory was set up: they tie the
+    /// trace to that directory's database, and `db` is their projection).
+    pub fn header(
+        &mut self,
+        cfg: &livemerge_model::Config,
+        layout: &Layout,
+    ) -> std::io::Result<()> {
+        let mut line =
+            serde_json::json!({"livemerge_trace": 1, "configuration": cfg, "layout": layout})
+                .to_string();
         line.push('\n');
         self.file.write_all(line.as_bytes())
     }
@@ -104,5 +113,128 @@ impl Trace {
         let mut line = serde_json::to_string(r).map_err(std::io::Error::other)?;
         line.push('\n');
         self.file.write_all(line.as_bytes())
+    }
+}
+
+/// Truncates `file` after its last newline if it does not end with one.
+fn cut_torn_tail(file: &File) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let len = file.metadata()?.len();
+    let mut end = len;
+    let mut buf = vec![0u8; 64 * 1024];
+    while end > 0 {
+        let start = end.saturating_sub(buf.len() as u64);
+        let chunk = &mut buf[..(end - start) as usize];
+        file.read_exact_at(chunk, start)?;
+        if let Some(i) = chunk.iter().rposition(|b| *b == b'\n') {
+            let keep = start + i as u64 + 1;
+            if keep != len {
+                file.set_len(keep)?;
+            }
+            return Ok(());
+        }
+        end = start;
+    }
+    if len > 0 {
+        file.set_len(0)?;
+    }
+    Ok(())
+}
+
+/// Every `source` a record may name.
+pub const SOURCES: [&str; 8] = [
+    "parent",
+    "pool",
+    "poller",
+    "task",
+    "host",
+    "resume",
+    "user",
+    "event_log",
+];
+
+/// The engine sources that produce `event` (which thread applies it): the parent's `execute()`
+/// its own steps, the pool a child's and a grandchild's `execute()` (VM.merge included), the
+/// poller every dispatch, the grandchild workers their ends and `deleteVolume`'s failure, the
+/// host-job watcher the job's end, `resume` the restart, and the user a retry.
+pub fn sources_of(event: Event) -> &'static [&'static str] {
+    match event {
+        Event::ParentBegins | Event::ParentStartsChild | Event::ParentReturns => &["parent"],
+        Event::PoolPicksUp(_)
+        | Event::ChildReturns(_)
+        | Event::GrandchildPicksUp(_)
+        | Event::MergeReachesHost(_)
+        | Event::MergeRefused(_)
+        | Event::GrandchildReturns(_) => &["pool"],
+        Event::PollParent | Event::PollChild(_) => &["poller"],
+        // The poller ends an EXECUTION_FAILED grandchild whose callback polls it (4.1.0).
+        Event::TaskEnds(_) => &["task", "poller"],
+        Event::DeleteVolumeFails(_) => &["task"],
+        Event::HostJobEnds(_) | Event::HostJobFails(_) => &["host"],
+        Event::Restart => &["resume"],
+        Event::UserRetries => &["user"],
+    }
+}
+
+/// What a trace file already holds: the layouts its headers name and its last record's `seq`.
+#[derive(Debug, Default)]
+pub struct Existing {
+    /// The `layout` of each header (JSON `null` for a header without one).
+    pub layouts: Vec<serde_json::Value>,
+    /// The number of records.
+    pub records: u64,
+    /// The highest `seq` among them (0 if none).
+    pub last_seq: u64,
+}
+
+impl Existing {
+    /// Reads the trace at `path` (missing: empty). Lines that do not parse (a torn last line)
+    /// are ignored; the auditor judges them.
+    pub fn read(path: &Path) -> std::io::Result<Existing> {
+        let text = match std::fs::read(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Existing::default()),
+            Err(e) => return Err(e),
+        };
+        let mut x = Existing::default();
+        for line in text.split(|b| *b == b'\n') {
+            let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) else {
+                continue;
+            };
+            if v.get("livemerge_trace").is_some() {
+                x.layouts
+                    .push(v.get("layout").cloned().unwrap_or(serde_json::Value::Null));
+            } else if let Some(s) = v.get("seq").and_then(|s| s.as_u64()) {
+                x.records += 1;
+                x.last_seq = x.last_seq.max(s);
+            }
+        }
+        Ok(x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_torn_last_line_is_cut_before_appending() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.jsonl");
+        for (before, after) in [
+            ("{\"a\":1}\n{\"b\":", "{\"a\":1}\n"),
+            ("{\"a\":1}\n", "{\"a\":1}\n"),
+            ("{\"torn", ""),
+            ("", ""),
+        ] {
+            std::fs::write(&p, before).unwrap();
+            drop(Trace::open(&p).unwrap());
+            assert_eq!(std::fs::read_to_string(&p).unwrap(), after, "{before:?}");
+        }
+        // Longer than one read chunk, the newline far back.
+        let long = format!("{{\"a\":1}}\n{}", "x".repeat(200_000));
+        std::fs::write(&p, long).unwrap();
+        drop(Trace::open(&p).unwrap());
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "{\"a\":1}\n");
     }
 }

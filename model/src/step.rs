@@ -317,6 +317,14 @@ pub fn grandchild_active(s: &State, d: usize) -> bool {
     ) && grandchild_alive(s, d)
 }
 
+/// Whether disk `d`'s grandchild is EXECUTION_FAILED and its own callback, polled in that status,
+/// will end it (4.1.0's MergeExtend): the engine's poller then dispatches it.
+pub fn grandchild_polled_in_execution_failed(cfg: &Config, s: &State, d: usize) -> bool {
+    s.disks[d].task == Task::ExecutionFailed
+        && rules::grandchild_polled_on_execution_failed(cfg.release, s.disks[d].step)
+        && grandchild_alive(s, d)
+}
+
 /// Whether disk `d`'s grandchild is running and can still end. The engine asks this to know
 /// whether a task worker should keep waiting.
 pub fn grandchild_can_end(s: &State, d: usize) -> bool {

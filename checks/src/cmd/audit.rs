@@ -3,7 +3,7 @@
 //! against the trace's last state. Exit 0 conforms, 1 diverges or violates, 2 unreadable input.
 
 use super::{usage, Fail};
-use crate::audit::{audit, Unreadable};
+use crate::audit::{audit_expect, Expect, Unreadable};
 use crate::cli::ModelArgs;
 use clap::Args;
 use livemerge_impl::abstraction::{discrepancies, observe_dir};
@@ -18,7 +18,8 @@ pub struct AuditArgs {
     /// trace's last state.
     #[arg(long)]
     pub dir: Option<PathBuf>,
-    /// The configuration, for a trace that does not name one.
+    /// The configuration, for a trace that does not name one (given with a trace that does, it
+    /// must agree with it).
     #[command(flatten)]
     pub model: ModelArgs,
 }
@@ -39,7 +40,30 @@ pub fn run(args: AuditArgs) -> Result<u8, Fail> {
     } else {
         None
     };
-    let result = audit(BufReader::new(file), fallback)
+    let dir = match &args.dir {
+        Some(d) => {
+            let db = livemerge_impl::session::db_path(d)
+                .and_then(|p| livemerge_impl::db::Db::open_read(&p))
+                .and_then(|db| db.load())
+                .map_err(|e| usage(format!("{}: {e}", d.display())))?;
+            Some((db.settings.model_config(), db.layout))
+        }
+        None => None,
+    };
+    let expect = Expect {
+        fallback,
+        disks: match args.model.disks {
+            Some(crate::cli::DiskCount::Exactly(n)) => Some(n),
+            Some(crate::cli::DiskCount::Any) => {
+                return Err(usage("--disks any is only for `livemerge check`"))
+            }
+            None => None,
+        },
+        poller: args.model.release,
+        dir,
+        invariants: true,
+    };
+    let result = audit_expect(BufReader::new(file), &expect)
         .map_err(|Unreadable(m)| usage(format!("{shown}: {m}")))?;
     let config = config_words(&result.config);
     if let Some(v) = &result.violation {

@@ -36,15 +36,15 @@ pub struct CheckArgs {
     pub strategy: Strategy,
     /// Worker threads of bfs and dfs (default: all cores). The random strategy walks on one
     /// thread, so that a seed always gives the same walks.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::bounds::threads)]
     pub threads: Option<usize>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Stop after this many seconds (the search is then incomplete: exit 3).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::bounds::secs)]
     pub timeout: Option<f64>,
     /// Stop after this many states (the search is then incomplete: exit 3).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::bounds::max_states)]
     pub max_states: Option<u64>,
     /// Stop before the search's data passes this many MiB (the search is then incomplete: exit
     /// 3), rather than be killed by the operating system. Breadth-first search only.
@@ -58,7 +58,7 @@ pub struct CheckArgs {
     pub save: Option<PathBuf>,
     /// Re-run a saved counterexample through the model instead of searching: exit 1 if it still
     /// reaches the violation, 0 if the model now refuses it or no longer violates. Model flags
-    /// given with it override the file's configuration (for example `--poller 4.0`).
+    /// given with it override the file's configuration (for example `--release 4.0.2`).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["save", "strategy", "max_states", "timeout", "max_memory"])]
     pub replay_model: Option<PathBuf>,
     /// With `--disks any`: views of K disks (1 to 3); higher is more precise and slower.
@@ -91,15 +91,7 @@ pub fn run(args: CheckArgs) -> Result<u8, Fail> {
     }
     let cfg = args.model.config().map_err(usage)?;
     let threads = threads(&args)?;
-    let timeout = match args.timeout {
-        Some(t) => Some(
-            Duration::try_from_secs_f64(t)
-                .ok()
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| usage("--timeout must be a positive number of seconds"))?,
-        ),
-        None => None,
-    };
+    let timeout = args.timeout.map(Duration::from_secs_f64);
     match args.max_memory {
         Some(0) => return Err(usage("--max-memory must be a positive number of MiB")),
         Some(_) if args.strategy != Strategy::Bfs => {
@@ -150,12 +142,11 @@ pub fn run(args: CheckArgs) -> Result<u8, Fail> {
     })
 }
 
+/// `--threads` (bounded by its parser), or every core.
 fn threads(args: &CheckArgs) -> Result<usize, Fail> {
-    match args.threads {
-        Some(t) if t == 0 || t > 256 => Err(usage("--threads must be between 1 and 256")),
-        Some(t) => Ok(t),
-        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
-    }
+    Ok(args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())))
 }
 
 /// `check --disks any`: the abstraction's verdicts for every number of disks (see `any_n`).

@@ -4,6 +4,7 @@
 //! input; 3 the removal did not end.
 
 use super::{usage, Fail};
+use crate::bounds;
 use crate::follow::{trace_for, Follower};
 use clap::{Args, ValueEnum};
 use livemerge_impl::session::{self, Schedule};
@@ -42,7 +43,7 @@ pub enum ScheduleArg {
 #[derive(Args, Debug, Clone)]
 pub struct EngineArgs {
     /// Number of disks in the snapshot (one child command each).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = bounds::disks)]
     pub disks: u8,
     /// The oVirt release whose rules the engine follows: 3.6.0, 3.6.1, 4.0.0, 4.0.2, 4.1.0
     /// (`--poller` is an alias; its `4.0` means 4.0.0).
@@ -52,7 +53,7 @@ pub struct EngineArgs {
     #[arg(long, value_enum, default_value_t = BackoffArg::Capped)]
     pub backoff: BackoffArg,
     /// Threads of the pool that runs child commands (oVirt: 10).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = bounds::threads)]
     pub pool_threads: usize,
     /// Seed of the poller's pass order.
     #[arg(long, default_value_t = 0)]
@@ -66,14 +67,14 @@ pub struct RunArgs {
     pub dir: PathBuf,
     #[command(flatten)]
     pub engine: EngineArgs,
-    /// The poller's tick in milliseconds (oVirt: 1000).
-    #[arg(long, default_value_t = 1000)]
+    /// The poller's tick in milliseconds (oVirt: 1000; 1 to 60000).
+    #[arg(long, default_value_t = 1000, value_parser = bounds::tick_ms)]
     pub tick_ms: u64,
     /// Milliseconds a pool thread spends before it persists a child ACTIVE.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = bounds::cost_ms)]
     pub start_cost_ms: f64,
     /// Give up (exit 3) if the removal has not ended after this many seconds.
-    #[arg(long, default_value_t = 600.0)]
+    #[arg(long, default_value_t = 600.0, value_parser = bounds::secs)]
     pub limit_secs: f64,
     /// Force an interleaving through the engine's scheduler hook.
     #[arg(long, value_enum, default_value_t = ScheduleArg::Free)]
@@ -92,7 +93,7 @@ pub struct ResumeArgs {
     #[arg(long)]
     pub dir: PathBuf,
     /// Give up (exit 3) after this many seconds [default: the run's limit].
-    #[arg(long)]
+    #[arg(long, value_parser = bounds::secs)]
     pub limit_secs: Option<f64>,
     /// Append one JSON line per applied event to this file.
     #[arg(long)]
@@ -105,21 +106,21 @@ pub struct ResumeArgs {
 #[derive(Args, Debug)]
 pub struct StressArgs {
     /// How many removals to run.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 200, value_parser = bounds::runs_u32)]
     pub runs: u32,
     #[command(flatten)]
     pub engine: EngineArgs,
-    /// The poller's tick in milliseconds.
-    #[arg(long, default_value_t = 10)]
+    /// The poller's tick in milliseconds (1 to 60000).
+    #[arg(long, default_value_t = 10, value_parser = bounds::tick_ms)]
     pub tick_ms: u64,
     /// Milliseconds a pool thread spends before it persists a child ACTIVE.
-    #[arg(long, default_value_t = 2.0)]
+    #[arg(long, default_value_t = 2.0, value_parser = bounds::cost_ms)]
     pub start_cost_ms: f64,
     /// Milliseconds the in-memory host merge job takes.
-    #[arg(long, default_value_t = 2.0)]
+    #[arg(long, default_value_t = 2.0, value_parser = bounds::cost_ms)]
     pub job_ms: f64,
     /// Per-run limit in seconds (a run past it counts as "did not end").
-    #[arg(long, default_value_t = 60.0)]
+    #[arg(long, default_value_t = 60.0, value_parser = bounds::secs)]
     pub limit_secs: f64,
     /// No progress line per run on stderr.
     #[arg(long, short)]
@@ -131,23 +132,14 @@ fn parse_poller(s: &str) -> Result<PollerRule, String> {
         .map_err(|e: livemerge_model::ConfigError| e.to_string())
 }
 
-/// A duration in milliseconds, at most a day (anything longer is a typo, not a plan).
-fn millis(name: &str, v: f64) -> Result<Duration, Fail> {
-    if !(0.0..=86_400_000.0).contains(&v) {
-        return Err(usage(format!(
-            "{name} must be a number of milliseconds between 0 and 86400000"
-        )));
-    }
-    Ok(Duration::from_secs_f64(v / 1000.0))
+/// A duration in milliseconds (already bounded by [`bounds::cost_ms`]).
+fn millis(v: f64) -> Duration {
+    Duration::from_secs_f64(v / 1000.0)
 }
 
-fn limit(v: f64) -> Result<u64, Fail> {
-    if !(v > 0.0 && v <= 86_400.0 * 365.0) {
-        return Err(usage(
-            "--limit-secs must be a positive number of seconds, at most a year",
-        ));
-    }
-    Ok((v * 1000.0).ceil() as u64)
+/// A limit in seconds (already bounded by [`bounds::secs`]), in milliseconds.
+fn limit(v: f64) -> u64 {
+    (v * 1000.0).ceil() as u64
 }
 
 fn settings(
@@ -162,8 +154,8 @@ fn settings(
         tick_ms,
         backoff: e.backoff.into(),
         pool_threads: e.pool_threads,
-        start_cost_us: millis("--start-cost-ms", start_cost_ms)?.as_micros() as u64,
-        limit_ms: limit(limit_secs)?,
+        start_cost_us: millis(start_cost_ms).as_micros() as u64,
+        limit_ms: limit(limit_secs),
         seed: e.seed,
     };
     s.validate().map_err(usage)?;
@@ -200,7 +192,7 @@ pub fn run(args: RunArgs) -> Result<u8, Fail> {
 }
 
 pub fn resume(args: ResumeArgs) -> Result<u8, Fail> {
-    let limit_ms = args.limit_secs.map(limit).transpose()?;
+    let limit_ms = args.limit_secs.map(limit);
     let (trace, _tmp) = trace_for(args.trace.as_deref(), args.quiet);
     let follower = trace
         .as_deref()
@@ -216,9 +208,6 @@ pub fn resume(args: ResumeArgs) -> Result<u8, Fail> {
 }
 
 pub fn stress(args: StressArgs) -> Result<u8, Fail> {
-    if args.runs == 0 {
-        return Err(usage("--runs must be at least 1"));
-    }
     let s = settings(
         &args.engine,
         args.tick_ms,
@@ -228,7 +217,7 @@ pub fn stress(args: StressArgs) -> Result<u8, Fail> {
     let opts = StressOptions {
         settings: s,
         runs: args.runs,
-        job_time: millis("--job-ms", args.job_ms)?,
+        job_time: millis(args.job_ms),
     };
     let quiet = args.quiet;
     let rep = run_stress(&opts, |i, o| {

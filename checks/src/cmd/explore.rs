@@ -1,12 +1,15 @@
 //! `livemerge explore`: stateright's web explorer for a configuration, behind a small proxy.
 //!
-//! stateright 0.31's server `unwrap()`s a failed response write (a client that hangs up can take
-//! it down), panics on an address in use, serves no `Content-Type`, and only knows the
-//! discoveries its on-demand checker has stumbled on. So it listens on a private loopback port,
-//! and the user talks to this proxy: it binds the user's address itself (a clear error when
-//! taken), reads each answer whole before writing it (a hang-up only costs that client), sets
-//! content types, and puts our shortest counterexamples into the explorer's property list.
-//! Symmetry is off here: the explorer shows concrete disks, step after step.
+//! stateright 0.31's server (`tiny_http`) `unwrap()`s a failed response write (a client that
+//! hangs up can take it down, and `tiny_http` itself panics on reset connections), panics on an
+//! address in use, bounds neither headers nor slow clients, serves no `Content-Type`, and only
+//! knows the discoveries its on-demand checker has stumbled on. So it listens on a private
+//! loopback port that only this process talks to, and clients talk to our bounded HTTP front
+//! ([`crate::http_front`]): it binds the user's address itself (a clear error when taken),
+//! bounds heads, time and connections, reads each backend answer whole before writing it (a
+//! hang-up only costs that client), sets content types, and puts our shortest counterexamples
+//! into the explorer's property list. Symmetry is off here: the explorer shows concrete disks,
+//! step after step.
 //!
 //! It also makes the page say what the command line says: our BFS runs before serving, and when
 //! it is complete the status carries its verdicts and counts (not "Searching" until "Run to
@@ -16,6 +19,7 @@
 
 use super::{usage, Fail};
 use crate::cli::ModelArgs;
+use crate::http_front::{self, Request, Response};
 use crate::search::{bfs, Limits, Verdict};
 use clap::Args;
 use livemerge_model::properties;
@@ -51,9 +55,14 @@ pub fn run(args: ExploreArgs) -> Result<u8, Fail> {
             args.listen
         ))
     })?;
-    let front = tiny_http::Server::http(addr)
-        .map_err(|e| usage(format!("cannot listen on {addr}: {e}")))?;
-    let url = format!("http://{}", front.server_addr());
+    let front =
+        TcpListener::bind(addr).map_err(|e| usage(format!("cannot listen on {addr}: {e}")))?;
+    let url = format!(
+        "http://{}",
+        front
+            .local_addr()
+            .map_err(|e| usage(format!("cannot listen on {addr}: {e}")))?
+    );
 
     let backend = start_stateright(cfg)?;
     let ours = Arc::new(shortest_paths(&cfg));
@@ -75,15 +84,9 @@ pub fn run(args: ExploreArgs) -> Result<u8, Fail> {
     use std::io::Write;
     let _ = std::io::stdout().flush();
 
-    while !stop.load(Ordering::SeqCst) {
-        let rq = match front.recv_timeout(Duration::from_millis(200)) {
-            Ok(Some(rq)) => rq,
-            Ok(None) => continue,
-            Err(_) => continue,
-        };
-        let ours = Arc::clone(&ours);
-        std::thread::spawn(move || serve_one(rq, backend, &ours));
-    }
+    let handler = Arc::new(move |rq: &Request| answer(rq, backend, &ours));
+    http_front::serve(front, http_front::Limits::default(), handler, &stop)
+        .map_err(|e| usage(format!("cannot serve on {addr}: {e}")))?;
     say!("livemerge explore: stopped");
     Ok(0)
 }
@@ -187,43 +190,40 @@ fn content_type(url: &str) -> &'static str {
     }
 }
 
-fn serve_one(rq: tiny_http::Request, backend: SocketAddr, ours: &Ours) {
-    let url = rq.url().to_string();
+/// The answer to one request: forwarded to stateright's server, whole, with its content type.
+fn answer(rq: &Request, backend: SocketAddr, ours: &Ours) -> Response {
+    let url = rq.path.as_str();
     // Only paths of this server: anything else ("@host/...", "//host/...", an absolute URL)
     // would let a client steer the forwarded request to another host.
     if !url.starts_with('/') || url.starts_with("//") || url.contains('@') || url.contains('\\') {
-        let _ = rq.respond(tiny_http::Response::empty(400));
-        return;
+        return Response::empty(400);
     }
     let target = format!("http://{backend}{url}");
-    let answer = match rq.method() {
-        tiny_http::Method::Get => ureq::get(&target).call(),
-        tiny_http::Method::Post if url == "/.runtocompletion" => ureq::post(&target).call(),
-        _ => {
-            let _ = rq.respond(tiny_http::Response::empty(405));
-            return;
-        }
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(30))
+        .build();
+    let reply = match rq.method.as_str() {
+        "GET" => agent.get(&target).call(),
+        "POST" if url == "/.runtocompletion" => agent.post(&target).call(),
+        _ => return Response::empty(405),
     };
-    let (status, body) = match answer {
+    let (status, body) = match reply {
         Ok(r) => (r.status(), read_body(r)),
         Err(ureq::Error::Status(code, r)) => (code, read_body(r)),
         Err(e) => (502, format!("explorer backend: {e}").into_bytes()),
     };
-    let body = match url.as_str() {
+    let body = match url {
         _ if status != 200 => body,
         "/.status" => rewrite_status(&body, ours).unwrap_or(body),
         u if u.starts_with("/.states") => rewrite_states(&body, ours).unwrap_or(body),
         "/app.js" => rewrite_app_js(&body),
         _ => body,
     };
-    let header = tiny_http::Header::from_bytes("Content-Type", content_type(&url))
-        .expect("static header is valid");
-    // The client may be gone; that is its business, not the explorer's.
-    let _ = rq.respond(
-        tiny_http::Response::from_data(body)
-            .with_status_code(status)
-            .with_header(header),
-    );
+    Response {
+        status,
+        content_type: content_type(url),
+        body,
+    }
 }
 
 fn read_body(r: ureq::Response) -> Vec<u8> {

@@ -26,7 +26,7 @@ pub struct ReplayArgs {
     #[arg(long = "release", alias = "poller", value_parser = parse_poller)]
     pub poller: Option<PollerRule>,
     /// The poller's tick in milliseconds (the script, not the clock, decides the order).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = crate::bounds::tick_ms)]
     pub tick_ms: u64,
     /// Write one JSON line per applied event to this file.
     #[arg(long)]
@@ -44,6 +44,17 @@ fn parse_poller(s: &str) -> Result<PollerRule, String> {
 pub fn run(args: ReplayArgs) -> Result<u8, Fail> {
     let file = CounterexampleFile::load(&args.file).map_err(usage)?;
     let cfg = file.configuration;
+    // Like `show`: a path the model itself refuses under the file's own configuration is bad
+    // input, not an engine that "followed 0 steps". (With `--poller`, the engine stopping where
+    // the other rule refuses is the answer asked for.)
+    if let Err((i, r)) = crate::report::Trace::rebuild_concrete(&cfg, &file.events) {
+        return Err(usage(format!(
+            "{}: step {} ({}) is refused by the model: {r}",
+            args.file.display(),
+            i + 1,
+            livemerge_model::describe_event(file.events[i])
+        )));
+    }
     let poller = args.poller.unwrap_or(cfg.release);
     let settings = Settings {
         disks: cfg.disks,

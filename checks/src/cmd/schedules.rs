@@ -13,13 +13,13 @@ use std::time::Instant;
 #[derive(Args, Debug)]
 pub struct SchedulesArgs {
     /// How many schedules (seeds SEED, SEED+1, ...).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = crate::bounds::runs)]
     pub runs: u64,
     /// The first seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Disks in every schedule [default: 1 to 3, varying with the seed].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::bounds::disks)]
     pub disks: Option<u8>,
     /// Polling rule of every schedule [default: all three, varying with the seed].
     #[arg(long, value_parser = parse_poller)]
@@ -38,25 +38,30 @@ fn parse_poller(s: &str) -> Result<PollerRule, String> {
 }
 
 pub fn run(args: SchedulesArgs) -> Result<u8, Fail> {
-    if args.runs == 0 {
-        return Err(usage("--runs must be at least 1"));
-    }
-    if let Some(d) = args.disks {
-        if d == 0 || d as usize > livemerge_model::MAX_DISKS {
-            return Err(usage(format!(
-                "--disks must be between 1 and {}",
-                livemerge_model::MAX_DISKS
-            )));
-        }
-    }
-    let scratch = tempdir()?;
+    // Seeds SEED..=SEED+RUNS-1 must all exist: past 2^64-1 there are fewer than asked for, and
+    // a report of RUNS conforming schedules would count some that never ran.
+    let last = args.seed.checked_add(args.runs - 1).ok_or_else(|| {
+        usage(format!(
+            "--seed {} with --runs {}: only {} seed(s) are left before {}",
+            args.seed,
+            args.runs,
+            u64::MAX - args.seed + 1,
+            u64::MAX
+        ))
+    })?;
+    // A fresh directory of a random name, created by us alone (a predictable name in /tmp could
+    // be a symlink planted to make us write, and remove, elsewhere); removed when dropped.
+    let scratch_dir = tempfile::Builder::new()
+        .prefix("livemerge-schedules-")
+        .tempdir()
+        .map_err(|e| usage(format!("cannot create a scratch directory: {e}")))?;
+    let scratch = scratch_dir.path().to_path_buf();
     let t0 = Instant::now();
     let mut steps = 0usize;
-    for (i, seed) in (args.seed..args.seed.saturating_add(args.runs)).enumerate() {
+    for (i, seed) in (args.seed..=last).enumerate() {
         match check_seed(seed, args.disks, args.poller, &scratch) {
             Ok(n) => steps += n,
             Err(f) => {
-                let _ = std::fs::remove_dir_all(&scratch);
                 say!(
                     "schedule {} (seed {}) FAILED after {} conforming schedule(s): {}",
                     i + 1,
@@ -89,20 +94,13 @@ pub fn run(args: SchedulesArgs) -> Result<u8, Fail> {
             );
         }
     }
-    let _ = std::fs::remove_dir_all(&scratch);
     say!(
-        "{} schedule(s) (seeds {}..{}) conform: {} steps replayed on the engine and audited, {:.1} s",
+        "{} schedule(s) (seeds {} to {}) conform: {} steps replayed on the engine and audited, {:.1} s",
         args.runs,
         args.seed,
-        args.seed.saturating_add(args.runs),
+        last,
         steps,
         t0.elapsed().as_secs_f64()
     );
     Ok(0)
-}
-
-fn tempdir() -> Result<PathBuf, Fail> {
-    let d = std::env::temp_dir().join(format!("livemerge-schedules-{}", std::process::id()));
-    std::fs::create_dir_all(&d).map_err(|e| usage(format!("{}: {e}", d.display())))?;
-    Ok(d)
 }

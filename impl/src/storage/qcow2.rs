@@ -92,9 +92,7 @@ fn run_ok(dir: &Path, prog: &str, args: &[&str]) -> Result<Output, String> {
 
 /// Writes `content` to `path` through a temporary file and a rename: never half-written.
 pub fn write_atomic(path: &Path, content: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, content)?;
-    std::fs::rename(&tmp, path)
+    crate::outfile::write_atomically(path, content.as_bytes()).map_err(std::io::Error::other)
 }
 
 /// Whether process `pid` is alive and is a qemu-img (Linux `/proc`).

@@ -1,0 +1,116 @@
+//! The bounds of every duration and count flag, in one place: clap checks them while parsing
+//! (so a value out of range is a one-line usage error, exit 2, before anything runs), and the
+//! engine's own limits come from `livemerge_impl::settings` so that a database written by one
+//! cannot hold what the other refuses.
+//!
+//! | flag | bound |
+//! |---|---|
+//! | `--tick-ms` | 1 to 60,000 |
+//! | `--start-cost-ms`, `--job-ms` | 0 to 60,000 |
+//! | `--limit-secs` | more than 0, at most a year |
+//! | `--timeout` | more than 0, at most a year |
+//! | `--threads`, `--pool-threads` | 1 to 256 |
+//! | `--max-states` | at least 1 |
+//! | `--runs` (`stress`) | 1 to 1,000,000 |
+//! | `--runs` (`schedules`) | 1 to 1,000,000, and `--seed` + `--runs` must fit in 64 bits |
+//! | `--disks` | 1 to the model's `MAX_DISKS` |
+//! | `--restarts` | 0 to 3 (the model's configuration) |
+
+use livemerge_impl::settings::{MAX_COST_MS, MAX_LIMIT_SECS, MAX_POOL_THREADS, MAX_TICK_MS};
+
+/// The most runs of `stress` or `schedules` in one invocation.
+pub const MAX_RUNS: u64 = 1_000_000;
+
+fn number<T: std::str::FromStr>(s: &str) -> Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    s.trim()
+        .parse::<T>()
+        .map_err(|e| format!("'{s}' is not a number ({e})"))
+}
+
+fn in_range<T: PartialOrd + std::fmt::Display + Copy>(v: T, lo: T, hi: T) -> Result<T, String> {
+    if v >= lo && v <= hi {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not between {lo} and {hi}"))
+    }
+}
+
+/// `--tick-ms`: the poller's tick.
+pub fn tick_ms(s: &str) -> Result<u64, String> {
+    in_range(number(s)?, 1, MAX_TICK_MS)
+}
+
+/// `--start-cost-ms`, `--job-ms`: a simulated cost (fractions allowed).
+pub fn cost_ms(s: &str) -> Result<f64, String> {
+    let v: f64 = number(s)?;
+    if !v.is_finite() {
+        return Err(format!("{s} is not a finite number"));
+    }
+    in_range(v, 0.0, MAX_COST_MS as f64)
+}
+
+/// `--limit-secs`, `--timeout`: a wall-clock limit in seconds.
+pub fn secs(s: &str) -> Result<f64, String> {
+    let v: f64 = number(s)?;
+    if !(v > 0.0 && v <= MAX_LIMIT_SECS as f64) {
+        return Err(format!(
+            "{s} is not more than 0 and at most {MAX_LIMIT_SECS} (a year)"
+        ));
+    }
+    Ok(v)
+}
+
+/// `--threads`, `--pool-threads`.
+pub fn threads(s: &str) -> Result<usize, String> {
+    in_range(number(s)?, 1, MAX_POOL_THREADS)
+}
+
+/// `--max-states`: a search bound of 0 would explore nothing and call it incomplete.
+pub fn max_states(s: &str) -> Result<u64, String> {
+    match number(s)? {
+        0 => Err("0 states explores nothing: give at least 1".into()),
+        v => Ok(v),
+    }
+}
+
+/// `--runs` of `stress`.
+pub fn runs_u32(s: &str) -> Result<u32, String> {
+    in_range(number(s)?, 1, MAX_RUNS as u32)
+}
+
+/// `--runs` of `schedules`.
+pub fn runs(s: &str) -> Result<u64, String> {
+    in_range(number(s)?, 1, MAX_RUNS)
+}
+
+/// `--disks`.
+pub fn disks(s: &str) -> Result<u8, String> {
+    let v: u8 = number(s)?;
+    in_range(v, 1, livemerge_model::MAX_DISKS as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_hold_at_their_edges() {
+        assert_eq!(tick_ms("1"), Ok(1));
+        assert_eq!(tick_ms("60000"), Ok(60_000));
+        assert!(tick_ms("0").is_err());
+        assert!(tick_ms("60001").is_err());
+        assert!(tick_ms("2305843009213693952").is_err());
+        assert!(cost_ms("NaN").is_err());
+        assert!(cost_ms("inf").is_err());
+        assert!(cost_ms("-1").is_err());
+        assert!(secs("0").is_err());
+        assert!(secs("1e300").is_err());
+        assert!(threads("257").is_err());
+        assert!(max_states("0").is_err());
+        assert!(runs("0").is_err());
+        assert!(disks("0").is_err());
+    }
+}
