@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
             &Expect {
                 fallback: Some(cfg),
                 disks: Some(disks),
-                poller: Some(PollerRule::V4_0),
+                poller: Some(PollerRule::V4_0_2),
                 dir: Some((cfg, Layout::new("qcow2", disks as usize, 7))),
                 invariants: true,
             },

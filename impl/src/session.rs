@@ -72,6 +72,9 @@ pub struct Outcome {
     pub data: Vec<DataCheck>,
     /// The safety properties ("always") evaluated on `observed.state`: name, holds.
     pub properties: Vec<(&'static str, bool)>,
+    /// The first state the engine went through with the snapshot row deleted, if any (a 3.6.0
+    /// child may merge after it, so the end alone cannot tell what the deletion left behind).
+    pub removed_at: Option<State>,
     /// The parent's end-action ran.
     pub ended: bool,
     /// Why the removal did not end, if it did not.
@@ -526,6 +529,10 @@ pub(crate) fn finish(engine: &Arc<Engine>, quiescent: bool, seq0: u64, t0: Insta
             conformance.push(format!("cannot read the event log: {e}"));
             Vec::new()
         });
+    let removed_at = went_through
+        .iter()
+        .find(|s| s.snapshot == livemerge_model::Snapshot::Deleted)
+        .copied();
     let props = properties::all(&cfg)
         .into_iter()
         .filter(|p| p.expectation == Expectation::Always)
@@ -559,6 +566,7 @@ pub(crate) fn finish(engine: &Arc<Engine>, quiescent: bool, seq0: u64, t0: Insta
         observed,
         data,
         properties: props,
+        removed_at,
         ended,
         stuck,
         conformance,
