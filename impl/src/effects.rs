@@ -43,6 +43,27 @@ pub(crate) fn grandchild(engine: Arc<Engine>, d: usize, step: Step, id: Id) {
     task(engine, d, step, id);
 }
 
+/// Applies the end of disk `d`'s grandchild with what the worker observed, if it is still the
+/// worker's grandchild; the worker's mark is cleared in the same critical section.
+fn end_task(
+    engine: &Arc<Engine>,
+    d: usize,
+    id: Id,
+    observed: Value,
+) -> Result<crate::engine::Applied, livemerge_model::Refused> {
+    let e = d as u8;
+    engine.apply_with(
+        Source::Task,
+        &[Event::TaskEnds(e)],
+        None,
+        mine(d, id),
+        |io| {
+            io.task[d] = false;
+            (Event::TaskEnds(e), observed)
+        },
+    )
+}
+
 /// Which grandchild a worker was started for (see [`grandchild_id`]).
 pub(crate) type Id = (u8, Step);
 
@@ -140,16 +161,7 @@ pub(crate) fn task(engine: Arc<Engine>, d: usize, step: Step, id: Id) {
             } else {
                 json!({"merge": "VM.merge accepted; the job is the host's"})
             };
-            let _ = engine.apply_with(
-                Source::Task,
-                &[Event::TaskEnds(e)],
-                None,
-                mine(d, id),
-                |io| {
-                    io.task[d] = false;
-                    (Event::TaskEnds(e), what)
-                },
-            );
+            let _ = end_task(&engine, d, id, what);
         }
         Step::DestroyImageCheck => destroy_image_check(&engine, d, id),
         Step::MergeStatus => merge_status(Arc::clone(&engine), d, id),
@@ -232,16 +244,7 @@ fn merge_status(engine: Arc<Engine>, d: usize, id: Id) {
         }
     };
     let obs: Value = json!({"chain": chain.volumes});
-    let r = engine.apply_with(
-        Source::Task,
-        &[Event::TaskEnds(e)],
-        None,
-        mine(d, id),
-        |io| {
-            io.task[d] = false;
-            (Event::TaskEnds(e), obs)
-        },
-    );
+    let r = end_task(&engine, d, id, obs);
     if let Ok(a) = r {
         let model_failed = a.after.disks[d].task == Task::Failed;
         if model_failed != chain.has_top() {
@@ -257,7 +260,6 @@ fn merge_status(engine: Arc<Engine>, d: usize, id: Id) {
 
 /// DESTROY_IMAGE_CHECK: read whether top's volume is gone, let the model judge, compare.
 fn destroy_image_check(engine: &Arc<Engine>, d: usize, id: Id) {
-    let e = d as u8;
     let gone = match engine.storage().facts(d) {
         Ok(f) => !f.top_exists,
         Err(err) => {
@@ -268,16 +270,7 @@ fn destroy_image_check(engine: &Arc<Engine>, d: usize, id: Id) {
             return;
         }
     };
-    let r = engine.apply_with(
-        Source::Task,
-        &[Event::TaskEnds(e)],
-        None,
-        mine(d, id),
-        |io| {
-            io.task[d] = false;
-            (Event::TaskEnds(e), json!({"top_volume_gone": gone}))
-        },
-    );
+    let r = end_task(engine, d, id, json!({"top_volume_gone": gone}));
     if let Ok(a) = r {
         let model_ok = a.after.disks[d].task == Task::Succeeded;
         if model_ok != gone {
