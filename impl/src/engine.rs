@@ -20,8 +20,9 @@ use crate::storage::Storage;
 use crate::trace::{Record, Trace};
 use livemerge_model::MAX_DISKS;
 use livemerge_model::{
-    enabled, grandchild_can_end, grandchild_id, grandchild_polled_in_execution_failed,
-    grandchild_queued, step, Config, Event, Refused, State,
+    child_queued, enabled, grandchild_can_end, grandchild_id,
+    grandchild_polled_in_execution_failed, grandchild_queued, host_job_running, step, Config,
+    Event, Refused, State,
 };
 use serde_json::{json, Value};
 use std::collections::VecDeque;
@@ -394,8 +395,7 @@ impl Engine {
         }
         let s = g.state;
         for d in 0..self.cfg.n() {
-            let disk = &s.disks[d];
-            if disk.f.queued() && !g.io.pool_queued[d] && !g.io.pool_running[d] {
+            if child_queued(&s, d) && !g.io.pool_queued[d] && !g.io.pool_running[d] {
                 g.io.pool_queued[d] = true;
                 self.pool
                     .lock()
@@ -406,9 +406,8 @@ impl Engine {
             if grandchild_queued(&s, d) && !g.io.task[d] {
                 g.io.task[d] = true;
                 let me = Arc::clone(self);
-                let st = disk.step;
                 let id = grandchild_id(&s, d);
-                self.spawn(move || crate::effects::grandchild(me, d, st, id));
+                self.spawn(move || crate::effects::grandchild(me, d, id.1, id));
             }
             if grandchild_polled_in_execution_failed(&self.cfg, &s, d) && !g.io.task[d] {
                 g.io.task[d] = true;
@@ -418,11 +417,10 @@ impl Engine {
             if grandchild_can_end(&s, d) && !g.io.task[d] {
                 g.io.task[d] = true;
                 let me = Arc::clone(self);
-                let st = disk.step;
                 let id = grandchild_id(&s, d);
-                self.spawn(move || crate::effects::task(me, d, st, id));
+                self.spawn(move || crate::effects::task(me, d, id.1, id));
             }
-            if disk.f.job_running() && !g.io.job[d] {
+            if host_job_running(&s, d) && !g.io.job[d] {
                 // Only after a restart: the job's watcher died with the old engine. Redoing the
                 // commit of the same top into the same base is safe.
                 g.io.job[d] = true;

@@ -46,19 +46,21 @@ impl Cmd {
         }
     }
 
-    /// Whether the poller holds this command's callback in `s`.
-    pub fn registered(self, s: &State) -> bool {
+    fn model(self) -> Option<usize> {
         match self {
-            Cmd::Parent => s.parent.f.registered(),
-            Cmd::Child(d) => s.disks[d].f.registered(),
+            Cmd::Parent => None,
+            Cmd::Child(d) => Some(d),
         }
     }
 
+    /// Whether the poller holds this command's callback in `s`.
+    pub fn registered(self, s: &State) -> bool {
+        livemerge_model::polled_command(s, self.model()).0
+    }
+
     fn status_and_notified(self, s: &State) -> (livemerge_model::CmdStatus, bool) {
-        match self {
-            Cmd::Parent => (s.parent.status, s.parent.f.notified()),
-            Cmd::Child(d) => (s.disks[d].status, s.disks[d].f.notified()),
-        }
+        let (_, status, notified) = livemerge_model::polled_command(s, self.model());
+        (status, notified)
     }
 }
 

@@ -33,8 +33,9 @@ pub use state::{
     CmdStatus, Disk, DiskFlags, Images, Parent, ParentFlags, Snapshot, State, Step, Task,
 };
 pub use step::{
-    enabled, grandchild_active, grandchild_can_end, grandchild_id,
-    grandchild_polled_in_execution_failed, grandchild_queued, restart, step, successors, Refused,
+    child_queued, enabled, grandchild_active, grandchild_can_end, grandchild_id,
+    grandchild_polled_in_execution_failed, grandchild_queued, host_job_running, polled_command,
+    restart, step, successors, Refused,
 };
 pub use svg::{sequence_diagram, text_width, FONT_SIZE as SVG_FONT_SIZE};
 

@@ -302,6 +302,33 @@ pub fn grandchild_queued(s: &State, d: usize) -> bool {
     s.disks[d].task == Task::Queued && grandchild_alive(s, d)
 }
 
+/// Whether disk `d`'s child waits in the pool's queue (the engine hands it to a pool thread).
+pub fn child_queued(s: &State, d: usize) -> bool {
+    s.disks[d].f.queued()
+}
+
+/// Whether the host runs a merge job for disk `d` (the engine watches it).
+pub fn host_job_running(s: &State, d: usize) -> bool {
+    s.disks[d].f.job_running()
+}
+
+/// A command the poller may hold: the parent (`None`) or disk `d`'s child (`Some(d)`). Whether
+/// the poller holds its callback, and its status with whether its end-action ran (the poller's
+/// delay rule compares these before and after a dispatch).
+pub fn polled_command(s: &State, cmd: Option<usize>) -> (bool, CmdStatus, bool) {
+    match cmd {
+        None => (
+            s.parent.f.registered(),
+            s.parent.status,
+            s.parent.f.notified(),
+        ),
+        Some(d) => {
+            let c = &s.disks[d];
+            (c.f.registered(), c.status, c.f.notified())
+        }
+    }
+}
+
 /// Which grandchild disk `d` is on: the removal it belongs to (0 first, then each retry) and its
 /// step. A thread that carries out a grandchild acts only while this is unchanged.
 pub fn grandchild_id(s: &State, d: usize) -> (u8, Step) {
