@@ -206,7 +206,7 @@ impl HoldUntil {
             |e| matches!(e, Event::PoolPicksUp(_)),
             |e, before, after| {
                 e == Event::PollParent
-                    && before.parent.f.executed()
+                    && livemerge_model::parent_returned(before)
                     && after.is_none_or(|s| s.removal_ended())
             },
         )

@@ -437,7 +437,8 @@ pub fn drive(parts: Parts, start: Start) -> Outcome {
             // is refused: fine.
             let _ = engine.apply(Source::Resume, Event::Restart);
             engine.kick();
-            if !engine.state().parent.f.begun() {
+            let cfg = *engine.config();
+            if step(&cfg, &engine.state(), Event::ParentBegins).is_ok() {
                 // The engine died before RemoveSnapshot.execute() persisted anything: the user's
                 // request left no trace, so resume submits it again (as the user would).
                 engine.with_io(|io| io.parent = true);

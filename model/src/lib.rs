@@ -34,8 +34,8 @@ pub use state::{
 };
 pub use step::{
     child_queued, enabled, grandchild_active, grandchild_can_end, grandchild_id,
-    grandchild_polled_in_execution_failed, grandchild_queued, host_job_running, polled_command,
-    restart, step, successors, Refused,
+    grandchild_polled_in_execution_failed, grandchild_queued, host_job_running, parent_returned,
+    polled_command, restart, step, successors, Refused,
 };
 pub use svg::{sequence_diagram, text_width, FONT_SIZE as SVG_FONT_SIZE};
 

@@ -302,6 +302,11 @@ pub fn grandchild_queued(s: &State, d: usize) -> bool {
     s.disks[d].task == Task::Queued && grandchild_alive(s, d)
 }
 
+/// Whether the parent's `execute()` has returned (`executed`).
+pub fn parent_returned(s: &State) -> bool {
+    s.parent.f.executed()
+}
+
 /// Whether disk `d`'s child waits in the pool's queue (the engine hands it to a pool thread).
 pub fn child_queued(s: &State, d: usize) -> bool {
     s.disks[d].f.queued()
