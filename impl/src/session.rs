@@ -151,11 +151,14 @@ pub(crate) fn precheck_new_dir(dir: &Path) -> Result<()> {
 /// lock is taken before anything is checked or written, and returned to be held while the
 /// engine runs, so two `run`s on one new directory cannot both set it up.
 pub(crate) fn setup_dir(dir: &Path, settings: &Settings) -> Result<(Layout, DirLock)> {
-    check_new_dir(dir)?;
+    if dir.exists() && !dir.is_dir() {
+        check_new_dir(dir)?;
+    }
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::BadInput(format!("cannot create {}: {e}", dir.display())))?;
+    // Checked only under the lock: a run setting the directory up holds it, and a check made
+    // outside it could see that run's half-written files and call the directory foreign.
     let lock = lock_dir(dir)?;
-    // Again under the lock: another run may have set it up since the check above.
     check_new_dir(dir)?;
     Ok((setup_checked(dir, settings)?, lock))
 }
