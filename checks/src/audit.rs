@@ -333,10 +333,7 @@ pub fn audit_expect(input: impl BufRead, expect: &Expect) -> Result<Audit, Unrea
                         steps,
                         prev,
                         n,
-                        format!(
-                            "the configuration changes to ({})",
-                            crate::cmd::audit::config_words(&h.configuration)
-                        ),
+                        format!("the configuration changes to ({})", h.configuration),
                         violation,
                     );
                 }

@@ -21,10 +21,10 @@ use livemerge_model::{
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-/// A pool thread runs disk `d`'s queued grandchild at `step` through its `execute()`, then
+/// A pool thread runs disk `d`'s queued grandchild (`id`: its removal and step) through its `execute()`, then
 /// carries it out as [`task`] does.
-pub(crate) fn grandchild(engine: Arc<Engine>, d: usize, step: Step, id: Id) {
-    let e = d as u8;
+pub(crate) fn grandchild(engine: Arc<Engine>, d: usize, id: Id) {
+    let (e, step) = (d as u8, id.1);
     // Only a grandchild without a callback has a phase between its queue and VM.merge/returning.
     if !step.grandchild_has_callback()
         && apply_mine(&engine, Source::Pool, d, id, Event::GrandchildPicksUp(e)).is_err()
@@ -40,7 +40,7 @@ pub(crate) fn grandchild(engine: Arc<Engine>, d: usize, step: Step, id: Id) {
         engine.with_io(|io| io.task[d] = false);
         return;
     }
-    task(engine, d, step, id);
+    task(engine, d, id);
 }
 
 /// Applies the end of disk `d`'s grandchild with what the worker observed, if it is still the
@@ -151,9 +151,9 @@ fn vm_merge(engine: &Arc<Engine>, d: usize, id: Id) -> bool {
     }
 }
 
-/// Carries out disk `d`'s grandchild at `step` once its `execute()` returned.
-pub(crate) fn task(engine: Arc<Engine>, d: usize, step: Step, id: Id) {
-    let e = d as u8;
+/// Carries out disk `d`'s grandchild (its step is `id.1`) once its `execute()` returned.
+pub(crate) fn task(engine: Arc<Engine>, d: usize, id: Id) {
+    let (e, step) = (d as u8, id.1);
     match step {
         Step::Extend | Step::Merge => {
             let what = if step == Step::Extend {

@@ -407,7 +407,7 @@ impl Engine {
                 g.io.task[d] = true;
                 let me = Arc::clone(self);
                 let id = grandchild_id(&s, d);
-                self.spawn(move || crate::effects::grandchild(me, d, id.1, id));
+                self.spawn(move || crate::effects::grandchild(me, d, id));
             }
             if grandchild_polled_in_execution_failed(&self.cfg, &s, d) && !g.io.task[d] {
                 g.io.task[d] = true;
@@ -418,7 +418,7 @@ impl Engine {
                 g.io.task[d] = true;
                 let me = Arc::clone(self);
                 let id = grandchild_id(&s, d);
-                self.spawn(move || crate::effects::task(me, d, id.1, id));
+                self.spawn(move || crate::effects::task(me, d, id));
             }
             if host_job_running(&s, d) && !g.io.job[d] {
                 // Only after a restart: the job's watcher died with the old engine. Redoing the

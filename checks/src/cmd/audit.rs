@@ -65,7 +65,7 @@ pub fn run(args: AuditArgs) -> Result<u8, Fail> {
     };
     let result = audit_expect(BufReader::new(file), &expect)
         .map_err(|Unreadable(m)| usage(format!("{shown}: {m}")))?;
-    let config = config_words(&result.config);
+    let config = result.config.to_string();
     if let Some(v) = &result.violation {
         say!("{shown}:{}: {}", v.line, v.message);
     }
@@ -115,9 +115,4 @@ pub fn run(args: AuditArgs) -> Result<u8, Fail> {
         );
     }
     Ok(code)
-}
-
-/// The configuration in words (the engine's unbounded restarts and retries read "unlimited").
-pub fn config_words(cfg: &livemerge_model::Config) -> String {
-    cfg.to_string()
 }
