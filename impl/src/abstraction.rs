@@ -176,7 +176,7 @@ pub fn observe(db: &Db, storage: &dyn Storage, layout: &Layout) -> Result<Observ
     let facts = (0..storage.disks())
         .map(|d| storage.facts(d))
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(Error::Storage)?;
+        .map_err(Error::from)?;
     let state = abstract_state(layout, &rows, &facts, &persisted).map_err(Error::Db)?;
     Ok(Observed {
         rows,
@@ -188,7 +188,7 @@ pub fn observe(db: &Db, storage: &dyn Storage, layout: &Layout) -> Result<Observ
 
 /// [`observe`] on an engine directory with qcow2 disks (no engine may be running on it).
 pub fn observe_dir(dir: &Path) -> Result<Observed> {
-    let path = crate::session::db_path(dir)?;
+    let path = crate::db::db_path(dir)?;
     let db = Db::open_read(&path)?;
     let p = db.load()?;
     let storage = crate::storage::qcow2::Qcow2::open(dir, p.layout.disks.len())?;

@@ -599,3 +599,18 @@ impl Db {
         Ok(out)
     }
 }
+
+/// The engine's database file in an engine directory.
+pub const DB_FILE: &str = "engine.db";
+
+/// The path of an engine directory's database; fails if `dir` is not an engine directory.
+pub fn db_path(dir: &Path) -> Result<std::path::PathBuf> {
+    let p = dir.join(DB_FILE);
+    if !p.is_file() {
+        return Err(Error::NotEngineDir(format!(
+            "{} is not an engine directory (no {DB_FILE}; start one with `livemerge run --dir`)",
+            dir.display()
+        )));
+    }
+    Ok(p)
+}

@@ -7,38 +7,39 @@
 //! (SQLite, tables close to oVirt's) and real storage (qcow2 volumes through `qemu-img`, or an
 //! in-memory backend), and to carry out the effects each new state asks for.
 //!
-//! - [`engine`]: `apply`, the IO bookkeeping, the dispatch of effects;
-//! - [`scheduler`]: the gate in front of `apply` (free, scripted, held);
-//! - [`pool`], [`poller`], [`effects`]: the event sources;
-//! - [`db`]: the schema, the projection of a state onto rows, one transaction per step;
-//! - [`storage`]: the backend trait, qcow2 and memory;
-//! - [`abstraction`]: real rows + storage facts -> model state, for audits and invariants;
-//! - [`trace`]: the JSON-lines trace;
-//! - [`outfile`]: how every file is written (regular files only, atomically);
-//! - [`session`]: run / resume a removal to its end and judge it on reality;
-//! - [`replay`]: a model path replayed step for step on the real engine;
-//! - [`stress`]: many runs, the violation rate and its confidence interval;
-//! - [`report`]: the text report.
+//! By what each part is (the README's architecture section draws the graph; no module depends
+//! on one that depends back on it):
+//! - the engine core, [`engine`]: `apply` (the one path to a new state), the IO in flight and
+//!   its diff against what the model wants; [`scheduler`]: the gate in front of `apply`;
+//! - the event sources, [`sources`]: the parent's thread, the pool, the poller, grandchild and
+//!   host-job threads, and the one way to start an engine;
+//! - persistence: [`db`] (the schema, the projection of a state onto rows, one transaction per
+//!   step), [`abstraction`] (real rows + storage facts -> model state), [`trace`] (the JSON-lines
+//!   trace), [`outfile`] (how every file is written: regular files only, atomically);
+//! - storage, [`storage`]: the backend trait, qcow2 and memory;
+//! - the run modes: [`session`] (set up, run and resume a removal, judge it on reality),
+//!   [`replay`], [`stress`], [`report`];
+//! - shared: [`settings`], [`error`].
 
 pub mod abstraction;
 pub mod db;
-pub mod effects;
 pub mod engine;
 pub mod error;
 pub mod outfile;
-pub mod poller;
-pub mod pool;
 pub mod replay;
 pub mod report;
 pub mod scheduler;
 pub mod session;
 pub mod settings;
+pub mod sources;
 pub mod storage;
 pub mod stress;
+mod sync;
 pub mod trace;
 
-pub use engine::{Applied, Engine, InFlight, Parts, Source};
+pub use engine::{Applied, ApplyError, Engine, InFlight, Parts, Source};
 pub use error::Error;
 pub use livemerge_model::MAX_DISKS;
-pub use session::{Outcome, Schedule, Start};
+pub use session::{Outcome, Schedule};
 pub use settings::{Backoff, Settings};
+pub use sources::{start, Start};

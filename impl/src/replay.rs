@@ -10,11 +10,12 @@
 //! same directory with the restart rules, as `resume` does.
 
 use crate::db::Db;
-use crate::engine::{Engine, Parts, Source};
+use crate::engine::{Engine, Parts};
 use crate::error::{Error, Result};
 use crate::scheduler::Script;
 use crate::session::{self, Outcome, DB_FILE};
 use crate::settings::Settings;
+use crate::sources::{start, Start};
 use crate::storage::memory::Memory;
 use crate::storage::qcow2::Qcow2;
 use crate::storage::{InjectedFaults, Storage};
@@ -144,23 +145,16 @@ impl Run<'_> {
             let parts = self.parts(script.clone(), trace.take())?;
             let seq0 = parts.seq;
             let t0 = Instant::now();
-            let engine = Engine::start(parts);
-            if restarting {
-                let _ = engine.apply(Source::Resume, Event::Restart);
-                engine.kick();
-            } else {
-                engine.with_io(|io| io.parent = true);
-                let me = Arc::clone(&engine);
-                engine.spawn(move || session::parent_thread(me));
-            }
             let retries = events[from..end]
                 .iter()
                 .filter(|e| **e == Event::UserRetries)
                 .count();
-            if retries > 0 {
-                let me = Arc::clone(&engine);
-                engine.spawn(move || session::user_thread(me, retries));
-            }
+            let how = if restarting {
+                Start::Restart
+            } else {
+                Start::Fresh
+            };
+            let engine = start(parts, how, retries);
             let stopped = follow(&engine, &script, &self.settings);
             let followed = from + script.done();
             engine.shutdown();

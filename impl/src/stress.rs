@@ -13,6 +13,7 @@ use crate::scheduler::Free;
 use crate::session::{run_memory, Outcome};
 use crate::settings::Settings;
 use crate::storage::memory::Memory;
+use livemerge_model::races;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -131,19 +132,15 @@ pub fn stress(opts: &StressOptions, mut each: impl FnMut(u32, &Outcome)) -> Resu
     Ok(rep)
 }
 
-/// Which of the two known races a run's real end state shows: (a disk of the deleted snapshot
-/// was never merged, a merged disk's rows were never synced).
+/// Which of the two known races a run shows (the model tells them apart): a disk of the
+/// deleted snapshot was not merged when the snapshot row went; a merged disk's rows were never
+/// synced.
 pub fn classify(o: &Outcome) -> (bool, bool) {
-    let s = &o.observed.state;
-    let n = o.settings.disks as usize;
-    // Bug 1280160: when the snapshot row went, a disk was not merged (a 3.6.0 child may still
-    // re-create its row and merge later, unknown to the parent).
+    let cfg = o.settings.model_config();
     let never = o
         .removed_at
-        .is_some_and(|r| r.disks[..n].iter().any(|d| !d.host_merged()));
-    let skipped = s.disks[..n]
-        .iter()
-        .any(|d| d.host_merged() && d.images.chain_has_top() && s.removal_ended());
+        .is_some_and(|r| races::removed_before_merge(&cfg, &r));
+    let skipped = races::merged_but_unsynced(&cfg, &o.observed.state);
     (never, skipped)
 }
 

@@ -5,6 +5,7 @@
 //!   (merge jobs, volume chains) and the engine's database;
 //! - [`Event`]: everything that can happen, as a plain value;
 //! - [`step`]: the one transition function, and [`enabled`]: the events it accepts in a state;
+//! - [`wants`]: what a state asks the world to do (the output side), and each event's [`Actor`];
 //! - [`properties`]: the invariants, named in plain words;
 //! - [`LiveMerge`]: a stateright `Model` over all of it, for the checker and the web explorer.
 //!
@@ -18,10 +19,12 @@ mod describe;
 mod event;
 mod model;
 pub mod properties;
+pub mod races;
 pub mod rules;
 mod state;
 mod step;
 mod svg;
+mod wants;
 
 pub use canonical::{canonical, canonicalize, concretize, ConcreteStep, Permutation};
 pub use config::{Config, ConfigError, Fault, Faults, PollerRule, Release, MAX_DISKS};
@@ -32,12 +35,12 @@ pub use rules::{parent_decision, ParentDecision};
 pub use state::{
     CmdStatus, Disk, DiskFlags, Images, Parent, ParentFlags, Snapshot, State, Step, Task,
 };
-pub use step::{
-    child_queued, enabled, grandchild_active, grandchild_can_end, grandchild_id,
-    grandchild_polled_in_execution_failed, grandchild_queued, host_job_running, parent_returned,
-    polled_command, restart, step, successors, Refused,
-};
+pub use step::{enabled, parent_returned, polled_command, restart, step, successors, Refused};
 pub use svg::{sequence_diagram, text_width, FONT_SIZE as SVG_FONT_SIZE};
+pub use wants::{
+    grandchild_act, grandchild_id, grandchild_pending, grandchild_succeeded, settled, wants, Actor,
+    DiskWants, GrandchildAct, GrandchildId, HostCall, Wants,
+};
 
 /// The model's semantic version: bumped whenever `step` or the state changes meaning, so that a
 /// saved counterexample can say which model it was found on.

@@ -296,25 +296,9 @@ fn grandchild_alive(s: &State, d: usize) -> bool {
     s.disks[d].status != CmdStatus::NoRow
 }
 
-/// Whether disk `d`'s grandchild waits in the pool's queue for a thread (the engine asks this to
-/// know when to run one).
-pub fn grandchild_queued(s: &State, d: usize) -> bool {
-    s.disks[d].task == Task::Queued && grandchild_alive(s, d)
-}
-
 /// Whether the parent's `execute()` has returned (`executed`).
 pub fn parent_returned(s: &State) -> bool {
     s.parent.f.executed()
-}
-
-/// Whether disk `d`'s child waits in the pool's queue (the engine hands it to a pool thread).
-pub fn child_queued(s: &State, d: usize) -> bool {
-    s.disks[d].f.queued()
-}
-
-/// Whether the host runs a merge job for disk `d` (the engine watches it).
-pub fn host_job_running(s: &State, d: usize) -> bool {
-    s.disks[d].f.job_running()
 }
 
 /// A command the poller may hold: the parent (`None`) or disk `d`'s child (`Some(d)`). Whether
@@ -332,35 +316,6 @@ pub fn polled_command(s: &State, cmd: Option<usize>) -> (bool, CmdStatus, bool) 
             (c.f.registered(), c.status, c.f.notified())
         }
     }
-}
-
-/// Which grandchild disk `d` is on: the removal it belongs to (0 first, then each retry) and its
-/// step. A thread that carries out a grandchild acts only while this is unchanged.
-pub fn grandchild_id(s: &State, d: usize) -> (u8, Step) {
-    (s.retries, s.disks[d].step)
-}
-
-/// Whether disk `d` has a grandchild that a thread may still carry forward: queued, executing or
-/// executed, with its rows in place.
-pub fn grandchild_active(s: &State, d: usize) -> bool {
-    matches!(
-        s.disks[d].task,
-        Task::Queued | Task::Executing | Task::Running
-    ) && grandchild_alive(s, d)
-}
-
-/// Whether disk `d`'s grandchild is EXECUTION_FAILED and its own callback, polled in that status,
-/// will end it (4.1.0's MergeExtend): the engine's poller then dispatches it.
-pub fn grandchild_polled_in_execution_failed(cfg: &Config, s: &State, d: usize) -> bool {
-    s.disks[d].task == Task::ExecutionFailed
-        && rules::grandchild_polled_on_execution_failed(cfg.release, s.disks[d].step)
-        && grandchild_alive(s, d)
-}
-
-/// Whether disk `d`'s grandchild is running and can still end. The engine asks this to know
-/// whether a task worker should keep waiting.
-pub fn grandchild_can_end(s: &State, d: usize) -> bool {
-    s.disks[d].task == Task::Running && grandchild_alive(s, d)
 }
 
 /// The first disk the parent has not yet started a child for and that still has an image in the

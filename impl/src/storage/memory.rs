@@ -3,7 +3,7 @@
 //! so its completion races with the engine's other threads as a real one would.
 //! Faults can be injected per disk (a merge job that fails, a `deleteVolume` that fails).
 
-use super::{Chain, DataCheck, DiskFacts, HostJob, Storage, ThreadJob, BASE, TOP};
+use super::{Chain, DataCheck, DiskFacts, HostJob, Storage, StorageResult, ThreadJob, BASE, TOP};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -71,7 +71,7 @@ impl Storage for Memory {
         self.lock().len()
     }
 
-    fn start_merge(&self, d: usize) -> Result<Box<dyn HostJob>, String> {
+    fn start_merge(&self, d: usize) -> StorageResult<Box<dyn HostJob>> {
         let vols = Arc::clone(&self.vols);
         if self.vol(d)?.job_running {
             // A re-issued merge (after an engine restart) finds the host's job still running and
@@ -110,33 +110,33 @@ impl Storage for Memory {
         Ok(Box::new(ThreadJob(h)))
     }
 
-    fn read_chain(&self, d: usize) -> Result<Chain, String> {
+    fn read_chain(&self, d: usize) -> StorageResult<Chain> {
         let v = self.vol(d)?;
         match (v.active_top, v.top_exists) {
             (true, true) => Ok(Chain {
                 volumes: vec![TOP.into(), BASE.into()],
             }),
-            (true, false) => Err(format!("active volume {TOP} is missing")),
+            (true, false) => Err(format!("active volume {TOP} is missing").into()),
             (false, _) => Ok(Chain {
                 volumes: vec![BASE.into()],
             }),
         }
     }
 
-    fn delete_top(&self, d: usize) -> Result<(), String> {
+    fn delete_top(&self, d: usize) -> StorageResult<()> {
         self.vol(d)?;
         if self.faults().take_delete_fault(d) {
             return Err("deleteVolume failed (injected fault)".into());
         }
         let mut v = self.lock();
         if v[d].active_top && v[d].top_exists {
-            return Err(format!("{TOP} is in use by the VM's chain"));
+            return Err(format!("{TOP} is in use by the VM's chain").into());
         }
         v[d].top_exists = false;
         Ok(())
     }
 
-    fn facts(&self, d: usize) -> Result<DiskFacts, String> {
+    fn facts(&self, d: usize) -> StorageResult<DiskFacts> {
         let v = self.vol(d)?;
         Ok(DiskFacts {
             top_in_chain: v.active_top,
@@ -149,11 +149,11 @@ impl Storage for Memory {
     fn quick_facts(&self, d: usize) -> serde_json::Value {
         match self.facts(d) {
             Ok(f) => json!(f),
-            Err(e) => json!({ "error": e }),
+            Err(e) => json!({ "error": e.to_string() }),
         }
     }
 
-    fn data_check(&self, d: usize) -> Result<DataCheck, String> {
+    fn data_check(&self, d: usize) -> StorageResult<DataCheck> {
         let v = self.vol(d)?;
         Ok(if v.active_top {
             // Reads go through top, then base; a missing active volume reads nothing.

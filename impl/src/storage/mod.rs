@@ -57,16 +57,51 @@ impl DataCheck {
     }
 }
 
+/// What storage or the host failed to do, in one line (a tool's output, an IO error). The
+/// protocol's fault events come from these when the model has one for the call (a merge job, a
+/// `deleteVolume`); anywhere else such an error stops the engine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StorageError(String);
+
+impl StorageError {
+    pub fn new(what: impl Into<String>) -> StorageError {
+        StorageError(crate::error::one_line(&what.into()))
+    }
+}
+
+impl std::fmt::Display for StorageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StorageError {}
+
+impl From<String> for StorageError {
+    fn from(s: String) -> StorageError {
+        StorageError::new(s)
+    }
+}
+
+impl From<&str> for StorageError {
+    fn from(s: &str) -> StorageError {
+        StorageError::new(s)
+    }
+}
+
+/// What a storage call returns.
+pub type StorageResult<T> = Result<T, StorageError>;
+
 /// A running host job. `wait` blocks until it ends: `Ok` merged and pivoted, `Err` failed.
 pub trait HostJob: Send {
-    fn wait(self: Box<Self>) -> Result<(), String>;
+    fn wait(self: Box<Self>) -> StorageResult<()>;
 }
 
 /// A host job backed by a thread.
-pub struct ThreadJob(pub std::thread::JoinHandle<Result<(), String>>);
+pub struct ThreadJob(pub std::thread::JoinHandle<StorageResult<()>>);
 
 impl HostJob for ThreadJob {
-    fn wait(self: Box<Self>) -> Result<(), String> {
+    fn wait(self: Box<Self>) -> StorageResult<()> {
         self.0
             .join()
             .unwrap_or_else(|_| Err("the job's thread panicked".into()))
@@ -80,18 +115,18 @@ pub trait Storage: Send + Sync {
     fn disks(&self) -> usize;
     /// `VM.merge`: start committing top into base in the background; the job pivots the VM to
     /// base when the commit is done. Redoing it after a restart is safe.
-    fn start_merge(&self, d: usize) -> Result<Box<dyn HostJob>, String>;
+    fn start_merge(&self, d: usize) -> StorageResult<Box<dyn HostJob>>;
     /// The chain as the host reports it (MERGE_STATUS reads it).
-    fn read_chain(&self, d: usize) -> Result<Chain, String>;
+    fn read_chain(&self, d: usize) -> StorageResult<Chain>;
     /// `deleteVolume` of top. Refused while top is in the VM's chain; a top already gone counts
     /// as deleted (a task re-executed after a restart).
-    fn delete_top(&self, d: usize) -> Result<(), String>;
+    fn delete_top(&self, d: usize) -> StorageResult<()>;
     /// The facts, read from storage itself (for qcow2: `qemu-img info`, `qemu-io`).
-    fn facts(&self, d: usize) -> Result<DiskFacts, String>;
+    fn facts(&self, d: usize) -> StorageResult<DiskFacts>;
     /// Cheap facts for the trace (no external process): pointer, file existence, jobs.
     fn quick_facts(&self, d: usize) -> serde_json::Value;
     /// Reads back the patterns written to base and top from the active volume.
-    fn data_check(&self, d: usize) -> Result<DataCheck, String>;
+    fn data_check(&self, d: usize) -> StorageResult<DataCheck>;
 }
 
 /// Faults a backend injects, by disk: the host's merge job fails (nothing is committed), or

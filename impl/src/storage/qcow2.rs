@@ -13,7 +13,7 @@
 //! intact, so top holds its data until `deleteVolume`), then the pivot. Reads use `-U`
 //! (force-share) so facts can be read while a job holds the images.
 
-use super::{Chain, DataCheck, DiskFacts, HostJob, Storage, ThreadJob, BASE, TOP};
+use super::{Chain, DataCheck, DiskFacts, HostJob, Storage, StorageResult, ThreadJob, BASE, TOP};
 use crate::error::{one_line, Error};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -238,7 +238,7 @@ impl Qcow2 {
 }
 
 /// The body of a merge job: wait out a leftover commit, commit, pivot.
-fn merge_job(dd: PathBuf) -> Result<(), String> {
+fn merge_job(dd: PathBuf) -> StorageResult<()> {
     let deadline = Instant::now() + LOCK_WAIT;
     while Qcow2::orphan(&dd).is_some() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
@@ -265,9 +265,10 @@ fn merge_job(dd: PathBuf) -> Result<(), String> {
             std::thread::sleep(Duration::from_millis(50));
             continue;
         }
-        return Err(format!("qemu-img commit failed: {err}"));
+        return Err(format!("qemu-img commit failed: {err}").into());
     }
-    write_atomic(&dd.join("active"), BASE).map_err(|e| format!("pivot to {BASE} failed: {e}"))
+    write_atomic(&dd.join("active"), BASE)
+        .map_err(|e| format!("pivot to {BASE} failed: {e}").into())
 }
 
 impl Storage for Qcow2 {
@@ -279,14 +280,14 @@ impl Storage for Qcow2 {
         self.n
     }
 
-    fn start_merge(&self, d: usize) -> Result<Box<dyn HostJob>, String> {
+    fn start_merge(&self, d: usize) -> StorageResult<Box<dyn HostJob>> {
         let dd = self.dd(d)?;
         self.jobs.lock().unwrap_or_else(|e| e.into_inner())[d] = true;
         let jobs = Arc::clone(&self.jobs);
         let fails = self.faults().take_merge_fault(d);
         let h = std::thread::spawn(move || {
             let r = if fails {
-                Err("block commit failed (injected fault)".to_string())
+                Err("block commit failed (injected fault)".into())
             } else {
                 merge_job(dd)
             };
@@ -296,7 +297,7 @@ impl Storage for Qcow2 {
         Ok(Box::new(ThreadJob(h)))
     }
 
-    fn read_chain(&self, d: usize) -> Result<Chain, String> {
+    fn read_chain(&self, d: usize) -> StorageResult<Chain> {
         let dd = self.dd(d)?;
         let active = self.active(d)?;
         let o = run_ok(
@@ -320,22 +321,22 @@ impl Storage for Qcow2 {
         Ok(Chain { volumes })
     }
 
-    fn delete_top(&self, d: usize) -> Result<(), String> {
+    fn delete_top(&self, d: usize) -> StorageResult<()> {
         let dd = self.dd(d)?;
         if self.faults().take_delete_fault(d) {
             return Err("deleteVolume failed (injected fault)".into());
         }
         if self.active(d)? == TOP {
-            return Err(format!("{TOP} is in use by the VM's chain"));
+            return Err(format!("{TOP} is in use by the VM's chain").into());
         }
         match std::fs::remove_file(dd.join(TOP)) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(format!("cannot delete {TOP}: {e}")),
+            Err(e) => Err(format!("cannot delete {TOP}: {e}").into()),
         }
     }
 
-    fn facts(&self, d: usize) -> Result<DiskFacts, String> {
+    fn facts(&self, d: usize) -> StorageResult<DiskFacts> {
         let dd = self.dd(d)?;
         let top_exists = dd.join(TOP).exists();
         let top_in_chain = match self.read_chain(d) {
@@ -366,7 +367,7 @@ impl Storage for Qcow2 {
         })
     }
 
-    fn data_check(&self, d: usize) -> Result<DataCheck, String> {
+    fn data_check(&self, d: usize) -> StorageResult<DataCheck> {
         let dd = self.dd(d)?;
         let active = self.active(d)?;
         let (pb, pt) = patterns(d);

@@ -15,7 +15,7 @@
 //! The poller's clock starts at a random phase (from the seed): in oVirt it runs all the time,
 //! so a request meets it at no particular point of its cycle.
 
-use crate::engine::{Applied, Engine};
+use crate::engine::{Applies, Engine};
 use crate::settings::Backoff;
 use livemerge_model::{Event, State, MAX_DISKS};
 use std::sync::Arc;
@@ -76,7 +76,7 @@ pub enum PollOutcome {
 }
 
 impl PollOutcome {
-    pub fn of(cmd: Cmd, r: &Result<Applied, livemerge_model::Refused>) -> PollOutcome {
+    pub fn of(cmd: Cmd, r: &Applies) -> PollOutcome {
         match r {
             Err(_) => PollOutcome::Unchanged,
             Ok(a) => {

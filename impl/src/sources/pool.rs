@@ -9,12 +9,13 @@
 //! bug report; otherwise `execute()` does nothing but succeed (`ChildReturns`): the child's
 //! steps are driven by its callback.
 
+use super::Sources;
 use crate::engine::{Engine, Source};
 use livemerge_model::{step, Event};
 use std::sync::Arc;
 
-pub(crate) fn worker(engine: Arc<Engine>) {
-    while let Some(d) = engine.next_pool_job() {
+pub(crate) fn worker(engine: Arc<Engine>, sources: Arc<Sources>) {
+    while let Some(d) = sources.next_child(&engine) {
         let cost = engine.settings().start_cost();
         if !cost.is_zero() {
             std::thread::sleep(cost);
@@ -28,6 +29,6 @@ pub(crate) fn worker(engine: Arc<Engine>) {
                 let _ = engine.apply(Source::Pool, returns);
             }
         }
-        engine.with_io(|io| io.pool_running[d] = false);
+        engine.with_io(|io| io.child[d] = false);
     }
 }

@@ -1,31 +1,35 @@
-//! The engine: the one place where protocol state changes, and the effects it asks for.
+//! The engine core: the one place where protocol state changes.
 //!
 //! The engine holds the model's [`State`] and [`Config`]. ONE function changes the state:
-//! [`Engine::apply`] (and its variant for IO that must happen atomically with the step). Under the
-//! engine's mutex it calls `livemerge_model::step`; a refused event changes nothing (a poll that
-//! only waits is refused: that is how the poller learns "no change"); an accepted one is
-//! committed in ONE SQLite transaction (the oVirt rows, the model state, the event log), traced,
-//! and then the engine looks at the new state to launch what it asks for ([`Engine::dispatch`]):
-//! submit a queued child to the pool, run a grandchild that became Running, re-issue a host job
-//! that the state says is running but nobody watches (after a restart). Nothing in this crate
-//! assigns a protocol field: the state is only ever replaced by `step`'s result.
+//! `step_locked`, reached through [`Engine::apply`] and its variants. Under the engine's mutex it
+//! calls `livemerge_model::step`; a refused event changes nothing (a poll that only waits is
+//! refused: that is how the poller learns "no change"); an accepted one is committed in ONE
+//! SQLite transaction (the oVirt rows, the model state, the event log), traced, and then the
+//! engine asks the model what the new state wants ([`livemerge_model::wants`]), diffs that
+//! against the IO in flight ([`InFlight::claim`]) and hands each new piece of [`Work`] to the
+//! event sources through [`Launch`]. Nothing in this crate assigns a protocol field or reads one
+//! to decide: the state is only ever replaced by `step`'s result, and what it asks for is the
+//! model's answer.
+//!
+//! The core knows no source: the sources (`crate::sources`) implement [`Launch`] and call
+//! `apply`, so the dependency runs one way.
 //!
 //! Every apply first passes the [`Gate`](crate::scheduler::Gate), so a scheduler can order the
 //! sources deterministically.
+
+mod inflight;
+
+pub use inflight::{InFlight, Work};
 
 use crate::db::{project, Db, Layout};
 use crate::scheduler::Gate;
 use crate::settings::Settings;
 use crate::storage::Storage;
+use crate::sync::{lock, wait};
 use crate::trace::{Record, Trace};
-use livemerge_model::MAX_DISKS;
-use livemerge_model::{
-    child_queued, enabled, grandchild_can_end, grandchild_id,
-    grandchild_polled_in_execution_failed, grandchild_queued, host_job_running, step, Config,
-    Event, Refused, State,
-};
+use livemerge_model::{settled, step, wants, Config, Event, Refused, State};
 use serde_json::{json, Value};
-use std::collections::VecDeque;
+use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -74,31 +78,46 @@ pub struct Applied {
     pub after: State,
 }
 
-const STOPPING: Refused = Refused("the engine is stopping");
-
-/// IO in flight: not protocol state, only which threads this process runs, so that an effect is
-/// launched once and the end of a run can wait for outstanding IO.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct InFlight {
-    /// Submitted to the pool, not yet taken by a pool thread.
-    pub pool_queued: [bool; MAX_DISKS],
-    /// A pool thread holds this disk's child (its start cost, or its `execute()`).
-    pub pool_running: [bool; MAX_DISKS],
-    /// A worker carries out this disk's current grandchild.
-    pub task: [bool; MAX_DISKS],
-    /// A worker watches this disk's host job.
-    pub job: [bool; MAX_DISKS],
-    /// The parent's `execute()` thread runs.
-    pub parent: bool,
+/// Why an event was not applied. The three cases ask different things of a caller: a refusal
+/// is the protocol's answer (a poll that waits, a worker whose grandchild is gone); stopping is
+/// the end of the run; a fatal error stopped the engine and is in [`Engine::fatal`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApplyError {
+    /// The model refuses the event in the current state.
+    Refused(Refused),
+    /// The engine is stopping: nothing more is applied.
+    Stopping,
+    /// The database or the trace failed: the engine stopped.
+    Fatal(String),
 }
 
-impl InFlight {
-    pub fn idle(&self) -> bool {
-        !self.parent
-            && (0..MAX_DISKS).all(|d| {
-                !self.pool_queued[d] && !self.pool_running[d] && !self.task[d] && !self.job[d]
-            })
+impl fmt::Display for ApplyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApplyError::Refused(r) => write!(f, "refused: {r}"),
+            ApplyError::Stopping => f.write_str("the engine is stopping"),
+            ApplyError::Fatal(why) => write!(f, "the engine failed: {why}"),
+        }
     }
+}
+
+impl std::error::Error for ApplyError {}
+
+impl From<Refused> for ApplyError {
+    fn from(r: Refused) -> ApplyError {
+        ApplyError::Refused(r)
+    }
+}
+
+/// What [`Engine::apply`] and its variants return.
+pub type Applies = std::result::Result<Applied, ApplyError>;
+
+/// The event sources, as the core sees them: they take the work the model asks for.
+pub trait Launch: Send + Sync {
+    /// Starts `work` (its mark in [`InFlight`] is already set).
+    fn launch(&self, engine: &Arc<Engine>, work: Work);
+    /// The engine is stopping: wake whatever waits for work.
+    fn wake(&self);
 }
 
 struct Inner {
@@ -125,7 +144,7 @@ pub struct Parts {
     pub trace: Option<Trace>,
 }
 
-/// A running engine. Create it with [`Engine::start`]; every thread holds an `Arc` to it.
+/// A running engine. Start one with `crate::sources::start`; every thread holds an `Arc` to it.
 pub struct Engine {
     cfg: Config,
     settings: Settings,
@@ -134,23 +153,22 @@ pub struct Engine {
     changed: Condvar,
     storage: Arc<dyn Storage>,
     gate: Arc<dyn Gate>,
+    launcher: Arc<dyn Launch>,
     stop: AtomicBool,
     started: Instant,
-    pool: Mutex<VecDeque<usize>>,
-    pool_cv: Condvar,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Engine {
-    /// Builds the engine and starts its pool threads and its poller. Nothing is applied yet.
-    pub fn start(mut parts: Parts) -> Arc<Engine> {
+    /// Builds the engine core. Nothing is applied and no thread runs yet.
+    pub(crate) fn new(mut parts: Parts, launcher: Arc<dyn Launch>) -> Arc<Engine> {
         let cfg = parts.settings.model_config();
         // The auditor needs the configuration the events were stepped with; a trace that cannot
         // take its header fails at the first record like any other trace error.
         if let Some(t) = parts.trace.as_mut() {
             let _ = t.header(&cfg, &parts.layout);
         }
-        let e = Arc::new(Engine {
+        Arc::new(Engine {
             cfg,
             settings: parts.settings,
             layout: parts.layout,
@@ -166,19 +184,11 @@ impl Engine {
             changed: Condvar::new(),
             storage: parts.storage,
             gate: parts.gate,
+            launcher,
             stop: AtomicBool::new(false),
             started: Instant::now(),
-            pool: Mutex::new(VecDeque::new()),
-            pool_cv: Condvar::new(),
             threads: Mutex::new(Vec::new()),
-        });
-        for _ in 0..e.settings.pool_threads {
-            let me = Arc::clone(&e);
-            e.spawn(move || crate::pool::worker(me));
-        }
-        let me = Arc::clone(&e);
-        e.spawn(move || crate::poller::run(me));
-        e
+        })
     }
 
     pub fn config(&self) -> &Config {
@@ -230,20 +240,18 @@ impl Engine {
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.inner)
     }
 
+    /// Runs `f` on a thread the engine waits for at shutdown.
     pub(crate) fn spawn(&self, f: impl FnOnce() + Send + 'static) {
         let h = std::thread::spawn(f);
-        self.threads
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(h);
+        lock(&self.threads).push(h);
     }
 
     /// Applies an event a source observed: waits for the gate, then `step` under the lock.
-    /// Refused: nothing changes. Accepted: committed, traced, effects launched.
-    pub fn apply(self: &Arc<Self>, source: Source, event: Event) -> Result<State, Refused> {
+    /// Refused: nothing changes. Accepted: committed, traced, the work it asks for launched.
+    pub fn apply(self: &Arc<Self>, source: Source, event: Event) -> Result<State, ApplyError> {
         self.apply_observed(source, event, Value::Null)
             .map(|a| a.after)
     }
@@ -254,7 +262,7 @@ impl Engine {
         source: Source,
         event: Event,
         observed: Value,
-    ) -> Result<Applied, Refused> {
+    ) -> Applies {
         self.apply_with(source, &[event], None, |_| true, move |_| (event, observed))
     }
 
@@ -277,16 +285,18 @@ impl Engine {
         precheck: Option<Event>,
         guard: impl Fn(&State) -> bool,
         effect: impl FnOnce(&mut InFlight) -> (Event, Value),
-    ) -> Result<Applied, Refused> {
+    ) -> Applies {
         if !self.gate.wait_turn(candidates, &self.stop) {
-            return Err(STOPPING);
+            return Err(ApplyError::Stopping);
         }
         let mut g = self.lock();
         if self.stopping() {
-            return Err(STOPPING);
+            return Err(ApplyError::Stopping);
         }
         if !guard(&g.state) {
-            return Err(Refused("the state has moved past this worker's grandchild"));
+            return Err(ApplyError::Refused(Refused(
+                "the state has moved past this worker's grandchild",
+            )));
         }
         if let Some(pre) = precheck {
             // The effect runs only if the model accepts one of the events it may observe.
@@ -294,10 +304,9 @@ impl Engine {
                 .iter()
                 .chain(std::iter::once(&pre))
                 .any(|&e| step(&self.cfg, &g.state, e).is_ok());
-            if !accepted {
-                let r = step(&self.cfg, &g.state, pre).err().unwrap_or(STOPPING);
+            if let (false, Err(r)) = (accepted, step(&self.cfg, &g.state, pre)) {
                 self.gate.applied(pre, &g.state, None);
-                return Err(r);
+                return Err(ApplyError::Refused(r));
             }
         }
         let (event, observed) = effect(&mut g.io);
@@ -306,13 +315,13 @@ impl Engine {
 
     /// Like [`Engine::apply_observed`] for the poller, which never waits for the gate: `None`
     /// if the gate does not let it dispatch `event` now.
-    pub(crate) fn try_poll(self: &Arc<Self>, event: Event) -> Option<Result<Applied, Refused>> {
+    pub(crate) fn try_poll(self: &Arc<Self>, event: Event) -> Option<Applies> {
         if !self.gate.may_poll(event) {
             return None;
         }
         let mut g = self.lock();
         if self.stopping() {
-            return Some(Err(STOPPING));
+            return Some(Err(ApplyError::Stopping));
         }
         Some(self.step_locked(&mut g, Source::Poller, event, Value::Null))
     }
@@ -323,13 +332,13 @@ impl Engine {
         source: Source,
         event: Event,
         observed: Value,
-    ) -> Result<Applied, Refused> {
+    ) -> Applies {
         let before = g.state;
         let after = match step(&self.cfg, &before, event) {
             Ok(a) => a,
             Err(r) => {
                 self.gate.applied(event, &before, None);
-                return Err(r);
+                return Err(ApplyError::Refused(r));
             }
         };
         let seq = g.seq + 1;
@@ -337,8 +346,9 @@ impl Engine {
         if let Err(e) =
             g.db.commit_step(seq, source.name(), event, &before, &after, &rows)
         {
-            self.fail(g, format!("cannot commit {event:?}: {e}"));
-            return Err(Refused("the engine's database failed"));
+            let why = format!("cannot commit {event:?}: {e}");
+            self.fail(g, why.clone());
+            return Err(ApplyError::Fatal(why));
         }
         g.seq = seq;
         g.state = after;
@@ -359,6 +369,7 @@ impl Engine {
             };
             let r = g.trace.as_mut().map(|t| t.record(&rec));
             if let Some(Err(e)) = r {
+                // The step is committed; the engine stops before the next one.
                 self.fail(g, format!("cannot write the trace: {e}"));
             }
         }
@@ -371,8 +382,12 @@ impl Engine {
     fn fail(&self, g: &mut Inner, why: String) {
         g.fatal.get_or_insert(why);
         self.stop.store(true, Ordering::SeqCst);
+        self.wake_all();
+    }
+
+    fn wake_all(&self) {
         self.gate.wake();
-        self.pool_cv.notify_all();
+        self.launcher.wake();
         self.changed.notify_all();
     }
 
@@ -388,50 +403,18 @@ impl Engine {
         self.changed.notify_all();
     }
 
-    /// Launches what the state asks for and nobody is doing yet (see the module doc).
+    /// Launches what the state asks for and nobody is doing yet.
     fn dispatch(self: &Arc<Self>, g: &mut Inner) {
         if self.stopping() {
             return;
         }
-        let s = g.state;
-        for d in 0..self.cfg.n() {
-            if child_queued(&s, d) && !g.io.pool_queued[d] && !g.io.pool_running[d] {
-                g.io.pool_queued[d] = true;
-                self.pool
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push_back(d);
-                self.pool_cv.notify_one();
-            }
-            if grandchild_queued(&s, d) && !g.io.task[d] {
-                g.io.task[d] = true;
-                let me = Arc::clone(self);
-                let id = grandchild_id(&s, d);
-                self.spawn(move || crate::effects::grandchild(me, d, id));
-            }
-            if grandchild_polled_in_execution_failed(&self.cfg, &s, d) && !g.io.task[d] {
-                g.io.task[d] = true;
-                let me = Arc::clone(self);
-                self.spawn(move || crate::effects::end_by_callback(me, d));
-            }
-            if grandchild_can_end(&s, d) && !g.io.task[d] {
-                g.io.task[d] = true;
-                let me = Arc::clone(self);
-                let id = grandchild_id(&s, d);
-                self.spawn(move || crate::effects::task(me, d, id));
-            }
-            if host_job_running(&s, d) && !g.io.job[d] {
-                // Only after a restart: the job's watcher died with the old engine. Redoing the
-                // commit of the same top into the same base is safe.
-                g.io.job[d] = true;
-                let me = Arc::clone(self);
-                self.spawn(move || crate::effects::reissue_job(me, d));
-            }
+        for work in g.io.claim(&wants(&self.cfg, &g.state)) {
+            self.launcher.launch(self, work);
         }
     }
 
-    /// Launches what the current state asks for (after a resume whose Restart changed nothing).
-    pub fn kick(self: &Arc<Self>) {
+    /// Launches what the current state asks for (at start, and after a resume's `Restart`).
+    pub(crate) fn kick(self: &Arc<Self>) {
         let mut g = self.lock();
         self.dispatch(&mut g);
     }
@@ -453,34 +436,15 @@ impl Engine {
             if self.stopping() {
                 return None;
             }
-            g = self
-                .changed
-                .wait_timeout(g, Duration::from_millis(50))
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            g = wait(&self.changed, g, Duration::from_millis(50));
         }
     }
 
-    /// Nothing more can happen: no IO is outstanding and `step` accepts nothing that a running
-    /// source could produce (a restart needs a new engine; the parent's `execute()` events need
-    /// its thread).
+    /// Nothing more can happen: no IO is outstanding and the model says every event it accepts
+    /// needs something from outside the engine ([`livemerge_model::settled`]).
     pub fn quiescent(&self) -> bool {
         let g = self.lock();
-        Self::quiescent_locked(&self.cfg, &g)
-    }
-
-    fn quiescent_locked(cfg: &Config, g: &Inner) -> bool {
-        g.io.idle()
-            && enabled(cfg, &g.state).iter().all(|e| {
-                matches!(
-                    e,
-                    Event::Restart
-                        | Event::UserRetries
-                        | Event::ParentBegins
-                        | Event::ParentStartsChild
-                        | Event::ParentReturns
-                )
-            })
+        g.io.idle() && settled(&self.cfg, &g.state)
     }
 
     /// Waits until the run is quiescent, the engine failed, or `limit` passed. True if quiescent.
@@ -491,34 +455,27 @@ impl Engine {
             if g.fatal.is_some() {
                 return false;
             }
-            if Self::quiescent_locked(&self.cfg, &g) {
+            if g.io.idle() && settled(&self.cfg, &g.state) {
                 return true;
             }
             let now = Instant::now();
             if now >= deadline {
                 return false;
             }
-            g = self
-                .changed
-                .wait_timeout(g, (deadline - now).min(Duration::from_millis(50)))
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            g = wait(
+                &self.changed,
+                g,
+                (deadline - now).min(Duration::from_millis(50)),
+            );
         }
     }
 
     /// Stops every thread and waits for them (a running host job is waited for, not abandoned).
     pub fn shutdown(&self) {
         self.stop.store(true, Ordering::SeqCst);
-        self.gate.wake();
-        self.pool_cv.notify_all();
-        self.changed.notify_all();
+        self.wake_all();
         loop {
-            let hs: Vec<_> = self
-                .threads
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .drain(..)
-                .collect();
+            let hs: Vec<_> = lock(&self.threads).drain(..).collect();
             if hs.is_empty() {
                 break;
             }
@@ -528,30 +485,7 @@ impl Engine {
         }
     }
 
-    /// Takes the next child off the pool's queue; None once the engine stops.
-    pub(crate) fn next_pool_job(&self) -> Option<usize> {
-        let mut q = self.pool.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            if self.stopping() {
-                return None;
-            }
-            if let Some(d) = q.pop_front() {
-                drop(q);
-                self.with_io(|io| {
-                    io.pool_queued[d] = false;
-                    io.pool_running[d] = true;
-                });
-                return Some(d);
-            }
-            q = self
-                .pool_cv
-                .wait_timeout(q, Duration::from_millis(50))
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-    }
-
-    /// Milliseconds since this engine started.
+    /// Time since this engine started.
     pub fn elapsed(&self) -> Duration {
         self.started.elapsed()
     }

@@ -1,0 +1,155 @@
+//! The IO in flight, and the diff that turns what the model wants into work to launch.
+//!
+//! This is not protocol state: only which threads this process runs, so that each piece of
+//! work the model asks for is launched once, and the end of a run can wait for outstanding IO.
+//! What the work is, and when it is wanted, the model says ([`livemerge_model::wants`]).
+
+use livemerge_model::{GrandchildId, Wants, MAX_DISKS};
+
+/// A piece of work the model asks for that nobody does yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Work {
+    /// Hand disk `d`'s queued child to the pool.
+    Child(usize),
+    /// Carry out disk `d`'s grandchild `id` (a thread follows it until it ends).
+    Grandchild(usize, GrandchildId),
+    /// Watch disk `d`'s host job, which nobody watches (after a restart: its watcher died with
+    /// the old engine).
+    HostJob(usize),
+}
+
+/// What this process has in flight.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct InFlight {
+    /// The pool holds this disk's child: queued for a thread, or on one.
+    pub child: [bool; MAX_DISKS],
+    /// A thread follows this disk's grandchild (which one).
+    pub grandchild: [Option<GrandchildId>; MAX_DISKS],
+    /// A thread watches this disk's host job.
+    pub job: [bool; MAX_DISKS],
+    /// The parent's `execute()` thread runs.
+    pub parent: bool,
+}
+
+impl InFlight {
+    /// No IO outstanding.
+    pub fn idle(&self) -> bool {
+        !self.parent
+            && (0..MAX_DISKS)
+                .all(|d| !self.child[d] && self.grandchild[d].is_none() && !self.job[d])
+    }
+
+    /// The work `wants` asks for that nothing in flight does, marked as in flight.
+    pub fn claim(&mut self, wants: &Wants) -> Vec<Work> {
+        let mut work = Vec::new();
+        for (d, w) in wants.disks().iter().enumerate() {
+            if w.child && !self.child[d] {
+                self.child[d] = true;
+                work.push(Work::Child(d));
+            }
+            if let Some((id, _)) = w.grandchild {
+                // A thread still finishing an older grandchild of this disk clears only its own
+                // mark, so the next one may start beside it.
+                if self.grandchild[d] != Some(id) {
+                    self.grandchild[d] = Some(id);
+                    work.push(Work::Grandchild(d, id));
+                }
+            }
+            if w.host_job && !self.job[d] {
+                self.job[d] = true;
+                work.push(Work::HostJob(d));
+            }
+        }
+        work
+    }
+
+    /// A grandchild's thread is done: its mark goes, unless a newer grandchild's took its place.
+    pub fn release_grandchild(&mut self, d: usize, id: GrandchildId) {
+        if self.grandchild[d] == Some(id) {
+            self.grandchild[d] = None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use livemerge_model::{step, wants, Config, Event, State};
+
+    fn after(cfg: &Config, events: &[Event]) -> State {
+        events.iter().fold(State::initial(cfg.n()), |s, &e| {
+            step(cfg, &s, e).unwrap_or_else(|r| panic!("{e:?}: {r}"))
+        })
+    }
+
+    #[test]
+    fn each_piece_of_work_is_claimed_once() {
+        let cfg = Config {
+            disks: 2,
+            ..Config::default()
+        };
+        let s = after(
+            &cfg,
+            &[
+                Event::ParentBegins,
+                Event::ParentStartsChild,
+                Event::ParentStartsChild,
+            ],
+        );
+        let mut io = InFlight::default();
+        assert_eq!(
+            io.claim(&wants(&cfg, &s)),
+            vec![Work::Child(0), Work::Child(1)]
+        );
+        assert!(io.claim(&wants(&cfg, &s)).is_empty(), "claimed already");
+        assert!(!io.idle());
+    }
+
+    #[test]
+    fn a_newer_grandchild_starts_beside_an_older_ones_thread() {
+        let cfg = Config {
+            disks: 1,
+            ..Config::default()
+        };
+        let s = after(
+            &cfg,
+            &[
+                Event::ParentBegins,
+                Event::ParentStartsChild,
+                Event::ParentReturns,
+                Event::PoolPicksUp(0),
+                Event::ChildReturns(0),
+                Event::PollChild(0),
+            ],
+        );
+        let mut io = InFlight::default();
+        let first = io.claim(&wants(&cfg, &s));
+        let Some(Work::Grandchild(0, extend)) = first.first().copied() else {
+            panic!("no grandchild work: {first:?}");
+        };
+        let s = after(
+            &cfg,
+            &[
+                Event::ParentBegins,
+                Event::ParentStartsChild,
+                Event::ParentReturns,
+                Event::PoolPicksUp(0),
+                Event::ChildReturns(0),
+                Event::PollChild(0),
+                Event::GrandchildReturns(0),
+                Event::TaskEnds(0),
+                Event::PollChild(0),
+            ],
+        );
+        let next = io.claim(&wants(&cfg, &s));
+        assert!(
+            matches!(next.as_slice(), [Work::Grandchild(0, id)] if *id != extend),
+            "{next:?}"
+        );
+        io.release_grandchild(0, extend);
+        assert!(
+            io.grandchild[0].is_some(),
+            "the older thread left the newer mark"
+        );
+    }
+}

@@ -1,0 +1,204 @@
+//! Engine directories: setting one up (qcow2 disks with a snapshot, the database, written so
+//! that an interrupted setup is redone, never half-used), its lock, and the checks that keep
+//! `run` and `resume` off directories and trace files that are not theirs.
+
+use crate::db::{Db, Layout, Persisted, DB_FILE};
+use crate::error::{Error, Result};
+use crate::settings::Settings;
+use crate::storage::qcow2::{self, Qcow2};
+use crate::trace::Trace;
+use livemerge_model::State;
+use std::path::Path;
+
+/// Present while `run` sets a directory up; lets a re-run redo an interrupted setup.
+pub const SETUP_MARKER: &str = ".livemerge-setup";
+
+/// An engine directory's lock: an exclusive `flock` on the directory itself, held while one
+/// process sets it up or runs an engine on it (released when dropped, or when the process dies).
+#[derive(Debug)]
+pub struct DirLock {
+    _dir: std::fs::File,
+}
+
+/// Takes `dir`'s lock without waiting: another livemerge holding it is a one-line error.
+pub fn lock_dir(dir: &Path) -> Result<DirLock> {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::File::open(dir)
+        .map_err(|e| Error::BadInput(format!("cannot open {}: {e}", dir.display())))?;
+    // SAFETY: flock on a descriptor we own; no memory is passed.
+    let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if r != 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            Error::Locked(format!(
+                "{} is in use by another livemerge (its directory lock is held)",
+                dir.display()
+            ))
+        } else {
+            Error::BadInput(format!("cannot lock {}: {e}", dir.display()))
+        });
+    }
+    Ok(DirLock { _dir: f })
+}
+
+/// [`check_new_dir`] before anything is opened, for a clear answer early: a directory another
+/// livemerge is setting up or running on is "in use" (its lock is held), not "not empty".
+pub(crate) fn precheck_new_dir(dir: &Path) -> Result<()> {
+    let _lock = if dir.is_dir() {
+        Some(lock_dir(dir)?)
+    } else {
+        None
+    };
+    check_new_dir(dir)
+}
+
+/// Creates an engine directory: qcow2 disks with a snapshot, and the database. The directory's
+/// lock is taken before anything is checked or written, and returned to be held while the
+/// engine runs, so two `run`s on one new directory cannot both set it up.
+pub(crate) fn setup_dir(dir: &Path, settings: &Settings) -> Result<(Layout, DirLock)> {
+    if dir.exists() && !dir.is_dir() {
+        check_new_dir(dir)?;
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::BadInput(format!("cannot create {}: {e}", dir.display())))?;
+    // Checked only under the lock: a run setting the directory up holds it, and a check made
+    // outside it could see that run's half-written files and call the directory foreign.
+    let lock = lock_dir(dir)?;
+    check_new_dir(dir)?;
+    Ok((setup_checked(dir, settings)?, lock))
+}
+
+/// Refuses a directory `run` must not touch: one that holds an engine, is not a directory, or
+/// holds anything else than an interrupted setup of ours.
+pub(crate) fn check_new_dir(dir: &Path) -> Result<()> {
+    if dir.join(DB_FILE).exists() {
+        return Err(Error::BadInput(format!(
+            "{} already holds an engine: use `livemerge resume --dir {}`",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    if dir.exists() {
+        if !dir.is_dir() {
+            return Err(Error::BadInput(format!(
+                "{} is not a directory",
+                dir.display()
+            )));
+        }
+        let mut entries = std::fs::read_dir(dir)
+            .map_err(|e| Error::BadInput(format!("cannot read {}: {e}", dir.display())))?;
+        if entries.next().is_some() && !dir.join(SETUP_MARKER).exists() {
+            return Err(Error::BadInput(format!(
+                "{} is not empty and not an engine directory: give an empty or new directory",
+                dir.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Continues [`setup_dir`] once the directory is known to be usable.
+fn setup_checked(dir: &Path, settings: &Settings) -> Result<Layout> {
+    let io = |e: std::io::Error| Error::Storage(format!("{}: {e}", dir.display()));
+    // Through the one writer of files: a marker planted as a FIFO or device is refused, not
+    // waited on or written through.
+    crate::outfile::write_atomically(&dir.join(SETUP_MARKER), b"setup in progress\n")
+        .map_err(Error::BadInput)?;
+    // Leftovers of an interrupted setup (only ours: the marker says the directory is ours).
+    for d in 0..crate::MAX_DISKS {
+        let dd = qcow2::disk_dir(dir, d);
+        if dd.exists() {
+            std::fs::remove_dir_all(&dd).map_err(io)?;
+        }
+    }
+    Qcow2::create(dir, settings.disks as usize)?;
+    let layout = Layout::new(
+        "qcow2",
+        settings.disks as usize,
+        seed_from_clock(settings.seed),
+    );
+    create_db(dir, settings, &layout)?;
+    std::fs::remove_file(dir.join(SETUP_MARKER)).map_err(io)?;
+    Ok(layout)
+}
+
+/// Writes the database under a temporary name and renames it: `engine.db` exists only whole.
+pub(crate) fn create_db(dir: &Path, settings: &Settings, layout: &Layout) -> Result<()> {
+    let tmp = dir.join(format!("{DB_FILE}.tmp"));
+    for suffix in ["", "-journal", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", tmp.display()));
+    }
+    Db::create(
+        &tmp,
+        settings,
+        layout,
+        &State::initial(settings.disks as usize),
+    )?;
+    std::fs::rename(&tmp, dir.join(DB_FILE))
+        .map_err(|e| Error::Db(format!("cannot install {DB_FILE}: {e}")))
+}
+
+fn seed_from_clock(seed: u64) -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    seed ^ t ^ ((std::process::id() as u64) << 32)
+}
+
+/// A new engine's trace must be a new (or empty) file: appending to another run's trace would
+/// make one file tell two stories.
+pub(crate) fn refuse_used_trace(trace: Option<&Path>) -> Result<()> {
+    let Some(p) = trace else { return Ok(()) };
+    crate::outfile::check_target(p).map_err(|e| Error::BadInput(format!("--trace {e}")))?;
+    match std::fs::metadata(p) {
+        Ok(m) if m.len() > 0 => Err(Error::BadInput(format!(
+            "--trace {}: already holds a trace (of another run): give a new file",
+            p.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+pub(crate) fn open_trace(trace: Option<&Path>) -> Result<Option<Trace>> {
+    trace
+        .map(|p| {
+            // The error names the path already.
+            Trace::open(p).map_err(|e| Error::BadInput(format!("--trace {e}")))
+        })
+        .transpose()
+}
+
+/// Refuses a `resume --trace` file that is not this directory's trace (another engine's, or one
+/// without a header naming its directory), or that is ahead of the database (the database lost
+/// committed steps: a damaged WAL or file rolled it back). Returns the trace's last `seq`.
+pub(crate) fn check_trace_belongs(tp: &Path, dir: &Path, p: &Persisted) -> Result<u64> {
+    let x = crate::trace::Existing::read(tp)
+        .map_err(|e| Error::BadInput(format!("--trace {}: cannot read: {e}", tp.display())))?;
+    let mine = serde_json::to_value(&p.layout).unwrap_or_default();
+    let vm = |l: &serde_json::Value| l["vm_id"].as_str().unwrap_or("none").to_string();
+    if let Some(other) = x.layouts.iter().find(|l| **l != mine) {
+        return Err(Error::BadInput(format!(
+            "--trace {}: the trace of another engine (its header names VM {}, {}'s database VM {}): give this directory's trace or a new file",
+            tp.display(),
+            vm(other),
+            dir.display(),
+            p.layout.vm_id
+        )));
+    }
+    if x.records > 0 && x.layouts.is_empty() {
+        return Err(Error::BadInput(format!(
+            "--trace {}: holds records but no header naming its engine directory: give a new file",
+            tp.display()
+        )));
+    }
+    if x.last_seq > p.seq {
+        return Err(Error::BadInput(format!(
+            "{}: the database is behind the trace: its last step is seq {}, the trace {} records seq {}; committed steps were lost (a damaged WAL or database file?): refusing to resume",
+            dir.display(),
+            p.seq,
+            tp.display(),
+            x.last_seq
+        )));
+    }
+    Ok(x.last_seq)
+}

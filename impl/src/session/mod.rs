@@ -1,0 +1,181 @@
+//! A removal from start to end: set up an engine directory, run the engine until the removal
+//! ends (or cannot), and judge the result on the REAL database and storage.
+//!
+//! "The end" of a run: `step` accepts nothing but `Restart` and no IO is outstanding. A removal
+//! can reach that without ending: after a restart inside the parent's `execute()`, the parent is
+//! FAILED_RESTARTED and the poller never dispatches it (oVirt's own liveness bug, which the model
+//! finds). A wall-clock limit catches anything else that hangs. Either way the run reports
+//! "removal did not end: ..." instead of hanging.
+//!
+//! - [`dir`]: engine directories (setup, lock, the checks that keep a run off foreign files);
+//! - [`verdict`]: the [`Outcome`] of a run, judged on reality.
+
+mod dir;
+mod verdict;
+
+pub use crate::db::{db_path, DB_FILE};
+pub(crate) use dir::{create_db, open_trace, precheck_new_dir, refuse_used_trace, setup_dir};
+pub use dir::{lock_dir, DirLock, SETUP_MARKER};
+pub(crate) use verdict::finish;
+pub use verdict::Outcome;
+
+use crate::db::{Db, Layout};
+use crate::engine::Parts;
+use crate::error::{Error, Result};
+use crate::scheduler::{Free, Gate, HoldUntil};
+use crate::settings::Settings;
+use crate::sources::{start, Start};
+use crate::storage::memory::Memory;
+use crate::storage::qcow2::{self, Qcow2};
+use crate::storage::Storage;
+use crate::trace::Trace;
+use livemerge_model::State;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A forced schedule selectable from the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Schedule {
+    /// Real thread timing decides.
+    Free,
+    /// No pool thread picks up a child until the poller has polled the parent after its
+    /// `execute()` returned (see [`HoldUntil::pool_after_parent_poll`]).
+    PoolAfterParentPoll,
+}
+
+impl Schedule {
+    pub fn gate(self) -> Arc<dyn Gate> {
+        match self {
+            Schedule::Free => Arc::new(Free),
+            Schedule::PoolAfterParentPoll => Arc::new(HoldUntil::pool_after_parent_poll()),
+        }
+    }
+}
+
+/// `livemerge run`: sets up `dir` with qcow2 disks and removes the snapshot live.
+pub fn run_dir(
+    dir: &Path,
+    settings: Settings,
+    schedule: Schedule,
+    trace: Option<&Path>,
+) -> Result<Outcome> {
+    settings.validate().map_err(Error::BadInput)?;
+    qcow2::check_tools()?;
+    precheck_new_dir(dir)?;
+    refuse_used_trace(trace)?;
+    let trace = open_trace(trace)?;
+    let (layout, _lock) = setup_dir(dir, &settings)?;
+    let db = Db::open_engine(&dir.join(DB_FILE))?;
+    let storage = Arc::new(Qcow2::open(dir, settings.disks as usize)?);
+    let parts = fresh_parts(settings, layout, db, storage, schedule.gate(), trace);
+    Ok(drive(parts, Start::Fresh))
+}
+
+/// `livemerge resume`: the engine on `dir` was killed; restart it through the model and finish.
+pub fn resume_dir(dir: &Path, trace: Option<&Path>, limit_ms: Option<u64>) -> Result<Outcome> {
+    let path = db_path(dir)?;
+    let _lock = lock_dir(dir)?;
+    if let Some(tp) = trace {
+        crate::outfile::check_target(tp).map_err(|e| Error::BadInput(format!("--trace {e}")))?;
+    }
+    // The trace is compared with the database before the engine writes anything to it.
+    let (db, last_traced) = Db::open_engine_with(&path, |db| match trace {
+        Some(tp) => dir::check_trace_belongs(tp, dir, &db.load()?),
+        None => Ok(0),
+    })?;
+    let p = db.load()?;
+    let mut settings = p.settings;
+    if let Some(l) = limit_ms {
+        settings.limit_ms = l;
+    }
+    settings.validate().map_err(Error::BadInput)?;
+    let n = p.settings.disks as usize;
+    if p.layout.disks.len() != n || p.state.disk_count() != n {
+        return Err(Error::BadInput(format!(
+            "{}: the engine database is inconsistent ({} disk(s) in its settings, {} in its layout, {} in its state)",
+            path.display(),
+            n,
+            p.layout.disks.len(),
+            p.state.disk_count()
+        )));
+    }
+    if p.layout.storage != "qcow2" {
+        return Err(Error::BadInput(format!(
+            "{} holds a {} engine, which cannot be resumed",
+            dir.display(),
+            p.layout.storage
+        )));
+    }
+    let storage: Arc<dyn Storage> = Arc::new(Qcow2::open(dir, p.layout.disks.len())?);
+    let mut trace = open_trace(trace)?;
+    if let Some(t) = trace.as_mut() {
+        let missing: Vec<_> = db
+            .event_log()?
+            .into_iter()
+            .filter(|r| r.seq > last_traced)
+            .collect();
+        t.backfill(&settings.model_config(), &p.layout, &missing)
+            .map_err(|e| Error::BadInput(format!("cannot write the trace: {e}")))?;
+    }
+    let parts = Parts {
+        settings,
+        layout: p.layout,
+        db,
+        state: p.state,
+        seq: p.seq,
+        storage,
+        gate: Arc::new(Free),
+        trace,
+    };
+    Ok(drive(parts, Start::Restart))
+}
+
+/// One removal on the in-memory backend, with its database in `db_dir` (stress and tests).
+pub fn run_memory(
+    db_dir: &Path,
+    settings: Settings,
+    storage: Arc<Memory>,
+    gate: Arc<dyn Gate>,
+    trace: Option<&Path>,
+) -> Result<Outcome> {
+    settings.validate().map_err(Error::BadInput)?;
+    let trace = open_trace(trace)?;
+    let layout = Layout::new("memory", settings.disks as usize, settings.seed);
+    create_db(db_dir, &settings, &layout)?;
+    let db = Db::open_engine(&db_dir.join(DB_FILE))?;
+    let parts = fresh_parts(settings, layout, db, storage, gate, trace);
+    Ok(drive(parts, Start::Fresh))
+}
+
+/// The parts of an engine that has applied nothing yet.
+fn fresh_parts(
+    settings: Settings,
+    layout: Layout,
+    db: Db,
+    storage: Arc<dyn Storage>,
+    gate: Arc<dyn Gate>,
+    trace: Option<Trace>,
+) -> Parts {
+    Parts {
+        settings,
+        layout,
+        db,
+        state: State::initial(settings.disks as usize),
+        seq: 0,
+        storage,
+        gate,
+        trace,
+    }
+}
+
+/// Runs an engine from `parts` to the end of the removal and judges the outcome.
+pub fn drive(parts: Parts, how: Start) -> Outcome {
+    let t0 = Instant::now();
+    let seq0 = parts.seq;
+    let limit = parts.settings.limit();
+    let engine = start(parts, how, 0);
+    let quiescent = engine.wait_end(limit);
+    engine.shutdown();
+    finish(&engine, quiescent, seq0, t0)
+}

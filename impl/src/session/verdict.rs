@@ -1,0 +1,157 @@
+//! The verdict on a run: its outcome judged on the REAL database and storage, not on what the
+//! engine believes, with every safety property checked in every state the engine went through.
+
+use crate::abstraction::{self, Observed};
+use crate::db::Layout;
+use crate::engine::Engine;
+use crate::settings::Settings;
+use crate::storage::DataCheck;
+use livemerge_model::properties::{self, Expectation};
+use livemerge_model::{summarize, why_stuck, State};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// How a run ended, judged on the real database and storage.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub settings: Settings,
+    pub layout: Layout,
+    /// The engine's final model state (what it believes).
+    pub state: State,
+    /// The real rows and facts, and their abstraction (what is).
+    pub observed: Observed,
+    /// The data written to each disk's layers, read back from its active volume.
+    pub data: Vec<DataCheck>,
+    /// The safety properties ("always") evaluated on `observed.state`: name, holds.
+    pub properties: Vec<(&'static str, bool)>,
+    /// The first state the engine went through with the snapshot row deleted, if any (a 3.6.0
+    /// child may merge after it, so the end alone cannot tell what the deletion left behind).
+    pub removed_at: Option<State>,
+    /// The parent's end-action ran.
+    pub ended: bool,
+    /// Why the removal did not end, if it did not.
+    pub stuck: Option<String>,
+    /// Disagreements between the model and reality (a MERGE_STATUS verdict, the final state vs
+    /// the abstraction, a schedule the run departed from).
+    pub conformance: Vec<String>,
+    /// Events applied by this process, and in the whole directory.
+    pub events_here: u64,
+    pub events_total: u64,
+    pub seconds: f64,
+}
+
+impl Outcome {
+    /// Some safety property fails on reality, data is unreadable, or the engine did not conform.
+    pub fn violated(&self) -> bool {
+        self.properties.iter().any(|(_, ok)| !ok)
+            || self.data.iter().any(|d| !d.all_readable())
+            || !self.conformance.is_empty()
+    }
+
+    /// 0 ended and everything holds; 1 something is violated; 3 the removal did not end.
+    pub fn exit_code(&self) -> u8 {
+        if self.violated() {
+            1
+        } else if self.stuck.is_some() {
+            3
+        } else {
+            0
+        }
+    }
+}
+
+pub(crate) fn finish(engine: &Arc<Engine>, quiescent: bool, seq0: u64, t0: Instant) -> Outcome {
+    let cfg = *engine.config();
+    let state = engine.state();
+    let storage = Arc::clone(engine.storage());
+    let layout = engine.layout().clone();
+    let mut conformance = engine.conformance_errors();
+    let fatal = engine.fatal();
+    let observed = engine.with_db(|db| abstraction::observe(db, storage.as_ref(), &layout));
+    let observed = match observed {
+        Ok(o) => o,
+        Err(e) => {
+            // Reality could not be read: judge the engine's own state and say so.
+            conformance.push(format!("cannot read the real database and storage: {e}"));
+            Observed {
+                rows: crate::db::project(&state, &layout),
+                facts: Vec::new(),
+                persisted: state,
+                state,
+            }
+        }
+    };
+    let diffs = abstraction::discrepancies(&state, &observed.state);
+    if !diffs.is_empty() {
+        conformance.push(format!(
+            "the engine's state differs from the real database and storage: {}",
+            diffs.join("; ")
+        ));
+    }
+    let data = (0..cfg.n())
+        .map(|d| {
+            storage.data_check(d).unwrap_or_else(|e| {
+                conformance.push(format!("disk-{}: cannot read data back: {e}", d + 1));
+                DataCheck {
+                    base_data: false,
+                    top_data: false,
+                }
+            })
+        })
+        .collect();
+    // An invariant must hold in every state the engine went through, not only at the end: a
+    // 3.6.0 child whose row was deleted re-creates it and merges after the snapshot row is gone,
+    // so the end can look right after the snapshot was removed with nothing merged.
+    let went_through: Vec<State> = engine
+        .with_db(|db| db.event_log())
+        .map(|log| log.into_iter().map(|r| r.after).collect())
+        .unwrap_or_else(|e| {
+            conformance.push(format!("cannot read the event log: {e}"));
+            Vec::new()
+        });
+    let removed_at = went_through
+        .iter()
+        .find(|s| s.snapshot == livemerge_model::Snapshot::Deleted)
+        .copied();
+    let props = properties::all(&cfg)
+        .into_iter()
+        .filter(|p| p.expectation == Expectation::Always)
+        .map(|p| {
+            let always = went_through.iter().all(|s| (p.holds)(&cfg, s));
+            (p.name, always && (p.holds)(&cfg, &observed.state))
+        })
+        .collect();
+    let ended = observed.state.removal_ended();
+    let stuck = if let Some(f) = fatal {
+        Some(format!("the engine stopped: {f}"))
+    } else if ended {
+        None
+    } else if quiescent {
+        Some(format!(
+            "removal did not end: nothing more can happen ({})",
+            why_stuck(&cfg, &state)
+        ))
+    } else {
+        Some(format!(
+            "removal did not end within {:.0} s: {}",
+            engine.settings().limit().as_secs_f64(),
+            summarize(&cfg, &state).replace('\n', "; ")
+        ))
+    };
+    let events_total = engine.seq();
+    Outcome {
+        settings: *engine.settings(),
+        layout,
+        state,
+        observed,
+        data,
+        properties: props,
+        removed_at,
+        ended,
+        stuck,
+        conformance,
+        events_here: events_total - seq0,
+        events_total,
+        seconds: t0.elapsed().as_secs_f64(),
+    }
+}
