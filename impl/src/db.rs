@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::settings::Settings;
 use livemerge_model::{CmdStatus, Event, Images, Snapshot, State};
 use rusqlite::config::DbConfig;
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::time::Duration;
@@ -329,22 +329,29 @@ fn write_rows(tx: &rusqlite::Transaction<'_>, rows: &Rows) -> rusqlite::Result<(
     Ok(())
 }
 
+/// Whether SQLite says another connection holds the database (by its error code).
+fn is_locked(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
 fn map_open_error(path: &Path, e: rusqlite::Error) -> Error {
-    let msg = e.to_string();
-    if msg.contains("locked") || msg.contains("busy") {
+    let msg = crate::error::one_line(&e.to_string());
+    // A missing table has no code of its own (it is the generic SQLITE_ERROR): its message is
+    // all that tells a database of another program from ours.
+    let foreign = e.sqlite_error_code() == Some(ErrorCode::NotADatabase)
+        || (e.sqlite_error_code() == Some(ErrorCode::Unknown) && msg.contains("no such table"));
+    if is_locked(&e) {
         Error::Locked(format!("{} is locked by another engine", path.display()))
-    } else if msg.contains("not a database") || msg.contains("no such table") {
+    } else if foreign {
         Error::NotEngineDir(format!(
-            "{} is not an engine database ({})",
-            path.display(),
-            crate::error::one_line(&msg)
+            "{} is not an engine database ({msg})",
+            path.display()
         ))
     } else {
-        Error::Db(format!(
-            "{}: {}",
-            path.display(),
-            crate::error::one_line(&msg)
-        ))
+        Error::Db(format!("{}: {msg}", path.display()))
     }
 }
 
@@ -356,9 +363,12 @@ fn quick_check(conn: &Connection, path: &Path) -> Result<()> {
             st.query_map([], |r| r.get::<_, String>(0))?
                 .collect::<rusqlite::Result<Vec<String>>>()
         })
-        .map_err(|e| match e.to_string() {
-            m if m.contains("locked") || m.contains("busy") => map_open_error(path, e),
-            m => corrupt(path, &m),
+        .map_err(|e| {
+            if is_locked(&e) {
+                map_open_error(path, e)
+            } else {
+                corrupt(path, &e.to_string())
+            }
         })?;
     if problems.len() == 1 && problems[0] == "ok" {
         return Ok(());

@@ -46,10 +46,4 @@ pub fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-impl From<crate::storage::StorageError> for Error {
-    fn from(e: crate::storage::StorageError) -> Error {
-        Error::Storage(e.to_string())
-    }
-}
-
 pub type Result<T> = std::result::Result<T, Error>;

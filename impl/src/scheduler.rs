@@ -12,6 +12,7 @@
 //! other commands). The engine reports every verdict of `step` to [`Gate::applied`] under its
 //! lock, so a scheduler sees events in exactly the order they were applied.
 
+use crate::sync::{lock, wait};
 use livemerge_model::{Event, State};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
@@ -65,7 +66,7 @@ fn wait_until<T>(
     stop: &AtomicBool,
     mut ready: impl FnMut(&T) -> bool,
 ) -> bool {
-    let mut g = m.lock().unwrap_or_else(|e| e.into_inner());
+    let mut g = lock(m);
     loop {
         if ready(&g) {
             return true;
@@ -73,10 +74,7 @@ fn wait_until<T>(
         if stop.load(Ordering::SeqCst) {
             return false;
         }
-        g = cv
-            .wait_timeout(g, RECHECK)
-            .unwrap_or_else(|e| e.into_inner())
-            .0;
+        g = wait(cv, g, RECHECK);
     }
 }
 
@@ -123,7 +121,7 @@ impl Script {
 
     /// How many of the script's events have been applied.
     pub fn done(&self) -> usize {
-        self.pos.lock().unwrap_or_else(|e| e.into_inner()).next
+        lock(&self.pos).next
     }
 
     fn admits(&self, p: &ScriptPos, candidates: &[Event]) -> bool {
@@ -142,7 +140,7 @@ impl Gate for Script {
         wait_until(&self.pos, &self.cv, stop, |p| self.admits(p, candidates))
     }
     fn may_poll(&self, event: Event) -> bool {
-        let p = self.pos.lock().unwrap_or_else(|e| e.into_inner());
+        let p = lock(&self.pos);
         self.admits(&p, &[event])
     }
     fn poller_delays(&self) -> bool {
@@ -152,7 +150,7 @@ impl Gate for Script {
         if after.is_none() {
             return;
         }
-        let mut p = self.pos.lock().unwrap_or_else(|e| e.into_inner());
+        let mut p = lock(&self.pos);
         match self.events.get(p.next) {
             Some(&e) if e == event => p.next += 1,
             Some(&e) if p.divergence.is_none() => {
@@ -169,11 +167,7 @@ impl Gate for Script {
         self.cv.notify_all();
     }
     fn divergence(&self) -> Option<String> {
-        self.pos
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .divergence
-            .clone()
+        lock(&self.pos).divergence.clone()
     }
 }
 
@@ -221,11 +215,11 @@ impl Gate for HoldUntil {
         wait_until(&self.released, &self.cv, stop, |r| *r)
     }
     fn may_poll(&self, event: Event) -> bool {
-        !(self.held)(event) || *self.released.lock().unwrap_or_else(|e| e.into_inner())
+        !(self.held)(event) || *lock(&self.released)
     }
     fn applied(&self, event: Event, before: &State, after: Option<&State>) {
         if (self.release)(event, before, after) {
-            *self.released.lock().unwrap_or_else(|e| e.into_inner()) = true;
+            *lock(&self.released) = true;
             self.cv.notify_all();
         }
     }

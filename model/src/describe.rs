@@ -447,3 +447,9 @@ fn summarize_disk(d: &Disk) -> String {
     };
     format!("{child} | host: {host}{job} | db: {images}{snap}")
 }
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&summarize_n(self, self.disk_count()))
+    }
+}

@@ -395,7 +395,7 @@ impl Disk {
 
 /// The whole protocol state. Disks beyond the configuration's count stay at their initial value
 /// and are left out when serialized. `Debug` prints the readable summary (the web explorer shows
-/// states through `Debug`).
+/// states through `Debug`; it lives with the other descriptions in `describe.rs`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(into = "StateRepr", try_from = "StateRepr")]
 pub struct State {
@@ -471,12 +471,6 @@ struct StateRepr {
     #[serde(default)]
     retries: u8,
     disks: Vec<Disk>,
-}
-
-impl std::fmt::Debug for State {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&crate::describe::summarize_n(self, self.disk_count()))
-    }
 }
 
 impl From<State> for StateRepr {

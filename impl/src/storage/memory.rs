@@ -4,6 +4,7 @@
 //! Faults can be injected per disk (a merge job that fails, a `deleteVolume` that fails).
 
 use super::{Chain, DataCheck, DiskFacts, HostJob, Storage, StorageResult, ThreadJob, BASE, TOP};
+use crate::sync::lock;
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -54,11 +55,11 @@ impl Memory {
     }
 
     fn faults(&self) -> std::sync::MutexGuard<'_, MemoryFaults> {
-        self.faults.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.faults)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Vol>> {
-        self.vols.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.vols)
     }
 }
 
@@ -78,7 +79,7 @@ impl Storage for Memory {
             // reports that job's end, as VDSM reports an existing block job.
             let h = std::thread::spawn(move || loop {
                 std::thread::sleep(Duration::from_millis(1));
-                let v = vols.lock().unwrap_or_else(|e| e.into_inner())[d];
+                let v = lock(&vols)[d];
                 if !v.job_running {
                     return if !v.active_top && v.base_has_top {
                         Ok(())
@@ -94,7 +95,7 @@ impl Storage for Memory {
         let fails = self.faults().take_merge_fault(d);
         let h = std::thread::spawn(move || {
             std::thread::sleep(time);
-            let mut v = vols.lock().unwrap_or_else(|e| e.into_inner());
+            let mut v = lock(&vols);
             let vol = &mut v[d];
             vol.job_running = false;
             if fails {

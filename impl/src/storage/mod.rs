@@ -12,7 +12,7 @@
 pub mod memory;
 pub mod qcow2;
 
-use livemerge_model::{step, Config, Event, State, Step};
+use livemerge_model::{grandchild_act, step, Config, Event, GrandchildAct, HostCall, State};
 use serde::{Deserialize, Serialize};
 
 /// File names of the two volumes of every disk (both backends use them).
@@ -86,6 +86,12 @@ impl From<String> for StorageError {
 impl From<&str> for StorageError {
     fn from(s: &str) -> StorageError {
         StorageError::new(s)
+    }
+}
+
+impl From<StorageError> for crate::error::Error {
+    fn from(e: StorageError) -> crate::error::Error {
+        crate::error::Error::Storage(e.0)
     }
 }
 
@@ -180,7 +186,10 @@ impl InjectedFaults {
                 Event::HostJobEnds(d) => plan.merge[d as usize].push_back(false),
                 Event::HostJobFails(d) => plan.merge[d as usize].push_back(true),
                 Event::DeleteVolumeFails(d) => plan.delete[d as usize].push_back(true),
-                Event::TaskEnds(d) if s.disks[d as usize].step == Step::DestroyImage => {
+                Event::TaskEnds(d)
+                    if grandchild_act(cfg, &s, d as usize)
+                        == Some(GrandchildAct::Finish(HostCall::DeleteVolume)) =>
+                {
                     plan.delete[d as usize].push_back(false)
                 }
                 _ => {}

@@ -15,6 +15,7 @@
 
 use super::{Chain, DataCheck, DiskFacts, HostJob, Storage, StorageResult, ThreadJob, BASE, TOP};
 use crate::error::{one_line, Error};
+use crate::sync::lock;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -104,7 +105,7 @@ fn qemu_img_alive(pid: u32) -> bool {
 
 impl Qcow2 {
     fn faults(&self) -> std::sync::MutexGuard<'_, super::InjectedFaults> {
-        self.faults.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.faults)
     }
 
     /// Creates `n` disks under `dir`, each `base <- top` with its patterns written.
@@ -282,7 +283,7 @@ impl Storage for Qcow2 {
 
     fn start_merge(&self, d: usize) -> StorageResult<Box<dyn HostJob>> {
         let dd = self.dd(d)?;
-        self.jobs.lock().unwrap_or_else(|e| e.into_inner())[d] = true;
+        lock(&self.jobs)[d] = true;
         let jobs = Arc::clone(&self.jobs);
         let fails = self.faults().take_merge_fault(d);
         let h = std::thread::spawn(move || {
@@ -291,7 +292,7 @@ impl Storage for Qcow2 {
             } else {
                 merge_job(dd)
             };
-            jobs.lock().unwrap_or_else(|e| e.into_inner())[d] = false;
+            lock(&jobs)[d] = false;
             r
         });
         Ok(Box::new(ThreadJob(h)))
@@ -346,8 +347,7 @@ impl Storage for Qcow2 {
         };
         let (_, pt) = patterns(d);
         let base_has_top = reads_pattern(&dd, BASE, pt, TOP_OFFSET)?;
-        let job_running =
-            self.jobs.lock().unwrap_or_else(|e| e.into_inner())[d] || Qcow2::orphan(&dd).is_some();
+        let job_running = lock(&self.jobs)[d] || Qcow2::orphan(&dd).is_some();
         Ok(DiskFacts {
             top_in_chain,
             top_exists,
@@ -363,7 +363,7 @@ impl Storage for Qcow2 {
         json!({
             "active": self.active(d).unwrap_or_else(|e| e),
             "top_exists": dd.join(TOP).exists(),
-            "job_running": self.jobs.lock().unwrap_or_else(|e| e.into_inner())[d],
+            "job_running": lock(&self.jobs)[d],
         })
     }
 

@@ -1,0 +1,213 @@
+//! The model's output side, without threads: what a state wants, each event's actor, and when
+//! nothing more can happen inside an engine. A tiny runtime built only on `wants` and `step`
+//! drives whole removals here, as the engine does with threads.
+
+use livemerge_model::races::{merged_but_unsynced, removed_before_merge};
+use livemerge_model::{
+    enabled, grandchild_act, properties, settled, step, wants, Actor, Config, Event, Faults,
+    GrandchildAct, HostCall, Release, State,
+};
+
+fn cfg(disks: u8, release: Release) -> Config {
+    Config {
+        disks,
+        release,
+        faults: Faults::NONE,
+        restarts: 0,
+        retries: 0,
+        symmetry: false,
+    }
+}
+
+fn run(cfg: &Config, events: &[Event]) -> State {
+    events.iter().fold(State::initial(cfg.n()), |s, &e| {
+        step(cfg, &s, e).unwrap_or_else(|r| panic!("{e:?} refused: {r}"))
+    })
+}
+
+/// The event a runtime feeds back for what the model wants, with no fault: the pool runs a
+/// queued child, a grandchild thread does its act, a watched host job ends.
+fn wanted_event(cfg: &Config, s: &State) -> Option<Event> {
+    for (d, w) in wants(cfg, s).disks().iter().enumerate() {
+        let e = d as u8;
+        if w.child {
+            return Some(Event::PoolPicksUp(e));
+        }
+        if let Some((_, Some(act))) = w.grandchild {
+            return Some(act.events()[0](e));
+        }
+        if w.host_job {
+            return Some(Event::HostJobEnds(e));
+        }
+    }
+    None
+}
+
+/// Drives a removal as an engine would, one source at a time: the parent's thread, then what
+/// the model wants, the pool's `ChildReturns`, and the poller when nothing else moves.
+fn drive(cfg: &Config) -> (State, Vec<Event>) {
+    let mut s = State::initial(cfg.n());
+    let mut path = Vec::new();
+    for _ in 0..500 {
+        let parent = [
+            Event::ParentBegins,
+            Event::ParentStartsChild,
+            Event::ParentReturns,
+        ];
+        let returns = (0..cfg.n() as u8).map(Event::ChildReturns);
+        let polls =
+            std::iter::once(Event::PollParent).chain((0..cfg.n() as u8).map(Event::PollChild));
+        let next = parent
+            .into_iter()
+            .chain(wanted_event(cfg, &s))
+            .chain(returns)
+            .chain(polls)
+            .find(|&e| step(cfg, &s, e).is_ok());
+        let Some(e) = next else { break };
+        s = step(cfg, &s, e).unwrap();
+        path.push(e);
+    }
+    (s, path)
+}
+
+#[test]
+fn a_runtime_of_wants_and_polls_completes_every_release_removal() {
+    for release in Release::ALL {
+        for disks in 1..=3 {
+            let cfg = cfg(disks, release);
+            let (s, path) = drive(&cfg);
+            assert!(s.removal_ended(), "{release:?} {disks}: {path:?}");
+            // This driver polls the parent before its children, which is 3.6's end-action race:
+            // the parent ends before a child's end-action synced its rows. 4.0 waits for it.
+            assert!(
+                release < Release::V4_0_0
+                    || properties::snapshot_removed_implies_merge_done(&cfg, &s),
+                "{release:?} {disks}: {path:?} {s:?}"
+            );
+            assert!(
+                settled(&cfg, &s),
+                "nothing is left for the engine's threads"
+            );
+            assert!(wanted_event(&cfg, &s).is_none());
+        }
+    }
+}
+
+#[test]
+fn a_queued_child_is_wanted_by_the_pool_until_a_thread_takes_it() {
+    let cfg = cfg(2, Release::V4_0_2);
+    let s = run(&cfg, &[Event::ParentBegins, Event::ParentStartsChild]);
+    let w = wants(&cfg, &s);
+    assert!(w.disks()[0].child && !w.disks()[1].child);
+    let s = step(&cfg, &s, Event::PoolPicksUp(0)).unwrap();
+    assert!(!wants(&cfg, &s).disks()[0].child);
+}
+
+#[test]
+fn merge_status_waits_for_the_hosts_job_and_then_reads_the_chain() {
+    let cfg = cfg(1, Release::V4_0_2);
+    let mut s = run(
+        &cfg,
+        &[
+            Event::ParentBegins,
+            Event::ParentStartsChild,
+            Event::ParentReturns,
+            Event::PoolPicksUp(0),
+            Event::ChildReturns(0),
+            Event::PollChild(0),
+        ],
+    );
+    // EXTEND, then MERGE: VM.merge starts the host's job.
+    for e in [
+        Event::GrandchildReturns(0),
+        Event::TaskEnds(0),
+        Event::PollChild(0),
+    ] {
+        s = step(&cfg, &s, e).unwrap();
+    }
+    assert_eq!(grandchild_act(&cfg, &s, 0), Some(GrandchildAct::VmMerge));
+    for e in [
+        Event::MergeReachesHost(0),
+        Event::GrandchildReturns(0),
+        Event::TaskEnds(0),
+        Event::PollChild(0),
+        Event::GrandchildReturns(0),
+    ] {
+        s = step(&cfg, &s, e).unwrap();
+    }
+    let w = wants(&cfg, &s).disks()[0];
+    assert!(w.host_job, "the job is to be watched");
+    assert!(
+        matches!(w.grandchild, Some((_, None))),
+        "MERGE_STATUS has a thread but nothing to do while the job runs: {w:?}"
+    );
+    s = step(&cfg, &s, Event::HostJobEnds(0)).unwrap();
+    assert_eq!(
+        grandchild_act(&cfg, &s, 0),
+        Some(GrandchildAct::Finish(HostCall::ReadChain))
+    );
+}
+
+#[test]
+fn every_event_has_the_actor_whose_thread_observes_it() {
+    let engine_side = [
+        Event::PoolPicksUp(0),
+        Event::ChildReturns(0),
+        Event::PollChild(0),
+        Event::PollParent,
+        Event::GrandchildPicksUp(0),
+        Event::MergeReachesHost(0),
+        Event::MergeRefused(0),
+        Event::GrandchildReturns(0),
+        Event::TaskEnds(0),
+        Event::DeleteVolumeFails(0),
+        Event::HostJobEnds(0),
+        Event::HostJobFails(0),
+    ];
+    for e in engine_side {
+        assert!(e.actor().inside_engine(), "{e:?}");
+    }
+    assert_eq!(Event::Restart.actor(), Actor::Restart);
+    assert_eq!(Event::UserRetries.actor(), Actor::User);
+    assert_eq!(Event::ParentStartsChild.actor(), Actor::Parent);
+    assert_eq!(Event::HostJobFails(1).actor(), Actor::Host);
+    for e in [Event::Restart, Event::UserRetries, Event::ParentBegins] {
+        assert!(!e.actor().inside_engine(), "{e:?}");
+    }
+}
+
+#[test]
+fn a_restart_inside_execute_leaves_the_4_0_parent_to_the_poller() {
+    // 4.0 polls an EXECUTION_FAILED parent: after the restart the engine is not settled until
+    // the poller has ended the removal FAILED.
+    let mut c = cfg(1, Release::V4_0_2);
+    c.restarts = 1;
+    let s = run(&c, &[Event::ParentBegins, Event::Restart]);
+    assert!(!settled(&c, &s), "{:?}", enabled(&c, &s));
+    let s = step(&c, &s, Event::PollParent).unwrap();
+    let s = step(&c, &s, Event::PollParent).unwrap();
+    assert!(s.removal_ended() && settled(&c, &s));
+}
+
+#[test]
+fn the_races_are_told_apart_on_the_bug_1280160_path() {
+    // 3.6.0: the poller finds the child NOT_STARTED, takes it for finished and deletes the
+    // snapshot row before any merge.
+    let c = cfg(1, Release::V3_6_0);
+    let s = run(
+        &c,
+        &[
+            Event::ParentBegins,
+            Event::ParentStartsChild,
+            Event::ParentReturns,
+            Event::PollParent,
+            Event::PollParent,
+        ],
+    );
+    assert!(s.removal_ended(), "{s:?}");
+    assert!(removed_before_merge(&c, &s));
+    assert!(!merged_but_unsynced(&c, &s), "nothing was merged at all");
+    let fixed = cfg(1, Release::V4_0_2);
+    let (done, _) = drive(&fixed);
+    assert!(!removed_before_merge(&fixed, &done) && !merged_but_unsynced(&fixed, &done));
+}
