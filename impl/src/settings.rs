@@ -83,36 +83,28 @@ impl Default for Settings {
 
 impl Settings {
     pub fn validate(&self) -> Result<(), String> {
-        if self.disks == 0 || self.disks as usize > MAX_DISKS {
-            return Err(format!(
-                "--disks must be between 1 and {MAX_DISKS}, got {}",
-                self.disks
-            ));
-        }
-        if self.tick_ms == 0 || self.tick_ms > MAX_TICK_MS {
-            return Err(format!(
-                "--tick-ms must be between 1 and {MAX_TICK_MS}, got {}",
-                self.tick_ms
-            ));
-        }
-        if self.start_cost_us > MAX_COST_MS * 1000 {
-            return Err(format!(
-                "--start-cost-ms must be at most {MAX_COST_MS}, got {} us",
-                self.start_cost_us
-            ));
-        }
-        if self.pool_threads == 0 || self.pool_threads > MAX_POOL_THREADS {
-            return Err(format!(
-                "--pool-threads must be between 1 and {MAX_POOL_THREADS}, got {}",
-                self.pool_threads
-            ));
-        }
-        if self.limit_ms == 0 || self.limit_ms > MAX_LIMIT_SECS * 1000 {
-            return Err(format!(
-                "--limit-secs must be more than 0 and at most {MAX_LIMIT_SECS}, got {} ms",
-                self.limit_ms
-            ));
-        }
+        let (d, t, c, p, l) = (
+            self.disks,
+            self.tick_ms,
+            self.start_cost_us,
+            self.pool_threads,
+            self.limit_ms,
+        );
+        require(d >= 1 && d as usize <= MAX_DISKS, || {
+            format!("--disks must be between 1 and {MAX_DISKS}, got {d}")
+        })?;
+        require((1..=MAX_TICK_MS).contains(&t), || {
+            format!("--tick-ms must be between 1 and {MAX_TICK_MS}, got {t}")
+        })?;
+        require(c <= MAX_COST_MS * 1000, || {
+            format!("--start-cost-ms must be at most {MAX_COST_MS}, got {c} us")
+        })?;
+        require((1..=MAX_POOL_THREADS).contains(&p), || {
+            format!("--pool-threads must be between 1 and {MAX_POOL_THREADS}, got {p}")
+        })?;
+        require(l > 0 && l <= MAX_LIMIT_SECS * 1000, || {
+            format!("--limit-secs must be more than 0 and at most {MAX_LIMIT_SECS}, got {l} ms")
+        })?;
         Ok(())
     }
 
@@ -140,5 +132,14 @@ impl Settings {
 
     pub fn limit(&self) -> Duration {
         Duration::from_millis(self.limit_ms)
+    }
+}
+
+/// `Ok` if `ok`, else the message.
+fn require(ok: bool, why: impl FnOnce() -> String) -> Result<(), String> {
+    if ok {
+        Ok(())
+    } else {
+        Err(why())
     }
 }

@@ -79,26 +79,18 @@ pub fn describe_step(cfg: &Config, before: &State, event: Event, after: &State) 
             }
         }
         Event::GrandchildPicksUp(i) => format!(
-            "pool thread picks up {}'s {} grandchild: status ACTIVE",
-            disk_name(i as usize),
-            before.disks[i as usize].step.grandchild_name()
+            "pool thread picks up {}: status ACTIVE",
+            grandchild_of(before, i)
         ),
-        Event::MergeReachesHost(i) => format!(
-            "{}'s Merge grandchild calls VM.merge: the host starts a block-commit job",
-            disk_name(i as usize)
-        ),
-        Event::MergeRefused(i) => format!(
-            "{}'s Merge grandchild calls VM.merge, which fails: top is no longer in the host's chain; Merge FAILED",
-            disk_name(i as usize)
-        ),
+        Event::MergeReachesHost(i)
+        | Event::MergeRefused(i)
+        | Event::ChildReturns(i)
+        | Event::HostJobEnds(i)
+        | Event::HostJobFails(i)
+        | Event::DeleteVolumeFails(i) => fixed_text(event).replacen("{}", &disk_name(i as usize), 1),
         Event::GrandchildReturns(i) => format!(
-            "{}'s {} grandchild execute() returns: executed = true",
-            disk_name(i as usize),
-            before.disks[i as usize].step.grandchild_name()
-        ),
-        Event::ChildReturns(i) => format!(
-            "{}'s child execute() returns: executed = true (status stays ACTIVE; its callback drives the steps)",
-            disk_name(i as usize)
+            "{} execute() returns: executed = true",
+            grandchild_of(before, i)
         ),
         Event::PollChild(i) => describe_child_poll(
             cfg,
@@ -108,7 +100,7 @@ pub fn describe_step(cfg: &Config, before: &State, event: Event, after: &State) 
         ),
         Event::TaskEnds(i) => {
             let (b, a) = (&before.disks[i as usize], &after.disks[i as usize]);
-            let who = format!("{}'s {} grandchild", disk_name(i as usize), b.step.grandchild_name());
+            let who = grandchild_of(before, i);
             if b.task == Task::ExecutionFailed {
                 return format!("poller: doPolling({who}, EXECUTION_FAILED): never executed -> FAILED; its end-action runs");
             }
@@ -127,19 +119,30 @@ pub fn describe_step(cfg: &Config, before: &State, event: Event, after: &State) 
                 Step::Complete => who,
             }
         }
-        Event::HostJobEnds(i) => format!(
-            "host: block-commit job for {} completes: base holds top's data, top is out of the chain",
-            disk_name(i as usize)
-        ),
-        Event::HostJobFails(i) => format!(
-            "fault: host's block-commit job for {} ends without merging; the chain is unchanged",
-            disk_name(i as usize)
-        ),
-        Event::DeleteVolumeFails(i) => format!(
-            "fault: deleteVolume of {}'s top volume fails: DestroyImage grandchild FAILED, the volume stays",
-            disk_name(i as usize)
-        ),
     }
+}
+
+/// The words for a step that say the same whatever the state, with `{}` for the disk.
+fn fixed_text(e: Event) -> &'static str {
+    match e {
+        Event::MergeReachesHost(_) => "{}'s Merge grandchild calls VM.merge: the host starts a block-commit job",
+        Event::MergeRefused(_) => "{}'s Merge grandchild calls VM.merge, which fails: top is no longer in the host's chain; Merge FAILED",
+        Event::ChildReturns(_) => "{}'s child execute() returns: executed = true (status stays ACTIVE; its callback drives the steps)",
+        Event::HostJobEnds(_) => "host: block-commit job for {} completes: base holds top's data, top is out of the chain",
+        Event::HostJobFails(_) => "fault: host's block-commit job for {} ends without merging; the chain is unchanged",
+        Event::DeleteVolumeFails(_) => "fault: deleteVolume of {}'s top volume fails: DestroyImage grandchild FAILED, the volume stays",
+        _ => "{}",
+    }
+}
+
+/// "disk-N's Step grandchild", for disk `i` in `s`.
+fn grandchild_of(s: &State, i: u8) -> String {
+    let d = i as usize;
+    format!(
+        "{}'s {} grandchild",
+        disk_name(d),
+        s.disks[d].step.grandchild_name()
+    )
 }
 
 fn describe_parent_poll(cfg: &Config, before: &State, after: &State) -> String {

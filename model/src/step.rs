@@ -182,9 +182,7 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
         Event::MergeReachesHost(d) | Event::MergeRefused(d) => {
             let disk = &mut t.disks[d as usize];
             need(
-                disk.step == Step::Merge
-                    && disk.task == Task::Queued
-                    && grandchild_alive(s, d as usize),
+                grandchild_at(s, d, Step::Merge, Task::Queued),
                 "no Merge grandchild is about to call VM.merge",
             )?;
             if matches!(event, Event::MergeReachesHost(_)) {
@@ -279,9 +277,7 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
             )?;
             let disk = &mut t.disks[d as usize];
             need(
-                disk.step == Step::DestroyImage
-                    && disk.task == Task::Running
-                    && grandchild_alive(s, d as usize),
+                grandchild_at(s, d, Step::DestroyImage, Task::Running),
                 "no deleteVolume is running",
             )?;
             disk.task = Task::Failed;
@@ -294,6 +290,12 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
 /// (`removeAllCommandsInHierarchy`), and one whose rows are gone never ends.
 fn grandchild_alive(s: &State, d: usize) -> bool {
     s.disks[d].status != CmdStatus::NoRow
+}
+
+/// Whether disk `d`'s grandchild is the one of `step`, in phase `task`, with its rows in place.
+fn grandchild_at(s: &State, d: u8, step: Step, task: Task) -> bool {
+    let disk = &s.disks[d as usize];
+    disk.step == step && disk.task == task && grandchild_alive(s, d as usize)
 }
 
 /// Whether the parent's `execute()` has returned (`executed`).

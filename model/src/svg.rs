@@ -49,6 +49,8 @@ fn arrow(cfg: &Config, before: &State, e: Event, after: &State) -> Arrow {
         label: label.to_string(),
         fault: false,
     };
+    // An arrow from a child's lane to itself: something inside its own thread.
+    let own = |d: u8, label: &str| a(Lane::Child(d as usize), Lane::Child(d as usize), label);
     match e {
         Event::ParentBegins => a(Lane::Parent, Lane::Db, "execute(): ACTIVE, snapshot LOCKED"),
         Event::ParentStartsChild => {
@@ -82,32 +84,16 @@ fn arrow(cfg: &Config, before: &State, e: Event, after: &State) -> Arrow {
         }
         Event::Restart => a(Lane::Parent, Lane::Db, "ENGINE RESTART"),
         Event::UserRetries => a(Lane::Parent, Lane::Db, "user removes the snapshot again"),
-        Event::GrandchildPicksUp(d) => a(
-            Lane::Child(d as usize),
-            Lane::Child(d as usize),
-            "pool thread: grandchild ACTIVE",
-        ),
+        Event::GrandchildPicksUp(d) => own(d, "pool thread: grandchild ACTIVE"),
         Event::MergeReachesHost(d) => a(Lane::Child(d as usize), Lane::Host, "VM.merge"),
         Event::MergeRefused(d) => a(
             Lane::Host,
             Lane::Child(d as usize),
             "VM.merge fails: top not in chain",
         ),
-        Event::GrandchildReturns(d) => a(
-            Lane::Child(d as usize),
-            Lane::Child(d as usize),
-            "grandchild execute() returns",
-        ),
-        Event::PoolPicksUp(d) => a(
-            Lane::Child(d as usize),
-            Lane::Child(d as usize),
-            "pool thread: ACTIVE",
-        ),
-        Event::ChildReturns(d) => a(
-            Lane::Child(d as usize),
-            Lane::Child(d as usize),
-            "execute() returns",
-        ),
+        Event::GrandchildReturns(d) => own(d, "grandchild execute() returns"),
+        Event::PoolPicksUp(d) => own(d, "pool thread: ACTIVE"),
+        Event::ChildReturns(d) => own(d, "execute() returns"),
         Event::PollChild(d) => {
             let (b, t) = (&before.disks[d as usize], &after.disks[d as usize]);
             let label = match b.status {

@@ -82,20 +82,24 @@ mod tests {
         })
     }
 
+    /// Up to the child's first poll, which starts EXTEND's grandchild.
+    const FIRST_POLL: [Event; 6] = [
+        Event::ParentBegins,
+        Event::ParentStartsChild,
+        Event::ParentReturns,
+        Event::PoolPicksUp(0),
+        Event::ChildReturns(0),
+        Event::PollChild(0),
+    ];
+
     #[test]
     fn each_piece_of_work_is_claimed_once() {
         let cfg = Config {
             disks: 2,
             ..Config::default()
         };
-        let s = after(
-            &cfg,
-            &[
-                Event::ParentBegins,
-                Event::ParentStartsChild,
-                Event::ParentStartsChild,
-            ],
-        );
+        let s = after(&cfg, &FIRST_POLL[..2]);
+        let s = step(&cfg, &s, Event::ParentStartsChild).unwrap();
         let mut io = InFlight::default();
         assert_eq!(
             io.claim(&wants(&cfg, &s)),
@@ -111,36 +115,18 @@ mod tests {
             disks: 1,
             ..Config::default()
         };
-        let s = after(
-            &cfg,
-            &[
-                Event::ParentBegins,
-                Event::ParentStartsChild,
-                Event::ParentReturns,
-                Event::PoolPicksUp(0),
-                Event::ChildReturns(0),
-                Event::PollChild(0),
-            ],
-        );
         let mut io = InFlight::default();
-        let first = io.claim(&wants(&cfg, &s));
+        let first = io.claim(&wants(&cfg, &after(&cfg, &FIRST_POLL)));
         let Some(Work::Grandchild(0, extend)) = first.first().copied() else {
             panic!("no grandchild work: {first:?}");
         };
-        let s = after(
-            &cfg,
-            &[
-                Event::ParentBegins,
-                Event::ParentStartsChild,
-                Event::ParentReturns,
-                Event::PoolPicksUp(0),
-                Event::ChildReturns(0),
-                Event::PollChild(0),
-                Event::GrandchildReturns(0),
-                Event::TaskEnds(0),
-                Event::PollChild(0),
-            ],
-        );
+        // EXTEND ends; the next poll starts MERGE's grandchild while EXTEND's thread finishes.
+        let more = [
+            Event::GrandchildReturns(0),
+            Event::TaskEnds(0),
+            Event::PollChild(0),
+        ];
+        let s = after(&cfg, &[&FIRST_POLL[..], &more[..]].concat());
         let next = io.claim(&wants(&cfg, &s));
         assert!(
             matches!(next.as_slice(), [Work::Grandchild(0, id)] if *id != extend),

@@ -116,56 +116,23 @@ impl Qcow2 {
             std::fs::create_dir_all(&dd)
                 .map_err(|e| Error::Storage(format!("cannot create {}: {e}", dd.display())))?;
             let (pb, pt) = patterns(d);
-            let steps: [(&str, Vec<String>); 4] = [
+            let (write_base, write_top) = (
+                format!("write -P {pb:#x} {BASE_OFFSET} {CHUNK}"),
+                format!("write -P {pt:#x} {TOP_OFFSET} {CHUNK}"),
+            );
+            let steps: [(&str, &[&str]); 4] = [
+                ("qemu-img", &["create", "-q", "-f", "qcow2", BASE, "1M"]),
+                ("qemu-io", &["-f", "qcow2", "-c", &write_base, BASE]),
                 (
                     "qemu-img",
-                    vec![
-                        "create".into(),
-                        "-q".into(),
-                        "-f".into(),
-                        "qcow2".into(),
-                        BASE.into(),
-                        "1M".into(),
+                    &[
+                        "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", BASE, TOP,
                     ],
                 ),
-                (
-                    "qemu-io",
-                    vec![
-                        "-f".into(),
-                        "qcow2".into(),
-                        "-c".into(),
-                        format!("write -P {pb:#x} {BASE_OFFSET} {CHUNK}"),
-                        BASE.into(),
-                    ],
-                ),
-                (
-                    "qemu-img",
-                    vec![
-                        "create".into(),
-                        "-q".into(),
-                        "-f".into(),
-                        "qcow2".into(),
-                        "-F".into(),
-                        "qcow2".into(),
-                        "-b".into(),
-                        BASE.into(),
-                        TOP.into(),
-                    ],
-                ),
-                (
-                    "qemu-io",
-                    vec![
-                        "-f".into(),
-                        "qcow2".into(),
-                        "-c".into(),
-                        format!("write -P {pt:#x} {TOP_OFFSET} {CHUNK}"),
-                        TOP.into(),
-                    ],
-                ),
+                ("qemu-io", &["-f", "qcow2", "-c", &write_top, TOP]),
             ];
-            for (prog, args) in steps.iter() {
-                let args: Vec<&str> = args.iter().map(String::as_str).collect();
-                run_ok(&dd, prog, &args).map_err(Error::Storage)?;
+            for (prog, args) in steps {
+                run_ok(&dd, prog, args).map_err(Error::Storage)?;
             }
             write_atomic(&dd.join("active"), TOP)
                 .map_err(|e| Error::Storage(format!("cannot write the active pointer: {e}")))?;
