@@ -2,6 +2,7 @@
 //! reports. `main.rs` only wires them to the process (arguments, output, exit code).
 
 pub mod any_n;
+pub mod args;
 pub mod audit;
 pub mod bounds;
 pub mod cli;

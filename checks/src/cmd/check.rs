@@ -3,7 +3,7 @@
 
 use super::{usage, Fail};
 use crate::any_n;
-use crate::cli::ModelArgs;
+use crate::args::ModelArgs;
 use crate::counterexample::{replay, CounterexampleFile, Replay};
 use crate::report::{self, Trace};
 use crate::search::{self, Limits, Verdict};
@@ -163,7 +163,7 @@ fn run_any(args: CheckArgs) -> Result<u8, Fail> {
             "{flag} does not apply to --disks any (it builds its own abstraction)"
         )));
     }
-    let cfg = crate::cli::ModelArgs {
+    let cfg = ModelArgs {
         disks: None,
         ..args.model.clone()
     }

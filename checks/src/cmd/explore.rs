@@ -18,7 +18,7 @@
 //! is installed) and its `Pre-init`/`Init 0` rows become plain text.
 
 use super::{usage, Fail};
-use crate::cli::ModelArgs;
+use crate::args::ModelArgs;
 use crate::http_front::{self, Request, Response};
 use crate::search::{bfs, Limits, Verdict};
 use clap::Args;
