@@ -251,7 +251,7 @@ pub fn audit_expect(input: impl BufRead, expect: &Expect) -> Result<Audit, Unrea
                 )));
             }
             // The engine steps with unbounded restarts, so only the disk count is checked.
-            if h.configuration.disks == 0 || h.configuration.n() > livemerge_model::MAX_DISKS {
+            if crate::bounds::disk_count(h.configuration.disks).is_err() {
                 return Err(Unreadable(format!(
                     "line {n}: bad configuration: {} disks",
                     h.configuration.disks

@@ -13,7 +13,7 @@
 //! | `--max-states` | at least 1 |
 //! | `--runs` (`stress`) | 1 to 1,000,000 |
 //! | `--runs` (`schedules`) | 1 to 1,000,000, and `--seed` + `--runs` must fit in 64 bits |
-//! | `--disks` | 1 to the model's `MAX_DISKS` |
+//! | `--disks`, `--max-n` | 1 to the model's `MAX_DISKS` |
 //! | `--restarts` | 0 to 3 (the model's configuration) |
 
 use livemerge_impl::settings::{MAX_COST_MS, MAX_LIMIT_SECS, MAX_POOL_THREADS, MAX_TICK_MS};
@@ -86,10 +86,15 @@ pub fn runs(s: &str) -> Result<u64, String> {
     in_range(number(s)?, 1, MAX_RUNS)
 }
 
-/// `--disks`.
+/// `--disks`, `--max-n`: a number of disks.
 pub fn disks(s: &str) -> Result<u8, String> {
-    let v: u8 = number(s)?;
-    in_range(v, 1, livemerge_model::MAX_DISKS as u8)
+    disk_count(number(s)?)
+}
+
+/// A number of disks already read (one of the matrix's `--disks 1..3`, a trace header's): 1 to
+/// the model's `MAX_DISKS`, the most a state holds. Every disk count a user gives meets this.
+pub fn disk_count(n: u8) -> Result<u8, String> {
+    in_range(n, 1, livemerge_model::MAX_DISKS as u8)
 }
 
 #[cfg(test)]

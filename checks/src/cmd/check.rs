@@ -70,7 +70,7 @@ pub struct CheckArgs {
     pub witnesses: Option<usize>,
     /// With `--disks any`: confirm an abstract violation with the concrete search on 1 to N
     /// disks [default: 4].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = crate::bounds::disks)]
     pub max_n: Option<u8>,
     /// No progress lines on stderr.
     #[arg(long, short)]
@@ -172,12 +172,6 @@ fn run_any(args: CheckArgs) -> Result<u8, Fail> {
     let threshold = args.threshold.unwrap_or(1);
     let witnesses = args.witnesses.unwrap_or(1);
     let max_n = args.max_n.unwrap_or(4);
-    if max_n == 0 || max_n as usize > livemerge_model::MAX_DISKS {
-        return Err(usage(format!(
-            "--max-n must be between 1 and {}, got {max_n}",
-            livemerge_model::MAX_DISKS
-        )));
-    }
     if let Some(dir) = &args.save {
         prepare_dir(dir)?;
     }

@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 use livemerge_impl::session::{self, Schedule};
 use livemerge_impl::stress::{stress as run_stress, StressOptions};
 use livemerge_impl::{report, Backoff, Error, Settings};
-use livemerge_model::PollerRule;
+use livemerge_model::{Config, PollerRule};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -47,7 +47,7 @@ pub struct EngineArgs {
     pub disks: u8,
     /// The oVirt release whose rules the engine follows: 3.6.0, 3.6.1, 4.0.0, 4.0.2, 4.1.0
     /// (`--poller` is an alias; its `4.0` means 4.0.0).
-    #[arg(long = "release", alias = "poller", default_value = "4.0.2", value_parser = parse_poller)]
+    #[arg(long = "release", alias = "poller", value_name = "RELEASE", default_value_t = Config::default().release)]
     pub poller: PollerRule,
     /// The poller's delay rule.
     #[arg(long, value_enum, default_value_t = BackoffArg::Capped)]
@@ -125,11 +125,6 @@ pub struct StressArgs {
     /// No progress line per run on stderr.
     #[arg(long, short)]
     pub quiet: bool,
-}
-
-fn parse_poller(s: &str) -> Result<PollerRule, String> {
-    s.parse()
-        .map_err(|e: livemerge_model::ConfigError| e.to_string())
 }
 
 /// A duration in milliseconds (already bounded by [`bounds::cost_ms`]).

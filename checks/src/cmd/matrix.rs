@@ -44,7 +44,7 @@ pub struct MatrixArgs {
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
     /// Threads in all (default: all cores); the configurations are spread over them.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::bounds::threads)]
     pub threads: Option<usize>,
     /// No progress lines on stderr.
     #[arg(long, short)]
@@ -54,11 +54,9 @@ pub struct MatrixArgs {
 pub fn run(args: MatrixArgs) -> Result<u8, Fail> {
     let axes = axes_of(&args)?;
     let configs = axes.configurations().map_err(usage)?;
-    let threads = match args.threads {
-        Some(t) if t == 0 || t > 256 => return Err(usage("--threads must be between 1 and 256")),
-        Some(t) => t,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     if let Some(file) = &args.junit {
         // Refused before the run, not after the table: a report that cannot be written.
         let dir = file
@@ -201,8 +199,8 @@ fn axes_of(args: &MatrixArgs) -> Result<Axes, Fail> {
     }
     let d = Axes::default();
     Ok(Axes {
-        pollers: axis("releases", &args.releases, axes::parse_pollers, d.pollers)?,
-        disks: axis("disks", &args.disks, axes::parse_numbers, d.disks)?,
+        pollers: axis("releases", &args.releases, axes::parse_releases, d.pollers)?,
+        disks: axis("disks", &args.disks, axes::parse_disks, d.disks)?,
         faults: axis("faults", &args.faults, axes::parse_fault_sets, d.faults)?,
         restarts: axis("restarts", &args.restarts, axes::parse_numbers, d.restarts)?,
         retries: axis("retries", &args.retries, axes::parse_numbers, d.retries)?,

@@ -23,7 +23,7 @@ pub struct ReplayArgs {
     pub dir: PathBuf,
     /// Run the engine with this release's rules instead of the counterexample's (`--poller` is
     /// an alias).
-    #[arg(long = "release", alias = "poller", value_parser = parse_poller)]
+    #[arg(long = "release", alias = "poller", value_name = "RELEASE")]
     pub poller: Option<PollerRule>,
     /// The poller's tick in milliseconds (the script, not the clock, decides the order).
     #[arg(long, default_value_t = 5, value_parser = crate::bounds::tick_ms)]
@@ -34,11 +34,6 @@ pub struct ReplayArgs {
     /// No progress line per step on stderr.
     #[arg(long, short)]
     pub quiet: bool,
-}
-
-fn parse_poller(s: &str) -> Result<PollerRule, String> {
-    s.parse()
-        .map_err(|e: livemerge_model::ConfigError| e.to_string())
 }
 
 pub fn run(args: ReplayArgs) -> Result<u8, Fail> {
