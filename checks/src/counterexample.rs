@@ -34,6 +34,7 @@ pub fn engine_conforms() -> Prop {
         name: ENGINE_CONFORMS,
         expectation: Expectation::Always,
         holds: |_, _| true,
+        only_with_faults: false,
     }
 }
 pub const VERSION: u32 = 1;
@@ -215,12 +216,8 @@ pub fn replay(file: &CounterexampleFile, cfg: &Config, prop: &Prop) -> Replay {
             diverged = Some(i + 1);
         }
     }
-    let holds = (prop.holds)(cfg, &s);
-    let violates = match prop.expectation {
-        Expectation::Always => !holds,
-        Expectation::Eventually => !holds && livemerge_model::enabled(cfg, &s).is_empty(),
-        Expectation::Sometimes => holds,
-    };
+    let terminal = livemerge_model::enabled(cfg, &s).is_empty();
+    let violates = prop.expectation.witnessed((prop.holds)(cfg, &s), terminal);
     Replay::Accepted { violates, diverged }
 }
 
