@@ -249,8 +249,7 @@ pub fn stress(args: StressArgs) -> Result<u8, Fail> {
         rep.did_not_end,
         rep.seconds
     );
-    let (blo, bhi) =
-        livemerge_impl::stress::wilson(rep.merge_never_ran as u64, rep.runs as u64, 1.959_964);
+    let (blo, bhi) = rep.merge_never_ran_interval();
     say!(
         "  bug 1280160 (snapshot deleted, a disk never merged: a NOT_STARTED child taken for finished): {} run(s), rate {:.4}, 95% CI [{blo:.4}, {bhi:.4}]",
         rep.merge_never_ran,
