@@ -3,29 +3,14 @@
 //! file, which it writes one whole line per committed step: the engine needs no hook, and a run
 //! that is killed has already said how far it got.
 
-use livemerge_model::{describe_step, Config, Event, State};
-use serde::Deserialize;
+use livemerge_impl::trace::{self, ReadRecord};
+use livemerge_model::{describe_step, Config};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
-
-#[derive(Deserialize)]
-struct Header {
-    configuration: Config,
-}
-
-#[derive(Deserialize)]
-struct Record {
-    seq: u64,
-    t_ms: u64,
-    source: String,
-    event: Event,
-    before: State,
-    after: State,
-}
 
 /// A thread printing the trace's new records until [`Follower::finish`].
 pub struct Follower {
@@ -134,14 +119,21 @@ impl Earlier {
 }
 
 fn print_line(line: &[u8], what: &str, cfg: &mut Option<Config>, earlier: &mut Earlier) {
-    if let Ok(h) = serde_json::from_slice::<Header>(line) {
-        *cfg = Some(Config {
-            symmetry: false,
-            ..h.configuration
-        });
+    // Progress is best effort: a line that does not read (a foreign header, a torn line) is
+    // passed over; `audit` judges the trace.
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(line) else {
+        return;
+    };
+    if trace::is_header(&value) {
+        if let Ok(h) = trace::parse_header(value) {
+            *cfg = Some(Config {
+                symmetry: false,
+                ..h.configuration
+            });
+        }
         return;
     }
-    let Ok(r) = serde_json::from_slice::<Record>(line) else {
+    let Ok(r) = serde_json::from_value::<ReadRecord>(value) else {
         return;
     };
     let text = match cfg {
