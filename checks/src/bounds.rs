@@ -101,21 +101,23 @@ pub fn disk_count(n: u8) -> Result<u8, String> {
 mod tests {
     use super::*;
 
+    /// Each of `values` is refused by `parse`.
+    fn refuses<T: std::fmt::Debug>(parse: fn(&str) -> Result<T, String>, values: &[&str]) {
+        for v in values {
+            assert!(parse(v).is_err(), "{v} is accepted: {:?}", parse(v));
+        }
+    }
+
     #[test]
     fn bounds_hold_at_their_edges() {
         assert_eq!(tick_ms("1"), Ok(1));
         assert_eq!(tick_ms("60000"), Ok(60_000));
-        assert!(tick_ms("0").is_err());
-        assert!(tick_ms("60001").is_err());
-        assert!(tick_ms("2305843009213693952").is_err());
-        assert!(cost_ms("NaN").is_err());
-        assert!(cost_ms("inf").is_err());
-        assert!(cost_ms("-1").is_err());
-        assert!(secs("0").is_err());
-        assert!(secs("1e300").is_err());
-        assert!(threads("257").is_err());
-        assert!(max_states("0").is_err());
-        assert!(runs("0").is_err());
-        assert!(disks("0").is_err());
+        refuses(tick_ms, &["0", "60001", "2305843009213693952"]);
+        refuses(cost_ms, &["NaN", "inf", "-1"]);
+        refuses(secs, &["0", "1e300"]);
+        refuses(threads, &["257"]);
+        refuses(max_states, &["0"]);
+        refuses(runs, &["0"]);
+        refuses(disks, &["0", "9"]);
     }
 }

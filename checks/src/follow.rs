@@ -43,13 +43,32 @@ impl Follower {
     }
 }
 
+/// Runs an engine command (`go`) with its progress lines: `go` is handed the trace to write,
+/// and while it runs a [`Follower`] prints that trace's records as `what` (`cfg` describes them
+/// until the trace names its own configuration). See [`trace_for`] for which trace.
+pub fn with_progress<T>(
+    given: Option<&Path>,
+    quiet: bool,
+    what: &'static str,
+    cfg: Option<Config>,
+    go: impl FnOnce(Option<&Path>) -> T,
+) -> T {
+    let (trace, _tmp) = trace_for(given, quiet);
+    let follower = trace
+        .as_deref()
+        .filter(|_| !quiet)
+        .map(|t| Follower::start(t, what, cfg));
+    let out = go(trace.as_deref());
+    if let Some(f) = follower {
+        f.finish();
+    }
+    out
+}
+
 /// The trace a command writes, and the progress lines read from it: the user's `--trace`, or
 /// one in a temporary directory (removed with the returned guard) just for the progress lines.
 /// Quiet and no `--trace`: no trace at all.
-pub fn trace_for(
-    given: Option<&Path>,
-    quiet: bool,
-) -> (Option<PathBuf>, Option<tempfile::TempDir>) {
+fn trace_for(given: Option<&Path>, quiet: bool) -> (Option<PathBuf>, Option<tempfile::TempDir>) {
     match (given, quiet) {
         (Some(p), _) => (Some(p.to_path_buf()), None),
         (None, true) => (None, None),

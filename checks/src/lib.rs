@@ -8,6 +8,7 @@ pub mod bounds;
 pub mod cli;
 pub mod cmd;
 pub mod counterexample;
+pub mod files;
 pub mod follow;
 pub mod http_front;
 pub mod matrix;

@@ -148,8 +148,10 @@ struct JsonStep {
     state: State,
 }
 
+/// A path in the JSON reports (`check`'s and `check --disks any`'s): the initial state, then
+/// each step's event, its description and the state it led to.
 #[derive(Serialize)]
-struct JsonPath {
+pub struct JsonPath {
     initial_state: State,
     steps: Vec<JsonStep>,
 }
@@ -189,7 +191,8 @@ struct JsonReport<'a> {
     properties: Vec<JsonProperty>,
 }
 
-fn json_path(cfg: &Config, events: &[Event]) -> Option<JsonPath> {
+/// `events` from the initial state as a [`JsonPath`] (`None` if the model refuses them).
+pub fn json_path(cfg: &Config, events: &[Event]) -> Option<JsonPath> {
     let trace = Trace::rebuild(cfg, events).ok()?;
     Some(JsonPath {
         initial_state: trace.initial,

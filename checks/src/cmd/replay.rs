@@ -7,7 +7,7 @@
 
 use super::{usage, Fail};
 use crate::counterexample::CounterexampleFile;
-use crate::follow::{trace_for, Follower};
+use crate::follow::with_progress;
 use clap::Args;
 use livemerge_impl::replay::replay_dir;
 use livemerge_impl::{report, Backoff, Settings};
@@ -62,16 +62,14 @@ pub fn run(args: ReplayArgs) -> Result<u8, Fail> {
         seed: 0,
     };
     settings.validate().map_err(usage)?;
-    let (trace, _tmp) = trace_for(args.trace.as_deref(), args.quiet);
-    let follower = trace
-        .as_deref()
-        .filter(|_| !args.quiet)
-        .map(|t| Follower::start(t, "replay", Some(settings.model_config())));
-    let r = replay_dir(&args.dir, settings, &file.events, trace.as_deref());
-    if let Some(f) = follower {
-        f.finish();
-    }
-    let r = r.map_err(|e| usage(e.to_string()))?;
+    let r = with_progress(
+        args.trace.as_deref(),
+        args.quiet,
+        "replay",
+        Some(settings.model_config()),
+        |trace| replay_dir(&args.dir, settings, &file.events, trace),
+    )
+    .map_err(|e| usage(e.to_string()))?;
     say!(
         "livemerge replay: {} \"{}\" ({} steps), found for release {}, replayed with release {poller}",
         file.property.expectation,
