@@ -47,6 +47,7 @@ fn audit(trace: &Path, extra: &[&str]) -> (Option<i32>, String) {
 }
 
 #[test]
+#[ignore = "slow tier: runs the engine on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
 fn a_real_trace_conforms_and_matches_the_real_world() {
     let (_tmp, dir, trace) = traced_run("vm", "4.0");
     let n = lines(&trace).len() - 1; // the header
@@ -63,6 +64,7 @@ fn a_real_trace_conforms_and_matches_the_real_world() {
 }
 
 #[test]
+#[ignore = "slow tier: runs the engine on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
 fn the_3_6_0_bug_on_real_images_is_a_violation_at_its_line() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("vm");
@@ -110,6 +112,7 @@ fn the_3_6_0_bug_on_real_images_is_a_violation_at_its_line() {
 }
 
 #[test]
+#[ignore = "slow tier: runs the engine on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
 fn hand_edited_traces_are_reported_at_the_right_line() {
     let (tmp, _dir, trace) = traced_run("vm", "4.0");
     let good = lines(&trace);

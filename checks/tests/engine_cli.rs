@@ -16,6 +16,7 @@ fn bad_input(o: &Output, what: &str) {
 }
 
 #[test]
+#[ignore = "slow tier: runs the engine on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
 fn run_removes_the_snapshot_and_reports_the_real_rows_and_chains() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("vm");
@@ -43,6 +44,7 @@ fn run_removes_the_snapshot_and_reports_the_real_rows_and_chains() {
 }
 
 #[test]
+#[ignore = "slow tier: runs the engine on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
 fn the_3_6_0_poller_under_the_forced_schedule_exits_1_with_the_bug() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("vm");
@@ -96,6 +98,7 @@ fn the_3_6_0_poller_under_the_forced_schedule_exits_1_with_the_bug() {
 }
 
 #[test]
+#[ignore = "slow tier: runs the engine on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
 fn bad_input_is_one_line_and_exit_2() {
     let tmp = tempfile::tempdir().unwrap();
     let p = tmp.path();

@@ -58,6 +58,7 @@ fn find(v: &[Value], name: &str) -> usize {
 type Tamper = (&'static str, fn(&mut Vec<Value>) -> usize, &'static str);
 
 #[test]
+#[ignore = "slow tier: runs the engine on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
 fn class4_audit_checks_every_field_of_a_record() {
     let tmp = tempfile::tempdir().unwrap();
     let (dir, trace) = traced_run(tmp.path(), "vm");
@@ -227,6 +228,7 @@ fn class4_audit_checks_every_field_of_a_record() {
 }
 
 #[test]
+#[ignore = "slow tier: runs the engine on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
 fn class4_a_trace_is_tied_to_its_engine_directory() {
     let tmp = tempfile::tempdir().unwrap();
     let (dir_a, trace_a) = traced_run(tmp.path(), "a");

@@ -75,6 +75,7 @@ fn assert_refused(o: &std::process::Output, want: &str) {
 }
 
 #[test]
+#[ignore = "slow tier: runs the engine on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
 fn class5_a_database_behind_its_trace_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let (dir, trace) = killed_run(tmp.path(), 32);
@@ -103,6 +104,7 @@ fn class5_a_database_behind_its_trace_is_refused() {
 }
 
 #[test]
+#[ignore = "slow tier: runs the engine on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
 fn class6_a_damaged_database_is_refused_before_the_engine_starts() {
     let tmp = tempfile::tempdir().unwrap();
     let (dir, _trace) = completed_run(tmp.path(), "vm");
@@ -134,6 +136,7 @@ fn class6_a_damaged_database_is_refused_before_the_engine_starts() {
 }
 
 #[test]
+#[ignore = "slow tier: runs the engine on qcow2 volumes (qemu-img, qemu-io), over 5 s (scripts/test runs it)"]
 fn class7_two_runs_on_one_new_directory_and_traces_that_would_hang() {
     for round in 0..4 {
         let tmp = tempfile::tempdir().unwrap();
@@ -204,6 +207,7 @@ fn class7_two_runs_on_one_new_directory_and_traces_that_would_hang() {
 }
 
 #[test]
+#[ignore = "slow tier: runs the engine on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
 fn class8_successes_that_were_misleading() {
     let tmp = tempfile::tempdir().unwrap();
     let (dir_a, trace_a) = completed_run(tmp.path(), "a");
@@ -280,6 +284,7 @@ fn class8_successes_that_were_misleading() {
 }
 
 #[test]
+#[ignore = "slow tier: runs the engine on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
 fn class5_a_record_torn_by_the_kill_is_cut_and_backfilled() {
     let tmp = tempfile::tempdir().unwrap();
     let (dir, trace) = killed_run(tmp.path(), 20);

@@ -99,6 +99,7 @@ fn counterexample(dir: &Path) -> PathBuf {
 const NAMES: [&str; 5] = ["fifo", "devnull", "devzero", "a-directory", "dangling"];
 
 #[test]
+#[ignore = "slow tier: runs the engine on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
 fn class1_output_paths_refuse_what_is_not_a_regular_file() {
     let cxdir = tempfile::tempdir().unwrap();
     let cx = counterexample(cxdir.path());
@@ -166,6 +167,7 @@ fn class1_a_regular_target_is_replaced_whole() {
 }
 
 #[test]
+#[ignore = "slow tier: runs the engine on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
 fn class1_engine_directory_files_refuse_what_is_not_a_regular_file() {
     // A directory that looks like an interrupted setup of ours, its marker a FIFO or a symlink
     // to a device: refused at once, not waited on or written through.

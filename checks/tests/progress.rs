@@ -23,6 +23,7 @@ fn step_lines<'a>(err: &'a str, what: &str) -> Vec<&'a str> {
 }
 
 #[test]
+#[ignore = "slow tier: runs the engine on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
 fn run_prints_a_line_per_applied_event_and_quiet_prints_none() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("vm");
@@ -70,6 +71,7 @@ fn run_prints_a_line_per_applied_event_and_quiet_prints_none() {
 }
 
 #[test]
+#[ignore = "slow tier: runs the engine on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
 fn a_killed_run_has_already_said_how_far_it_got_and_resume_goes_on() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("vm");
@@ -129,6 +131,7 @@ fn a_killed_run_has_already_said_how_far_it_got_and_resume_goes_on() {
 }
 
 #[test]
+#[ignore = "slow tier: runs the engine on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
 fn replay_prints_each_replayed_step() {
     let tmp = tempfile::tempdir().unwrap();
     let cx = tmp.path().join("cx");

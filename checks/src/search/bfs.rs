@@ -503,6 +503,7 @@ mod tests {
     use stateright::{Checker, Model};
 
     #[test]
+    #[ignore = "slow tier: fills a visited-set shard to its bound, over 2 s (scripts/test runs it)"]
     fn a_shard_that_fills_up_mid_round_loses_nothing() {
         // Unit tests use 64-slot shards: they fill up while workers run, and the states whose
         // successors did not fit are expanded again after the shards grow.
