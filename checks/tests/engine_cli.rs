@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{livemerge, stderr as err, stdout as out};
+use common::{livemerge, run_traced, stderr as err, stdout as out};
 use livemerge_impl::db::Db;
 use std::process::{Command, Output};
 
@@ -49,19 +49,18 @@ fn the_3_6_0_poller_under_the_forced_schedule_exits_1_with_the_bug() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("vm");
     let trace = tmp.path().join("t.jsonl");
-    let o = livemerge(&[
-        "run",
-        "--dir",
-        dir.to_str().unwrap(),
-        "--poller",
-        "3.6.0",
-        "--tick-ms",
-        "10",
-        "--schedule",
-        "pool-after-parent-poll",
-        "--trace",
-        trace.to_str().unwrap(),
-    ]);
+    let o = run_traced(
+        &dir,
+        &trace,
+        &[
+            "--poller",
+            "3.6.0",
+            "--tick-ms",
+            "10",
+            "--schedule",
+            "pool-after-parent-poll",
+        ],
+    );
     let text = out(&o);
     assert_eq!(o.status.code(), Some(1), "{text}");
     assert!(

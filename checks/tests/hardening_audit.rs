@@ -3,7 +3,7 @@
 //! contradict the trace's header. Each tampered field is tried, with and without `--dir`.
 
 mod common;
-use common::{livemerge, printed};
+use common::{livemerge, printed, run_traced};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
@@ -11,19 +11,11 @@ use std::path::{Path, PathBuf};
 fn traced_run(root: &Path, name: &str) -> (PathBuf, PathBuf) {
     let dir = root.join(name);
     let trace = root.join(format!("{name}.jsonl"));
-    let o = livemerge(&[
-        "run",
-        "--dir",
-        dir.to_str().unwrap(),
-        "--disks",
-        "2",
-        "--poller",
-        "4.0",
-        "--tick-ms",
-        "5",
-        "--trace",
-        trace.to_str().unwrap(),
-    ]);
+    let o = run_traced(
+        &dir,
+        &trace,
+        &["--disks", "2", "--poller", "4.0", "--tick-ms", "5"],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", printed(&o));
     (dir, trace)
 }
