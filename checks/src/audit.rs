@@ -13,7 +13,8 @@
 //! follow the model faithfully into one (a buggy poller), so the audit goes on checking
 //! conformance after it.
 //!
-//! A line of the form `{"livemerge_trace": 1, "configuration": {...}, "layout": {...}}` names the
+//! A line of the form `{"livemerge_trace": 1, "configuration": {...}, "layout": {...}}` (1 is
+//! `livemerge_impl::trace::TRACE_FORMAT`, the version read; `trace::parse_header` reads it) names the
 //! configuration and the engine directory's ids (the engine writes one when a trace file is
 //! opened, so a `resume` adds one too; they must all agree). With `--dir`, both must be that
 //! directory's (its database's settings and layout). Without a header, the caller supplies the
@@ -21,10 +22,9 @@
 //! error, not silently ignored.
 
 use livemerge_impl::db::{project, Layout};
-use livemerge_impl::trace::{sources_of, SOURCES};
+use livemerge_impl::trace::{self, sources_of, ReadRecord, SOURCES};
 use livemerge_model::properties::{self, Expectation};
-use livemerge_model::{describe_event, step, Config, Event, PollerRule, State};
-use serde::Deserialize;
+use livemerge_model::{describe_event, step, Config, PollerRule, State};
 use std::io::BufRead;
 
 /// Why an audit could not even start (exit 2), as opposed to a divergence (exit 1).
@@ -64,30 +64,6 @@ pub struct Expect {
     pub invariants: bool,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Header {
-    livemerge_trace: u32,
-    configuration: Config,
-    #[serde(default)]
-    layout: Option<Layout>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Record {
-    seq: u64,
-    t_ms: u64,
-    source: String,
-    #[serde(default)]
-    logged_source: Option<String>,
-    event: Event,
-    before: State,
-    after: State,
-    db: serde_json::Value,
-    storage: serde_json::Value,
-}
-
 /// The source that copies committed steps from the database on resume.
 const BACKFILL: &str = "event_log";
 
@@ -124,7 +100,7 @@ pub fn audit_with(
 
 /// Why a record's own fields (not its states) are wrong, if they are.
 fn record_fields(
-    r: &Record,
+    r: &ReadRecord,
     c: &Config,
     layout: Option<&Layout>,
     seq: u64,
@@ -241,17 +217,10 @@ pub fn audit_expect(input: impl BufRead, expect: &Expect) -> Result<Audit, Unrea
                 return Err(Unreadable(format!("line {n}: {what} ({e})")));
             }
         };
-        if value.get("livemerge_trace").is_some() {
-            let h: Header = serde_json::from_value(value)
-                .map_err(|e| Unreadable(format!("line {n}: malformed trace header: {e}")))?;
-            if h.livemerge_trace != 1 {
-                return Err(Unreadable(format!(
-                    "line {n}: trace format version {}, this livemerge reads version 1",
-                    h.livemerge_trace
-                )));
-            }
+        if trace::is_header(&value) {
+            let h = trace::parse_header(value).map_err(|e| Unreadable(format!("line {n}: {e}")))?;
             // The engine steps with unbounded restarts, so only the disk count is checked.
-            if h.configuration.disks == 0 || h.configuration.n() > livemerge_model::MAX_DISKS {
+            if crate::bounds::disk_count(h.configuration.disks).is_err() {
                 return Err(Unreadable(format!(
                     "line {n}: bad configuration: {} disks",
                     h.configuration.disks
@@ -359,7 +328,7 @@ pub fn audit_expect(input: impl BufRead, expect: &Expect) -> Result<Audit, Unrea
             return diverge(c, steps, prev, n,
                 "a record before any header naming the engine directory: the trace cannot be tied to --dir".into(), violation);
         }
-        let record: Record = match serde_json::from_value(value) {
+        let record: ReadRecord = match serde_json::from_value(value) {
             Ok(r) => r,
             Err(e) if !seen_line => {
                 return Err(Unreadable(format!(

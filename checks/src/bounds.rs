@@ -13,7 +13,7 @@
 //! | `--max-states` | at least 1 |
 //! | `--runs` (`stress`) | 1 to 1,000,000 |
 //! | `--runs` (`schedules`) | 1 to 1,000,000, and `--seed` + `--runs` must fit in 64 bits |
-//! | `--disks` | 1 to the model's `MAX_DISKS` |
+//! | `--disks`, `--max-n` | 1 to the model's `MAX_DISKS` |
 //! | `--restarts` | 0 to 3 (the model's configuration) |
 
 use livemerge_impl::settings::{MAX_COST_MS, MAX_LIMIT_SECS, MAX_POOL_THREADS, MAX_TICK_MS};
@@ -86,31 +86,38 @@ pub fn runs(s: &str) -> Result<u64, String> {
     in_range(number(s)?, 1, MAX_RUNS)
 }
 
-/// `--disks`.
+/// `--disks`, `--max-n`: a number of disks.
 pub fn disks(s: &str) -> Result<u8, String> {
-    let v: u8 = number(s)?;
-    in_range(v, 1, livemerge_model::MAX_DISKS as u8)
+    disk_count(number(s)?)
+}
+
+/// A number of disks already read (one of the matrix's `--disks 1..3`, a trace header's): 1 to
+/// the model's `MAX_DISKS`, the most a state holds. Every disk count a user gives meets this.
+pub fn disk_count(n: u8) -> Result<u8, String> {
+    in_range(n, 1, livemerge_model::MAX_DISKS as u8)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Each of `values` is refused by `parse`.
+    fn refuses<T: std::fmt::Debug>(parse: fn(&str) -> Result<T, String>, values: &[&str]) {
+        for v in values {
+            assert!(parse(v).is_err(), "{v} is accepted: {:?}", parse(v));
+        }
+    }
+
     #[test]
     fn bounds_hold_at_their_edges() {
         assert_eq!(tick_ms("1"), Ok(1));
         assert_eq!(tick_ms("60000"), Ok(60_000));
-        assert!(tick_ms("0").is_err());
-        assert!(tick_ms("60001").is_err());
-        assert!(tick_ms("2305843009213693952").is_err());
-        assert!(cost_ms("NaN").is_err());
-        assert!(cost_ms("inf").is_err());
-        assert!(cost_ms("-1").is_err());
-        assert!(secs("0").is_err());
-        assert!(secs("1e300").is_err());
-        assert!(threads("257").is_err());
-        assert!(max_states("0").is_err());
-        assert!(runs("0").is_err());
-        assert!(disks("0").is_err());
+        refuses(tick_ms, &["0", "60001", "2305843009213693952"]);
+        refuses(cost_ms, &["NaN", "inf", "-1"]);
+        refuses(secs, &["0", "1e300"]);
+        refuses(threads, &["257"]);
+        refuses(max_states, &["0"]);
+        refuses(runs, &["0"]);
+        refuses(disks, &["0", "9"]);
     }
 }

@@ -1,9 +1,8 @@
-//! The command line: the subcommands, and the flags that select a model configuration
-//! (shared by every subcommand that needs one). Each subcommand's own flags live with it in `cmd/`.
+//! The command line: the subcommands, and how a refused command line is reported. Each
+//! subcommand's own flags live with it in `cmd/`; the flags several share, in [`crate::args`].
 
 use clap::error::ErrorKind;
-use clap::{Args, CommandFactory, Parser, Subcommand};
-use livemerge_model::{Config, Faults, Release};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
@@ -39,103 +38,6 @@ pub enum Command {
     Schedules(crate::cmd::schedules::SchedulesArgs),
     /// Check an engine trace against the model, step by step (and the real world at its end).
     Audit(crate::cmd::audit::AuditArgs),
-}
-
-/// The flags that select a configuration of the model. Each is optional so that a command that
-/// also reads a configuration from a file can tell which ones the user gave.
-#[derive(Args, Debug, Clone, Default)]
-pub struct ModelArgs {
-    /// Number of disks in the snapshot, one child command each [default: 3]; `check` also takes
-    /// `any`: safety properties proved for every number of disks.
-    #[arg(long, value_parser = parse_disks)]
-    pub disks: Option<DiskCount>,
-    /// The oVirt release whose rules to follow: 3.6.0 (bug 1280160), 3.6.1 (its fix), 4.0.0,
-    /// 4.0.2, 4.1.0 (see docs/releases.md) [default: 4.0.2]. `--poller` is an alias; its `4.0`
-    /// means 4.0.0.
-    #[arg(long, alias = "poller", value_parser = parse_release)]
-    pub release: Option<Release>,
-    /// Faults to inject: none, all, or a comma-separated list of merge-job-fails,
-    /// delete-volume-fails [default: all].
-    #[arg(long, value_parser = parse_faults)]
-    pub faults: Option<Faults>,
-    /// How many engine restarts may happen [default: 1].
-    #[arg(long)]
-    pub restarts: Option<u8>,
-    /// How many times the user may remove the snapshot again after a failed removal [default: 1].
-    #[arg(long)]
-    pub retries: Option<u8>,
-    /// Explore every permutation of disks instead of one canonical representative.
-    #[arg(long)]
-    pub no_symmetry: bool,
-}
-
-/// `--disks N`, or `--disks any` (only `check` accepts it).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DiskCount {
-    Exactly(u8),
-    Any,
-}
-
-impl ModelArgs {
-    /// Whether `--disks any` was given.
-    pub fn any_disks(&self) -> bool {
-        self.disks == Some(DiskCount::Any)
-    }
-
-    /// The configuration these flags select, over the defaults.
-    pub fn config(&self) -> Result<Config, String> {
-        self.config_over(Config::default())
-    }
-
-    /// The configuration these flags select, over `base` (flags not given keep `base`'s values).
-    pub fn config_over(&self, base: Config) -> Result<Config, String> {
-        let disks = match self.disks {
-            None => base.disks,
-            Some(DiskCount::Exactly(n)) => n,
-            Some(DiskCount::Any) => {
-                return Err("--disks any is only for `livemerge check`".to_string())
-            }
-        };
-        let cfg = Config {
-            disks,
-            release: self.release.unwrap_or(base.release),
-            faults: self.faults.unwrap_or(base.faults),
-            restarts: self.restarts.unwrap_or(base.restarts),
-            retries: self.retries.unwrap_or(base.retries),
-            symmetry: base.symmetry && !self.no_symmetry,
-        };
-        cfg.validate().map_err(|e| e.to_string())?;
-        Ok(cfg)
-    }
-
-    /// Whether the user gave any flag that selects a configuration.
-    pub fn any_given(&self) -> bool {
-        self.disks.is_some()
-            || self.release.is_some()
-            || self.faults.is_some()
-            || self.restarts.is_some()
-            || self.retries.is_some()
-            || self.no_symmetry
-    }
-}
-
-fn parse_disks(s: &str) -> Result<DiskCount, String> {
-    if s == "any" {
-        return Ok(DiskCount::Any);
-    }
-    crate::bounds::disks(s)
-        .map(DiskCount::Exactly)
-        .map_err(|e| format!("expected a number of disks or `any`: {e}"))
-}
-
-fn parse_release(s: &str) -> Result<Release, String> {
-    s.parse()
-        .map_err(|e: livemerge_model::ConfigError| e.to_string())
-}
-
-fn parse_faults(s: &str) -> Result<Faults, String> {
-    s.parse()
-        .map_err(|e: livemerge_model::ConfigError| e.to_string())
 }
 
 /// What a command line clap refused becomes: `--help` and `--version` print as clap prints them

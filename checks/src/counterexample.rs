@@ -17,6 +17,7 @@
 //! Events name concrete disks (0-based; `disk-1` is 0). `states` has one more entry than
 //! `events`. `steps` is for people reading the file and is ignored on input.
 
+use crate::files::{read_regular_file, write_atomically, Versioned};
 use crate::report::Trace;
 use livemerge_model::properties::{self, Expectation, Prop};
 use livemerge_model::{describe_step, step, Config, Event, State, MODEL_VERSION};
@@ -34,9 +35,16 @@ pub fn engine_conforms() -> Prop {
         name: ENGINE_CONFORMS,
         expectation: Expectation::Always,
         holds: |_, _| true,
+        only_with_faults: false,
     }
 }
 pub const VERSION: u32 = 1;
+
+const KIND: Versioned = Versioned {
+    format: FORMAT,
+    version: VERSION,
+    kind: "counterexample",
+};
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct PropertyRef {
@@ -118,32 +126,7 @@ impl CounterexampleFile {
 
     /// Validates the bytes of a counterexample file; `shown` names it in errors.
     pub fn parse(text: &[u8], shown: &str) -> Result<CounterexampleFile, String> {
-        if text.iter().all(u8::is_ascii_whitespace) {
-            return Err(format!(
-                "{shown}: empty file, not a livemerge counterexample"
-            ));
-        }
-        let value: serde_json::Value = serde_json::from_slice(text).map_err(|e| {
-            if e.is_eof() {
-                format!("{shown}: truncated JSON ({e})")
-            } else {
-                format!("{shown}: not JSON ({e})")
-            }
-        })?;
-        if value.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
-            return Err(format!(
-                "{shown}: not a livemerge counterexample (no \"format\": \"{FORMAT}\")"
-            ));
-        }
-        match value.get("version").and_then(|v| v.as_u64()) {
-            Some(v) if v == VERSION as u64 => {}
-            Some(v) => {
-                return Err(format!(
-                    "{shown}: counterexample format version {v}, this livemerge reads version {VERSION}"
-                ))
-            }
-            None => return Err(format!("{shown}: no format version")),
-        }
+        let value = KIND.parse(text, shown)?;
         let file: CounterexampleFile = serde_json::from_value(value)
             .map_err(|e| format!("{shown}: malformed counterexample: {e}"))?;
         // An older model's file may still replay (its events are re-checked step by step); a
@@ -215,26 +198,10 @@ pub fn replay(file: &CounterexampleFile, cfg: &Config, prop: &Prop) -> Replay {
             diverged = Some(i + 1);
         }
     }
-    let holds = (prop.holds)(cfg, &s);
-    let violates = match prop.expectation {
-        Expectation::Always => !holds,
-        Expectation::Eventually => !holds && livemerge_model::enabled(cfg, &s).is_empty(),
-        Expectation::Sometimes => holds,
-    };
+    let terminal = livemerge_model::enabled(cfg, &s).is_empty();
+    let violates = prop.expectation.witnessed((prop.holds)(cfg, &s), terminal);
     Replay::Accepted { violates, diverged }
 }
 
 /// The largest counterexample file read: far above any real one (a few hundred KiB).
 const MAX_FILE_BYTES: u64 = 64 << 20;
-
-/// Reads a regular file of at most `max` bytes: a device, a FIFO or a giant file is refused
-/// rather than read forever.
-pub fn read_regular_file(path: &Path, max: u64) -> Result<Vec<u8>, String> {
-    livemerge_impl::outfile::read_regular(path, max)
-}
-
-/// Writes `bytes` to `path` whole (see [`livemerge_impl::outfile::write_atomically`]): a target
-/// that is not a regular file is refused and left alone.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    livemerge_impl::outfile::write_atomically(path, bytes)
-}

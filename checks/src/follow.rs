@@ -3,29 +3,14 @@
 //! file, which it writes one whole line per committed step: the engine needs no hook, and a run
 //! that is killed has already said how far it got.
 
-use livemerge_model::{describe_step, Config, Event, State};
-use serde::Deserialize;
+use livemerge_impl::trace::{self, ReadRecord};
+use livemerge_model::{describe_step, Config};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
-
-#[derive(Deserialize)]
-struct Header {
-    configuration: Config,
-}
-
-#[derive(Deserialize)]
-struct Record {
-    seq: u64,
-    t_ms: u64,
-    source: String,
-    event: Event,
-    before: State,
-    after: State,
-}
 
 /// A thread printing the trace's new records until [`Follower::finish`].
 pub struct Follower {
@@ -58,13 +43,32 @@ impl Follower {
     }
 }
 
+/// Runs an engine command (`go`) with its progress lines: `go` is handed the trace to write,
+/// and while it runs a [`Follower`] prints that trace's records as `what` (`cfg` describes them
+/// until the trace names its own configuration). See [`trace_for`] for which trace.
+pub fn with_progress<T>(
+    given: Option<&Path>,
+    quiet: bool,
+    what: &'static str,
+    cfg: Option<Config>,
+    go: impl FnOnce(Option<&Path>) -> T,
+) -> T {
+    let (trace, _tmp) = trace_for(given, quiet);
+    let follower = trace
+        .as_deref()
+        .filter(|_| !quiet)
+        .map(|t| Follower::start(t, what, cfg));
+    let out = go(trace.as_deref());
+    if let Some(f) = follower {
+        f.finish();
+    }
+    out
+}
+
 /// The trace a command writes, and the progress lines read from it: the user's `--trace`, or
 /// one in a temporary directory (removed with the returned guard) just for the progress lines.
 /// Quiet and no `--trace`: no trace at all.
-pub fn trace_for(
-    given: Option<&Path>,
-    quiet: bool,
-) -> (Option<PathBuf>, Option<tempfile::TempDir>) {
+fn trace_for(given: Option<&Path>, quiet: bool) -> (Option<PathBuf>, Option<tempfile::TempDir>) {
     match (given, quiet) {
         (Some(p), _) => (Some(p.to_path_buf()), None),
         (None, true) => (None, None),
@@ -134,14 +138,21 @@ impl Earlier {
 }
 
 fn print_line(line: &[u8], what: &str, cfg: &mut Option<Config>, earlier: &mut Earlier) {
-    if let Ok(h) = serde_json::from_slice::<Header>(line) {
-        *cfg = Some(Config {
-            symmetry: false,
-            ..h.configuration
-        });
+    // Progress is best effort: a line that does not read (a foreign header, a torn line) is
+    // passed over; `audit` judges the trace.
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(line) else {
+        return;
+    };
+    if trace::is_header(&value) {
+        if let Ok(h) = trace::parse_header(value) {
+            *cfg = Some(Config {
+                symmetry: false,
+                ..h.configuration
+            });
+        }
         return;
     }
-    let Ok(r) = serde_json::from_slice::<Record>(line) else {
+    let Ok(r) = serde_json::from_value::<ReadRecord>(value) else {
         return;
     };
     let text = match cfg {

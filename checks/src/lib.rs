@@ -2,11 +2,13 @@
 //! reports. `main.rs` only wires them to the process (arguments, output, exit code).
 
 pub mod any_n;
+pub mod args;
 pub mod audit;
 pub mod bounds;
 pub mod cli;
 pub mod cmd;
 pub mod counterexample;
+pub mod files;
 pub mod follow;
 pub mod http_front;
 pub mod matrix;

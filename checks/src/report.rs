@@ -2,7 +2,7 @@
 //! steps in oVirt's words, mapped back from canonical to concrete disks.
 
 use crate::search::{Finding, Outcome, Verdict};
-use livemerge_model::properties::Expectation;
+use livemerge_model::properties::Witness;
 use livemerge_model::{concretize, describe_step, summarize, ConcreteStep, Config, Event, State};
 use serde::Serialize;
 use std::fmt::Write;
@@ -47,11 +47,11 @@ impl Trace {
 
 /// The word a report shows for a verdict: `holds`/`VIOLATED`, `found`/`NEVER`, `unknown`.
 pub fn verdict_word(f: &Finding) -> &'static str {
-    match (f.verdict.clone(), f.prop.expectation) {
-        (Verdict::Holds, Expectation::Sometimes) => "found",
-        (Verdict::Holds, _) => "holds",
-        (Verdict::Violated, Expectation::Sometimes) => "NEVER",
-        (Verdict::Violated, _) => "VIOLATED",
+    match (&f.verdict, f.prop.expectation.witness()) {
+        (Verdict::Holds, Witness::Example) => "found",
+        (Verdict::Holds, Witness::Counterexample) => "holds",
+        (Verdict::Violated, Witness::Example) => "NEVER",
+        (Verdict::Violated, Witness::Counterexample) => "VIOLATED",
         (Verdict::Unknown, _) => "unknown",
     }
 }
@@ -148,8 +148,10 @@ struct JsonStep {
     state: State,
 }
 
+/// A path in the JSON reports (`check`'s and `check --disks any`'s): the initial state, then
+/// each step's event, its description and the state it led to.
 #[derive(Serialize)]
-struct JsonPath {
+pub struct JsonPath {
     initial_state: State,
     steps: Vec<JsonStep>,
 }
@@ -189,7 +191,8 @@ struct JsonReport<'a> {
     properties: Vec<JsonProperty>,
 }
 
-fn json_path(cfg: &Config, events: &[Event]) -> Option<JsonPath> {
+/// `events` from the initial state as a [`JsonPath`] (`None` if the model refuses them).
+pub fn json_path(cfg: &Config, events: &[Event]) -> Option<JsonPath> {
     let trace = Trace::rebuild(cfg, events).ok()?;
     Some(JsonPath {
         initial_state: trace.initial,
@@ -211,10 +214,9 @@ pub fn json(cfg: &Config, o: &Outcome) -> String {
         .iter()
         .map(|f| {
             let path = f.path.as_deref().and_then(|p| json_path(cfg, p));
-            let (counterexample, example) = if f.prop.expectation == Expectation::Sometimes {
-                (None, path)
-            } else {
-                (path, None)
+            let (counterexample, example) = match f.prop.expectation.witness() {
+                Witness::Counterexample => (path, None),
+                Witness::Example => (None, path),
             };
             JsonProperty {
                 name: f.prop.name,

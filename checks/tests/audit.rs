@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{livemerge, printed as out};
+use common::{livemerge, printed as out, run_traced};
 use std::path::{Path, PathBuf};
 
 /// A real removal on qcow2 files with a trace; returns (dir, trace).
@@ -10,19 +10,11 @@ fn traced_run(name: &str, poller: &str) -> (tempfile::TempDir, PathBuf, PathBuf)
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join(name);
     let trace = tmp.path().join("trace.jsonl");
-    let o = livemerge(&[
-        "run",
-        "--dir",
-        dir.to_str().unwrap(),
-        "--disks",
-        "2",
-        "--poller",
-        poller,
-        "--tick-ms",
-        "5",
-        "--trace",
-        trace.to_str().unwrap(),
-    ]);
+    let o = run_traced(
+        &dir,
+        &trace,
+        &["--disks", "2", "--poller", poller, "--tick-ms", "5"],
+    );
     assert!(matches!(o.status.code(), Some(0) | Some(1)), "{}", out(&o));
     (tmp, dir, trace)
 }
@@ -47,6 +39,7 @@ fn audit(trace: &Path, extra: &[&str]) -> (Option<i32>, String) {
 }
 
 #[test]
+#[ignore = "slow tier: runs the engine on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
 fn a_real_trace_conforms_and_matches_the_real_world() {
     let (_tmp, dir, trace) = traced_run("vm", "4.0");
     let n = lines(&trace).len() - 1; // the header
@@ -63,25 +56,13 @@ fn a_real_trace_conforms_and_matches_the_real_world() {
 }
 
 #[test]
+#[ignore = "slow tier: runs the engine on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
 fn the_3_6_0_bug_on_real_images_is_a_violation_at_its_line() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("vm");
     let trace = tmp.path().join("t.jsonl");
-    let o = livemerge(&[
-        "run",
-        "--dir",
-        dir.to_str().unwrap(),
-        "--disks",
-        "1",
-        "--poller",
-        "3.6.0",
-        "--tick-ms",
-        "5",
-        "--schedule",
-        "pool-after-parent-poll",
-        "--trace",
-        trace.to_str().unwrap(),
-    ]);
+    let flags = "--disks 1 --poller 3.6.0 --tick-ms 5 --schedule pool-after-parent-poll";
+    let o = run_traced(&dir, &trace, &flags.split(' ').collect::<Vec<_>>());
     assert_eq!(o.status.code(), Some(1), "{}", out(&o));
     let (code, text) = audit(&trace, &[]);
     assert_eq!(code, Some(1), "{text}");
@@ -110,6 +91,7 @@ fn the_3_6_0_bug_on_real_images_is_a_violation_at_its_line() {
 }
 
 #[test]
+#[ignore = "slow tier: runs the engine on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
 fn hand_edited_traces_are_reported_at_the_right_line() {
     let (tmp, _dir, trace) = traced_run("vm", "4.0");
     let good = lines(&trace);

@@ -191,6 +191,7 @@ fn decode_base64(s: &str) -> Vec<u8> {
 }
 
 #[test]
+#[ignore = "slow tier: drives Chromium through chromedriver (scripts/test runs it)"]
 fn chromium_follows_the_counterexample_to_its_last_step() {
     let ex = Explorer::start(&["--poller", "3.6.0", "--disks", "1"]);
     let d = Driver::start();

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{livemerge, stderr, stdout};
+use common::{livemerge, saved_bug, stderr, stdout, BUG};
 use std::path::Path;
 use std::process::Output;
 
@@ -15,17 +15,6 @@ fn tmp(name: &str) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-const BUG: &str = "snapshot-removed-implies-merge-done.json";
-
-fn saved_bug(dir: &Path) -> std::path::PathBuf {
-    let d = dir.to_str().unwrap();
-    let o = livemerge(&[
-        "check", "--poller", "3.6.0", "--disks", "1", "-q", "--save", d,
-    ]);
-    assert_eq!(o.status.code(), Some(1));
-    dir.join(BUG)
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{livemerge, stderr as err, stdout as out};
+use common::{livemerge, run_traced, stderr as err, stdout as out};
 use livemerge_impl::db::Db;
 use std::process::{Command, Output};
 
@@ -16,6 +16,7 @@ fn bad_input(o: &Output, what: &str) {
 }
 
 #[test]
+#[ignore = "slow tier: runs the engine on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
 fn run_removes_the_snapshot_and_reports_the_real_rows_and_chains() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("vm");
@@ -43,23 +44,23 @@ fn run_removes_the_snapshot_and_reports_the_real_rows_and_chains() {
 }
 
 #[test]
+#[ignore = "slow tier: runs the engine on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
 fn the_3_6_0_poller_under_the_forced_schedule_exits_1_with_the_bug() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("vm");
     let trace = tmp.path().join("t.jsonl");
-    let o = livemerge(&[
-        "run",
-        "--dir",
-        dir.to_str().unwrap(),
-        "--poller",
-        "3.6.0",
-        "--tick-ms",
-        "10",
-        "--schedule",
-        "pool-after-parent-poll",
-        "--trace",
-        trace.to_str().unwrap(),
-    ]);
+    let o = run_traced(
+        &dir,
+        &trace,
+        &[
+            "--poller",
+            "3.6.0",
+            "--tick-ms",
+            "10",
+            "--schedule",
+            "pool-after-parent-poll",
+        ],
+    );
     let text = out(&o);
     assert_eq!(o.status.code(), Some(1), "{text}");
     assert!(
@@ -96,6 +97,7 @@ fn the_3_6_0_poller_under_the_forced_schedule_exits_1_with_the_bug() {
 }
 
 #[test]
+#[ignore = "slow tier: runs the engine on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
 fn bad_input_is_one_line_and_exit_2() {
     let tmp = tempfile::tempdir().unwrap();
     let p = tmp.path();

@@ -3,7 +3,7 @@
 //! contradict the trace's header. Each tampered field is tried, with and without `--dir`.
 
 mod common;
-use common::{livemerge, printed};
+use common::{livemerge, printed, run_traced};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
@@ -11,19 +11,11 @@ use std::path::{Path, PathBuf};
 fn traced_run(root: &Path, name: &str) -> (PathBuf, PathBuf) {
     let dir = root.join(name);
     let trace = root.join(format!("{name}.jsonl"));
-    let o = livemerge(&[
-        "run",
-        "--dir",
-        dir.to_str().unwrap(),
-        "--disks",
-        "2",
-        "--poller",
-        "4.0",
-        "--tick-ms",
-        "5",
-        "--trace",
-        trace.to_str().unwrap(),
-    ]);
+    let o = run_traced(
+        &dir,
+        &trace,
+        &["--disks", "2", "--poller", "4.0", "--tick-ms", "5"],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", printed(&o));
     (dir, trace)
 }
@@ -58,6 +50,7 @@ fn find(v: &[Value], name: &str) -> usize {
 type Tamper = (&'static str, fn(&mut Vec<Value>) -> usize, &'static str);
 
 #[test]
+#[ignore = "slow tier: runs the engine on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
 fn class4_audit_checks_every_field_of_a_record() {
     let tmp = tempfile::tempdir().unwrap();
     let (dir, trace) = traced_run(tmp.path(), "vm");
@@ -227,6 +220,7 @@ fn class4_audit_checks_every_field_of_a_record() {
 }
 
 #[test]
+#[ignore = "slow tier: runs the engine on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
 fn class4_a_trace_is_tied_to_its_engine_directory() {
     let tmp = tempfile::tempdir().unwrap();
     let (dir_a, trace_a) = traced_run(tmp.path(), "a");

@@ -121,6 +121,7 @@ fn reset(s: TcpStream) {
 }
 
 #[test]
+#[ignore = "slow tier: holds 100 slow clients open against the explorer, over 3 s (scripts/test runs it)"]
 fn class2_explorer_bounds_headers_slow_clients_and_resets() {
     let server = start();
     assert_eq!(server.get("/.status"), 200);

@@ -71,6 +71,7 @@ fn assert_paths_replay(c: &Config, o: &Outcome) {
 }
 
 #[test]
+#[ignore = "slow tier: runs two searches on many configurations, over 5 s (scripts/test runs it)"]
 fn the_lean_bfs_agrees_with_the_full_state_bfs() {
     for poller in PollerRule::ALL {
         for disks in 1..=3 {
@@ -93,6 +94,7 @@ fn the_lean_bfs_agrees_with_the_full_state_bfs() {
 }
 
 #[test]
+#[ignore = "slow tier: searches several configurations with 1 to many threads, over 5 s (scripts/test runs it)"]
 fn any_number_of_threads_finds_the_same() {
     let c = Config {
         retries: 1,
@@ -189,6 +191,7 @@ fn a_memory_bound_exits_3_and_a_loose_one_changes_nothing() {
 }
 
 #[test]
+#[ignore = "slow tier: runs an 8-disk search to its 1.8 s timeout (scripts/test runs it)"]
 fn progress_goes_to_stderr_once_a_second_and_never_into_json() {
     let args = [
         "check",

@@ -44,6 +44,7 @@ fn find(v: &Value, pick: impl Fn(&Value) -> bool) -> (usize, usize) {
 }
 
 #[test]
+#[ignore = "slow tier: runs the whole matrix, over 20 s (scripts/test runs it)"]
 fn the_checked_in_baseline_matches_and_every_configuration_is_in_the_table() {
     let out = matrix(&checked_in(), &[]);
     let text = stdout(&out);
@@ -74,6 +75,7 @@ fn the_checked_in_baseline_matches_and_every_configuration_is_in_the_table() {
 }
 
 #[test]
+#[ignore = "slow tier: runs the whole matrix, over 20 s (scripts/test runs it)"]
 fn a_flipped_verdict_is_a_difference_naming_its_configuration_and_property() {
     let dir = tempfile::tempdir().unwrap();
     let mut base = baseline_json();
@@ -99,6 +101,7 @@ fn a_flipped_verdict_is_a_difference_naming_its_configuration_and_property() {
 }
 
 #[test]
+#[ignore = "slow tier: runs the whole matrix, over 20 s (scripts/test runs it)"]
 fn a_changed_length_is_a_difference_naming_its_configuration_and_property() {
     let dir = tempfile::tempdir().unwrap();
     let mut base = baseline_json();
@@ -130,6 +133,7 @@ fn a_changed_length_is_a_difference_naming_its_configuration_and_property() {
 }
 
 #[test]
+#[ignore = "slow tier: runs the whole matrix, over 20 s (scripts/test runs it)"]
 fn the_junit_report_is_read_by_a_junit_parser() {
     let dir = tempfile::tempdir().unwrap();
     let mut base = baseline_json();
@@ -204,6 +208,7 @@ fn the_junit_report_is_read_by_a_junit_parser() {
 }
 
 #[test]
+#[ignore = "slow tier: runs the whole matrix, over 20 s (scripts/test runs it)"]
 fn update_rewrites_the_baseline_to_what_is_checked_in() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("findings.json");

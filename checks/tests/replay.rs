@@ -36,6 +36,7 @@ fn replay(file: &Path, dir: &Path, extra: &[&str]) -> std::process::Output {
 }
 
 #[test]
+#[ignore = "slow tier: replays on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
 fn bug_1280160_reproduced_deterministically_on_real_images() {
     let tmp = tempfile::tempdir().unwrap();
     let file = saved(
@@ -90,6 +91,7 @@ fn bug_1280160_reproduced_deterministically_on_real_images() {
 }
 
 #[test]
+#[ignore = "slow tier: replays on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
 fn the_fixed_poller_stops_where_it_waits() {
     let tmp = tempfile::tempdir().unwrap();
     let file = saved(
@@ -118,6 +120,7 @@ fn the_fixed_poller_stops_where_it_waits() {
 }
 
 #[test]
+#[ignore = "slow tier: replays on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
 fn a_restart_in_the_path_is_a_real_restart() {
     let tmp = tempfile::tempdir().unwrap();
     // 4.0's real liveness counterexample: a child queued at the restart becomes EXECUTION_FAILED,
@@ -149,6 +152,7 @@ fn a_restart_in_the_path_is_a_real_restart() {
 }
 
 #[test]
+#[ignore = "slow tier: replays on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
 fn bad_input_is_one_line_and_exit_2() {
     let tmp = tempfile::tempdir().unwrap();
     let bad = tmp.path().join("bad.json");
@@ -172,6 +176,7 @@ fn bad_input_is_one_line_and_exit_2() {
 }
 
 #[test]
+#[ignore = "slow tier: replays on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
 fn a_path_with_a_failed_merge_job_replays_on_real_images() {
     use livemerge_checks::counterexample::CounterexampleFile;
     use livemerge_checks::report::Trace;
@@ -234,6 +239,7 @@ fn a_path_with_a_failed_merge_job_replays_on_real_images() {
 }
 
 #[test]
+#[ignore = "slow tier: replays on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
 fn a_restart_after_vm_merge_reached_the_host_replays_on_real_images() {
     // 4.0's divergence: a restart fails the Merge grandchild after VM.merge reached the host;
     // the child fails and marks the images ILLEGAL, the removal ends, and the host finishes the

@@ -8,6 +8,7 @@ use livemerge_checks::schedules::{
 use livemerge_model::{Config, Event, Faults, PollerRule};
 
 #[test]
+#[ignore = "slow tier: runs the engine under hundreds of schedules, over 30 s (scripts/test runs it)"]
 fn random_schedules_conform_to_the_model() {
     let n: u64 = std::env::var("LIVEMERGE_SCHEDULES")
         .ok()

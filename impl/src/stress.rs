@@ -61,9 +61,17 @@ impl StressReport {
 
     /// The 95% Wilson interval of the violation rate.
     pub fn interval(&self) -> (f64, f64) {
-        wilson(self.violations as u64, self.runs as u64, 1.959_964)
+        wilson(self.violations as u64, self.runs as u64, Z_95)
+    }
+
+    /// The 95% Wilson interval of the rate of runs that met bug 1280160 ([`Self::merge_never_ran`]).
+    pub fn merge_never_ran_interval(&self) -> (f64, f64) {
+        wilson(self.merge_never_ran as u64, self.runs as u64, Z_95)
     }
 }
+
+/// The normal quantile of a two-sided 95% interval: every interval `stress` reports is at 95%.
+pub const Z_95: f64 = 1.959_964;
 
 /// The Wilson score interval for `k` successes in `n` trials.
 pub fn wilson(k: u64, n: u64, z: f64) -> (f64, f64) {
@@ -146,18 +154,18 @@ pub fn classify(o: &Outcome) -> (bool, bool) {
 
 #[cfg(test)]
 mod tests {
-    use super::wilson;
+    use super::{wilson, Z_95};
 
     #[test]
     fn wilson_matches_known_values() {
         // 10 of 100: the textbook interval is [0.0552, 0.1744].
-        let (lo, hi) = wilson(10, 100, 1.959_964);
+        let (lo, hi) = wilson(10, 100, Z_95);
         assert!(
             (lo - 0.0552).abs() < 1e-3 && (hi - 0.1744).abs() < 1e-3,
             "{lo} {hi}"
         );
         // 0 of 50: the lower bound is 0 and the upper bound about 0.071.
-        let (lo, hi) = wilson(0, 50, 1.959_964);
+        let (lo, hi) = wilson(0, 50, Z_95);
         assert_eq!(lo, 0.0);
         assert!((hi - 0.0714).abs() < 1e-3, "{hi}");
     }

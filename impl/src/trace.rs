@@ -21,15 +21,70 @@
 //! | `storage` | `{"disks":[...], "observed":...}`: cheap per-disk facts read at the step (qcow2: the active volume, whether top's file exists, whether this engine runs a job; memory: all four facts), and what the source itself observed (the chain MERGE_STATUS read, a job's or a deletion's result), or `null`. The auditor checks its shape (one entry per disk); its content is informational: the real end state is checked against the directory with `audit --dir` |
 //!
 //! Any other field makes the record malformed.
+//!
+//! The engine writes with [`Trace`] and the auditor and the progress lines read back with
+//! [`Header`], [`parse_header`] and [`ReadRecord`]: one definition of the format, its version
+//! [`TRACE_FORMAT`] included.
 
 use crate::db::{Layout, Rows};
-use livemerge_model::{Event, State};
-use serde::Serialize;
+use livemerge_model::{Config, Event, State};
+use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 
-/// One trace line.
+/// The trace format's version, the `livemerge_trace` of every header: the engine writes it and
+/// the auditor reads this version only. Bump it when a line changes meaning.
+pub const TRACE_FORMAT: u32 = 1;
+
+/// A header line: the format version, the model configuration of the records that follow, and
+/// the engine directory's layout (`None` only in traces written before headers named it).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Header {
+    pub livemerge_trace: u32,
+    pub configuration: Config,
+    #[serde(default)]
+    pub layout: Option<Layout>,
+}
+
+/// Whether a trace line (as JSON) is a header rather than a record.
+pub fn is_header(line: &serde_json::Value) -> bool {
+    line.get("livemerge_trace").is_some()
+}
+
+/// Reads a header line: one that is malformed or of another format version is refused, with a
+/// one-line reason.
+pub fn parse_header(line: serde_json::Value) -> Result<Header, String> {
+    let h: Header =
+        serde_json::from_value(line).map_err(|e| format!("malformed trace header: {e}"))?;
+    if h.livemerge_trace != TRACE_FORMAT {
+        return Err(format!(
+            "trace format version {}, this livemerge reads version {TRACE_FORMAT}",
+            h.livemerge_trace
+        ));
+    }
+    Ok(h)
+}
+
+/// A record line as read back: what [`Record`] writes, or a line [`Trace::backfill`] copied
+/// from the event log (with `logged_source`, and `null` facts).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadRecord {
+    pub seq: u64,
+    pub t_ms: u64,
+    pub source: String,
+    #[serde(default)]
+    pub logged_source: Option<String>,
+    pub event: Event,
+    pub before: State,
+    pub after: State,
+    pub db: serde_json::Value,
+    pub storage: serde_json::Value,
+}
+
+/// One trace line, as the engine writes it.
 #[derive(Serialize)]
 pub struct Record<'a> {
     pub seq: u64,
@@ -67,7 +122,7 @@ impl Trace {
     /// `"source": "event_log"` and no `db`/`storage` facts.
     pub fn backfill(
         &mut self,
-        cfg: &livemerge_model::Config,
+        cfg: &Config,
         layout: &Layout,
         rows: &[crate::db::LogRow],
     ) -> std::io::Result<()> {
@@ -97,14 +152,13 @@ impl Trace {
     /// The header line: the format version, the model configuration of what follows, and the
     /// engine's layout (the ids of its rows, fixed when its directory was set up: they tie the
     /// trace to that directory's database, and `db` is their projection).
-    pub fn header(
-        &mut self,
-        cfg: &livemerge_model::Config,
-        layout: &Layout,
-    ) -> std::io::Result<()> {
-        let mut line =
-            serde_json::json!({"livemerge_trace": 1, "configuration": cfg, "layout": layout})
-                .to_string();
+    pub fn header(&mut self, cfg: &Config, layout: &Layout) -> std::io::Result<()> {
+        let header = Header {
+            livemerge_trace: TRACE_FORMAT,
+            configuration: *cfg,
+            layout: Some(layout.clone()),
+        };
+        let mut line = serde_json::to_string(&header).map_err(std::io::Error::other)?;
         line.push('\n');
         self.file.write_all(line.as_bytes())
     }
@@ -201,7 +255,7 @@ impl Existing {
             let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) else {
                 continue;
             };
-            if v.get("livemerge_trace").is_some() {
+            if is_header(&v) {
                 x.layouts
                     .push(v.get("layout").cloned().unwrap_or(serde_json::Value::Null));
             } else if let Some(s) = v.get("seq").and_then(|s| s.as_u64()) {

@@ -69,15 +69,20 @@ impl fmt::Display for Release {
 
 impl FromStr for Release {
     type Err = ConfigError;
-    /// A release name; `4.0` (the first version's `--poller 4.0`) means 4.0.0.
+    /// A release name; `4.0` (the first version's `--poller 4.0`) means 4.0.0. Every command
+    /// line's `--release` (and the matrix's list of them) is parsed here, so it has one wording
+    /// for a name it does not know.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = if s == "4.0" { "4.0.0" } else { s };
         Release::ALL
             .into_iter()
             .find(|r| r.name() == s)
             .ok_or_else(|| {
+                let names: Vec<_> = Release::ALL.iter().map(|r| r.name()).collect();
+                let (last, rest) = names.split_last().expect("there are releases");
                 ConfigError(format!(
-                    "unknown release '{s}' (expected 3.6.0, 3.6.1, 4.0.0, 4.0.2 or 4.1.0)"
+                    "unknown release '{s}' (expected {} or {last})",
+                    rest.join(", ")
                 ))
             })
     }

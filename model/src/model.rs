@@ -81,35 +81,34 @@ impl Model for LiveMerge {
     }
 
     fn properties(&self) -> Vec<Property<Self>> {
-        properties::all(&self.cfg)
-            .into_iter()
-            .map(|p| {
-                let f = property_fn(p.name);
-                match p.expectation {
-                    Expectation::Always => Property::always(p.name, f),
-                    Expectation::Sometimes => Property::sometimes(p.name, f),
-                    Expectation::Eventually => Property::eventually(p.name, f),
-                }
+        properties::ALL
+            .iter()
+            .zip(CONDITIONS)
+            .filter(|(p, _)| p.applies(&self.cfg))
+            .map(|(p, condition)| match p.expectation {
+                Expectation::Always => Property::always(p.name, condition),
+                Expectation::Sometimes => Property::sometimes(p.name, condition),
+                Expectation::Eventually => Property::eventually(p.name, condition),
             })
             .collect()
     }
 }
 
-/// stateright wants `fn(&Model, &State)`: one adapter per named property.
-fn property_fn(name: &str) -> fn(&LiveMerge, &State) -> bool {
-    use properties::*;
-    match name {
-        SNAPSHOT_REMOVED_IMPLIES_MERGE_DONE => {
-            |m, s| snapshot_removed_implies_merge_done(&m.cfg, s)
-        }
-        NO_DATA_LOST => |m, s| no_data_lost(&m.cfg, s),
-        DB_AGREES_WHEN_IDLE => |m, s| db_agrees_when_idle(&m.cfg, s),
-        SNAPSHOT_REMOVED => |m, s| snapshot_removed(&m.cfg, s),
-        REMOVAL_FAILED_CLEANLY => |m, s| removal_failed_cleanly(&m.cfg, s),
-        EVERY_REMOVAL_ENDS => |m, s| removal_ended(&m.cfg, s),
-        EVERY_DISAGREEMENT_MARKED => |m, s| every_disagreement_marked(&m.cfg, s),
-        RETRY_CAN_COMPLETE => |m, s| retry_can_complete(&m.cfg, s),
-        // `properties::all` names only the properties above; a test holds the two lists together.
-        _ => |_, _| false,
-    }
+/// stateright takes a property's condition as a plain `fn(&LiveMerge, &State)`, which cannot
+/// carry the predicate it adapts: `condition::<I>` is the adapter of `properties::ALL[I]`.
+fn condition<const I: usize>(m: &LiveMerge, s: &State) -> bool {
+    (properties::ALL[I].holds)(&m.cfg, s)
 }
+
+/// One adapter per entry of `properties::ALL`, in its order: the array's length is that list's,
+/// so a property added there without its adapter here does not compile.
+const CONDITIONS: [fn(&LiveMerge, &State) -> bool; properties::ALL.len()] = [
+    condition::<0>,
+    condition::<1>,
+    condition::<2>,
+    condition::<3>,
+    condition::<4>,
+    condition::<5>,
+    condition::<6>,
+    condition::<7>,
+];

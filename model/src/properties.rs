@@ -17,7 +17,37 @@ pub enum Expectation {
     Eventually,
 }
 
+/// What a path to a property's witness shows (see [`Expectation::witnessed`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Witness {
+    /// The property is false: the path breaks an always- or eventually-property.
+    Counterexample,
+    /// The property is true: the path reaches a state where a sometimes-property holds.
+    Example,
+}
+
 impl Expectation {
+    /// Whether a state witnesses the property, given whether the property `holds` there and
+    /// whether the state is `terminal` (no event enabled): for always, a state where it does not
+    /// hold; for eventually, a terminal state where it does not hold (the model is acyclic and
+    /// "removal ended" is stable, so that is exactly a path on which it never holds); for
+    /// sometimes, a state where it holds. Every search and replay asks this.
+    pub fn witnessed(self, holds: bool, terminal: bool) -> bool {
+        match self {
+            Expectation::Always => !holds,
+            Expectation::Eventually => terminal && !holds,
+            Expectation::Sometimes => holds,
+        }
+    }
+
+    /// What a path to a witness shows: a counterexample, or (sometimes) an example.
+    pub fn witness(self) -> Witness {
+        match self {
+            Expectation::Always | Expectation::Eventually => Witness::Counterexample,
+            Expectation::Sometimes => Witness::Example,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Expectation::Always => "always",
@@ -33,9 +63,16 @@ pub struct Prop {
     pub name: &'static str,
     pub expectation: Expectation,
     pub holds: fn(&Config, &State) -> bool,
+    /// Expected only when some fault is on ("removal failed cleanly" needs a removal to fail).
+    pub only_with_faults: bool,
 }
 
 impl Prop {
+    /// Whether `cfg` is expected to show this property.
+    pub fn applies(&self, cfg: &Config) -> bool {
+        !self.only_with_faults || !cfg.faults.is_empty()
+    }
+
     /// A URL- and file-name-friendly name: `snapshot-removed-implies-merge-done`.
     pub fn slug(&self) -> String {
         self.name.replace(' ', "-")
@@ -51,54 +88,63 @@ pub const EVERY_REMOVAL_ENDS: &str = "every removal ends";
 pub const EVERY_DISAGREEMENT_MARKED: &str = "every disagreement is marked";
 pub const RETRY_CAN_COMPLETE: &str = "a failed removal can be retried to completion";
 
-/// The properties of a configuration, safety first. "removal failed cleanly" can only happen
-/// when a fault can, so it is expected only when some fault is on.
-pub fn all(cfg: &Config) -> Vec<Prop> {
-    let mut v = vec![
-        Prop {
-            name: SNAPSHOT_REMOVED_IMPLIES_MERGE_DONE,
-            expectation: Expectation::Always,
-            holds: snapshot_removed_implies_merge_done,
-        },
-        Prop {
-            name: NO_DATA_LOST,
-            expectation: Expectation::Always,
-            holds: no_data_lost,
-        },
-        Prop {
-            name: DB_AGREES_WHEN_IDLE,
-            expectation: Expectation::Always,
-            holds: db_agrees_when_idle,
-        },
-        Prop {
-            name: EVERY_DISAGREEMENT_MARKED,
-            expectation: Expectation::Always,
-            holds: every_disagreement_marked,
-        },
-        Prop {
-            name: RETRY_CAN_COMPLETE,
-            expectation: Expectation::Always,
-            holds: retry_can_complete,
-        },
-        Prop {
-            name: SNAPSHOT_REMOVED,
-            expectation: Expectation::Sometimes,
-            holds: snapshot_removed,
-        },
-    ];
-    if !cfg.faults.is_empty() {
-        v.push(Prop {
-            name: REMOVAL_FAILED_CLEANLY,
-            expectation: Expectation::Sometimes,
-            holds: removal_failed_cleanly,
-        });
-    }
-    v.push(Prop {
+/// Every property, in the order reports list them: safety first, then the examples that must
+/// exist, then liveness. The checker's stateright `properties()`, the searches, the auditor and
+/// the reports all take them from here, so a property is named, classified and judged once.
+pub const ALL: &[Prop] = &[
+    Prop {
+        name: SNAPSHOT_REMOVED_IMPLIES_MERGE_DONE,
+        expectation: Expectation::Always,
+        holds: snapshot_removed_implies_merge_done,
+        only_with_faults: false,
+    },
+    Prop {
+        name: NO_DATA_LOST,
+        expectation: Expectation::Always,
+        holds: no_data_lost,
+        only_with_faults: false,
+    },
+    Prop {
+        name: DB_AGREES_WHEN_IDLE,
+        expectation: Expectation::Always,
+        holds: db_agrees_when_idle,
+        only_with_faults: false,
+    },
+    Prop {
+        name: EVERY_DISAGREEMENT_MARKED,
+        expectation: Expectation::Always,
+        holds: every_disagreement_marked,
+        only_with_faults: false,
+    },
+    Prop {
+        name: RETRY_CAN_COMPLETE,
+        expectation: Expectation::Always,
+        holds: retry_can_complete,
+        only_with_faults: false,
+    },
+    Prop {
+        name: SNAPSHOT_REMOVED,
+        expectation: Expectation::Sometimes,
+        holds: snapshot_removed,
+        only_with_faults: false,
+    },
+    Prop {
+        name: REMOVAL_FAILED_CLEANLY,
+        expectation: Expectation::Sometimes,
+        holds: removal_failed_cleanly,
+        only_with_faults: true,
+    },
+    Prop {
         name: EVERY_REMOVAL_ENDS,
         expectation: Expectation::Eventually,
         holds: removal_ended,
-    });
-    v
+        only_with_faults: false,
+    },
+];
+
+/// The properties of a configuration: those of [`ALL`] that apply to it, in that order.
+pub fn all(cfg: &Config) -> Vec<Prop> {
+    ALL.iter().filter(|p| p.applies(cfg)).copied().collect()
 }
 
 /// If the snapshot row is gone, every disk (all were in the snapshot) is merged on the host and

@@ -4,7 +4,7 @@
 
 use super::views::Abstraction;
 use super::{AnyFinding, AnyOutcome, AnyVerdict};
-use crate::report::{format_trace, Trace};
+use crate::report::{format_trace, json_path, JsonPath, Trace};
 use livemerge_model::{describe_step, summarize, Config, Event, Faults, PollerRule, State};
 use serde::Serialize;
 use std::fmt::Write;
@@ -174,17 +174,10 @@ struct JsonConfiguration {
 }
 
 #[derive(Serialize)]
-struct JsonStep {
-    event: Event,
-    description: String,
-    state: State,
-}
-
-#[derive(Serialize)]
 struct JsonCounterexample {
     disks: u8,
-    initial_state: State,
-    steps: Vec<JsonStep>,
+    #[serde(flatten)]
+    path: JsonPath,
 }
 
 #[derive(Serialize)]
@@ -248,22 +241,10 @@ fn json_property(o: &AnyOutcome, f: &AnyFinding) -> JsonProperty {
     };
     let counterexample = match &f.verdict {
         AnyVerdict::Violated { disks, path } => {
-            let cfg = o.concrete_config(*disks);
-            Trace::rebuild(&cfg, path)
-                .ok()
-                .map(|trace| JsonCounterexample {
-                    disks: *disks,
-                    initial_state: trace.initial,
-                    steps: trace
-                        .steps
-                        .iter()
-                        .map(|st| JsonStep {
-                            event: st.event,
-                            description: describe_step(&cfg, &st.before, st.event, &st.after),
-                            state: st.after,
-                        })
-                        .collect(),
-                })
+            json_path(&o.concrete_config(*disks), path).map(|path| JsonCounterexample {
+                disks: *disks,
+                path,
+            })
         }
         _ => None,
     };

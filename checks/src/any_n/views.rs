@@ -95,6 +95,23 @@ impl std::fmt::Display for TooLarge {
     }
 }
 
+/// The number of `x` among `items`, with whether it is new there (then added, numbered
+/// `number(its position)`); `index` maps each item to its number.
+fn intern<T: Copy + Eq + std::hash::Hash, I: Copy>(
+    items: &mut Vec<T>,
+    index: &mut Map<T, I>,
+    x: T,
+    number: impl FnOnce(usize) -> I,
+) -> (I, bool) {
+    if let Some(&i) = index.get(&x) {
+        return (i, false);
+    }
+    let i = number(items.len());
+    items.push(x);
+    index.insert(x, i);
+    (i, true)
+}
+
 /// The controller of a state: everything but its disks (which become `Disk::default()`).
 pub fn controller(s: &State) -> State {
     let mut c = *s;
@@ -174,24 +191,15 @@ impl Abstraction {
     }
 
     fn ctrl_id(&mut self, c: State) -> u32 {
-        if let Some(&i) = self.ctrl_index.get(&c) {
-            return i;
+        let (i, new) = intern(&mut self.controllers, &mut self.ctrl_index, c, |n| n as u32);
+        if new {
+            self.present.push(Vec::new());
         }
-        let i = self.controllers.len() as u32;
-        self.controllers.push(c);
-        self.ctrl_index.insert(c, i);
-        self.present.push(Vec::new());
         i
     }
 
     fn local_id(&mut self, d: Disk) -> u16 {
-        if let Some(&i) = self.local_index.get(&d) {
-            return i;
-        }
-        let i = self.locals.len() as u16;
-        self.locals.push(d);
-        self.local_index.insert(d, i);
-        i
+        intern(&mut self.locals, &mut self.local_index, d, |n| n as u16).0
     }
 
     /// Adds the views of `s` (its first `n` disks); new ones go on the work list.

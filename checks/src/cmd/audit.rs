@@ -3,8 +3,8 @@
 //! against the trace's last state. Exit 0 conforms, 1 diverges or violates, 2 unreadable input.
 
 use super::{usage, Fail};
+use crate::args::ModelArgs;
 use crate::audit::{audit_expect, Expect, Unreadable};
-use crate::cli::ModelArgs;
 use clap::Args;
 use livemerge_impl::abstraction::{discrepancies, observe_dir};
 use std::io::BufReader;
@@ -52,13 +52,7 @@ pub fn run(args: AuditArgs) -> Result<u8, Fail> {
     };
     let expect = Expect {
         fallback,
-        disks: match args.model.disks {
-            Some(crate::cli::DiskCount::Exactly(n)) => Some(n),
-            Some(crate::cli::DiskCount::Any) => {
-                return Err(usage("--disks any is only for `livemerge check`"))
-            }
-            None => None,
-        },
+        disks: args.model.exact_disks().map_err(usage)?,
         poller: args.model.release,
         dir,
         invariants: true,

@@ -3,12 +3,13 @@
 
 use super::{usage, Fail};
 use crate::any_n;
-use crate::cli::ModelArgs;
+use crate::args::ModelArgs;
 use crate::counterexample::{replay, CounterexampleFile, Replay};
 use crate::report::{self, Trace};
 use crate::search::{self, Limits, Verdict};
 use clap::{Args, ValueEnum};
-use livemerge_model::{describe_event, LiveMerge, MODEL_VERSION};
+use livemerge_model::properties::Prop;
+use livemerge_model::{describe_event, Config, Event, LiveMerge, MODEL_VERSION};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -70,7 +71,7 @@ pub struct CheckArgs {
     pub witnesses: Option<usize>,
     /// With `--disks any`: confirm an abstract violation with the concrete search on 1 to N
     /// disks [default: 4].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = crate::bounds::disks)]
     pub max_n: Option<u8>,
     /// No progress lines on stderr.
     #[arg(long, short)]
@@ -120,16 +121,8 @@ pub fn run(args: CheckArgs) -> Result<u8, Fail> {
     }
     if let Some(dir) = &args.save {
         for f in &outcome.findings {
-            let (Verdict::Violated, Some(path)) = (&f.verdict, &f.path) else {
-                continue;
-            };
-            let trace = Trace::rebuild(&cfg, path).map_err(usage)?;
-            let file = dir.join(format!("{}.json", f.prop.slug()));
-            CounterexampleFile::new(&cfg, &f.prop, &trace)
-                .save(&file)
-                .map_err(usage)?;
-            if !args.quiet {
-                eprintln!("livemerge: saved {}", file.display());
+            if let (Verdict::Violated, Some(path)) = (&f.verdict, &f.path) {
+                save(dir, &cfg, &f.prop, path, args.quiet)?;
             }
         }
     }
@@ -163,7 +156,7 @@ fn run_any(args: CheckArgs) -> Result<u8, Fail> {
             "{flag} does not apply to --disks any (it builds its own abstraction)"
         )));
     }
-    let cfg = crate::cli::ModelArgs {
+    let cfg = ModelArgs {
         disks: None,
         ..args.model.clone()
     }
@@ -172,12 +165,6 @@ fn run_any(args: CheckArgs) -> Result<u8, Fail> {
     let threshold = args.threshold.unwrap_or(1);
     let witnesses = args.witnesses.unwrap_or(1);
     let max_n = args.max_n.unwrap_or(4);
-    if max_n == 0 || max_n as usize > livemerge_model::MAX_DISKS {
-        return Err(usage(format!(
-            "--max-n must be between 1 and {}, got {max_n}",
-            livemerge_model::MAX_DISKS
-        )));
-    }
     if let Some(dir) = &args.save {
         prepare_dir(dir)?;
     }
@@ -196,17 +183,9 @@ fn run_any(args: CheckArgs) -> Result<u8, Fail> {
     }
     if let Some(dir) = &args.save {
         for f in &outcome.findings {
-            let any_n::AnyVerdict::Violated { disks, path } = &f.verdict else {
-                continue;
-            };
-            let concrete = outcome.concrete_config(*disks);
-            let trace = Trace::rebuild(&concrete, path).map_err(usage)?;
-            let file = dir.join(format!("{}.json", f.prop.slug()));
-            CounterexampleFile::new(&concrete, &f.prop, &trace)
-                .save(&file)
-                .map_err(usage)?;
-            if !args.quiet {
-                eprintln!("livemerge: saved {}", file.display());
+            if let any_n::AnyVerdict::Violated { disks, path } = &f.verdict {
+                let concrete = outcome.concrete_config(*disks);
+                save(dir, &concrete, &f.prop, path, args.quiet)?;
             }
         }
     }
@@ -217,6 +196,25 @@ fn run_any(args: CheckArgs) -> Result<u8, Fail> {
     } else {
         0
     })
+}
+
+/// `--save DIR`: writes the counterexample `path` to `prop` as DIR/<property>.json.
+fn save(
+    dir: &std::path::Path,
+    cfg: &Config,
+    prop: &Prop,
+    path: &[Event],
+    quiet: bool,
+) -> Result<(), Fail> {
+    let trace = Trace::rebuild(cfg, path).map_err(usage)?;
+    let file = dir.join(format!("{}.json", prop.slug()));
+    CounterexampleFile::new(cfg, prop, &trace)
+        .save(&file)
+        .map_err(usage)?;
+    if !quiet {
+        eprintln!("livemerge: saved {}", file.display());
+    }
+    Ok(())
 }
 
 fn prepare_dir(dir: &std::path::Path) -> Result<(), Fail> {

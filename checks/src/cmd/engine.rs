@@ -5,12 +5,12 @@
 
 use super::{usage, Fail};
 use crate::bounds;
-use crate::follow::{trace_for, Follower};
+use crate::follow::with_progress;
 use clap::{Args, ValueEnum};
 use livemerge_impl::session::{self, Schedule};
 use livemerge_impl::stress::{stress as run_stress, StressOptions};
 use livemerge_impl::{report, Backoff, Error, Settings};
-use livemerge_model::PollerRule;
+use livemerge_model::{Config, PollerRule};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -47,7 +47,7 @@ pub struct EngineArgs {
     pub disks: u8,
     /// The oVirt release whose rules the engine follows: 3.6.0, 3.6.1, 4.0.0, 4.0.2, 4.1.0
     /// (`--poller` is an alias; its `4.0` means 4.0.0).
-    #[arg(long = "release", alias = "poller", default_value = "4.0.2", value_parser = parse_poller)]
+    #[arg(long = "release", alias = "poller", value_name = "RELEASE", default_value_t = Config::default().release)]
     pub poller: PollerRule,
     /// The poller's delay rule.
     #[arg(long, value_enum, default_value_t = BackoffArg::Capped)]
@@ -127,11 +127,6 @@ pub struct StressArgs {
     pub quiet: bool,
 }
 
-fn parse_poller(s: &str) -> Result<PollerRule, String> {
-    s.parse()
-        .map_err(|e: livemerge_model::ConfigError| e.to_string())
-}
-
 /// A duration in milliseconds (already bounded by [`bounds::cost_ms`]).
 fn millis(v: f64) -> Duration {
     Duration::from_secs_f64(v / 1000.0)
@@ -142,24 +137,28 @@ fn limit(v: f64) -> u64 {
     (v * 1000.0).ceil() as u64
 }
 
-fn settings(
-    e: &EngineArgs,
-    tick_ms: u64,
-    start_cost_ms: f64,
-    limit_secs: f64,
-) -> Result<Settings, Fail> {
-    let s = Settings {
-        disks: e.disks,
-        poller: e.poller,
-        tick_ms,
-        backoff: e.backoff.into(),
-        pool_threads: e.pool_threads,
-        start_cost_us: millis(start_cost_ms).as_micros() as u64,
-        limit_ms: limit(limit_secs),
-        seed: e.seed,
-    };
-    s.validate().map_err(usage)?;
-    Ok(s)
+impl EngineArgs {
+    /// The engine's settings: these knobs, and the timing ones whose defaults differ between
+    /// `run` and `stress`.
+    fn settings(
+        &self,
+        tick_ms: u64,
+        start_cost_ms: f64,
+        limit_secs: f64,
+    ) -> Result<Settings, Fail> {
+        let s = Settings {
+            disks: self.disks,
+            poller: self.poller,
+            tick_ms,
+            backoff: self.backoff.into(),
+            pool_threads: self.pool_threads,
+            start_cost_us: millis(start_cost_ms).as_micros() as u64,
+            limit_ms: limit(limit_secs),
+            seed: self.seed,
+        };
+        s.validate().map_err(usage)?;
+        Ok(s)
+    }
 }
 
 fn fail(e: Error) -> Fail {
@@ -167,53 +166,39 @@ fn fail(e: Error) -> Fail {
 }
 
 pub fn run(args: RunArgs) -> Result<u8, Fail> {
-    let s = settings(
-        &args.engine,
-        args.tick_ms,
-        args.start_cost_ms,
-        args.limit_secs,
-    )?;
+    let s = args
+        .engine
+        .settings(args.tick_ms, args.start_cost_ms, args.limit_secs)?;
     let schedule = match args.schedule {
         ScheduleArg::Free => Schedule::Free,
         ScheduleArg::PoolAfterParentPoll => Schedule::PoolAfterParentPoll,
     };
-    let (trace, _tmp) = trace_for(args.trace.as_deref(), args.quiet);
-    let follower = trace
-        .as_deref()
-        .filter(|_| !args.quiet)
-        .map(|t| Follower::start(t, "run", Some(s.model_config())));
-    let o = session::run_dir(&args.dir, s, schedule, trace.as_deref());
-    if let Some(f) = follower {
-        f.finish();
-    }
-    let o = o.map_err(fail)?;
+    let o = with_progress(
+        args.trace.as_deref(),
+        args.quiet,
+        "run",
+        Some(s.model_config()),
+        |trace| session::run_dir(&args.dir, s, schedule, trace),
+    )
+    .map_err(fail)?;
     say_raw!("{}", report::text(&o, "run", Some(&args.dir)));
     Ok(o.exit_code())
 }
 
 pub fn resume(args: ResumeArgs) -> Result<u8, Fail> {
     let limit_ms = args.limit_secs.map(limit);
-    let (trace, _tmp) = trace_for(args.trace.as_deref(), args.quiet);
-    let follower = trace
-        .as_deref()
-        .filter(|_| !args.quiet)
-        .map(|t| Follower::start(t, "resume", None));
-    let o = session::resume_dir(&args.dir, trace.as_deref(), limit_ms);
-    if let Some(f) = follower {
-        f.finish();
-    }
-    let o = o.map_err(fail)?;
+    let o = with_progress(args.trace.as_deref(), args.quiet, "resume", None, |trace| {
+        session::resume_dir(&args.dir, trace, limit_ms)
+    })
+    .map_err(fail)?;
     say_raw!("{}", report::text(&o, "resume", Some(&args.dir)));
     Ok(o.exit_code())
 }
 
 pub fn stress(args: StressArgs) -> Result<u8, Fail> {
-    let s = settings(
-        &args.engine,
-        args.tick_ms,
-        args.start_cost_ms,
-        args.limit_secs,
-    )?;
+    let s = args
+        .engine
+        .settings(args.tick_ms, args.start_cost_ms, args.limit_secs)?;
     let opts = StressOptions {
         settings: s,
         runs: args.runs,
@@ -254,8 +239,7 @@ pub fn stress(args: StressArgs) -> Result<u8, Fail> {
         rep.did_not_end,
         rep.seconds
     );
-    let (blo, bhi) =
-        livemerge_impl::stress::wilson(rep.merge_never_ran as u64, rep.runs as u64, 1.959_964);
+    let (blo, bhi) = rep.merge_never_ran_interval();
     say!(
         "  bug 1280160 (snapshot deleted, a disk never merged: a NOT_STARTED child taken for finished): {} run(s), rate {:.4}, 95% CI [{blo:.4}, {bhi:.4}]",
         rep.merge_never_ran,

@@ -18,11 +18,10 @@
 //! is installed) and its `Pre-init`/`Init 0` rows become plain text.
 
 use super::{usage, Fail};
-use crate::cli::ModelArgs;
+use crate::args::ModelArgs;
 use crate::http_front::{self, Request, Response};
-use crate::search::{bfs, Limits, Verdict};
+use crate::search::{bfs, Limits};
 use clap::Args;
-use livemerge_model::properties;
 use livemerge_model::{Config, Event, LiveMerge, State};
 use stateright::{Model, Path};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -133,14 +132,11 @@ fn shortest_paths(cfg: &Config) -> Ours {
         },
     );
     let model = LiveMerge::new(*cfg);
+    // A finding has a path only when the search found a witness: a counterexample, or a
+    // sometimes-property's example.
     let paths = outcome
         .findings
         .iter()
-        .filter(|f| {
-            f.verdict == Verdict::Violated
-                || (f.verdict == Verdict::Holds
-                    && f.prop.expectation == properties::Expectation::Sometimes)
-        })
         .filter_map(|f| Some((f.prop.name, encode(&model, f.path.as_ref()?)?)))
         .collect();
     let (summary, status) = match &outcome.stopped_by {

@@ -4,36 +4,38 @@
 //! (listed), 2 on bad input; `--update` rewrites the baseline, `--junit` writes a JUnit report.
 
 use super::{usage, Fail};
-use crate::counterexample::write_atomically;
+use crate::files::write_atomically;
 use crate::matrix::axes::{self, Axes};
 use crate::matrix::baseline::Baseline;
 use crate::matrix::{self, junit, table, Row};
 use clap::Args;
-use livemerge_model::MODEL_VERSION;
+use livemerge_model::{Faults, Release, MODEL_VERSION};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 #[derive(Args, Debug)]
 pub struct MatrixArgs {
+    // The axes are parsed by clap, each list whole (hence `::std::vec::Vec`: clap would take a
+    // plain `Vec` for a repeated flag).
     /// Releases to check: `all`, or a comma-separated list of 3.6.0, 3.6.1, 4.0.0, 4.0.2, 4.1.0
     /// [default: all]. `--pollers` is an alias.
-    #[arg(long, alias = "pollers")]
-    pub releases: Option<String>,
+    #[arg(long, alias = "pollers", value_parser = axes::parse_releases)]
+    pub releases: Option<::std::vec::Vec<Release>>,
     /// Disk counts: a range `1..3`, a number, or a comma-separated list [default: 1..3].
-    #[arg(long)]
-    pub disks: Option<String>,
+    #[arg(long, value_parser = axes::parse_disks)]
+    pub disks: Option<::std::vec::Vec<u8>>,
     /// Fault sets, comma-separated: `none`, `all`, or fault names joined by `+`
     /// (merge-job-fails+delete-volume-fails) [default: none,all].
-    #[arg(long)]
-    pub faults: Option<String>,
+    #[arg(long, value_parser = axes::parse_fault_sets)]
+    pub faults: Option<::std::vec::Vec<Faults>>,
     /// Restart counts: a range, a number or a list [default: 0,1].
-    #[arg(long)]
-    pub restarts: Option<String>,
+    #[arg(long, value_parser = axes::parse_numbers)]
+    pub restarts: Option<::std::vec::Vec<u8>>,
     /// Retry counts (removals started again after a failed one): a range, a number or a list
     /// [default: 1].
-    #[arg(long)]
-    pub retries: Option<String>,
+    #[arg(long, value_parser = axes::parse_numbers)]
+    pub retries: Option<::std::vec::Vec<u8>>,
     /// The baseline to compare with (and to rewrite with --update).
     #[arg(long, value_name = "FILE", default_value = "findings.json")]
     pub baseline: PathBuf,
@@ -44,7 +46,7 @@ pub struct MatrixArgs {
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
     /// Threads in all (default: all cores); the configurations are spread over them.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::bounds::threads)]
     pub threads: Option<usize>,
     /// No progress lines on stderr.
     #[arg(long, short)]
@@ -52,13 +54,11 @@ pub struct MatrixArgs {
 }
 
 pub fn run(args: MatrixArgs) -> Result<u8, Fail> {
-    let axes = axes_of(&args)?;
+    let axes = axes_of(&args);
     let configs = axes.configurations().map_err(usage)?;
-    let threads = match args.threads {
-        Some(t) if t == 0 || t > 256 => return Err(usage("--threads must be between 1 and 256")),
-        Some(t) => t,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     if let Some(file) = &args.junit {
         // Refused before the run, not after the table: a report that cannot be written.
         let dir = file
@@ -187,26 +187,15 @@ pub fn run(args: MatrixArgs) -> Result<u8, Fail> {
 }
 
 /// The axes the flags select, over the defaults.
-fn axes_of(args: &MatrixArgs) -> Result<Axes, Fail> {
-    fn axis<T>(
-        flag: &str,
-        given: &Option<String>,
-        parse: fn(&str) -> Result<Vec<T>, String>,
-        default: Vec<T>,
-    ) -> Result<Vec<T>, Fail> {
-        match given {
-            Some(s) => parse(s).map_err(|e| usage(format!("--{flag} {s}: {e}"))),
-            None => Ok(default),
-        }
-    }
+fn axes_of(args: &MatrixArgs) -> Axes {
     let d = Axes::default();
-    Ok(Axes {
-        pollers: axis("releases", &args.releases, axes::parse_pollers, d.pollers)?,
-        disks: axis("disks", &args.disks, axes::parse_numbers, d.disks)?,
-        faults: axis("faults", &args.faults, axes::parse_fault_sets, d.faults)?,
-        restarts: axis("restarts", &args.restarts, axes::parse_numbers, d.restarts)?,
-        retries: axis("retries", &args.retries, axes::parse_numbers, d.retries)?,
-    })
+    Axes {
+        pollers: args.releases.clone().unwrap_or(d.pollers),
+        disks: args.disks.clone().unwrap_or(d.disks),
+        faults: args.faults.clone().unwrap_or(d.faults),
+        restarts: args.restarts.clone().unwrap_or(d.restarts),
+        retries: args.retries.clone().unwrap_or(d.retries),
+    }
 }
 
 fn join<T: std::fmt::Display>(v: &[T]) -> String {

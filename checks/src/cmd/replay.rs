@@ -7,7 +7,7 @@
 
 use super::{usage, Fail};
 use crate::counterexample::CounterexampleFile;
-use crate::follow::{trace_for, Follower};
+use crate::follow::with_progress;
 use clap::Args;
 use livemerge_impl::replay::replay_dir;
 use livemerge_impl::{report, Backoff, Settings};
@@ -23,7 +23,7 @@ pub struct ReplayArgs {
     pub dir: PathBuf,
     /// Run the engine with this release's rules instead of the counterexample's (`--poller` is
     /// an alias).
-    #[arg(long = "release", alias = "poller", value_parser = parse_poller)]
+    #[arg(long = "release", alias = "poller", value_name = "RELEASE")]
     pub poller: Option<PollerRule>,
     /// The poller's tick in milliseconds (the script, not the clock, decides the order).
     #[arg(long, default_value_t = 5, value_parser = crate::bounds::tick_ms)]
@@ -34,11 +34,6 @@ pub struct ReplayArgs {
     /// No progress line per step on stderr.
     #[arg(long, short)]
     pub quiet: bool,
-}
-
-fn parse_poller(s: &str) -> Result<PollerRule, String> {
-    s.parse()
-        .map_err(|e: livemerge_model::ConfigError| e.to_string())
 }
 
 pub fn run(args: ReplayArgs) -> Result<u8, Fail> {
@@ -67,16 +62,14 @@ pub fn run(args: ReplayArgs) -> Result<u8, Fail> {
         seed: 0,
     };
     settings.validate().map_err(usage)?;
-    let (trace, _tmp) = trace_for(args.trace.as_deref(), args.quiet);
-    let follower = trace
-        .as_deref()
-        .filter(|_| !args.quiet)
-        .map(|t| Follower::start(t, "replay", Some(settings.model_config())));
-    let r = replay_dir(&args.dir, settings, &file.events, trace.as_deref());
-    if let Some(f) = follower {
-        f.finish();
-    }
-    let r = r.map_err(|e| usage(e.to_string()))?;
+    let r = with_progress(
+        args.trace.as_deref(),
+        args.quiet,
+        "replay",
+        Some(settings.model_config()),
+        |trace| replay_dir(&args.dir, settings, &file.events, trace),
+    )
+    .map_err(|e| usage(e.to_string()))?;
     say!(
         "livemerge replay: {} \"{}\" ({} steps), found for release {}, replayed with release {poller}",
         file.property.expectation,

@@ -21,8 +21,8 @@ pub struct SchedulesArgs {
     /// Disks in every schedule [default: 1 to 3, varying with the seed].
     #[arg(long, value_parser = crate::bounds::disks)]
     pub disks: Option<u8>,
-    /// Polling rule of every schedule [default: all three, varying with the seed].
-    #[arg(long, value_parser = parse_poller)]
+    /// The release of every schedule [default: varying with the seed]. `--poller` is an alias.
+    #[arg(long = "release", alias = "poller", value_name = "RELEASE")]
     pub poller: Option<PollerRule>,
     /// Save a failing schedule as a counterexample file in DIR.
     #[arg(long, value_name = "DIR")]
@@ -30,11 +30,6 @@ pub struct SchedulesArgs {
     /// No progress lines on stderr.
     #[arg(long, short)]
     pub quiet: bool,
-}
-
-fn parse_poller(s: &str) -> Result<PollerRule, String> {
-    s.parse()
-        .map_err(|e: livemerge_model::ConfigError| e.to_string())
 }
 
 pub fn run(args: SchedulesArgs) -> Result<u8, Fail> {

@@ -2,7 +2,8 @@
 //! `check` prints, or its sequence diagram.
 
 use super::{usage, Fail};
-use crate::counterexample::{write_atomically, CounterexampleFile};
+use crate::counterexample::CounterexampleFile;
+use crate::files::write_atomically;
 use crate::report::{format_trace, Trace};
 use clap::Args;
 use livemerge_model::{describe_event, sequence_diagram, Event, State};

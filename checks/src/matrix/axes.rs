@@ -85,14 +85,26 @@ pub fn parse_numbers(s: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// `3.6.0,4.0.2` or `all`.
-pub fn parse_pollers(s: &str) -> Result<Vec<PollerRule>, String> {
+/// Disk counts: `1..3`, `2` or `1,3`, each one a state can hold.
+pub fn parse_disks(s: &str) -> Result<Vec<u8>, String> {
+    let disks = parse_numbers(s)?;
+    for &n in &disks {
+        crate::bounds::disk_count(n)?;
+    }
+    Ok(disks)
+}
+
+/// `3.6.0,4.0.2` or `all`: each name read by the release's own `FromStr`.
+pub fn parse_releases(s: &str) -> Result<Vec<PollerRule>, String> {
     if s == "all" {
         return Ok(PollerRule::ALL.to_vec());
     }
     let mut out = Vec::new();
     for name in s.split(',') {
-        let p: PollerRule = name.trim().parse().map_err(|e| format!("{e}"))?;
+        let p: PollerRule = name
+            .trim()
+            .parse()
+            .map_err(|e: livemerge_model::ConfigError| e.0)?;
         if !out.contains(&p) {
             out.push(p);
         }
@@ -151,6 +163,20 @@ mod tests {
         assert!(parse_numbers("3..1").is_err());
         assert!(parse_numbers("x").is_err());
         assert!(parse_numbers("").is_err());
+        assert_eq!(parse_disks("1..3").unwrap(), vec![1, 2, 3]);
+        assert!(parse_disks("0..2").is_err());
+        assert!(parse_disks("9").is_err());
+    }
+
+    #[test]
+    fn releases_are_read_by_the_release_itself() {
+        assert_eq!(parse_releases("all").unwrap(), PollerRule::ALL.to_vec());
+        assert_eq!(
+            parse_releases("4.0, 4.0.0").unwrap(),
+            vec![PollerRule::V4_0_0]
+        );
+        let e = parse_releases("3.6.0,x").unwrap_err();
+        assert_eq!(e, "x".parse::<PollerRule>().unwrap_err().0);
     }
 
     #[test]

@@ -21,7 +21,7 @@
 
 use super::axes::config_name;
 use super::{Observed, Row};
-use crate::counterexample::{read_regular_file, write_atomically};
+use crate::files::{read_regular_file, write_atomically, Versioned};
 use livemerge_model::MODEL_VERSION;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -29,6 +29,12 @@ use std::path::Path;
 
 pub const FORMAT: &str = "livemerge-findings";
 pub const VERSION: u32 = 1;
+
+const KIND: Versioned = Versioned {
+    format: FORMAT,
+    version: VERSION,
+    kind: "findings",
+};
 const MAX_FILE_BYTES: u64 = 16 << 20;
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
@@ -114,27 +120,7 @@ impl Baseline {
     }
 
     pub fn parse(text: &[u8], shown: &str) -> Result<Baseline, String> {
-        let value: serde_json::Value = serde_json::from_slice(text).map_err(|e| {
-            if e.is_eof() {
-                format!("{shown}: empty or truncated JSON ({e})")
-            } else {
-                format!("{shown}: not JSON ({e})")
-            }
-        })?;
-        if value.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
-            return Err(format!(
-                "{shown}: not a livemerge findings file (no \"format\": \"{FORMAT}\")"
-            ));
-        }
-        match value.get("version").and_then(|v| v.as_u64()) {
-            Some(v) if v == u64::from(VERSION) => {}
-            Some(v) => {
-                return Err(format!(
-                    "{shown}: findings format version {v}, this livemerge reads version {VERSION}"
-                ))
-            }
-            None => return Err(format!("{shown}: no format version")),
-        }
+        let value = KIND.parse(text, shown)?;
         let b: Baseline =
             serde_json::from_value(value).map_err(|e| format!("{shown}: malformed: {e}"))?;
         let mut configs = HashSet::new();

@@ -18,7 +18,7 @@ use super::fingerprint;
 use super::visited::{Insert, Visited};
 use super::{verdict, Finding, Limits, Outcome};
 use crate::progress::Progress;
-use livemerge_model::properties::{self, Expectation, Prop};
+use livemerge_model::properties::{self, Prop};
 use livemerge_model::{step, Config, Event, LiveMerge, State};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Mutex;
@@ -281,15 +281,9 @@ impl<S: Slot> Round<'_, S> {
             if witness[k].is_some() {
                 continue;
             }
-            let holds = (p.holds)(self.cfg, s);
-            let hit = match p.expectation {
-                Expectation::Always => !holds,
-                Expectation::Sometimes => holds,
-                // The model is acyclic (a test checks it) and "removal ended" is stable, so
-                // "eventually" fails exactly on a terminal state where it does not hold.
-                Expectation::Eventually => terminal && !holds,
-            };
-            if hit {
+            // The model is acyclic (a test checks it), so a terminal state is where
+            // "eventually" is judged.
+            if p.expectation.witnessed((p.holds)(self.cfg, s), terminal) {
                 // Every state of this level is at its least depth: any witness in it gives a
                 // shortest path.
                 witness[k] = Some(number);
@@ -509,6 +503,7 @@ mod tests {
     use stateright::{Checker, Model};
 
     #[test]
+    #[ignore = "slow tier: fills a visited-set shard to its bound, over 2 s (scripts/test runs it)"]
     fn a_shard_that_fills_up_mid_round_loses_nothing() {
         // Unit tests use 64-slot shards: they fill up while workers run, and the states whose
         // successors did not fit are expanded again after the shards grow.

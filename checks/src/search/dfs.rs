@@ -3,7 +3,7 @@
 //! through an already-visited state (stateright's documented limit).
 
 use super::{verdict, Finding, Limits, Outcome};
-use livemerge_model::properties::{self, Expectation};
+use livemerge_model::properties;
 use livemerge_model::LiveMerge;
 use stateright::{Checker, Model};
 use std::time::Instant;
@@ -42,16 +42,9 @@ pub fn run(model: LiveMerge, limits: &Limits) -> Outcome {
         .into_iter()
         .map(|p| {
             let path = checker.discovery(p.name).map(|path| path.into_actions());
-            let v = verdict(p.expectation, path.is_some(), complete);
-            // stateright only records a sometimes example, never the absence of one.
-            let v = if p.expectation == Expectation::Sometimes && path.is_none() && !complete {
-                super::Verdict::Unknown
-            } else {
-                v
-            };
             Finding {
                 prop: p,
-                verdict: v,
+                verdict: verdict(p.expectation, path.is_some(), complete),
                 path,
             }
         })

@@ -10,7 +10,7 @@ mod visited;
 
 pub use fingerprint::collision_probability;
 
-use livemerge_model::properties::{Expectation, Prop};
+use livemerge_model::properties::{Expectation, Prop, Witness};
 use livemerge_model::Event;
 use std::time::Duration;
 
@@ -85,13 +85,14 @@ impl Outcome {
     }
 }
 
-/// Turns "found a witness or not" into a verdict, per expectation and completeness.
-pub fn verdict(expectation: Expectation, witness: bool, complete: bool) -> Verdict {
-    match (expectation, witness, complete) {
-        (Expectation::Sometimes, true, _) => Verdict::Holds,
-        (Expectation::Sometimes, false, true) => Verdict::Violated,
-        (_, true, _) => Verdict::Violated,
-        (_, false, true) => Verdict::Holds,
-        (_, false, false) => Verdict::Unknown,
+/// The one classification of a search's result for a property: whether it `found` a witness
+/// (see [`Expectation::witnessed`]) and whether the search was `complete`. A witness decides
+/// at once (a counterexample: violated; an example: holds); no witness decides only a complete
+/// search (no counterexample: holds; no example: violated); an incomplete one cannot tell.
+pub fn verdict(expectation: Expectation, found: bool, complete: bool) -> Verdict {
+    match (found, complete, expectation.witness()) {
+        (true, _, Witness::Counterexample) | (false, true, Witness::Example) => Verdict::Violated,
+        (true, _, Witness::Example) | (false, true, Witness::Counterexample) => Verdict::Holds,
+        (false, false, _) => Verdict::Unknown,
     }
 }

@@ -4,9 +4,9 @@
 //! A walk needs only `successors`, so this does not go through stateright's simulation checker,
 //! whose recorded paths and time bound we could not rely on (see the stateright notes).
 
-use super::{verdict, Finding, Limits, Outcome, Verdict};
+use super::{verdict, Finding, Limits, Outcome};
 use crate::progress::Progress;
-use livemerge_model::properties::{self, Expectation};
+use livemerge_model::properties;
 use livemerge_model::{successors, Config, Event, LiveMerge, State};
 use std::time::{Duration, Instant};
 
@@ -38,13 +38,7 @@ pub fn run(cfg: &Config, limits: &Limits, seed: u64) -> Outcome {
                 if witness[k].is_some() {
                     continue;
                 }
-                let holds = (p.holds)(cfg, &s);
-                let hit = match p.expectation {
-                    Expectation::Always => !holds,
-                    Expectation::Sometimes => holds,
-                    Expectation::Eventually => next.is_empty() && !holds,
-                };
-                if hit {
+                if p.expectation.witnessed((p.holds)(cfg, &s), next.is_empty()) {
                     witness[k] = Some(path.clone());
                 }
             }
@@ -63,16 +57,11 @@ pub fn run(cfg: &Config, limits: &Limits, seed: u64) -> Outcome {
     let findings = props
         .iter()
         .zip(witness)
-        .map(|(p, w)| {
-            let mut v = verdict(p.expectation, w.is_some(), false);
-            if p.expectation == Expectation::Sometimes && w.is_none() {
-                v = Verdict::Unknown;
-            }
-            Finding {
-                prop: *p,
-                verdict: v,
-                path: w,
-            }
+        .map(|(p, w)| Finding {
+            prop: *p,
+            // Walks never cover every state: what they did not find stays unknown.
+            verdict: verdict(p.expectation, w.is_some(), false),
+            path: w,
         })
         .collect();
     Outcome {
