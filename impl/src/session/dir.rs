@@ -20,15 +20,27 @@ pub struct DirLock {
     _dir: std::fs::File,
 }
 
-/// Takes `dir`'s lock without waiting: another livemerge holding it is a one-line error.
+/// Takes `dir`'s lock, waiting at most half a second: another livemerge holding it is a one-line
+/// error.
 pub fn lock_dir(dir: &Path) -> Result<DirLock> {
     use std::os::fd::AsRawFd;
     let f = std::fs::File::open(dir)
         .map_err(|e| Error::BadInput(format!("cannot open {}: {e}", dir.display())))?;
-    // SAFETY: flock on a descriptor we own; no memory is passed.
-    let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if r != 0 {
+    // A lock just released may still be held for a moment by a child process forked (for
+    // qemu-img) between the holder's open and its exec, which closes the descriptor: try again
+    // for a short while before calling the directory in use.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+    loop {
+        // SAFETY: flock on a descriptor we own; no memory is passed.
+        let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if r == 0 {
+            break;
+        }
         let e = std::io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::EWOULDBLOCK) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            continue;
+        }
         return Err(if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
             Error::Locked(format!(
                 "{} is in use by another livemerge (its directory lock is held)",
