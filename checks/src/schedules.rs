@@ -12,7 +12,7 @@ use crate::audit::audit_with;
 use crate::counterexample::{engine_conforms, CounterexampleFile};
 use crate::report::Trace;
 use livemerge_impl::replay::replay_memory;
-use livemerge_impl::{Backoff, Settings};
+use livemerge_impl::Settings;
 use livemerge_model::{successors, Config, Event, Faults, PollerRule, State};
 use std::path::Path;
 use std::time::Duration;
@@ -50,15 +50,12 @@ pub fn random_path(cfg: &Config, seed: u64) -> Vec<Event> {
 /// Runs `events` on a fresh in-memory engine in `dir`; `Err` says how the engine departed from
 /// the model.
 pub fn run_on_engine(cfg: &Config, events: &[Event], dir: &Path) -> Result<(), String> {
+    // A fast clock and a small pool: the script, not the timing, orders the events.
     let settings = Settings {
-        disks: cfg.disks,
-        poller: cfg.release,
         tick_ms: 1,
-        backoff: Backoff::Capped,
         pool_threads: 4,
-        start_cost_us: 0,
         limit_ms: 60_000,
-        seed: 0,
+        ..Settings::following(cfg)
     };
     let trace = dir.join("trace.jsonl");
     let r = replay_memory(

@@ -82,6 +82,16 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// The settings of an engine that follows a model path found under `cfg`: its disks and
+    /// release, everything else the defaults (a replay may then speed up the clock).
+    pub fn following(cfg: &Config) -> Settings {
+        Settings {
+            disks: cfg.disks,
+            poller: cfg.release,
+            ..Settings::default()
+        }
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         let (d, t, c, p, l) = (
             self.disks,

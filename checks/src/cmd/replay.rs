@@ -10,7 +10,7 @@ use crate::counterexample::CounterexampleFile;
 use crate::follow::with_progress;
 use clap::Args;
 use livemerge_impl::replay::replay_dir;
-use livemerge_impl::{report, Backoff, Settings};
+use livemerge_impl::{report, Settings};
 use livemerge_model::PollerRule;
 use std::path::PathBuf;
 
@@ -52,14 +52,9 @@ pub fn run(args: ReplayArgs) -> Result<u8, Fail> {
     }
     let poller = args.poller.unwrap_or(cfg.release);
     let settings = Settings {
-        disks: cfg.disks,
         poller,
         tick_ms: args.tick_ms,
-        backoff: Backoff::Capped,
-        pool_threads: 10,
-        start_cost_us: 0,
-        limit_ms: 600_000,
-        seed: 0,
+        ..Settings::following(&cfg)
     };
     settings.validate().map_err(usage)?;
     let r = with_progress(
