@@ -98,12 +98,12 @@ pub fn replay_memory(
 
 /// What every engine of one replay shares: the database, the storage (the host outlives an
 /// engine restart), and the trace file.
-struct Run<'a> {
-    db_dir: &'a Path,
-    settings: Settings,
-    layout: crate::db::Layout,
-    storage: Arc<dyn Storage>,
-    trace: Option<&'a Path>,
+pub(crate) struct Run<'a> {
+    pub(crate) db_dir: &'a Path,
+    pub(crate) settings: Settings,
+    pub(crate) layout: crate::db::Layout,
+    pub(crate) storage: Arc<dyn Storage>,
+    pub(crate) trace: Option<&'a Path>,
 }
 
 impl Run<'_> {
@@ -124,7 +124,7 @@ impl Run<'_> {
     }
 
     /// Runs the path segment by segment (a `Restart` starts a new engine on the same database).
-    fn segments(
+    pub(crate) fn segments(
         &self,
         events: &[Event],
         first_trace: Option<crate::trace::Trace>,

@@ -86,6 +86,8 @@ pub struct Outcome {
     pub events_here: u64,
     pub events_total: u64,
     pub seconds: f64,
+    /// The live backend's guest: its writes read back (None on the other backends).
+    pub guest: Option<crate::storage::live::guest::GuestVerdict>,
 }
 
 impl Outcome {
@@ -94,6 +96,7 @@ impl Outcome {
         self.properties.iter().any(|(_, ok)| !ok)
             || self.data.iter().any(|d| !d.all_readable())
             || !self.conformance.is_empty()
+            || self.guest.as_ref().is_some_and(|g| !g.intact())
     }
 
     /// 0 ended and everything holds; 1 something is violated; 3 the removal did not end.
@@ -151,6 +154,15 @@ pub(crate) fn precheck_new_dir(dir: &Path) -> Result<()> {
 /// lock is taken before anything is checked or written, and returned to be held while the
 /// engine runs, so two `run`s on one new directory cannot both set it up.
 pub(crate) fn setup_dir(dir: &Path, settings: &Settings) -> Result<(Layout, DirLock)> {
+    setup_dir_as(dir, settings, "qcow2")
+}
+
+/// [`setup_dir`] for a backend on the same files (`"qcow2"` or `"live"`), named in the layout.
+pub(crate) fn setup_dir_as(
+    dir: &Path,
+    settings: &Settings,
+    kind: &str,
+) -> Result<(Layout, DirLock)> {
     if dir.exists() && !dir.is_dir() {
         check_new_dir(dir)?;
     }
@@ -160,7 +172,7 @@ pub(crate) fn setup_dir(dir: &Path, settings: &Settings) -> Result<(Layout, DirL
     // outside it could see that run's half-written files and call the directory foreign.
     let lock = lock_dir(dir)?;
     check_new_dir(dir)?;
-    Ok((setup_checked(dir, settings)?, lock))
+    Ok((setup_checked(dir, settings, kind)?, lock))
 }
 
 /// Refuses a directory `run` must not touch: one that holds an engine, is not a directory, or
@@ -193,7 +205,7 @@ pub(crate) fn check_new_dir(dir: &Path) -> Result<()> {
 }
 
 /// Continues [`setup_dir`] once the directory is known to be usable.
-fn setup_checked(dir: &Path, settings: &Settings) -> Result<Layout> {
+fn setup_checked(dir: &Path, settings: &Settings, kind: &str) -> Result<Layout> {
     let io = |e: std::io::Error| Error::Storage(format!("{}: {e}", dir.display()));
     // Through the one writer of files: a marker planted as a FIFO or device is refused, not
     // waited on or written through.
@@ -208,7 +220,7 @@ fn setup_checked(dir: &Path, settings: &Settings) -> Result<Layout> {
     }
     Qcow2::create(dir, settings.disks as usize)?;
     let layout = Layout::new(
-        "qcow2",
+        kind,
         settings.disks as usize,
         seed_from_clock(settings.seed),
     );
@@ -310,14 +322,20 @@ pub fn resume_dir(dir: &Path, trace: Option<&Path>, limit_ms: Option<u64>) -> Re
             p.state.disk_count()
         )));
     }
-    if p.layout.storage != "qcow2" {
-        return Err(Error::BadInput(format!(
-            "{} holds a {} engine, which cannot be resumed",
-            dir.display(),
-            p.layout.storage
-        )));
-    }
-    let storage: Arc<dyn Storage> = Arc::new(Qcow2::open(dir, p.layout.disks.len())?);
+    // The live backend's host is restarted from the files (the daemon died with its engine).
+    let (storage, live): (Arc<dyn Storage>, _) = match p.layout.storage.as_str() {
+        "qcow2" => (Arc::new(Qcow2::open(dir, p.layout.disks.len())?), None),
+        "live" => {
+            let l = crate::storage::live::session::open_for_resume(dir, p.layout.disks.len())?;
+            (Arc::clone(&l) as Arc<dyn Storage>, Some(l))
+        }
+        other => {
+            return Err(Error::BadInput(format!(
+                "{} holds a {other} engine, which cannot be resumed",
+                dir.display()
+            )))
+        }
+    };
     let mut trace = open_trace(trace)?;
     if let Some(t) = trace.as_mut() {
         let missing: Vec<_> = db
@@ -338,7 +356,11 @@ pub fn resume_dir(dir: &Path, trace: Option<&Path>, limit_ms: Option<u64>) -> Re
         gate: Arc::new(Free),
         trace,
     };
-    Ok(drive(parts, Start::Restart))
+    let mut o = drive(parts, Start::Restart);
+    if let Some(l) = live {
+        o.guest = Some(l.shutdown());
+    }
+    Ok(o)
 }
 
 /// Refuses a `resume --trace` file that is not this directory's trace (another engine's, or one
@@ -577,5 +599,6 @@ pub(crate) fn finish(engine: &Arc<Engine>, quiescent: bool, seq0: u64, t0: Insta
         events_here: events_total - seq0,
         events_total,
         seconds: t0.elapsed().as_secs_f64(),
+        guest: None,
     }
 }
