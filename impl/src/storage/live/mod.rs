@@ -233,7 +233,8 @@ impl Live {
             .and_then(|e| e["node-name"].as_str())
             .ok_or("the disk's export is gone")?
             .to_string();
-        let nodes = q.execute("query-named-block-nodes", json!({"flat": true}))?;
+        // Not flat: each node's image then carries its backing chain.
+        let nodes = q.execute("query-named-block-nodes", json!({"flat": false}))?;
         let node = nodes
             .as_array()
             .and_then(|a| a.iter().find(|n| n["node-name"] == leaf.as_str()))
