@@ -433,3 +433,80 @@ fn a_directory_too_long_for_a_socket_is_a_one_line_error() {
     );
     assert!(!long.exists(), "nothing was created");
 }
+
+#[test]
+#[ignore = "slow tier: needs qemu-storage-daemon (scripts/test runs it)"]
+fn a_daemon_that_cannot_start_or_is_missing_is_a_one_line_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let vm = tmp.path().join("vm");
+    let d = vm.to_str().unwrap();
+    let o = livemerge(&["run", "--dir", d, "--host", "live", "--tick-ms", "20", "-q"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // A base that is no qcow2 image any more: the restarted daemon cannot open the chain.
+    std::fs::write(vm.join("disk-2").join("base.qcow2"), b"not an image").unwrap();
+    let o = livemerge(&["resume", "--dir", vm.to_str().unwrap(), "-q"]);
+    let err = common::stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("disk-2: blockdev-add"), "{err}");
+    // No qemu-storage-daemon on PATH (qemu-img and qemu-io are there).
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    for t in ["qemu-img", "qemu-io"] {
+        let real =
+            String::from_utf8(Command::new("which").arg(t).output().unwrap().stdout).unwrap();
+        std::os::unix::fs::symlink(real.trim(), bin.join(t)).unwrap();
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_livemerge"))
+        .args([
+            "run",
+            "--dir",
+            tmp.path().join("vm2").to_str().unwrap(),
+            "--host",
+            "live",
+        ])
+        .env("PATH", &bin)
+        .output()
+        .unwrap();
+    let err = common::stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("qemu-storage-daemon not found"), "{err}");
+}
+
+#[test]
+#[ignore = "slow tier: needs qemu-storage-daemon (scripts/test runs it)"]
+fn ctrl_c_stops_the_daemon_with_the_engine() {
+    let tmp = tempfile::tempdir().unwrap();
+    let vm = tmp.path().join("vm");
+    // A 1 s tick: the removal takes many seconds, the signal lands in the middle.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_livemerge"))
+        .args(["run", "--dir", vm.to_str().unwrap(), "--host", "live", "-q"])
+        .args(["--tick-ms", "1000"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    let pid = loop {
+        if let Some(p) = daemon_pid(&vm) {
+            break p;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "no daemon started");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: a signal to the engine this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    child.wait().unwrap();
+    let t0 = Instant::now();
+    while std::fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|c| String::from_utf8_lossy(&c).contains("qemu-storage"))
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "the daemon outlived Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

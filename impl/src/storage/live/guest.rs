@@ -257,3 +257,41 @@ impl GuestVerdict {
                 .all(|r| r.as_ref().is_ok_and(|l| l.is_empty()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log(lines: &str) -> (tempfile::TempDir, Vec<Vec<Expect>>, u64) {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::write(t.path().join(LOG), lines).unwrap();
+        let (e, max) = expectations(t.path(), 2).unwrap();
+        (t, e, max)
+    }
+
+    #[test]
+    fn the_last_acknowledged_write_is_what_a_block_must_hold() {
+        let (_t, e, max) = log("w 0 3 1\na 0 3 1\nw 0 3 5\na 0 3 5\nw 1 3 6\n");
+        assert_eq!(max, 6);
+        assert!(e[0][3].accepts(0, 3, &content(0, 3, 5)));
+        // An older write, another block's or another disk's content: lost.
+        assert!(!e[0][3].accepts(0, 3, &content(0, 3, 1)));
+        assert!(!e[0][3].accepts(0, 4, &content(0, 3, 5)));
+        assert!(!e[0][3].accepts(0, 3, &content(1, 3, 5)));
+        assert!(!e[0][3].accepts(0, 3, &[0; BLOCK as usize]));
+    }
+
+    #[test]
+    fn a_write_in_flight_at_a_crash_may_or_may_not_be_there() {
+        // Disk 1's block 3: never acknowledged, in flight: zeros or the new content.
+        let (_t, e, _) = log("w 0 3 1\na 0 3 1\nw 0 3 2\nw 1 3 6\nw 1 3 7");
+        assert!(e[1][3].accepts(1, 3, &[0; BLOCK as usize]));
+        assert!(e[1][3].accepts(1, 3, &content(1, 3, 6)));
+        // Disk 0's block 3: the acknowledged write or the one in flight after it.
+        assert!(e[0][3].accepts(0, 3, &content(0, 3, 1)));
+        assert!(e[0][3].accepts(0, 3, &content(0, 3, 2)));
+        // A line cut by the kill ("w 1 3 7" has no newline but parses; a cut "w 1" is skipped).
+        let (_t, e, _) = log("w 1");
+        assert!(e[1][3].accepts(1, 3, &[0; BLOCK as usize]));
+    }
+}
