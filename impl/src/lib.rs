@@ -11,7 +11,7 @@
 //! - [`scheduler`]: the gate in front of `apply` (free, scripted, held);
 //! - [`pool`], [`poller`], [`effects`]: the event sources;
 //! - [`db`]: the schema, the projection of a state onto rows, one transaction per step;
-//! - [`storage`]: the backend trait, qcow2 and memory;
+//! - [`storage`]: the backend trait, qcow2, memory and live (`qemu-storage-daemon`);
 //! - [`abstraction`]: real rows + storage facts -> model state, for audits and invariants;
 //! - [`trace`]: the JSON-lines trace;
 //! - [`outfile`]: how every file is written (regular files only, atomically);

@@ -1,5 +1,5 @@
 //! `livemerge run`, `resume` and `stress`: the production engine (`livemerge-impl`) on real
-//! qcow2 volumes, or many times on the in-memory backend. Exit codes: 0 the removal ended and
+//! qcow2 volumes or a live `qemu-storage-daemon` (`--host`), or many times on any of the three. Exit codes: 0 the removal ended and
 //! every invariant holds on the real database and storage; 1 an invariant is violated; 2 bad
 //! input; 3 the removal did not end.
 
