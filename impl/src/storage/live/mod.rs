@@ -24,15 +24,19 @@
 //! into base, which the model's fact does not mean.
 
 pub mod daemon;
+pub mod files;
 pub mod guest;
+pub mod job;
 pub mod nbd;
 pub mod qmp;
 pub mod session;
 
-use super::qcow2::{disk_dir, patterns, write_atomic, Qcow2};
+use super::qcow2::{disk_dir, patterns, Qcow2};
 use super::{Chain, DataCheck, DiskFacts, HostJob, InjectedFaults, Storage, ThreadJob, BASE, TOP};
-use daemon::{base_file_node, base_node, top_node, Daemon};
+use daemon::{top_node, Daemon};
+use files::{read_volume, set_immutable};
 use guest::{Guest, GuestVerdict, Shared};
+use job::{job_prefix, watch};
 use qmp::Qmp;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -40,12 +44,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-/// How long a merge job may run before it is taken for hung.
-const JOB_TIMEOUT: Duration = Duration::from_secs(600);
+/// The setup patterns' size (base's at 0, top's at 64 KiB, as in the qcow2 backend).
 const CHUNK: u32 = 64 * 1024;
-/// How often the job's watcher looks at it, as VDSM polls libvirt's block jobs: a job that is
-/// READY stays mirroring (and the guest writing into it) until the next look.
-const JOB_POLL: Duration = Duration::from_millis(50);
 
 /// The live host of one VM.
 pub struct Live {
@@ -200,30 +200,6 @@ impl Live {
         v
     }
 
-    /// `blkdebug` under base's qcow2 node: its first data write after this fails with EIO.
-    fn arm_write_error(q: &Qmp, d: usize) -> Result<(), String> {
-        q.execute(
-            "blockdev-add",
-            json!({"driver": "blkdebug", "node-name": dbg_node(d), "image": base_file_node(d),
-                   "inject-error": [{"event": "write_aio", "errno": 5, "once": true}]}),
-        )?;
-        q.execute(
-            "blockdev-reopen",
-            json!({"options": [{"driver": "qcow2", "node-name": base_node(d), "file": dbg_node(d)}]}),
-        )
-        .map(|_| ())
-    }
-
-    /// Takes the `blkdebug` node out again (its one error is spent, so the flush goes through).
-    fn disarm(q: &Qmp, d: usize) -> Result<(), String> {
-        q.execute(
-            "blockdev-reopen",
-            json!({"options": [{"driver": "qcow2", "node-name": base_node(d), "file": base_file_node(d)}]}),
-        )?;
-        q.execute("blockdev-del", json!({"node-name": dbg_node(d)}))
-            .map(|_| ())
-    }
-
     /// The chain under disk `d`'s export, leaf first, from the daemon.
     fn live_chain(q: &Qmp, d: usize) -> Result<Chain, String> {
         let exports = q.execute("query-block-exports", json!({}))?;
@@ -263,192 +239,11 @@ impl Live {
             .is_some_and(|a| a.iter().any(|n| n["node-name"] == name)))
     }
 
-    fn daemon_job_running(q: &Qmp, d: usize) -> Result<bool, String> {
-        let jobs = q.execute("query-block-jobs", json!({}))?;
-        let prefix = job_prefix(d);
-        Ok(jobs.as_array().is_some_and(|a| {
-            a.iter().any(|j| {
-                j["device"]
-                    .as_str()
-                    .is_some_and(|id| id.starts_with(&prefix))
-            })
-        }))
-    }
-
     fn offline_facts(&self, d: usize) -> Result<DiskFacts, String> {
         let mut f = self.files.facts(d)?;
         f.base_has_top = self.files.active(d)? == BASE;
         f.job_running = lock(&self.jobs)[d];
         Ok(f)
-    }
-}
-
-/// A live engine directory read from its files alone, the daemon down (`audit --dir`): the
-/// qcow2 backend's reads, except that "base holds top's data" means the pivot was recorded (see
-/// the module's doc). It runs no job.
-pub struct Files(pub Qcow2);
-
-impl Storage for Files {
-    fn kind(&self) -> &'static str {
-        "live"
-    }
-    fn disks(&self) -> usize {
-        self.0.disks()
-    }
-    fn start_merge(&self, _: usize) -> Result<Box<dyn HostJob>, String> {
-        Err("the host is not running (files only)".into())
-    }
-    fn read_chain(&self, d: usize) -> Result<Chain, String> {
-        self.0.read_chain(d)
-    }
-    fn delete_top(&self, _: usize) -> Result<(), String> {
-        Err("the host is not running (files only)".into())
-    }
-    fn facts(&self, d: usize) -> Result<DiskFacts, String> {
-        let mut f = self.0.facts(d)?;
-        f.base_has_top = self.0.active(d)? == BASE;
-        Ok(f)
-    }
-    fn quick_facts(&self, d: usize) -> Value {
-        self.0.quick_facts(d)
-    }
-    fn data_check(&self, d: usize) -> Result<DataCheck, String> {
-        self.0.data_check(d)
-    }
-}
-
-fn dbg_node(d: usize) -> String {
-    format!("d{}-base-blkdebug", d + 1)
-}
-
-fn job_prefix(d: usize) -> String {
-    format!("commit-d{}-", d + 1)
-}
-
-/// The whole disk as raw bytes, read from `volume`'s chain in `dd` (`qemu-img convert`).
-fn read_volume(dd: &Path, volume: &str) -> Result<Vec<u8>, String> {
-    let tmp = tempfile::tempdir().map_err(|e| format!("cannot create a scratch directory: {e}"))?;
-    let raw = tmp.path().join("disk.raw");
-    let o = std::process::Command::new("qemu-img")
-        .args(["convert", "-U", "-f", "qcow2", "-O", "raw", volume])
-        .arg(&raw)
-        .current_dir(dd)
-        .output()
-        .map_err(|e| format!("cannot run qemu-img convert: {e}"))?;
-    if !o.status.success() {
-        return Err(format!(
-            "qemu-img convert {volume}: {}",
-            crate::error::one_line(&String::from_utf8_lossy(&o.stderr))
-        ));
-    }
-    std::fs::read(&raw).map_err(|e| format!("cannot read {}: {e}", raw.display()))
-}
-
-/// Sets or clears the immutable attribute of `path` (ext4, xfs, btrfs...: even root cannot
-/// unlink an immutable file).
-fn set_immutable(path: &Path, on: bool) -> Result<(), String> {
-    use std::os::fd::AsRawFd;
-    let f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut flags: libc::c_long = 0;
-    // SAFETY: FS_IOC_GETFLAGS / SETFLAGS read and write one long through a valid pointer.
-    let r = unsafe { libc::ioctl(f.as_raw_fd(), libc::FS_IOC_GETFLAGS, &mut flags) };
-    if r != 0 {
-        return Err(format!(
-            "FS_IOC_GETFLAGS: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-    const FS_IMMUTABLE_FL: libc::c_long = 0x10;
-    flags = if on {
-        flags | FS_IMMUTABLE_FL
-    } else {
-        flags & !FS_IMMUTABLE_FL
-    };
-    // SAFETY: as above.
-    let r = unsafe { libc::ioctl(f.as_raw_fd(), libc::FS_IOC_SETFLAGS, &flags) };
-    if r != 0 {
-        return Err(format!(
-            "FS_IOC_SETFLAGS: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-    Ok(())
-}
-
-/// The body of a merge job, once `block-commit` was accepted: follow the job's events from
-/// `mark`; at READY pause the guest's writes to the disk, pivot, record the pivot.
-fn watch(
-    q: &Qmp,
-    job: &str,
-    mark: usize,
-    dd: &Path,
-    shared: &Shared,
-    d: usize,
-) -> Result<(), String> {
-    let mine = |e: &Value| {
-        e["data"]["device"] == job
-            && matches!(
-                e["event"].as_str(),
-                Some("BLOCK_JOB_READY" | "BLOCK_JOB_COMPLETED" | "BLOCK_JOB_ERROR")
-            )
-    };
-    let mut at = mark;
-    let mut io_error: Option<String> = None;
-    let t0 = std::time::Instant::now();
-    loop {
-        std::thread::sleep(JOB_POLL);
-        if t0.elapsed() > JOB_TIMEOUT {
-            return Err(format!(
-                "block-commit {job}: not ready after {} s",
-                JOB_TIMEOUT.as_secs()
-            ));
-        }
-        // What happened to the job since the last look.
-        let mut ready = false;
-        while let Ok((e, next)) = q.wait_event(at, Duration::ZERO, mine) {
-            at = next;
-            match e["event"].as_str() {
-                Some("BLOCK_JOB_ERROR") => {
-                    io_error = Some(format!(
-                        "{} error ({})",
-                        e["data"]["operation"].as_str().unwrap_or("I/O"),
-                        e["data"]["action"].as_str().unwrap_or("?")
-                    ));
-                }
-                Some("BLOCK_JOB_COMPLETED") => {
-                    return match (e["data"]["error"].as_str(), io_error) {
-                        (Some(err), _) => Err(format!("block-commit {job} failed: {err}")),
-                        (None, Some(err)) => Err(format!("block-commit {job} failed: {err}")),
-                        // Completed without a pivot request: QEMU ended it (cancelled, top went).
-                        (None, None) => {
-                            Err(format!("block-commit {job} ended before it was ready"))
-                        }
-                    };
-                }
-                _ => ready = true,
-            }
-        }
-        if let Some(why) = q.closed_reason() {
-            return Err(format!("block-commit {job}: {why}"));
-        }
-        match ready {
-            false => continue,
-            true => {
-                // READY: base is in sync with top and mirrors every write. The pivot.
-                let _pause = shared.pause[d].write().unwrap_or_else(|e| e.into_inner());
-                q.execute("job-complete", json!({"id": job}))?;
-                let (e, _) = q
-                    .wait_event(at, JOB_TIMEOUT, |e| {
-                        e["data"]["device"] == job && e["event"] == "BLOCK_JOB_COMPLETED"
-                    })
-                    .map_err(|w| format!("block-commit {job}: {w}"))?;
-                if let Some(err) = e["data"]["error"].as_str() {
-                    return Err(format!("block-commit {job} failed at the pivot: {err}"));
-                }
-                return write_atomic(&dd.join("active"), BASE)
-                    .map_err(|e| format!("pivot to {BASE} done, but cannot record it: {e}"));
-            }
-        }
     }
 }
 
@@ -470,7 +265,7 @@ impl Storage for Live {
         }
         let fails = lock(&self.faults).take_merge_fault(d);
         if fails {
-            Live::arm_write_error(&q, d).map_err(|e| format!("cannot arm blkdebug: {e}"))?;
+            job::arm_write_error(&q, d).map_err(|e| format!("cannot arm blkdebug: {e}"))?;
         }
         let job = format!(
             "{}{}",
@@ -489,7 +284,7 @@ impl Storage for Live {
             let r = started.and_then(|_| watch(&q, &job, mark, &dd, &shared, d));
             let r = if fails {
                 // The next attempt must meet a healthy base (unless it is to fail too).
-                match (r, Live::disarm(&q, d)) {
+                match (r, job::disarm(&q, d)) {
                     (r, Ok(())) => r,
                     (Ok(()), Err(e)) => Err(format!("cannot remove blkdebug: {e}")),
                     (Err(e), Err(e2)) => Err(format!("{e}; cannot remove blkdebug: {e2}")),
@@ -550,7 +345,7 @@ impl Storage for Live {
             top_in_chain,
             top_exists: dd.join(TOP).exists(),
             base_has_top: self.files.active(d)? == BASE,
-            job_running: lock(&self.jobs)[d] || Live::daemon_job_running(&q, d)?,
+            job_running: lock(&self.jobs)[d] || job::daemon_job_running(&q, d)?,
         })
     }
 

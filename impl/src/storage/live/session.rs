@@ -182,6 +182,8 @@ pub fn report(g: &GuestVerdict) -> String {
 }
 
 /// Opens `dir`'s live engine on the files alone (the daemon is not started): for audits.
-pub fn open_files(dir: &Path, n: usize) -> Result<super::Files> {
-    Ok(super::Files(crate::storage::qcow2::Qcow2::open(dir, n)?))
+pub fn open_files(dir: &Path, n: usize) -> Result<super::files::Files> {
+    Ok(super::files::Files(crate::storage::qcow2::Qcow2::open(
+        dir, n,
+    )?))
 }
