@@ -6,8 +6,10 @@
 //! its watcher looks is not lost. When the daemon dies the socket closes: every waiter, present
 //! and future, gets an error saying so.
 //!
-//! (The `qapi` crate would bring generated types for every QMP command and an async runtime;
-//! this backend sends a dozen commands, so serde_json values over a `UnixStream` are enough.)
+//! (The `qapi` crate has generated types for QEMU's whole QAPI schema, pinned to one QEMU's
+//! version of it; this backend sends a dozen commands and reads four events, so serde_json
+//! values over a `UnixStream` are less to depend on, and the replies and events it reads are
+//! exactly the ones this file names.)
 
 use serde_json::{json, Value};
 use std::collections::HashMap;
