@@ -26,11 +26,12 @@ pub enum Command {
     Show(crate::cmd::show::ShowArgs),
     /// Serve stateright's web explorer for a configuration.
     Explore(crate::cmd::explore::ExploreArgs),
-    /// Remove a snapshot live with the production engine, on real qcow2 volumes in DIR.
+    /// Remove a snapshot live with the production engine, on real qcow2 volumes in DIR (or, with
+    /// `--host live`, on a running qemu-storage-daemon while a guest writes).
     Run(crate::cmd::engine::RunArgs),
     /// Restart a killed engine on its DIR through the model's restart rules, and finish.
     Resume(crate::cmd::engine::ResumeArgs),
-    /// Run many removals on the in-memory backend and measure how often an invariant breaks.
+    /// Run many removals (in memory, or `--host qcow2|live`) and measure how often an invariant breaks.
     Stress(crate::cmd::engine::StressArgs),
     /// Replay a saved counterexample step for step on the real engine (SQLite, qcow2 volumes).
     Replay(crate::cmd::replay::ReplayArgs),

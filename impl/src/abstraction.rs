@@ -191,6 +191,11 @@ pub fn observe_dir(dir: &Path) -> Result<Observed> {
     let path = crate::db::db_path(dir)?;
     let db = Db::open_read(&path)?;
     let p = db.load()?;
-    let storage = crate::storage::qcow2::Qcow2::open(dir, p.layout.disks.len())?;
+    let n = p.layout.disks.len();
+    if p.layout.storage == "live" {
+        let files = crate::storage::live::files::open_files(dir, n)?;
+        return observe(&db, &files, &p.layout);
+    }
+    let storage = crate::storage::qcow2::Qcow2::open(dir, n)?;
     observe(&db, &storage, &p.layout)
 }

@@ -16,7 +16,7 @@
 //! - persistence: [`db`] (the schema, the projection of a state onto rows, one transaction per
 //!   step), [`abstraction`] (real rows + storage facts -> model state), [`trace`] (the JSON-lines
 //!   trace), [`outfile`] (how every file is written: regular files only, atomically);
-//! - storage, [`storage`]: the backend trait, qcow2 and memory;
+//! - storage, [`storage`]: the backend trait, qcow2, memory and live (`qemu-storage-daemon`);
 //! - the run modes: [`session`] (set up, run and resume a removal, judge it on reality),
 //!   [`replay`], [`stress`], [`report`];
 //! - shared: [`settings`], [`error`].

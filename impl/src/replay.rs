@@ -13,9 +13,10 @@ use crate::db::Db;
 use crate::engine::{Engine, Parts};
 use crate::error::{Error, Result};
 use crate::scheduler::Script;
-use crate::session::{self, Outcome, DB_FILE};
+use crate::session::{self, live, Outcome, DB_FILE};
 use crate::settings::Settings;
 use crate::sources::{start, Start};
+use crate::storage::live::Live;
 use crate::storage::memory::Memory;
 use crate::storage::qcow2::Qcow2;
 use crate::storage::{InjectedFaults, Storage};
@@ -97,14 +98,45 @@ pub fn replay_memory(
     run.segments(events, first_trace)
 }
 
+/// Replays `events` on a new engine directory `dir` on the live backend: the path's faults are
+/// met for real (blkdebug, an immutable file), at the attempts the path fails.
+pub fn replay_live(
+    dir: &Path,
+    settings: Settings,
+    opts: live::LiveOptions,
+    events: &[Event],
+    trace: Option<&Path>,
+) -> Result<Replayed> {
+    settings.validate().map_err(Error::BadInput)?;
+    live::preflight(dir)?;
+    crate::session::precheck_new_dir(dir)?;
+    crate::session::refuse_used_trace(trace)?;
+    let first_trace = crate::session::open_trace(trace)?;
+    let (layout, _lock) = live::setup(dir, &settings, opts)?;
+    let live = Arc::new(
+        Live::open(dir, settings.disks as usize, opts.every())?
+            .with_faults(InjectedFaults::of_path(&settings.model_config(), events)),
+    );
+    let run = Run {
+        db_dir: dir,
+        settings,
+        layout,
+        storage: Arc::clone(&live) as Arc<dyn Storage>,
+        trace,
+    };
+    let mut r = run.segments(events, first_trace)?;
+    r.outcome.guest = Some(live.shutdown());
+    Ok(r)
+}
+
 /// What every engine of one replay shares: the database, the storage (the host outlives an
 /// engine restart), and the trace file.
-struct Run<'a> {
-    db_dir: &'a Path,
-    settings: Settings,
-    layout: crate::db::Layout,
-    storage: Arc<dyn Storage>,
-    trace: Option<&'a Path>,
+pub(crate) struct Run<'a> {
+    pub(crate) db_dir: &'a Path,
+    pub(crate) settings: Settings,
+    pub(crate) layout: crate::db::Layout,
+    pub(crate) storage: Arc<dyn Storage>,
+    pub(crate) trace: Option<&'a Path>,
 }
 
 impl Run<'_> {
@@ -125,7 +157,7 @@ impl Run<'_> {
     }
 
     /// Runs the path segment by segment (a `Restart` starts a new engine on the same database).
-    fn segments(
+    pub(crate) fn segments(
         &self,
         events: &[Event],
         first_trace: Option<crate::trace::Trace>,

@@ -139,6 +139,9 @@ pub fn text(o: &Outcome, what: &str, dir: Option<&Path>) -> String {
             },
         );
     }
+    if let Some(g) = &o.guest {
+        out.push_str(&crate::session::live::report(g));
+    }
     let _ = writeln!(
         out,
         "invariants (the model's properties on the real database and storage):"
@@ -172,6 +175,13 @@ pub fn text(o: &Outcome, what: &str, dir: Option<&Path>) -> String {
         let _ = writeln!(
             out,
             "  (unknown: the storage is outside what the model describes, so a property it finds holding is not claimed to hold)"
+        );
+    }
+    if let Some(g) = o.guest.as_ref().filter(|g| !g.intact()) {
+        let _ = writeln!(
+            out,
+            "  VIOLATED  no acknowledged guest write is lost ({} disk(s) lose blocks or cannot be read)",
+            g.files.iter().zip(&g.export).filter(|(f, e)| !f.as_ref().is_ok_and(|l| l.is_empty()) || e.as_ref().is_ok_and(|l| !l.is_empty())).count()
         );
     }
     for c in &o.conformance {

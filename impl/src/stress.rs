@@ -1,5 +1,5 @@
-//! `livemerge stress`: many removals on the in-memory backend with real threads and a real
-//! clock, each judged on its real database and storage by the model's properties. It measures
+//! `livemerge stress`: many removals on the in-memory backend (or, with `--host`, on qcow2
+//! volumes or a live `qemu-storage-daemon`) with real threads and a real clock, each judged on its real database and storage by the model's properties. It measures
 //! how often the race strikes: the rate of runs that end with a violated invariant, with a 95%
 //! Wilson confidence interval.
 //!
@@ -10,7 +10,8 @@
 
 use crate::error::{Error, Result};
 use crate::scheduler::Free;
-use crate::session::{run_memory, Outcome};
+use crate::session::live::{run_live, Host, LiveOptions};
+use crate::session::{run_memory, Outcome, Schedule};
 use crate::settings::Settings;
 use crate::storage::memory::Memory;
 use livemerge_model::races;
@@ -24,6 +25,9 @@ pub struct StressOptions {
     pub runs: u32,
     /// How long the in-memory host job takes.
     pub job_time: Duration,
+    /// The host every run drives (memory unless asked), and the live backend's guest.
+    pub host: Host,
+    pub live: LiveOptions,
 }
 
 /// The figures.
@@ -107,8 +111,14 @@ pub fn stress(opts: &StressOptions, mut each: impl FnMut(u32, &Outcome)) -> Resu
             .map_err(|e| Error::Storage(format!("cannot create {}: {e}", dir.display())))?;
         let mut settings = opts.settings;
         settings.seed = opts.settings.seed.wrapping_add(i as u64);
-        let storage = Arc::new(Memory::new(settings.disks as usize, opts.job_time));
-        let r = run_memory(&dir, settings, storage, Arc::new(Free), None);
+        let r = match opts.host {
+            Host::Memory => {
+                let storage = Arc::new(Memory::new(settings.disks as usize, opts.job_time));
+                run_memory(&dir, settings, storage, Arc::new(Free), None)
+            }
+            Host::Qcow2 => crate::session::run_dir(&dir, settings, Schedule::Free, None),
+            Host::Live => run_live(&dir, settings, opts.live, Schedule::Free, None),
+        };
         let _ = std::fs::remove_dir_all(&dir);
         let o = r?;
         if o.violated() {

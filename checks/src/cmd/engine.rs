@@ -1,5 +1,5 @@
 //! `livemerge run`, `resume` and `stress`: the production engine (`livemerge-impl`) on real
-//! qcow2 volumes, or many times on the in-memory backend. Exit codes: 0 the removal ended and
+//! qcow2 volumes or a live `qemu-storage-daemon` (`--host`), or many times on any of the three. Exit codes: 0 the removal ended and
 //! every invariant holds on the real database and storage; 1 an invariant is violated; 2 bad
 //! input; 3 the removal did not end.
 
@@ -7,6 +7,7 @@ use super::{usage, Fail};
 use crate::bounds;
 use crate::follow::with_progress;
 use clap::{Args, ValueEnum};
+use livemerge_impl::session::live::{run_live, Host, LiveOptions};
 use livemerge_impl::session::{self, Schedule};
 use livemerge_impl::stress::{stress as run_stress, StressOptions};
 use livemerge_impl::{report, Backoff, Error, Settings};
@@ -28,6 +29,55 @@ impl From<BackoffArg> for Backoff {
             BackoffArg::Capped => Backoff::Capped,
             BackoffArg::Fixed => Backoff::Fixed,
         }
+    }
+}
+
+/// The host `run` and `replay` drive.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostArg {
+    /// Closed qcow2 images merged offline with `qemu-img commit`.
+    Qcow2,
+    /// A running qemu-storage-daemon: block-commit and pivot while a guest writes over NBD.
+    Live,
+}
+
+/// The host `stress` drives.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StressHostArg {
+    /// In memory: no IO, thousands of runs a minute.
+    Memory,
+    /// Closed qcow2 images merged offline with `qemu-img commit`.
+    Qcow2,
+    /// A running qemu-storage-daemon with a writing guest.
+    Live,
+}
+
+impl From<HostArg> for Host {
+    fn from(h: HostArg) -> Host {
+        match h {
+            HostArg::Qcow2 => Host::Qcow2,
+            HostArg::Live => Host::Live,
+        }
+    }
+}
+
+impl From<StressHostArg> for Host {
+    fn from(h: StressHostArg) -> Host {
+        match h {
+            StressHostArg::Memory => Host::Memory,
+            StressHostArg::Qcow2 => Host::Qcow2,
+            StressHostArg::Live => Host::Live,
+        }
+    }
+}
+
+/// Milliseconds between two writes of the live backend's guest to each disk (1 to 60000).
+pub fn guest_ms(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(v) if (1..=60_000).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "expected milliseconds between 1 and 60000, got '{s}'"
+        )),
     }
 }
 
@@ -65,6 +115,12 @@ pub struct RunArgs {
     /// The engine directory to create (new or empty): disks, snapshot, database.
     #[arg(long)]
     pub dir: PathBuf,
+    /// The host: qcow2 (offline `qemu-img commit`) or live (a running qemu-storage-daemon).
+    #[arg(long, value_enum, default_value_t = HostArg::Qcow2)]
+    pub host: HostArg,
+    /// Live host: the guest writes a block to each disk every this many milliseconds.
+    #[arg(long, default_value_t = 5, value_parser = guest_ms)]
+    pub guest_write_ms: u64,
     #[command(flatten)]
     pub engine: EngineArgs,
     /// The poller's tick in milliseconds (oVirt: 1000; 1 to 60000).
@@ -119,6 +175,12 @@ pub struct StressArgs {
     /// Milliseconds the in-memory host merge job takes.
     #[arg(long, default_value_t = 2.0, value_parser = bounds::cost_ms)]
     pub job_ms: f64,
+    /// The host every run drives: memory, qcow2 or live.
+    #[arg(long, value_enum, default_value_t = StressHostArg::Memory)]
+    pub host: StressHostArg,
+    /// Live host: the guest writes a block to each disk every this many milliseconds.
+    #[arg(long, default_value_t = 5, value_parser = guest_ms)]
+    pub guest_write_ms: u64,
     /// Per-run limit in seconds (a run past it counts as "did not end").
     #[arg(long, default_value_t = 60.0, value_parser = bounds::secs)]
     pub limit_secs: f64,
@@ -178,7 +240,15 @@ pub fn run(args: RunArgs) -> Result<u8, Fail> {
         args.quiet,
         "run",
         Some(s.model_config()),
-        |trace| session::run_dir(&args.dir, s, schedule, trace),
+        |trace| match args.host {
+            HostArg::Qcow2 => session::run_dir(&args.dir, s, schedule, trace),
+            HostArg::Live => {
+                let opts = LiveOptions {
+                    guest_write_ms: args.guest_write_ms,
+                };
+                run_live(&args.dir, s, opts, schedule, trace)
+            }
+        },
     )
     .map_err(fail)?;
     say_raw!("{}", report::text(&o, "run", Some(&args.dir)));
@@ -203,6 +273,10 @@ pub fn stress(args: StressArgs) -> Result<u8, Fail> {
         settings: s,
         runs: args.runs,
         job_time: millis(args.job_ms),
+        host: args.host.into(),
+        live: LiveOptions {
+            guest_write_ms: args.guest_write_ms,
+        },
     };
     let quiet = args.quiet;
     let rep = run_stress(&opts, |i, o| {
@@ -220,14 +294,21 @@ pub fn stress(args: StressArgs) -> Result<u8, Fail> {
     .map_err(fail)?;
     let (lo, hi) = rep.interval();
     say!(
-        "livemerge stress: release {}, {} disk(s), backoff {}, tick {} ms, pool {} thread(s), start cost {} ms, host job {} ms, memory storage",
+        "livemerge stress: release {}, {} disk(s), backoff {}, tick {} ms, pool {} thread(s), start cost {} ms, {}",
         s.poller,
         s.disks,
         s.backoff.name(),
         s.tick_ms,
         s.pool_threads,
         args.start_cost_ms,
-        args.job_ms
+        match opts.host {
+            Host::Memory => format!("host job {} ms, memory storage", args.job_ms),
+            Host::Qcow2 => "qcow2 storage (qemu-img commit)".to_string(),
+            Host::Live => format!(
+                "live storage (qemu-storage-daemon, guest write every {} ms)",
+                args.guest_write_ms
+            ),
+        }
     );
     say!(
         "runs {}, violations {}, rate {:.4}, 95% CI [{:.4}, {:.4}] (Wilson), did not end {}, seconds {:.1}",

@@ -21,6 +21,13 @@ pub struct ReplayArgs {
     /// The engine directory to create (new or empty).
     #[arg(long)]
     pub dir: PathBuf,
+    /// The host: qcow2 (faults planted) or live (a running qemu-storage-daemon, faults met for
+    /// real: blkdebug fails the merge job, an immutable file fails deleteVolume).
+    #[arg(long, value_enum, default_value_t = crate::cmd::engine::HostArg::Qcow2)]
+    pub host: crate::cmd::engine::HostArg,
+    /// Live host: the guest writes a block to each disk every this many milliseconds.
+    #[arg(long, default_value_t = 5, value_parser = crate::cmd::engine::guest_ms)]
+    pub guest_write_ms: u64,
     /// Run the engine with this release's rules instead of the counterexample's (`--poller` is
     /// an alias).
     #[arg(long = "release", alias = "poller", value_name = "RELEASE")]
@@ -62,7 +69,17 @@ pub fn run(args: ReplayArgs) -> Result<u8, Fail> {
         args.quiet,
         "replay",
         Some(settings.model_config()),
-        |trace| replay_dir(&args.dir, settings, &file.events, trace),
+        |trace| match args.host {
+            crate::cmd::engine::HostArg::Qcow2 => {
+                replay_dir(&args.dir, settings, &file.events, trace)
+            }
+            crate::cmd::engine::HostArg::Live => {
+                let opts = livemerge_impl::session::live::LiveOptions {
+                    guest_write_ms: args.guest_write_ms,
+                };
+                livemerge_impl::replay::replay_live(&args.dir, settings, opts, &file.events, trace)
+            }
+        },
     )
     .map_err(|e| usage(e.to_string()))?;
     say!(

@@ -68,6 +68,15 @@ pub(crate) fn precheck_new_dir(dir: &Path) -> Result<()> {
 /// lock is taken before anything is checked or written, and returned to be held while the
 /// engine runs, so two `run`s on one new directory cannot both set it up.
 pub(crate) fn setup_dir(dir: &Path, settings: &Settings) -> Result<(Layout, DirLock)> {
+    setup_dir_as(dir, settings, "qcow2")
+}
+
+/// [`setup_dir`] for a backend on the same files (`"qcow2"` or `"live"`), named in the layout.
+pub(crate) fn setup_dir_as(
+    dir: &Path,
+    settings: &Settings,
+    kind: &str,
+) -> Result<(Layout, DirLock)> {
     if dir.exists() && !dir.is_dir() {
         check_new_dir(dir)?;
     }
@@ -77,7 +86,7 @@ pub(crate) fn setup_dir(dir: &Path, settings: &Settings) -> Result<(Layout, DirL
     // outside it could see that run's half-written files and call the directory foreign.
     let lock = lock_dir(dir)?;
     check_new_dir(dir)?;
-    Ok((setup_checked(dir, settings)?, lock))
+    Ok((setup_checked(dir, settings, kind)?, lock))
 }
 
 /// Refuses a directory `run` must not touch: one that holds an engine, is not a directory, or
@@ -110,7 +119,7 @@ pub(crate) fn check_new_dir(dir: &Path) -> Result<()> {
 }
 
 /// Continues [`setup_dir`] once the directory is known to be usable.
-fn setup_checked(dir: &Path, settings: &Settings) -> Result<Layout> {
+fn setup_checked(dir: &Path, settings: &Settings, kind: &str) -> Result<Layout> {
     let io = |e: std::io::Error| Error::Storage(format!("{}: {e}", dir.display()));
     // Through the one writer of files: a marker planted as a FIFO or device is refused, not
     // waited on or written through.
@@ -125,7 +134,7 @@ fn setup_checked(dir: &Path, settings: &Settings) -> Result<Layout> {
     }
     Qcow2::create(dir, settings.disks as usize)?;
     let layout = Layout::new(
-        "qcow2",
+        kind,
         settings.disks as usize,
         seed_from_clock(settings.seed),
     );

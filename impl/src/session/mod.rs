@@ -8,13 +8,17 @@
 //! "removal did not end: ..." instead of hanging.
 //!
 //! - [`dir`]: engine directories (setup, lock, the checks that keep a run off foreign files);
-//! - [`verdict`]: the [`Outcome`] of a run, judged on reality.
+//! - [`verdict`]: the [`Outcome`] of a run, judged on reality;
+//! - [`live`]: `run`, `resume` and `replay` on the live host, and the guest's report.
 
 mod dir;
+pub mod live;
 mod verdict;
 
 pub use crate::db::{db_path, DB_FILE};
-pub(crate) use dir::{create_db, open_trace, precheck_new_dir, refuse_used_trace, setup_dir};
+pub(crate) use dir::{
+    create_db, open_trace, precheck_new_dir, refuse_used_trace, setup_dir, setup_dir_as,
+};
 pub use dir::{lock_dir, DirLock, SETUP_MARKER};
 pub(crate) use verdict::finish;
 pub use verdict::Outcome;
@@ -100,14 +104,20 @@ pub fn resume_dir(dir: &Path, trace: Option<&Path>, limit_ms: Option<u64>) -> Re
             p.state.disk_count()
         )));
     }
-    if p.layout.storage != "qcow2" {
-        return Err(Error::BadInput(format!(
-            "{} holds a {} engine, which cannot be resumed",
-            dir.display(),
-            p.layout.storage
-        )));
-    }
-    let storage: Arc<dyn Storage> = Arc::new(Qcow2::open(dir, p.layout.disks.len())?);
+    // The live backend's host is restarted from the files (the daemon died with its engine).
+    let (storage, live): (Arc<dyn Storage>, _) = match p.layout.storage.as_str() {
+        "qcow2" => (Arc::new(Qcow2::open(dir, p.layout.disks.len())?), None),
+        "live" => {
+            let l = live::open_for_resume(dir, p.layout.disks.len())?;
+            (Arc::clone(&l) as Arc<dyn Storage>, Some(l))
+        }
+        other => {
+            return Err(Error::BadInput(format!(
+                "{} holds a {other} engine, which cannot be resumed",
+                dir.display()
+            )))
+        }
+    };
     let mut trace = open_trace(trace)?;
     if let Some(t) = trace.as_mut() {
         let missing: Vec<_> = db
@@ -128,7 +138,11 @@ pub fn resume_dir(dir: &Path, trace: Option<&Path>, limit_ms: Option<u64>) -> Re
         gate: Arc::new(Free),
         trace,
     };
-    Ok(drive(parts, Start::Restart))
+    let mut o = drive(parts, Start::Restart);
+    if let Some(l) = live {
+        o.guest = Some(l.shutdown());
+    }
+    Ok(o)
 }
 
 /// One removal on the in-memory backend, with its database in `db_dir` (stress and tests).

@@ -38,6 +38,8 @@ pub struct Outcome {
     pub events_here: u64,
     pub events_total: u64,
     pub seconds: f64,
+    /// The live backend's guest: its writes read back (None on the other backends).
+    pub guest: Option<crate::storage::live::guest::GuestVerdict>,
 }
 
 impl Outcome {
@@ -46,6 +48,7 @@ impl Outcome {
         self.properties.iter().any(|(_, ok)| !ok)
             || self.data.iter().any(|d| !d.all_readable())
             || !self.conformance.is_empty()
+            || self.guest.as_ref().is_some_and(|g| !g.intact())
     }
 
     /// 0 ended and everything holds; 1 something is violated; 3 the removal did not end.
@@ -153,5 +156,6 @@ pub(crate) fn finish(engine: &Arc<Engine>, quiescent: bool, seq0: u64, t0: Insta
         events_here: events_total - seq0,
         events_total,
         seconds: t0.elapsed().as_secs_f64(),
+        guest: None,
     }
 }

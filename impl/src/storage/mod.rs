@@ -7,8 +7,10 @@
 //! [`DiskFacts`] (top in the chain, top exists, base holds top's data, job running).
 //!
 //! - [`qcow2::Qcow2`]: real qcow2 files driven by `qemu-img` / `qemu-io`;
-//! - [`memory::Memory`]: the same semantics in memory, for fast tests and `livemerge stress`.
+//! - [`memory::Memory`]: the same semantics in memory, for fast tests and `livemerge stress`;
+//! - [`live::Live`]: a running `qemu-storage-daemon`, `block-commit` while a guest writes.
 
+pub mod live;
 pub mod memory;
 pub mod qcow2;
 
