@@ -136,7 +136,7 @@ fn vm_merge(engine: &Arc<Engine>, d: usize, id: Id) -> bool {
         (Ok(a), Some(j)) => {
             let me = Arc::clone(engine);
             engine.spawn(move || watch_job(&me, d, j));
-            a.after.disks[d].task == Task::Executing
+            a.after.disk(d).task() == Task::Executing
         }
         (Err(_), Some(j)) => {
             engine.conformance_error(format!(
@@ -246,7 +246,7 @@ fn merge_status(engine: Arc<Engine>, d: usize, id: Id) {
     let obs: Value = json!({"chain": chain.volumes});
     let r = end_task(&engine, d, id, obs);
     if let Ok(a) = r {
-        let model_failed = a.after.disks[d].task == Task::Failed;
+        let model_failed = a.after.disk(d).task() == Task::Failed;
         if model_failed != chain.has_top() {
             engine.conformance_error(format!(
                 "disk-{}: MERGE_STATUS read chain {:?} but the model's grandchild ended {}",
@@ -272,7 +272,7 @@ fn destroy_image_check(engine: &Arc<Engine>, d: usize, id: Id) {
     };
     let r = end_task(engine, d, id, json!({"top_volume_gone": gone}));
     if let Ok(a) = r {
-        let model_ok = a.after.disks[d].task == Task::Succeeded;
+        let model_ok = a.after.disk(d).task() == Task::Succeeded;
         if model_ok != gone {
             engine.conformance_error(format!(
                 "disk-{}: DESTROY_IMAGE_CHECK read top {} but the model's grandchild ended {}",

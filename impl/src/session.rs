@@ -535,7 +535,7 @@ pub(crate) fn finish(engine: &Arc<Engine>, quiescent: bool, seq0: u64, t0: Insta
         });
     let removed_at = went_through
         .iter()
-        .find(|s| s.snapshot == livemerge_model::Snapshot::Deleted)
+        .find(|s| s.snapshot() == livemerge_model::Snapshot::Deleted)
         .copied();
     let props = properties::all(&cfg)
         .into_iter()

@@ -140,10 +140,11 @@ pub fn classify(o: &Outcome) -> (bool, bool) {
     // re-create its row and merge later, unknown to the parent).
     let never = o
         .removed_at
-        .is_some_and(|r| r.disks[..n].iter().any(|d| !d.host_merged()));
-    let skipped = s.disks[..n]
+        .is_some_and(|r| r.disks(n).iter().any(|d| !d.host_merged()));
+    let skipped = s
+        .disks(n)
         .iter()
-        .any(|d| d.host_merged() && d.images.chain_has_top() && s.removal_ended());
+        .any(|d| d.host_merged() && d.images().chain_has_top() && s.removal_ended());
     (never, skipped)
 }
 

@@ -97,11 +97,13 @@ fn the_3_6_0_poller_under_the_forced_schedule_deletes_the_snapshot_before_mergin
     let log = db.event_log().unwrap();
     let deleted = log
         .iter()
-        .position(|r| r.after.snapshot == livemerge_model::Snapshot::Deleted)
+        .position(|r| r.after.snapshot() == livemerge_model::Snapshot::Deleted)
         .unwrap();
-    assert!(log[..deleted].iter().all(|r| r.after.disks[..3]
+    assert!(log[..deleted].iter().all(|r| r
+        .after
+        .disks(3)
         .iter()
-        .all(|d| d.f.top_in_chain() && !d.f.job_running())));
+        .all(|d| d.flags().top_in_chain() && !d.flags().job_running())));
     for d in 0..3 {
         assert_eq!(chain(&dir, d), vec!["base.qcow2"], "disk {d}: merged later");
         assert!(reads(&dir, d, 0xb0 + d as u8, 65536));

@@ -145,7 +145,7 @@ impl InjectedFaults {
                 Event::HostJobEnds(d) => plan.merge[d as usize].push_back(false),
                 Event::HostJobFails(d) => plan.merge[d as usize].push_back(true),
                 Event::DeleteVolumeFails(d) => plan.delete[d as usize].push_back(true),
-                Event::TaskEnds(d) if s.disks[d as usize].step == Step::DestroyImage => {
+                Event::TaskEnds(d) if s.disk(d as usize).step() == Step::DestroyImage => {
                     plan.delete[d as usize].push_back(false)
                 }
                 _ => {}
