@@ -276,7 +276,7 @@ macro_rules! flags {
             $(const $flag: $t = 1 << $bit;
             $(#[$fm])*
             #[inline] pub fn $get(&self) -> bool { self.flags & Self::$flag != 0 }
-            #[inline] pub fn $set(&mut self, on: bool) {
+            #[inline] pub(crate) fn $set(&mut self, on: bool) {
                 if on { self.flags |= Self::$flag } else { self.flags &= !Self::$flag }
             })*
             pub(crate) const NAMES: &'static [(&'static str, $t)] = &[$((stringify!($get), Self::$flag)),*];
@@ -321,8 +321,8 @@ flags! {
     Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
 )]
 pub struct Parent {
-    pub status: CmdStatus,
-    pub f: ParentFlags,
+    pub(crate) status: CmdStatus,
+    pub(crate) f: ParentFlags,
 }
 
 impl Parent {
@@ -370,11 +370,11 @@ flags! {
     Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
 )]
 pub struct Disk {
-    pub status: CmdStatus,
-    pub step: Step,
-    pub task: Task,
-    pub images: Images,
-    pub f: DiskFlags,
+    pub(crate) status: CmdStatus,
+    pub(crate) step: Step,
+    pub(crate) task: Task,
+    pub(crate) images: Images,
+    pub(crate) f: DiskFlags,
 }
 
 impl Disk {
@@ -439,13 +439,13 @@ impl Disk {
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(into = "StateRepr", try_from = "StateRepr")]
 pub struct State {
-    pub parent: Parent,
-    pub snapshot: Snapshot,
+    pub(crate) parent: Parent,
+    pub(crate) snapshot: Snapshot,
     /// Engine restarts so far.
-    pub restarts: u8,
+    pub(crate) restarts: u8,
     /// Removals of the snapshot the user started again after a failed one.
-    pub retries: u8,
-    pub disks: [Disk; MAX_DISKS],
+    pub(crate) retries: u8,
+    pub(crate) disks: [Disk; MAX_DISKS],
 }
 
 impl State {
