@@ -131,3 +131,113 @@ fn stored(status: CmdStatus, whose: &str) -> Result<CmdStatus, String> {
     }
     Ok(status)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the engine would read back from the rows and storage that `s` stands for.
+    fn observation_of(s: &State, n: usize) -> Observation {
+        let row = |status, f: (bool, bool)| {
+            (status != CmdStatus::NoRow).then_some(CommandRow {
+                status,
+                executed: f.0,
+                notified: f.1,
+            })
+        };
+        Observation {
+            parent: row(
+                s.parent.status,
+                (s.parent.f.executed(), s.parent.f.notified()),
+            ),
+            snapshot: s.snapshot,
+            disks: s.disks[..n]
+                .iter()
+                .map(|d| DiskObservation {
+                    child: row(d.status, (d.f.executed(), d.f.notified())).map(|row| ChildRow {
+                        row,
+                        step: d.step,
+                        task: d.task,
+                    }),
+                    in_snapshot: (s.snapshot != Snapshot::Deleted).then_some(d.f.in_snapshot()),
+                    images: d.images,
+                    top_in_chain: d.f.top_in_chain(),
+                    top_exists: d.f.top_exists(),
+                    base_has_top: d.f.base_has_top(),
+                    job_running: d.f.job_running(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn observing_a_states_own_rows_gives_it_back() {
+        let mut s = State::initial(2);
+        s.parent.status = CmdStatus::Active;
+        s.parent.f.set_executed(true);
+        s.disks[0].status = CmdStatus::Succeeded;
+        s.disks[0].step = Step::Complete;
+        s.disks[0].f.set_notified(true);
+        s.disks[1].f.set_job_running(true);
+        assert_eq!(State::observed(&s, &observation_of(&s, 2)), Ok(s));
+    }
+
+    #[test]
+    fn a_missing_row_keeps_what_memory_says_of_it() {
+        let mut memory = State::initial(1);
+        memory.parent.f.set_executed(true);
+        memory.parent.status = CmdStatus::Succeeded;
+        memory.disks[0].status = CmdStatus::Succeeded;
+        memory.disks[0].step = Step::Complete;
+        memory.disks[0].f.set_in_snapshot(false);
+        let mut o = observation_of(&memory, 1);
+        o.parent = None;
+        o.disks[0].child = None;
+        o.snapshot = Snapshot::Deleted;
+        o.disks[0].in_snapshot = None;
+        let s = State::observed(&memory, &o).unwrap();
+        assert_eq!(s.parent.status, CmdStatus::NoRow);
+        assert!(
+            s.parent.f.executed(),
+            "the flag went with the row: memory's stands"
+        );
+        assert_eq!(s.disks[0].status, CmdStatus::NoRow);
+        assert_eq!(s.disks[0].step, Step::Complete);
+        assert!(
+            !s.disks[0].f.in_snapshot(),
+            "no snapshot row: memory's stands"
+        );
+    }
+
+    #[test]
+    fn a_contradictory_observation_is_refused() {
+        let s = State::initial(1);
+        let mut o = observation_of(&s, 1);
+        o.disks[0].in_snapshot = None;
+        assert!(
+            State::observed(&s, &o).is_err(),
+            "a snapshot row without its disk list"
+        );
+        let mut o = observation_of(&s, 1);
+        o.snapshot = Snapshot::Deleted;
+        assert!(
+            State::observed(&s, &o).is_err(),
+            "a disk list without a row"
+        );
+        let mut o = observation_of(&s, 1);
+        o.parent = Some(CommandRow {
+            status: CmdStatus::NoRow,
+            executed: false,
+            notified: false,
+        });
+        assert!(
+            State::observed(&s, &o).is_err(),
+            "a row whose status is NoRow"
+        );
+        let o = Observation {
+            disks: vec![o.disks[0]; MAX_DISKS + 1],
+            ..o
+        };
+        assert!(State::observed(&s, &o).is_err(), "too many disks");
+    }
+}
