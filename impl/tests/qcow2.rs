@@ -42,6 +42,7 @@ fn snapshot_rows(dir: &Path) -> usize {
 }
 
 #[test]
+#[ignore = "slow tier: needs qemu-img and qemu-io (scripts/test runs it)"]
 fn a_4_0_removal_on_three_qcow2_disks_merges_and_keeps_every_block() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("vm");
@@ -79,6 +80,7 @@ fn a_4_0_removal_on_three_qcow2_disks_merges_and_keeps_every_block() {
 }
 
 #[test]
+#[ignore = "slow tier: needs qemu-img and qemu-io (scripts/test runs it)"]
 fn the_3_6_0_poller_under_the_forced_schedule_deletes_the_snapshot_before_merging() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("vm");
@@ -112,6 +114,7 @@ fn the_3_6_0_poller_under_the_forced_schedule_deletes_the_snapshot_before_mergin
 }
 
 #[test]
+#[ignore = "slow tier: needs qemu-img and qemu-io (scripts/test runs it)"]
 fn bad_directories_and_a_second_engine_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     assert!(matches!(
