@@ -118,10 +118,10 @@ fn a_state_outside_the_abstraction_is_not_covered() {
     // `covers` must be able to say no: a disk whose top volume is gone while its base never
     // received the data is unreachable under the fixed rules (it would be data loss).
     let a = Abstraction::build(&cfg(PollerRule::V4_0_2, 1), 1, 1).unwrap();
-    let mut s = State::initial(2);
-    s.disks[1].f.set_top_exists(false);
+    let mut s = Draft::initial(2);
+    s.disks[1].top_exists = false;
     assert!(a.covers(&State::initial(2), 2));
-    assert!(!a.covers(&s, 2));
+    assert!(!a.covers(&s.build(), 2));
 }
 
 #[test]
@@ -268,7 +268,7 @@ fn a_derivation_is_a_chain_of_real_steps() {
         let trigger = a.views[next.trigger as usize];
         assert_eq!(controller(&after), a.controllers[trigger.ctrl as usize]);
         for &l in trigger.locals() {
-            assert!(after.disks[..conf.n].contains(&a.locals[l as usize]));
+            assert!(after.disks(conf.n).contains(&a.locals[l as usize]));
         }
     }
 }

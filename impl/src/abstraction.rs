@@ -19,32 +19,41 @@
 use crate::db::{Db, Layout, Rows};
 use crate::error::{Error, Result};
 use crate::storage::{DiskFacts, Storage};
-use livemerge_model::{CmdStatus, Images, Snapshot, State, Step, Task};
+use livemerge_model::{
+    ChildRow, CmdStatus, CommandRow, DiskObservation, Images, Observation, Snapshot, State, Step,
+    Task,
+};
 use std::path::Path;
 
 /// Maps rows and facts to a model state; `memory` supplies what oVirt only keeps in memory.
+/// This reads the rows into an [`Observation`]; which state fields it decides is
+/// [`State::observed`]'s business.
 pub fn abstract_state(
     layout: &Layout,
     rows: &Rows,
     facts: &[DiskFacts],
     memory: &State,
 ) -> std::result::Result<State, String> {
-    let mut s = *memory;
-    // The parent.
-    match rows
-        .commands
-        .iter()
-        .find(|c| c.command_id == layout.parent_command_id)
-    {
-        Some(c) => {
-            s.parent.status = CmdStatus::from_ovirt_name(&c.status)
-                .ok_or_else(|| format!("parent command has unknown status '{}'", c.status))?;
-            s.parent.f.set_executed(c.executed);
-            s.parent.f.set_notified(c.callback_notified);
-        }
-        None => s.parent.status = CmdStatus::NoRow,
-    }
-    s.snapshot = match &rows.snapshot {
+    State::observed(memory, &observation(layout, rows, facts)?)
+}
+
+/// The rows and facts in the model's terms.
+fn observation(
+    layout: &Layout,
+    rows: &Rows,
+    facts: &[DiskFacts],
+) -> std::result::Result<Observation, String> {
+    let row = |id: &str| rows.commands.iter().find(|c| c.command_id == id);
+    let parent = match row(&layout.parent_command_id) {
+        Some(c) => Some(CommandRow {
+            status: CmdStatus::from_ovirt_name(&c.status)
+                .ok_or_else(|| format!("parent command has unknown status '{}'", c.status))?,
+            executed: c.executed,
+            notified: c.callback_notified,
+        }),
+        None => None,
+    };
+    let snapshot = match &rows.snapshot {
         None => Snapshot::Deleted,
         Some(r) => Snapshot::from_ovirt_name(&r.status)
             .ok_or_else(|| format!("snapshot row has unknown status '{}'", r.status))?,
@@ -56,43 +65,52 @@ pub fn abstract_state(
             layout.disks.len()
         ));
     }
-    for (i, ids) in layout.disks.iter().enumerate() {
-        let d = &mut s.disks[i];
-        match rows
-            .commands
-            .iter()
-            .find(|c| c.command_id == ids.child_command_id)
-        {
+    let mut disks = Vec::with_capacity(layout.disks.len());
+    for (i, (ids, f)) in layout.disks.iter().zip(facts).enumerate() {
+        let child = match row(&ids.child_command_id) {
             Some(c) => {
-                d.status = CmdStatus::from_ovirt_name(&c.status).ok_or_else(|| {
-                    format!("disk-{}'s child has unknown status '{}'", i + 1, c.status)
-                })?;
-                d.f.set_executed(c.executed);
-                d.f.set_notified(c.callback_notified);
                 let p = &c.command_params;
-                d.step = p["step"]
-                    .as_str()
-                    .and_then(Step::from_ovirt_name)
-                    .ok_or_else(|| format!("disk-{}'s child has no readable step", i + 1))?;
-                d.task = p["grandchild"]
-                    .as_str()
-                    .and_then(Task::from_ovirt_name)
-                    .ok_or_else(|| format!("disk-{}'s child has no readable grandchild", i + 1))?;
+                Some(ChildRow {
+                    row: CommandRow {
+                        status: CmdStatus::from_ovirt_name(&c.status).ok_or_else(|| {
+                            format!("disk-{}'s child has unknown status '{}'", i + 1, c.status)
+                        })?,
+                        executed: c.executed,
+                        notified: c.callback_notified,
+                    },
+                    step: p["step"]
+                        .as_str()
+                        .and_then(Step::from_ovirt_name)
+                        .ok_or_else(|| format!("disk-{}'s child has no readable step", i + 1))?,
+                    task: p["grandchild"]
+                        .as_str()
+                        .and_then(Task::from_ovirt_name)
+                        .ok_or_else(|| {
+                            format!("disk-{}'s child has no readable grandchild", i + 1)
+                        })?,
+                })
             }
-            None => d.status = CmdStatus::NoRow,
-        }
-        if let Some(r) = &rows.snapshot {
-            d.f.set_in_snapshot(r.disk_ids.contains(&ids.disk_id));
-        }
-        d.images = images_of(rows, &ids.base_image, &ids.top_image)
-            .ok_or_else(|| format!("disk-{}'s image rows describe no known chain", i + 1))?;
-        let f = facts[i];
-        d.f.set_top_in_chain(f.top_in_chain);
-        d.f.set_top_exists(f.top_exists);
-        d.f.set_base_has_top(f.base_has_top);
-        d.f.set_job_running(f.job_running);
+            None => None,
+        };
+        disks.push(DiskObservation {
+            child,
+            in_snapshot: rows
+                .snapshot
+                .as_ref()
+                .map(|r| r.disk_ids.contains(&ids.disk_id)),
+            images: images_of(rows, &ids.base_image, &ids.top_image)
+                .ok_or_else(|| format!("disk-{}'s image rows describe no known chain", i + 1))?,
+            top_in_chain: f.top_in_chain,
+            top_exists: f.top_exists,
+            base_has_top: f.base_has_top,
+            job_running: f.job_running,
+        });
     }
-    Ok(s)
+    Ok(Observation {
+        parent,
+        snapshot,
+        disks,
+    })
 }
 
 /// The chain a disk's image rows describe.

@@ -127,16 +127,16 @@ pub struct Rows {
 pub fn project(s: &State, layout: &Layout) -> Rows {
     let mut rows = Rows::default();
     let root = layout.parent_command_id.clone();
-    if s.parent.status != CmdStatus::NoRow {
+    if s.parent().status() != CmdStatus::NoRow {
         rows.commands.push(CommandRow {
             command_id: root.clone(),
             command_type: PARENT_TYPE.into(),
             parent_command_id: None,
             root_command_id: root.clone(),
-            status: s.parent.status.ovirt_name().into(),
-            executed: s.parent.f.executed(),
+            status: s.parent().status().ovirt_name().into(),
+            executed: s.parent().flags().executed(),
             callback_enabled: true,
-            callback_notified: s.parent.f.notified(),
+            callback_notified: s.parent().flags().notified(),
             command_params: serde_json::json!({
                 "vm_id": layout.vm_id,
                 "snapshot_id": layout.snapshot_id,
@@ -144,23 +144,23 @@ pub fn project(s: &State, layout: &Layout) -> Rows {
         });
     }
     for (i, ids) in layout.disks.iter().enumerate() {
-        let d = &s.disks[i];
-        if d.status != CmdStatus::NoRow {
+        let d = s.disk(i);
+        if d.status() != CmdStatus::NoRow {
             rows.commands.push(CommandRow {
                 command_id: ids.child_command_id.clone(),
                 command_type: CHILD_TYPE.into(),
                 parent_command_id: Some(root.clone()),
                 root_command_id: root.clone(),
-                status: d.status.ovirt_name().into(),
-                executed: d.f.executed(),
+                status: d.status().ovirt_name().into(),
+                executed: d.flags().executed(),
                 callback_enabled: true,
-                callback_notified: d.f.notified(),
+                callback_notified: d.flags().notified(),
                 command_params: serde_json::json!({
                     "disk_id": ids.disk_id,
                     "image_guid": ids.top_image,
                     "base_image_guid": ids.base_image,
-                    "step": d.step.ovirt_name(),
-                    "grandchild": d.task.ovirt_name(),
+                    "step": d.step().ovirt_name(),
+                    "grandchild": d.task().ovirt_name(),
                 }),
             });
         }
@@ -178,7 +178,7 @@ pub fn project(s: &State, layout: &Layout) -> Rows {
             image_status: status.into(),
             active,
         };
-        match d.images {
+        match d.images() {
             Images::BaseAndTop => rows.images.extend([base(false), top(true, "OK", true)]),
             Images::TopIllegal => rows
                 .images
@@ -189,17 +189,17 @@ pub fn project(s: &State, layout: &Layout) -> Rows {
                 .extend([base(true), top(false, "ILLEGAL", false)]),
         }
     }
-    if s.snapshot != Snapshot::Deleted {
+    if s.snapshot() != Snapshot::Deleted {
         rows.snapshot = Some(SnapshotRow {
             snapshot_id: layout.snapshot_id.clone(),
             vm_id: layout.vm_id.clone(),
-            status: s.snapshot.ovirt_name().into(),
+            status: s.snapshot().ovirt_name().into(),
             description: "livemerge snapshot".into(),
             disk_ids: layout
                 .disks
                 .iter()
                 .enumerate()
-                .filter(|(i, _)| s.disks[*i].f.in_snapshot())
+                .filter(|(i, _)| s.disk(*i).flags().in_snapshot())
                 .map(|(_, ids)| ids.disk_id.clone())
                 .collect(),
         });

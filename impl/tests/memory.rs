@@ -43,7 +43,7 @@ fn a_4_0_removal_merges_every_disk_and_deletes_the_snapshot() {
             !f.top_in_chain && !f.top_exists && f.base_has_top,
             "disk {d}: {f:?}"
         );
-        assert_eq!(o.observed.state.disks[d].images, Images::Merged);
+        assert_eq!(o.observed.state.disk(d).images(), Images::Merged);
         assert!(o.data[d].all_readable());
     }
     let n = assert_log_is_model_steps(tmp.path(), State::initial(3));
@@ -85,7 +85,7 @@ fn the_3_6_0_poller_under_the_forced_schedule_deletes_the_snapshot_before_any_me
     );
     assert_eq!(o.exit_code(), 1);
     assert!(o.ended);
-    assert_eq!(o.observed.state.snapshot, Snapshot::Deleted);
+    assert_eq!(o.observed.state.snapshot(), Snapshot::Deleted);
     assert!(
         !holds(&o, SNAPSHOT_REMOVED_IMPLIES_MERGE_DONE),
         "the snapshot row was gone while nothing was merged"
@@ -97,7 +97,7 @@ fn the_3_6_0_poller_under_the_forced_schedule_deletes_the_snapshot_before_any_me
     let log = db.event_log().unwrap();
     let deleted = log
         .iter()
-        .position(|r| r.after.snapshot == Snapshot::Deleted)
+        .position(|r| r.after.snapshot() == Snapshot::Deleted)
         .unwrap();
     let first_merge = log
         .iter()
@@ -123,7 +123,7 @@ fn the_fixed_pollers_survive_the_same_forced_schedule() {
             None,
         );
         assert!(o.ended, "{rule}: {:?}", o.stuck);
-        assert_eq!(o.observed.state.snapshot, Snapshot::Deleted, "{rule}");
+        assert_eq!(o.observed.state.snapshot(), Snapshot::Deleted, "{rule}");
         // 3.6.1 has its own race (the parent may end before a child's end-action), which the
         // forced schedule does not provoke; the merges themselves must all be done.
         for f in &o.observed.facts {
@@ -174,7 +174,7 @@ fn a_failed_merge_job_ends_the_removal_cleanly() {
         vec![o.layout.disks[1].disk_id.clone()],
         "the merged disk left it"
     );
-    assert_eq!(o.observed.state.disks[1].images, Images::TopIllegal);
+    assert_eq!(o.observed.state.disk(1).images(), Images::TopIllegal);
     assert!(o.data.iter().all(|d| d.all_readable()));
     assert_log_is_model_steps(tmp.path(), State::initial(2));
 }
@@ -199,7 +199,7 @@ fn a_failed_delete_volume_leaves_an_orphan_and_loses_nothing() {
         None,
     );
     assert_eq!(o.exit_code(), 0, "{o:?}");
-    assert_eq!(o.observed.state.disks[0].images, Images::MergedOrphan);
+    assert_eq!(o.observed.state.disk(0).images(), Images::MergedOrphan);
     let f = o.observed.facts[0];
     assert!(!f.top_in_chain && f.top_exists && f.base_has_top, "{f:?}");
     assert!(o.data[0].all_readable());
@@ -241,7 +241,7 @@ fn a_script_replays_the_model_counterexample_step_for_step() {
         ]
     );
     assert!(
-        log[5].after.disks[0].status == livemerge_model::CmdStatus::Active,
+        log[5].after.disk(0).status() == livemerge_model::CmdStatus::Active,
         "the pool thread re-created the deleted row"
     );
 }

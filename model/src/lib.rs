@@ -2,7 +2,9 @@
 //!
 //! Everything that decides a protocol question lives here, once:
 //! - [`State`]: the parent command, one child per disk, the poller's registrations, the host
-//!   (merge jobs, volume chains) and the engine's database;
+//!   (merge jobs, volume chains) and the engine's database; read-only outside this crate, built
+//!   by hand through a [`Draft`] and from the engine's rows and storage through
+//!   [`State::observed`];
 //! - [`Event`]: everything that can happen, as a plain value;
 //! - [`step`]: the one transition function, and [`enabled`]: the events it accepts in a state;
 //! - [`wants`]: what a state asks the world to do (the output side), and each event's [`Actor`];
@@ -16,8 +18,10 @@
 mod canonical;
 mod config;
 mod describe;
+mod draft;
 mod event;
 mod model;
+mod observe;
 pub mod properties;
 pub mod races;
 pub mod rules;
@@ -29,8 +33,10 @@ mod wants;
 pub use canonical::{canonical, canonicalize, concretize, ConcreteStep, Permutation};
 pub use config::{Config, ConfigError, Fault, Faults, PollerRule, Release, MAX_DISKS};
 pub use describe::{describe_event, describe_step, summarize, why_stuck};
+pub use draft::{DiskDraft, Draft, ParentDraft};
 pub use event::Event;
 pub use model::LiveMerge;
+pub use observe::{ChildRow, CommandRow, DiskObservation, Observation};
 pub use rules::{parent_decision, ParentDecision};
 pub use state::{
     CmdStatus, Disk, DiskFlags, Images, Parent, ParentFlags, Snapshot, State, Step, Task,

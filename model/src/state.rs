@@ -3,6 +3,11 @@
 //!
 //! States are small `Copy` values (a fixed array of disks, one-byte enums, bit flags) because the
 //! checker stores millions of them; every field is still a named accessor.
+//!
+//! Fields and flag setters are `pub(crate)`: only the model (its `step`) changes a state, and the
+//! compiler, not a grep, holds everyone else to that. Outside the model, states are read through
+//! the getters and built from scratch through [`Draft`](crate::Draft) (hand-built states) or
+//! [`State::observed`] (the engine's abstraction of its rows and storage).
 
 use crate::config::MAX_DISKS;
 use serde::{Deserialize, Serialize};
@@ -271,10 +276,10 @@ macro_rules! flags {
             $(const $flag: $t = 1 << $bit;
             $(#[$fm])*
             #[inline] pub fn $get(&self) -> bool { self.flags & Self::$flag != 0 }
-            #[inline] pub fn $set(&mut self, on: bool) {
+            #[inline] pub(crate) fn $set(&mut self, on: bool) {
                 if on { self.flags |= Self::$flag } else { self.flags &= !Self::$flag }
             })*
-            const NAMES: &'static [(&'static str, $t)] = &[$((stringify!($get), Self::$flag)),*];
+            pub(crate) const NAMES: &'static [(&'static str, $t)] = &[$((stringify!($get), Self::$flag)),*];
         }
         impl Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -316,8 +321,19 @@ flags! {
     Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
 )]
 pub struct Parent {
-    pub status: CmdStatus,
-    pub f: ParentFlags,
+    pub(crate) status: CmdStatus,
+    pub(crate) f: ParentFlags,
+}
+
+impl Parent {
+    /// The parent's row status (`NoRow`: no row).
+    pub fn status(&self) -> CmdStatus {
+        self.status
+    }
+
+    pub fn flags(&self) -> ParentFlags {
+        self.f
+    }
 }
 
 flags! {
@@ -354,14 +370,38 @@ flags! {
     Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
 )]
 pub struct Disk {
-    pub status: CmdStatus,
-    pub step: Step,
-    pub task: Task,
-    pub images: Images,
-    pub f: DiskFlags,
+    pub(crate) status: CmdStatus,
+    pub(crate) step: Step,
+    pub(crate) task: Task,
+    pub(crate) images: Images,
+    pub(crate) f: DiskFlags,
 }
 
 impl Disk {
+    /// The child's row status (`NoRow`: no row).
+    pub fn status(&self) -> CmdStatus {
+        self.status
+    }
+
+    /// The child's current step.
+    pub fn step(&self) -> Step {
+        self.step
+    }
+
+    /// The current step's grandchild.
+    pub fn task(&self) -> Task {
+        self.task
+    }
+
+    /// The disk's rows in `images`.
+    pub fn images(&self) -> Images {
+        self.images
+    }
+
+    pub fn flags(&self) -> DiskFlags {
+        self.f
+    }
+
     /// A disk of a VM with a snapshot: chain `base <- top`, nothing started.
     pub fn initial() -> Disk {
         let mut d = Disk::default();
@@ -399,13 +439,13 @@ impl Disk {
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(into = "StateRepr", try_from = "StateRepr")]
 pub struct State {
-    pub parent: Parent,
-    pub snapshot: Snapshot,
+    pub(crate) parent: Parent,
+    pub(crate) snapshot: Snapshot,
     /// Engine restarts so far.
-    pub restarts: u8,
+    pub(crate) restarts: u8,
     /// Removals of the snapshot the user started again after a failed one.
-    pub retries: u8,
-    pub disks: [Disk; MAX_DISKS],
+    pub(crate) retries: u8,
+    pub(crate) disks: [Disk; MAX_DISKS],
 }
 
 impl State {
@@ -424,6 +464,50 @@ impl State {
             retries: 0,
             disks,
         }
+    }
+
+    pub fn parent(&self) -> &Parent {
+        &self.parent
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        self.snapshot
+    }
+
+    /// Engine restarts so far.
+    pub fn restarts(&self) -> u8 {
+        self.restarts
+    }
+
+    /// Removals of the snapshot the user started again after a failed one.
+    pub fn retries(&self) -> u8 {
+        self.retries
+    }
+
+    /// Disk `d` (0-based). Panics when `d >= MAX_DISKS`.
+    pub fn disk(&self, d: usize) -> &Disk {
+        &self.disks[d]
+    }
+
+    /// The first `n` disks: the configured ones when `n` is the configuration's disk count.
+    /// Panics when `n > MAX_DISKS`.
+    pub fn disks(&self, n: usize) -> &[Disk] {
+        &self.disks[..n]
+    }
+
+    /// This state's controller (parent, snapshot, counters) over `disks` instead of its own; the
+    /// slots beyond them are blank. `--disks any` builds its representative states this way
+    /// (controller and disks are tracked apart there). Panics when `disks.len() > MAX_DISKS`.
+    pub fn with_disks(&self, disks: &[Disk]) -> State {
+        assert!(
+            disks.len() <= MAX_DISKS,
+            "a state holds at most {MAX_DISKS} disks, not {}",
+            disks.len()
+        );
+        let mut s = *self;
+        s.disks = [Disk::default(); MAX_DISKS];
+        s.disks[..disks.len()].copy_from_slice(disks);
+        s
     }
 
     /// The parent's `execute()` is running on a thread (begun, not returned, not failed by a restart).

@@ -9,11 +9,11 @@ fn c1() -> Config {
     cfg(1, Release::V4_0_2)
 }
 
-fn merged_disk() -> Disk {
-    let mut d = Disk::initial();
-    d.f.set_top_in_chain(false);
-    d.f.set_base_has_top(true);
-    d.f.set_top_exists(false);
+fn merged_disk() -> DiskDraft {
+    let mut d = DiskDraft::initial();
+    d.top_in_chain = false;
+    d.base_has_top = true;
+    d.top_exists = false;
     d.images = Images::Merged;
     d
 }
@@ -21,22 +21,22 @@ fn merged_disk() -> Disk {
 #[test]
 fn snapshot_removed_implies_merge_done_on_hand_built_states() {
     let c = c1();
-    let mut s = State::initial(1);
+    let mut s = Draft::initial(1);
     s.snapshot = Snapshot::Deleted;
     assert!(
-        !snapshot_removed_implies_merge_done(&c, &s),
+        !snapshot_removed_implies_merge_done(&c, &s.build()),
         "deleted, nothing merged"
     );
     s.disks[0] = merged_disk();
-    assert!(snapshot_removed_implies_merge_done(&c, &s));
+    assert!(snapshot_removed_implies_merge_done(&c, &s.build()));
     s.disks[0].images = Images::BaseAndTop;
     assert!(
-        !snapshot_removed_implies_merge_done(&c, &s),
+        !snapshot_removed_implies_merge_done(&c, &s.build()),
         "host merged, rows not synced"
     );
     s.snapshot = Snapshot::Locked;
     assert!(
-        snapshot_removed_implies_merge_done(&c, &s),
+        snapshot_removed_implies_merge_done(&c, &s.build()),
         "snapshot still there"
     );
 }
@@ -44,73 +44,76 @@ fn snapshot_removed_implies_merge_done_on_hand_built_states() {
 #[test]
 fn no_data_lost_on_hand_built_states() {
     let c = c1();
-    let mut s = State::initial(1);
-    assert!(no_data_lost(&c, &s));
-    s.disks[0].f.set_top_exists(false);
+    let mut s = Draft::initial(1);
+    assert!(no_data_lost(&c, &s.build()));
+    s.disks[0].top_exists = false;
     assert!(
-        !no_data_lost(&c, &s),
+        !no_data_lost(&c, &s.build()),
         "top deleted before its data reached base"
     );
-    s.disks[0].f.set_base_has_top(true);
-    assert!(no_data_lost(&c, &s));
+    s.disks[0].base_has_top = true;
+    assert!(no_data_lost(&c, &s.build()));
 }
 
 #[test]
 fn db_agrees_when_idle_on_hand_built_states() {
     let c = c1();
-    let mut s = State::initial(1);
+    let mut s = Draft::initial(1);
     s.disks[0] = merged_disk();
     s.disks[0].images = Images::BaseAndTop;
     assert!(
-        !db_agrees_when_idle(&c, &s),
+        !db_agrees_when_idle(&c, &s.build()),
         "idle, rows say base <- top, host merged"
     );
-    s.disks[0].f.set_job_running(true);
+    s.disks[0].job_running = true;
     assert!(
-        db_agrees_when_idle(&c, &s),
+        db_agrees_when_idle(&c, &s.build()),
         "a host job is running: not idle"
     );
-    s.disks[0].f.set_job_running(false);
+    s.disks[0].job_running = false;
     s.disks[0].images = Images::MergedOrphan;
-    assert!(db_agrees_when_idle(&c, &s));
+    assert!(db_agrees_when_idle(&c, &s.build()));
 }
 
 #[test]
 fn snapshot_removed_on_hand_built_states() {
     let c = c1();
-    let mut s = State::initial(1);
-    assert!(!snapshot_removed(&c, &s));
+    let mut s = Draft::initial(1);
+    assert!(!snapshot_removed(&c, &s.build()));
     s.snapshot = Snapshot::Deleted;
-    assert!(snapshot_removed(&c, &s));
+    assert!(snapshot_removed(&c, &s.build()));
 }
 
 #[test]
 fn removal_failed_cleanly_on_hand_built_states() {
     let c = cfg(2, Release::V4_0_2);
-    let mut s = State::initial(2);
-    s.parent.f.set_begun(true);
-    s.parent.f.set_notified(true);
+    let mut s = Draft::initial(2);
+    s.parent.begun = true;
+    s.parent.notified = true;
     s.disks[0].images = Images::TopIllegal;
     s.disks[1] = merged_disk();
-    s.disks[1].f.set_in_snapshot(false);
-    assert!(removal_failed_cleanly(&c, &s));
-    s.disks[1].f.set_in_snapshot(true);
+    s.disks[1].in_snapshot = false;
+    assert!(removal_failed_cleanly(&c, &s.build()));
+    s.disks[1].in_snapshot = true;
     assert!(
-        !removal_failed_cleanly(&c, &s),
+        !removal_failed_cleanly(&c, &s.build()),
         "a merged disk still in the snapshot"
     );
-    s.disks[1].f.set_in_snapshot(false);
+    s.disks[1].in_snapshot = false;
     s.snapshot = Snapshot::Locked;
-    assert!(!removal_failed_cleanly(&c, &s), "snapshot still locked");
+    assert!(
+        !removal_failed_cleanly(&c, &s.build()),
+        "snapshot still locked"
+    );
 }
 
 #[test]
 fn removal_ended_on_hand_built_states() {
     let c = c1();
-    let mut s = State::initial(1);
-    assert!(!removal_ended(&c, &s));
-    s.parent.f.set_notified(true);
-    assert!(removal_ended(&c, &s));
+    let mut s = Draft::initial(1);
+    assert!(!removal_ended(&c, &s.build()));
+    s.parent.notified = true;
+    assert!(removal_ended(&c, &s.build()));
 }
 
 #[test]
@@ -126,11 +129,16 @@ fn the_stateright_model_names_the_same_properties() {
             .collect();
         assert_eq!(ours, theirs);
         // The adapters call the right predicates: compare on a violating state.
-        let mut s = State::initial(1);
+        let mut s = Draft::initial(1);
         s.snapshot = Snapshot::Deleted;
         let m = LiveMerge::new(c);
         for (p, q) in all(&c).iter().zip(m.properties()) {
-            assert_eq!((p.holds)(&c, &s), (q.condition)(&m, &s), "{}", p.name);
+            assert_eq!(
+                (p.holds)(&c, &s.build()),
+                (q.condition)(&m, &s.build()),
+                "{}",
+                p.name
+            );
         }
     }
 }
@@ -138,45 +146,45 @@ fn the_stateright_model_names_the_same_properties() {
 #[test]
 fn every_disagreement_is_marked_on_hand_built_states() {
     let c = c1();
-    let mut s = State::initial(1);
+    let mut s = Draft::initial(1);
     s.disks[0] = merged_disk();
     s.disks[0].images = Images::BaseAndTop;
     assert!(
-        !every_disagreement_marked(&c, &s),
+        !every_disagreement_marked(&c, &s.build()),
         "host merged, rows say base <- top and nothing marks them"
     );
     s.disks[0].images = Images::TopIllegal;
     assert!(
-        every_disagreement_marked(&c, &s),
+        every_disagreement_marked(&c, &s.build()),
         "the same disagreement, marked ILLEGAL"
     );
-    s.disks[0].f.set_job_running(true);
+    s.disks[0].job_running = true;
     s.disks[0].images = Images::BaseAndTop;
-    assert!(every_disagreement_marked(&c, &s), "not idle");
+    assert!(every_disagreement_marked(&c, &s.build()), "not idle");
 }
 
 #[test]
 fn a_failed_removal_can_be_retried_on_hand_built_states() {
     let c = c1();
     // A failed removal that left the disk untouched but marked: a calm retry merges it.
-    let mut s = State::initial(1);
-    s.parent.f.set_begun(true);
-    s.parent.f.set_notified(true);
+    let mut s = Draft::initial(1);
+    s.parent.begun = true;
+    s.parent.notified = true;
     s.disks[0].images = Images::TopIllegal;
-    assert!(retry_can_complete(&c, &s));
+    assert!(retry_can_complete(&c, &s.build()));
     // The host merged while the rows still list top (a restart failed the Merge after VM.merge
     // reached the host): the retry starts at EXTEND, and VM.merge of a top the chain no longer
     // holds fails, every time.
-    s.disks[0].f.set_top_in_chain(false);
-    s.disks[0].f.set_base_has_top(true);
-    assert!(!retry_can_complete(&c, &s));
+    s.disks[0].top_in_chain = false;
+    s.disks[0].base_has_top = true;
+    assert!(!retry_can_complete(&c, &s.build()));
     // A merged disk whose volume removal failed: the retry starts at DESTROY_IMAGE and finishes.
     s.disks[0].images = Images::MergedOrphan;
-    s.disks[0].f.set_in_snapshot(false);
-    assert!(retry_can_complete(&c, &s));
+    s.disks[0].in_snapshot = false;
+    assert!(retry_can_complete(&c, &s.build()));
     // Not a failed removal (still running): nothing to say.
-    s.parent.f.set_notified(false);
+    s.parent.notified = false;
     s.parent.status = CmdStatus::Active;
     s.disks[0].images = Images::BaseAndTop;
-    assert!(retry_can_complete(&c, &s));
+    assert!(retry_can_complete(&c, &s.build()));
 }

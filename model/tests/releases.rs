@@ -13,28 +13,28 @@ fn all_releases() -> [Release; 5] {
 
 /// A parent that executed and created one child (disk-1), the child's row as given.
 fn parent_with_child(status: CmdStatus, notified: bool) -> State {
-    let mut s = State::initial(1);
+    let mut s = Draft::initial(1);
     s.parent.status = CmdStatus::Active;
-    s.parent.f.set_begun(true);
-    s.parent.f.set_executed(true);
-    s.parent.f.set_registered(true);
+    s.parent.begun = true;
+    s.parent.executed = true;
+    s.parent.registered = true;
     s.snapshot = Snapshot::Locked;
     let d = &mut s.disks[0];
     d.status = status;
-    d.f.set_created(true);
-    d.f.set_registered(!notified);
-    d.f.set_notified(notified);
-    s
+    d.created = true;
+    d.registered = !notified;
+    d.notified = notified;
+    s.build()
 }
 
 /// A child that executed and is at `step` with its grandchild in `task`.
 fn child_at(step_: Step, task: Task) -> State {
-    let mut s = parent_with_child(CmdStatus::Active, false);
+    let mut s = Draft::of(&parent_with_child(CmdStatus::Active, false));
     let d = &mut s.disks[0];
-    d.f.set_executed(true);
+    d.executed = true;
     d.step = step_;
     d.task = task;
-    s
+    s.build()
 }
 
 // RemoveSnapshotCommandCallback.java:21-32 at ovirt-engine-3.6.0 (NOT_STARTED falls to default:
@@ -101,11 +101,15 @@ fn poller_dispatches_an_execution_failed_parent_from_4_0() {
     for r in all_releases() {
         let c = cfg(1, r);
         let s = run(&c, &[Event::ParentBegins, Event::Restart]);
-        assert_eq!(s.parent.status, CmdStatus::ExecutionFailed, "{r}");
+        assert_eq!(s.parent().status(), CmdStatus::ExecutionFailed, "{r}");
         let polled = step(&c, &s, Event::PollParent);
         if r >= Release::V4_0_0 {
             let t = polled.unwrap_or_else(|e| panic!("{r}: {e}"));
-            assert_eq!(t.parent.status, CmdStatus::Failed, "{r}: never executed");
+            assert_eq!(
+                t.parent().status(),
+                CmdStatus::Failed,
+                "{r}: never executed"
+            );
         } else {
             assert!(polled.is_err(), "{r}");
             assert!(enabled(&c, &s).is_empty(), "{r}: stuck for ever");
@@ -118,15 +122,16 @@ fn poller_dispatches_an_execution_failed_parent_from_4_0() {
 // SerialChildCommandsExecutionCallback at ovirt-engine-4.1.0 (22efca35358).
 #[test]
 fn poller_dispatches_an_execution_failed_child_from_4_1() {
-    let mut s = parent_with_child(CmdStatus::ExecutionFailed, false);
-    s.disks[0].f.set_registered(true);
+    let mut s = Draft::of(&parent_with_child(CmdStatus::ExecutionFailed, false));
+    s.disks[0].registered = true;
+    let s = s.build();
     for r in all_releases() {
         let c = cfg(1, r);
         let polled = step(&c, &s, Event::PollChild(0));
         if r >= Release::V4_1_0 {
             let t = polled.unwrap();
-            assert_eq!(t.disks[0].task, Task::Queued, "it starts EXTEND");
-            assert_eq!(t.disks[0].status, CmdStatus::ExecutionFailed);
+            assert_eq!(t.disk(0).task(), Task::Queued, "it starts EXTEND");
+            assert_eq!(t.disk(0).status(), CmdStatus::ExecutionFailed);
         } else {
             assert!(polled.is_err(), "{r}");
         }
@@ -138,12 +143,13 @@ fn poller_dispatches_an_execution_failed_child_from_4_1() {
 #[test]
 fn an_execution_failed_child_that_carries_on_ends_failed_in_4_1() {
     let c = cfg(1, Release::V4_1_0);
-    let mut s = child_at(Step::DestroyImageCheck, Task::Succeeded);
+    let mut s = Draft::of(&child_at(Step::DestroyImageCheck, Task::Succeeded));
     s.disks[0].status = CmdStatus::ExecutionFailed;
-    s.disks[0].f.set_executed(false);
+    s.disks[0].executed = false;
+    let s = s.build();
     let t = step(&c, &s, Event::PollChild(0)).unwrap();
-    assert_eq!(t.disks[0].step, Step::Complete);
-    assert_eq!(t.disks[0].status, CmdStatus::Failed);
+    assert_eq!(t.disk(0).step(), Step::Complete);
+    assert_eq!(t.disk(0).status(), CmdStatus::Failed);
 }
 
 // RemoveSnapshotSingleDiskLiveCommand.java:107-112 at ovirt-engine-3.6.1 (FAILED_RESTARTED fails
@@ -158,7 +164,7 @@ fn child_rule_execution_failed_grandchild() {
         if r >= Release::V4_1_0 {
             assert!(polled.is_err(), "{r}: waits");
         } else {
-            assert_eq!(polled.unwrap().disks[0].status, CmdStatus::Failed, "{r}");
+            assert_eq!(polled.unwrap().disk(0).status(), CmdStatus::Failed, "{r}");
         }
     }
 }
@@ -182,7 +188,7 @@ fn grandchild_callback_ends_an_execution_failed_merge_extend_in_4_1() {
         );
         assert!(merge.is_err(), "{r}");
         if r >= Release::V4_1_0 {
-            assert_eq!(extend.unwrap().disks[0].task, Task::Failed);
+            assert_eq!(extend.unwrap().disk(0).task(), Task::Failed);
         } else {
             assert!(extend.is_err(), "{r}");
         }
@@ -198,12 +204,12 @@ fn child_steps_after_destroy_image() {
         let t = step(&cfg(1, r), &s, Event::PollChild(0)).unwrap();
         if r >= Release::V4_0_0 {
             assert_eq!(
-                (t.disks[0].step, t.disks[0].task),
+                (t.disk(0).step(), t.disk(0).task()),
                 (Step::DestroyImageCheck, Task::Queued)
             );
         } else {
             assert_eq!(
-                (t.disks[0].step, t.disks[0].status),
+                (t.disk(0).step(), t.disk(0).status()),
                 (Step::Complete, CmdStatus::Succeeded)
             );
         }
@@ -219,10 +225,10 @@ fn a_failed_destroy_image_is_checked_from_4_0() {
     for r in all_releases() {
         let t = step(&cfg(1, r), &s, Event::PollChild(0)).unwrap();
         if r >= Release::V4_0_0 {
-            assert_eq!(t.disks[0].step, Step::DestroyImageCheck, "{r}");
-            assert_eq!(t.disks[0].status, CmdStatus::Active, "{r}");
+            assert_eq!(t.disk(0).step(), Step::DestroyImageCheck, "{r}");
+            assert_eq!(t.disk(0).status(), CmdStatus::Active, "{r}");
         } else {
-            assert_eq!(t.disks[0].status, CmdStatus::Failed, "{r}");
+            assert_eq!(t.disk(0).status(), CmdStatus::Failed, "{r}");
         }
     }
 }
@@ -240,21 +246,21 @@ fn restart_of_an_executing_destroy_image() {
         } else {
             Task::Lost
         };
-        assert_eq!(t.disks[0].task, want, "{r}");
+        assert_eq!(t.disk(0).task(), want, "{r}");
         // A queued one is lost in every release: no callback, its row stays NOT_STARTED.
         let q = step(
             &cfg(1, r),
             &child_at(Step::DestroyImage, Task::Queued),
             Event::Restart,
         );
-        assert_eq!(q.unwrap().disks[0].task, Task::Lost, "{r}");
+        assert_eq!(q.unwrap().disk(0).task(), Task::Lost, "{r}");
         // A queued Merge has a callback: FAILED_RESTARTED / EXECUTION_FAILED.
         let m = step(
             &cfg(1, r),
             &child_at(Step::Merge, Task::Queued),
             Event::Restart,
         );
-        assert_eq!(m.unwrap().disks[0].task, Task::ExecutionFailed, "{r}");
+        assert_eq!(m.unwrap().disk(0).task(), Task::ExecutionFailed, "{r}");
     }
 }
 
@@ -269,7 +275,7 @@ fn startup_compensation_unlocks_the_snapshot_from_4_0_2() {
         } else {
             Snapshot::Locked
         };
-        assert_eq!(s.snapshot, want, "{r}");
+        assert_eq!(s.snapshot(), want, "{r}");
     }
 }
 
@@ -288,10 +294,11 @@ fn a_restart_inside_execute_with_no_child_ends_failed_with_the_snapshot_ok_on_4_
         ],
     );
     assert!(s.removal_ended());
-    assert_eq!(s.snapshot, Snapshot::Ok);
-    assert!(s.disks[..2]
+    assert_eq!(s.snapshot(), Snapshot::Ok);
+    assert!(s
+        .disks(2)
         .iter()
-        .all(|d| d.f.top_in_chain() && d.db_agrees()));
+        .all(|d| d.flags().top_in_chain() && d.db_agrees()));
     assert!(enabled(&c, &s).iter().all(|e| *e == Event::UserRetries));
 }
 
@@ -307,16 +314,18 @@ fn child_on_failed_after_and_before_a_completed_merge() {
         } else {
             Step::DestroyImage
         };
-        let mut s = child_at(last, Task::Failed);
+        let mut s = Draft::of(&child_at(last, Task::Failed));
         s.disks[0].status = CmdStatus::Failed;
+        let s = s.build();
         let t = step(&c, &s, Event::PollChild(0)).unwrap();
-        assert_eq!(t.disks[0].images, Images::MergedOrphan, "{r}");
-        assert!(!t.disks[0].f.in_snapshot(), "{r}");
-        let mut s = child_at(Step::MergeStatus, Task::Failed);
+        assert_eq!(t.disk(0).images(), Images::MergedOrphan, "{r}");
+        assert!(!t.disk(0).flags().in_snapshot(), "{r}");
+        let mut s = Draft::of(&child_at(Step::MergeStatus, Task::Failed));
         s.disks[0].status = CmdStatus::Failed;
+        let s = s.build();
         let t = step(&c, &s, Event::PollChild(0)).unwrap();
-        assert_eq!(t.disks[0].images, Images::TopIllegal, "{r}");
-        assert!(t.disks[0].f.in_snapshot(), "{r}");
+        assert_eq!(t.disk(0).images(), Images::TopIllegal, "{r}");
+        assert!(t.disk(0).flags().in_snapshot(), "{r}");
     }
 }
 
@@ -325,12 +334,13 @@ fn child_on_failed_after_and_before_a_completed_merge() {
 #[test]
 fn the_parent_failure_path_drops_no_disk() {
     for r in all_releases() {
-        let mut s = parent_with_child(CmdStatus::Succeeded, true);
+        let mut s = Draft::of(&parent_with_child(CmdStatus::Succeeded, true));
         s.parent.status = CmdStatus::Failed;
         s.disks[0].images = Images::TopIllegal;
+        let s = s.build();
         let t = step(&cfg(1, r), &s, Event::PollParent).unwrap();
-        assert_eq!(t.snapshot, Snapshot::Ok);
-        assert!(t.disks[0].f.in_snapshot(), "{r}");
+        assert_eq!(t.snapshot(), Snapshot::Ok);
+        assert!(t.disk(0).flags().in_snapshot(), "{r}");
     }
 }
 
@@ -342,19 +352,19 @@ fn the_parent_failure_path_drops_no_disk() {
 fn a_retry_starts_where_get_initial_merge_step_says() {
     for r in all_releases() {
         let c = cfg(2, r);
-        let mut s = State::initial(2);
-        s.parent.f.set_begun(true);
-        s.parent.f.set_notified(true);
+        let mut s = Draft::initial(2);
+        s.parent.begun = true;
+        s.parent.notified = true;
         s.disks[0].images = Images::MergedOrphan;
-        s.disks[0].f.set_in_snapshot(false);
-        s.disks[0].f.set_top_in_chain(false);
-        s.disks[0].f.set_base_has_top(true);
+        s.disks[0].in_snapshot = false;
+        s.disks[0].top_in_chain = false;
+        s.disks[0].base_has_top = true;
         s.disks[1].images = Images::TopIllegal;
-        s.disks[1].f.set_top_in_chain(false);
-        s.disks[1].f.set_base_has_top(true);
+        s.disks[1].top_in_chain = false;
+        s.disks[1].base_has_top = true;
         let t = run_from(
             &c,
-            s,
+            s.build(),
             &[
                 Event::UserRetries,
                 Event::ParentBegins,
@@ -362,9 +372,9 @@ fn a_retry_starts_where_get_initial_merge_step_says() {
                 Event::ParentStartsChild,
             ],
         );
-        assert_eq!(t.retries, 1);
-        assert_eq!(t.disks[0].step, Step::DestroyImage, "{r}");
-        assert_eq!(t.disks[1].step, Step::Extend, "{r}");
+        assert_eq!(t.retries(), 1);
+        assert_eq!(t.disk(0).step(), Step::DestroyImage, "{r}");
+        assert_eq!(t.disk(1).step(), Step::Extend, "{r}");
         let t = run_from(
             &c,
             t,
@@ -382,7 +392,7 @@ fn a_retry_starts_where_get_initial_merge_step_says() {
             Some(Refused("top is no longer in the host's chain"))
         );
         let t = step(&c, &t, Event::MergeRefused(1)).unwrap();
-        assert_eq!(t.disks[1].task, Task::Failed);
+        assert_eq!(t.disk(1).task(), Task::Failed);
     }
 }
 
@@ -394,9 +404,9 @@ fn a_3_6_0_pool_thread_recreates_a_deleted_row() {
     let mut events = parent_polls_before_pickup();
     events.push(Event::PollParent);
     let s = run(&c, &events);
-    assert_eq!(s.disks[0].status, CmdStatus::NoRow);
+    assert_eq!(s.disk(0).status(), CmdStatus::NoRow);
     let t = step(&c, &s, Event::PoolPicksUp(0)).unwrap();
-    assert_eq!(t.disks[0].status, CmdStatus::Active);
+    assert_eq!(t.disk(0).status(), CmdStatus::Active);
     // In the fixed releases the parent never ends while a child is queued.
     for r in [
         Release::V3_6_1,
@@ -431,15 +441,15 @@ fn stuck(c: &Config, s: &State) -> bool {
 }
 
 fn child_not_executed(s: &State, n: usize) -> bool {
-    s.disks[..n]
-        .iter()
-        .any(|d| matches!(d.status, CmdStatus::NotStarted | CmdStatus::Active) && !d.f.executed())
+    s.disks(n).iter().any(|d| {
+        matches!(d.status(), CmdStatus::NotStarted | CmdStatus::Active) && !d.flags().executed()
+    })
 }
 
 fn queued_grandchild_without_callback(s: &State, n: usize) -> bool {
-    s.disks[..n]
+    s.disks(n)
         .iter()
-        .any(|d| d.task == Task::Queued && !d.step.grandchild_has_callback())
+        .any(|d| d.task() == Task::Queued && !d.step().grandchild_has_callback())
 }
 
 // The real 4.0 liveness bug: a child queued (or inside its execute()) at the restart becomes
@@ -458,11 +468,11 @@ fn the_4_0_liveness_bug_needs_a_child_caught_before_it_executed() {
             let all = reachable(&c, |_, _| false);
             let stuck_states: Vec<_> = all.iter().filter(|s| stuck(&c, s)).collect();
             let by_child = |s: &State| {
-                s.disks[..c.n()]
+                s.disks(c.n())
                     .iter()
-                    .any(|d| d.status == CmdStatus::ExecutionFailed)
+                    .any(|d| d.status() == CmdStatus::ExecutionFailed)
             };
-            let by_grandchild = |s: &State| s.disks[..c.n()].iter().any(|d| d.task == Task::Lost);
+            let by_grandchild = |s: &State| s.disks(c.n()).iter().any(|d| d.task() == Task::Lost);
             assert!(stuck_states.iter().any(|s| by_child(s)), "{r}, {n} disks");
             assert!(
                 stuck_states.iter().any(|s| by_grandchild(s)),

@@ -45,9 +45,10 @@ pub struct Configuration {
 impl Configuration {
     /// The configuration with its disk at position `first` moved to the front (0: as stored).
     pub fn ordered(&self, first: u8) -> State {
-        let mut t = self.state;
-        t.disks[..=first as usize].rotate_right(1);
-        t
+        let mut disks = [Disk::default(); MAX_DISKS];
+        disks[..self.n].copy_from_slice(self.state.disks(self.n));
+        disks[..=first as usize].rotate_right(1);
+        self.state.with_disks(&disks[..self.n])
     }
 }
 
@@ -114,9 +115,7 @@ fn intern<T: Copy + Eq + std::hash::Hash, I: Copy>(
 
 /// The controller of a state: everything but its disks (which become `Disk::default()`).
 pub fn controller(s: &State) -> State {
-    let mut c = *s;
-    c.disks = [Disk::default(); MAX_DISKS];
-    c
+    s.with_disks(&[])
 }
 
 /// Every sub-multiset of positions `0..n` of size 1..=k, as position lists (increasing).
@@ -205,7 +204,7 @@ impl Abstraction {
     /// Adds the views of `s` (its first `n` disks); new ones go on the work list.
     fn add_views(&mut self, s: &State, n: usize, origin: Origin, work: &mut Vec<u32>) {
         let ctrl = self.ctrl_id(controller(s));
-        let ids: Vec<u16> = s.disks[..n].iter().map(|d| self.local_id(*d)).collect();
+        let ids: Vec<u16> = s.disks(n).iter().map(|d| self.local_id(*d)).collect();
         let mut subs = Vec::new();
         subsets(n, self.threshold, &mut subs);
         for sub in &subs {
@@ -293,10 +292,11 @@ impl Abstraction {
     /// Checks the properties on one configuration and adds the views of its successors.
     fn step_configuration(&mut self, ctrl: u32, m: &[u16], trigger: u32, work: &mut Vec<u32>) {
         let n = m.len();
-        let mut s = self.controllers[ctrl as usize];
-        for (slot, &id) in s.disks.iter_mut().zip(m) {
+        let mut disks = [Disk::default(); MAX_DISKS];
+        for (slot, &id) in disks.iter_mut().zip(m) {
             *slot = self.locals[id as usize];
         }
+        let s = self.controllers[ctrl as usize].with_disks(&disks[..n]);
         let cfg = Config {
             disks: n as u8,
             ..self.cfg
@@ -353,7 +353,7 @@ impl Abstraction {
             return false;
         };
         let mut ids = Vec::with_capacity(n);
-        for d in &s.disks[..n] {
+        for d in s.disks(n) {
             match self.local_index.get(d) {
                 Some(&i) => ids.push(i),
                 None => return false,
