@@ -34,7 +34,7 @@ pub mod settings;
 pub mod sources;
 pub mod storage;
 pub mod stress;
-mod sync;
+pub mod sync;
 pub mod trace;
 
 pub use engine::{Applied, ApplyError, Engine, InFlight, Parts, Source};

@@ -93,7 +93,7 @@ pub fn run(args: MatrixArgs) -> Result<u8, Fail> {
     let total = configs.len();
     let quiet = args.quiet;
     let rows = matrix::run(&configs, threads, &|_row: &Row| {
-        let mut g = finished.lock().unwrap_or_else(|e| e.into_inner());
+        let mut g = livemerge_impl::sync::lock(&finished);
         g.0 += 1;
         if !quiet && g.1.elapsed() >= Duration::from_secs(2) {
             g.1 = Instant::now();

@@ -136,7 +136,7 @@ struct Report {
 
 impl<S: Slot> Round<'_, S> {
     fn stop_with(&self, why: String) {
-        let mut stop = self.stop.lock().unwrap_or_else(|e| e.into_inner());
+        let mut stop = livemerge_impl::sync::lock(self.stop);
         stop.get_or_insert(why);
         self.stopping.store(true, Relaxed);
     }
@@ -390,8 +390,7 @@ fn run_with<S: Slot>(cfg: &Config, limits: &Limits, events: &[Event]) -> Outcome
                         + level_bytes
                         + next_bytes;
                     if need > mib << 20 {
-                        stop.lock()
-                            .unwrap_or_else(|e| e.into_inner())
+                        livemerge_impl::sync::lock(&stop)
                             .get_or_insert(format!("--max-memory {mib} MiB reached"));
                         break;
                     }
@@ -466,7 +465,7 @@ fn run_with<S: Slot>(cfg: &Config, limits: &Limits, events: &[Event]) -> Outcome
             frontier.push(n.states);
         }
     }
-    let stopped_by = stop.into_inner().unwrap_or_else(|e| e.into_inner());
+    let stopped_by = livemerge_impl::sync::take(stop);
     // A limit that fired as the last state was expanded cut nothing short.
     let stopped_by = stopped_by.filter(|_| unexpanded);
     let complete = stopped_by.is_none();

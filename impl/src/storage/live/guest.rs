@@ -119,7 +119,7 @@ fn run(
     let mut conns: Vec<Option<Nbd>> = (0..n).map(|_| None).collect();
     let mut rng = fastrand::Rng::new();
     let line = |s: String| {
-        let mut f = log.lock().unwrap_or_else(|e| e.into_inner());
+        let mut f = crate::sync::lock(&log);
         f.write_all(s.as_bytes())
     };
     while !stop.load(Ordering::SeqCst) {
@@ -131,7 +131,7 @@ fn run(
             let Some(c) = conn.as_mut() else { continue };
             let b = rng.u64(0..BLOCKS);
             let data = content(d, b, seq);
-            let _pause = shared.pause[d].read().unwrap_or_else(|e| e.into_inner());
+            let _pause = crate::sync::read(&shared.pause[d]);
             if line(format!("w {d} {b} {seq}\n")).is_err() {
                 return;
             }

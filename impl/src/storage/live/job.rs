@@ -131,7 +131,7 @@ pub fn watch(
             false => continue,
             true => {
                 // READY: base is in sync with top and mirrors every write. The pivot.
-                let _pause = shared.pause[d].write().unwrap_or_else(|e| e.into_inner());
+                let _pause = crate::sync::write(&shared.pause[d]);
                 q.execute("job-complete", json!({"id": job}))?;
                 let (e, _) = q
                     .wait_event(at, JOB_TIMEOUT, |e| {

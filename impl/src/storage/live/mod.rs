@@ -35,6 +35,7 @@ use super::{
     Chain, DataCheck, DiskFacts, HostJob, InjectedFaults, Storage, StorageError, StorageResult,
     ThreadJob, BASE, TOP,
 };
+use crate::sync::lock;
 use daemon::{top_node, Daemon};
 use files::{read_volume, set_immutable};
 use guest::{Guest, GuestVerdict, Shared};
@@ -43,7 +44,7 @@ use qmp::Qmp;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The setup patterns' size (base's at 0, top's at 64 KiB, as in the qcow2 backend).
@@ -62,10 +63,6 @@ pub struct Live {
     jobs: Arc<Mutex<Vec<bool>>>,
     faults: Mutex<InjectedFaults>,
     job_seq: AtomicU64,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Live {

@@ -11,6 +11,7 @@
 //! values over a `UnixStream` are less to depend on, and the replies and events it reads are
 //! exactly the ones this file names.)
 
+use crate::sync::{lock, wait};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -56,13 +57,13 @@ impl Qmp {
     }
 
     fn lock(&self) -> MutexGuard<'_, Shared> {
-        self.shared.0.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.shared.0)
     }
 
     /// Runs a command; its `return` value, or its `error.desc` as the error.
     pub fn execute(&self, command: &str, arguments: Value) -> Result<Value, String> {
         let id = {
-            let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+            let mut w = lock(&self.writer);
             w.1 += 1;
             let id = w.1;
             let mut line =
@@ -75,34 +76,15 @@ impl Qmp {
             }
             id
         };
-        let deadline = Instant::now() + REPLY_TIMEOUT;
-        let (m, cv) = &*self.shared;
-        let mut g = m.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            if let Some(r) = g.replies.remove(&id) {
-                return match r.get("error") {
-                    Some(err) => Err(format!(
-                        "{command}: {}",
-                        err["desc"].as_str().unwrap_or("error")
-                    )),
-                    None => Ok(r["return"].clone()),
-                };
-            }
-            if let Some(why) = &g.closed {
-                return Err(format!("{command}: {why}"));
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(format!(
-                    "{command}: no reply from qemu-storage-daemon in {} s",
-                    REPLY_TIMEOUT.as_secs()
-                ));
-            }
-            g = cv
-                .wait_timeout(g, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
+        self.wait_until(REPLY_TIMEOUT, command, |g| {
+            g.replies.remove(&id).map(|r| match r.get("error") {
+                Some(err) => Err(format!(
+                    "{command}: {}",
+                    err["desc"].as_str().unwrap_or("error")
+                )),
+                None => Ok(r["return"].clone()),
+            })
+        })?
     }
 
     /// How many events have arrived so far: a position to scan from.
@@ -118,31 +100,44 @@ impl Qmp {
         timeout: Duration,
         pick: impl Fn(&Value) -> bool,
     ) -> Result<(Value, usize), String> {
-        let deadline = Instant::now() + timeout;
-        let (m, cv) = &*self.shared;
-        let mut g = m.lock().unwrap_or_else(|e| e.into_inner());
         let mut at = from;
-        loop {
+        self.wait_until(timeout, "an event", |g| {
             while at < g.events.len() {
                 at += 1;
                 if pick(&g.events[at - 1]) {
-                    return Ok((g.events[at - 1].clone(), at));
+                    return Some((g.events[at - 1].clone(), at));
                 }
             }
+            None
+        })
+    }
+
+    /// Waits until `found` finds what it looks for in what the reader has received; errors
+    /// when the daemon's socket closes first or `timeout` passes (`what`: what was awaited).
+    fn wait_until<T>(
+        &self,
+        timeout: Duration,
+        what: &str,
+        mut found: impl FnMut(&mut Shared) -> Option<T>,
+    ) -> Result<T, String> {
+        let deadline = Instant::now() + timeout;
+        let (m, cv) = &*self.shared;
+        let mut g = lock(m);
+        loop {
+            if let Some(t) = found(&mut g) {
+                return Ok(t);
+            }
             if let Some(why) = &g.closed {
-                return Err(why.clone());
+                return Err(format!("{what}: {why}"));
             }
             let now = Instant::now();
             if now >= deadline {
                 return Err(format!(
-                    "no event from qemu-storage-daemon in {} s",
+                    "{what}: no answer from qemu-storage-daemon in {} s",
                     timeout.as_secs()
                 ));
             }
-            g = cv
-                .wait_timeout(g, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            g = wait(cv, g, deadline - now);
         }
     }
 
@@ -168,7 +163,7 @@ fn reader(mut r: BufReader<UnixStream>, shared: Arc<(Mutex<Shared>, Condvar)>) {
         let Ok(v) = serde_json::from_str::<Value>(&line) else {
             continue;
         };
-        let mut g = m.lock().unwrap_or_else(|e| e.into_inner());
+        let mut g = lock(m);
         if v.get("event").is_some() {
             g.events.push(v);
         } else if let Some(id) = v.get("id").and_then(Value::as_u64) {
@@ -178,6 +173,6 @@ fn reader(mut r: BufReader<UnixStream>, shared: Arc<(Mutex<Shared>, Condvar)>) {
         drop(g);
         cv.notify_all();
     };
-    m.lock().unwrap_or_else(|e| e.into_inner()).closed = Some(why);
+    lock(m).closed = Some(why);
     cv.notify_all();
 }
