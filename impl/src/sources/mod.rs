@@ -74,24 +74,25 @@ impl Launch for Sources {
     }
 }
 
-/// The one way to start an engine: its core, the pool and the poller; then `Restart` if it
-/// restarts, the work the state asks for, a parent `execute()` thread if the model accepts
+/// The one way to start an engine: its core; `Restart` if it restarts; the pool and the
+/// poller; the work the state asks for, a parent `execute()` thread if the model accepts
 /// `ParentBegins` (a fresh removal, or one whose request left no trace before the engine died:
 /// resume submits it again, as the user would), and a thread for `retries` user retries.
 pub fn start(parts: Parts, how: Start, retries: usize) -> Arc<Engine> {
     let sources = Arc::new(Sources::default());
     let pool_threads = parts.settings.pool_threads;
     let engine = Engine::new(parts, Arc::clone(&sources) as Arc<dyn Launch>);
+    if how == Start::Restart {
+        // Before any source runs, so that none of them acts on the dead engine's state. A
+        // restart that changes nothing (the removal had already ended) is refused: fine.
+        let _ = engine.apply(Source::Resume, Event::Restart);
+    }
     for _ in 0..pool_threads {
         let (me, src) = (Arc::clone(&engine), Arc::clone(&sources));
         engine.spawn(move || pool::worker(me, src));
     }
     let me = Arc::clone(&engine);
     engine.spawn(move || poller::run(me));
-    if how == Start::Restart {
-        // A restart that changes nothing (the removal had already ended) is refused: fine.
-        let _ = engine.apply(Source::Resume, Event::Restart);
-    }
     engine.kick();
     if step(engine.config(), &engine.state(), Event::ParentBegins).is_ok() {
         parent::spawn_execute(&engine);
