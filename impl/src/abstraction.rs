@@ -33,8 +33,12 @@ pub fn abstract_state(
     rows: &Rows,
     facts: &[DiskFacts],
     memory: &State,
-) -> std::result::Result<State, String> {
-    State::observed(memory, &observation(layout, rows, facts)?)
+) -> Result<State> {
+    // Rows the engine cannot read, or a layout that does not match storage, mean a database
+    // that is not (or no longer) what an engine wrote.
+    observation(layout, rows, facts)
+        .and_then(|o| State::observed(memory, &o))
+        .map_err(Error::Db)
 }
 
 /// The rows and facts in the model's terms.
@@ -195,7 +199,7 @@ pub fn observe(db: &Db, storage: &dyn Storage, layout: &Layout) -> Result<Observ
         .map(|d| storage.facts(d))
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(Error::from)?;
-    let state = abstract_state(layout, &rows, &facts, &persisted).map_err(Error::Db)?;
+    let state = abstract_state(layout, &rows, &facts, &persisted)?;
     Ok(Observed {
         rows,
         facts,

@@ -11,7 +11,7 @@
 
 use crate::db::Db;
 use crate::engine::{Engine, Parts};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::scheduler::Script;
 use crate::session::{self, live, Outcome, DB_FILE};
 use crate::settings::Settings;
@@ -50,7 +50,7 @@ pub fn replay_dir(
     events: &[Event],
     trace: Option<&Path>,
 ) -> Result<Replayed> {
-    settings.validate().map_err(Error::BadInput)?;
+    settings.validate()?;
     crate::storage::qcow2::check_tools()?;
     session::precheck_new_dir(dir)?;
     session::refuse_used_trace(trace)?;
@@ -78,7 +78,7 @@ pub fn replay_memory(
     job_time: Duration,
     trace: Option<&Path>,
 ) -> Result<Replayed> {
-    settings.validate().map_err(Error::BadInput)?;
+    settings.validate()?;
     let n = settings.disks as usize;
     let storage = Memory::with_faults(
         n,
@@ -107,7 +107,7 @@ pub fn replay_live(
     events: &[Event],
     trace: Option<&Path>,
 ) -> Result<Replayed> {
-    settings.validate().map_err(Error::BadInput)?;
+    settings.validate()?;
     live::preflight(dir)?;
     crate::session::precheck_new_dir(dir)?;
     crate::session::refuse_used_trace(trace)?;

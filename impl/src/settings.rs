@@ -92,7 +92,8 @@ impl Settings {
         }
     }
 
-    pub fn validate(&self) -> Result<(), String> {
+    /// Every knob within its bounds; a bad one is a one-line error naming its flag.
+    pub fn validate(&self) -> crate::error::Result<()> {
         let (d, t, c, p, l) = (
             self.disks,
             self.tick_ms,
@@ -145,11 +146,11 @@ impl Settings {
     }
 }
 
-/// `Ok` if `ok`, else the message.
-fn require(ok: bool, why: impl FnOnce() -> String) -> Result<(), String> {
+/// `Ok` if `ok`, else the message as bad input.
+fn require(ok: bool, why: impl FnOnce() -> String) -> crate::error::Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(why())
+        Err(crate::error::Error::BadInput(why()))
     }
 }

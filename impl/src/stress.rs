@@ -93,7 +93,7 @@ pub fn wilson(k: u64, n: u64, z: f64) -> (f64, f64) {
 
 /// Runs `opts.runs` removals; `each` sees every run's outcome (for progress).
 pub fn stress(opts: &StressOptions, mut each: impl FnMut(u32, &Outcome)) -> Result<StressReport> {
-    opts.settings.validate().map_err(Error::BadInput)?;
+    opts.settings.validate()?;
     let t0 = Instant::now();
     let mut rep = StressReport {
         runs: opts.runs,

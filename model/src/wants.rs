@@ -36,6 +36,16 @@ pub enum Actor {
 }
 
 impl Actor {
+    pub const ALL: [Actor; 7] = [
+        Actor::User,
+        Actor::Parent,
+        Actor::Pool,
+        Actor::Grandchild,
+        Actor::Poller,
+        Actor::Host,
+        Actor::Restart,
+    ];
+
     /// Whether a running engine's own threads produce this actor's events. The others need
     /// something from outside: a new process (a restart), the user, or the user's request
     /// entering a new parent `execute()` thread.
@@ -132,17 +142,24 @@ pub struct DiskWants {
     pub host_job: bool,
 }
 
-/// What a state asks for, disk by disk.
+/// What a state asks for, disk by disk, and which actors may act next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Wants {
     n: usize,
     disks: [DiskWants; MAX_DISKS],
+    /// Per actor (in [`Actor::ALL`]'s order): some event of it is enabled.
+    may_act: [bool; Actor::ALL.len()],
 }
 
 impl Wants {
     /// The configured disks' wants, in disk order.
     pub fn disks(&self) -> &[DiskWants] {
         &self.disks[..self.n]
+    }
+
+    /// Whether `actor` has an event the model accepts now.
+    pub fn may_act(&self, actor: Actor) -> bool {
+        self.may_act[actor as usize]
     }
 }
 
@@ -152,7 +169,11 @@ pub fn wants(cfg: &Config, s: &State) -> Wants {
     let mut w = Wants {
         n,
         disks: [DiskWants::default(); MAX_DISKS],
+        may_act: [false; Actor::ALL.len()],
     };
+    for e in enabled(cfg, s) {
+        w.may_act[e.actor() as usize] = true;
+    }
     for (d, dw) in w.disks[..n].iter_mut().enumerate() {
         let disk = &s.disks[d];
         dw.child = disk.f.queued();
@@ -214,7 +235,10 @@ pub fn grandchild_act(cfg: &Config, s: &State, d: usize) -> Option<GrandchildAct
 /// Nothing can happen any more that a running engine's own threads would observe: every event
 /// the model accepts needs a restart, the user, or a new parent `execute()`.
 pub fn settled(cfg: &Config, s: &State) -> bool {
-    enabled(cfg, s).iter().all(|e| !e.actor().inside_engine())
+    let w = wants(cfg, s);
+    !Actor::ALL
+        .iter()
+        .any(|&a| a.inside_engine() && w.may_act(a))
 }
 
 /// How disk `d`'s grandchild ended: `Some(true)` succeeded, `Some(false)` failed, `None` not

@@ -99,6 +99,8 @@ fn a_queued_child_is_wanted_by_the_pool_until_a_thread_takes_it() {
     let s = run(&cfg, &[Event::ParentBegins, Event::ParentStartsChild]);
     let w = wants(&cfg, &s);
     assert!(w.disks()[0].child && !w.disks()[1].child);
+    assert!(w.may_act(Actor::Parent) && w.may_act(Actor::Pool));
+    assert!(!w.may_act(Actor::Host) && !w.may_act(Actor::User));
     let s = step(&cfg, &s, Event::PoolPicksUp(0)).unwrap();
     assert!(!wants(&cfg, &s).disks()[0].child);
 }
@@ -166,6 +168,12 @@ fn every_event_has_the_actor_whose_thread_observes_it() {
     ];
     for e in engine_side {
         assert!(e.actor().inside_engine(), "{e:?}");
+    }
+    for (i, a) in Actor::ALL.iter().enumerate() {
+        assert_eq!(
+            *a as usize, i,
+            "Wants::may_act indexes by declaration order"
+        );
     }
     assert_eq!(Event::Restart.actor(), Actor::Restart);
     assert_eq!(Event::UserRetries.actor(), Actor::User);

@@ -218,7 +218,7 @@ impl EngineArgs {
             limit_ms: limit(limit_secs),
             seed: self.seed,
         };
-        s.validate().map_err(usage)?;
+        s.validate().map_err(|e| usage(e.to_string()))?;
         Ok(s)
     }
 }

@@ -63,7 +63,7 @@ pub fn run(args: ReplayArgs) -> Result<u8, Fail> {
         tick_ms: args.tick_ms,
         ..Settings::following(&cfg)
     };
-    settings.validate().map_err(usage)?;
+    settings.validate().map_err(|e| usage(e.to_string()))?;
     let r = with_progress(
         args.trace.as_deref(),
         args.quiet,

@@ -93,7 +93,7 @@ pub fn run_live(
     schedule: Schedule,
     trace: Option<&Path>,
 ) -> Result<Outcome> {
-    settings.validate().map_err(Error::BadInput)?;
+    settings.validate()?;
     preflight(dir)?;
     session::precheck_new_dir(dir)?;
     session::refuse_used_trace(trace)?;

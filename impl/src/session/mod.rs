@@ -64,7 +64,7 @@ pub fn run_dir(
     schedule: Schedule,
     trace: Option<&Path>,
 ) -> Result<Outcome> {
-    settings.validate().map_err(Error::BadInput)?;
+    settings.validate()?;
     qcow2::check_tools()?;
     precheck_new_dir(dir)?;
     refuse_used_trace(trace)?;
@@ -93,7 +93,7 @@ pub fn resume_dir(dir: &Path, trace: Option<&Path>, limit_ms: Option<u64>) -> Re
     if let Some(l) = limit_ms {
         settings.limit_ms = l;
     }
-    settings.validate().map_err(Error::BadInput)?;
+    settings.validate()?;
     let n = p.settings.disks as usize;
     if p.layout.disks.len() != n || p.state.disk_count() != n {
         return Err(Error::BadInput(format!(
@@ -153,7 +153,7 @@ pub fn run_memory(
     gate: Arc<dyn Gate>,
     trace: Option<&Path>,
 ) -> Result<Outcome> {
-    settings.validate().map_err(Error::BadInput)?;
+    settings.validate()?;
     let trace = open_trace(trace)?;
     let layout = Layout::new("memory", settings.disks as usize, settings.seed);
     create_db(db_dir, &settings, &layout)?;
