@@ -19,6 +19,17 @@ pub struct Explorer {
 
 impl Explorer {
     pub fn start(flags: &[&str]) -> Explorer {
+        // The port is free when picked, but another process may take it before the explorer
+        // binds it (tests run in parallel): then the explorer exits, and a new port is tried.
+        for _ in 0..5 {
+            if let Some(e) = Self::try_start(flags) {
+                return e;
+            }
+        }
+        panic!("the explorer did not start on any of 5 free ports");
+    }
+
+    fn try_start(flags: &[&str]) -> Option<Explorer> {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -44,22 +55,29 @@ impl Explorer {
         });
         let mut banner = String::new();
         loop {
-            let line = rx
-                .recv_timeout(Duration::from_secs(60))
-                .expect("the explorer prints its banner");
-            banner.push_str(&line);
-            banner.push('\n');
-            if line.starts_with("(Ctrl-C stops it)") {
-                break;
+            match rx.recv_timeout(Duration::from_secs(60)) {
+                Ok(line) => {
+                    banner.push_str(&line);
+                    banner.push('\n');
+                    if line.starts_with("(Ctrl-C stops it)") {
+                        break;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return None;
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => panic!("the explorer prints no banner"),
             }
         }
-        Explorer {
+        Some(Explorer {
             child,
             addr,
             url: format!("http://{addr}"),
             banner,
             rest: rx,
-        }
+        })
     }
 
     pub fn get_text(&self, path: &str) -> String {
