@@ -321,7 +321,7 @@ fn the_host_killed_mid_job_then_the_engine_resumed_loses_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let vm = tmp.path().join("vm");
     let trace = tmp.path().join("trace.jsonl");
-    let mut child = spawn_run(&vm, &trace);
+    let child = spawn_run(&vm, &trace);
     // Wait until a merge job runs on the host, then kill the host with SIGKILL.
     let t0 = Instant::now();
     loop {
