@@ -184,6 +184,63 @@ fn blkdebug_fails_the_merge_job_and_the_model_takes_its_fault_path() {
 
 #[test]
 #[ignore = "slow tier: needs qemu-storage-daemon (scripts/test runs it)"]
+fn a_run_meets_the_faults_it_is_asked_for_and_fails_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let vm = tmp.path().join("vm");
+    let trace = tmp.path().join("trace.jsonl");
+    let o = livemerge(&[
+        "run",
+        "--dir",
+        vm.to_str().unwrap(),
+        "--host",
+        "live",
+        "--tick-ms",
+        "20",
+        "--fail-merge",
+        "2",
+        "--trace",
+        trace.to_str().unwrap(),
+        "-q",
+    ]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("removal ended: it failed, the snapshot is kept"),
+        "{out}"
+    );
+    assert!(out.contains("images disk-2: base OK, top ILLEGAL"), "{out}");
+    assert!(
+        out.contains("disk-2: active top.qcow2, chain base <- top"),
+        "{out}"
+    );
+    assert_guest_intact(&out, 3);
+    // QEMU's own error is what the engine observed, and the model took its fault path.
+    let t = std::fs::read_to_string(&trace).unwrap();
+    assert!(t.contains("Input/output error"), "{t}");
+    assert!(t.contains("\"host_job_fails\""), "{t}");
+    let a = audit(&trace, &vm);
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a));
+}
+
+#[test]
+fn faults_are_asked_for_on_the_live_host_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let vm = tmp.path().join("vm");
+    for args in [
+        vec!["--fail-merge", "1"],
+        vec!["--host", "live", "--disks", "2", "--fail-delete", "3"],
+    ] {
+        let o = livemerge(&[&["run", "--dir", vm.to_str().unwrap(), "-q"][..], &args[..]].concat());
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{out}");
+        assert_eq!(out.trim().lines().count(), 1, "{out}");
+        assert!(out.contains("--fail-"), "{out}");
+        assert!(!vm.exists(), "nothing is set up for a refused run");
+    }
+}
+
+#[test]
+#[ignore = "slow tier: needs qemu-storage-daemon (scripts/test runs it)"]
 fn an_unremovable_top_fails_delete_volume_cleanly() {
     let cfg = one_disk(Faults::ALL);
     let events = path_through(&cfg, Event::DeleteVolumeFails(0));

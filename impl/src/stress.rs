@@ -117,7 +117,14 @@ pub fn stress(opts: &StressOptions, mut each: impl FnMut(u32, &Outcome)) -> Resu
                 run_memory(&dir, settings, storage, Arc::new(Free), None)
             }
             Host::Qcow2 => crate::session::run_dir(&dir, settings, Schedule::Free, None),
-            Host::Live => run_live(&dir, settings, opts.live, Schedule::Free, None),
+            Host::Live => run_live(
+                &dir,
+                settings,
+                opts.live,
+                Default::default(),
+                Schedule::Free,
+                None,
+            ),
         };
         let _ = std::fs::remove_dir_all(&dir);
         let o = r?;

@@ -9,6 +9,7 @@ use crate::follow::with_progress;
 use clap::{Args, ValueEnum};
 use livemerge_impl::session::live::{run_live, Host, LiveOptions};
 use livemerge_impl::session::{self, Schedule};
+use livemerge_impl::storage::InjectedFaults;
 use livemerge_impl::stress::{stress as run_stress, StressOptions};
 use livemerge_impl::{report, Backoff, Error, Settings};
 use livemerge_model::{Config, PollerRule};
@@ -121,6 +122,14 @@ pub struct RunArgs {
     /// Live host: the guest writes a block to each disk every this many milliseconds.
     #[arg(long, default_value_t = 5, value_parser = guest_ms)]
     pub guest_write_ms: u64,
+    /// Live host: disk N's next merge job fails for real (blkdebug injects an I/O error into
+    /// base's writes). Repeat for more failures: each one fails one attempt.
+    #[arg(long, value_name = "N", value_parser = bounds::disks)]
+    pub fail_merge: Vec<u8>,
+    /// Live host: disk N's next `deleteVolume` fails for real (top is made immutable). Repeat
+    /// for more failures.
+    #[arg(long, value_name = "N", value_parser = bounds::disks)]
+    pub fail_delete: Vec<u8>,
     #[command(flatten)]
     pub engine: EngineArgs,
     /// The poller's tick in milliseconds (oVirt: 1000; 1 to 60000).
@@ -235,6 +244,7 @@ pub fn run(args: RunArgs) -> Result<u8, Fail> {
         ScheduleArg::Free => Schedule::Free,
         ScheduleArg::PoolAfterParentPoll => Schedule::PoolAfterParentPoll,
     };
+    let faults = run_faults(&args)?;
     let o = with_progress(
         args.trace.as_deref(),
         args.quiet,
@@ -246,13 +256,42 @@ pub fn run(args: RunArgs) -> Result<u8, Fail> {
                 let opts = LiveOptions {
                     guest_write_ms: args.guest_write_ms,
                 };
-                run_live(&args.dir, s, opts, schedule, trace)
+                run_live(&args.dir, s, opts, faults.clone(), schedule, trace)
             }
         },
     )
     .map_err(fail)?;
     say_raw!("{}", report::text(&o, "run", Some(&args.dir)));
     Ok(o.exit_code())
+}
+
+/// The faults `run` asks the live host to meet (disk numbers 1-based on the command line).
+fn run_faults(args: &RunArgs) -> Result<InjectedFaults, Fail> {
+    let asked = !(args.fail_merge.is_empty() && args.fail_delete.is_empty());
+    if asked && args.host != HostArg::Live {
+        return Err(usage(
+            "--fail-merge and --fail-delete need --host live (only there is a fault met for real)",
+        ));
+    }
+    let disks = args.engine.disks;
+    let index = |v: &[u8]| -> Result<Vec<usize>, Fail> {
+        v.iter()
+            .map(|&d| {
+                if d > disks {
+                    Err(usage(format!(
+                        "--fail-merge/--fail-delete {d}: the VM has {disks} disk(s)"
+                    )))
+                } else {
+                    Ok(d as usize - 1)
+                }
+            })
+            .collect()
+    };
+    Ok(InjectedFaults {
+        merge_fails: index(&args.fail_merge)?,
+        delete_fails: index(&args.fail_delete)?,
+        plan: None,
+    })
 }
 
 pub fn resume(args: ResumeArgs) -> Result<u8, Fail> {

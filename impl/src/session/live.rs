@@ -15,7 +15,7 @@ use crate::settings::Settings;
 use crate::sources::Start;
 use crate::storage::live::guest::GuestVerdict;
 use crate::storage::live::{daemon, Live};
-use crate::storage::Storage;
+use crate::storage::{InjectedFaults, Storage};
 use livemerge_model::State;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
@@ -86,10 +86,12 @@ pub(crate) fn setup(
 }
 
 /// `livemerge run --host live`: sets up `dir`, starts its host and guest, removes the snapshot.
+/// `faults`: merge jobs and `deleteVolume`s to fail for real (blkdebug, an immutable top).
 pub fn run_live(
     dir: &Path,
     settings: Settings,
     opts: LiveOptions,
+    faults: InjectedFaults,
     schedule: Schedule,
     trace: Option<&Path>,
 ) -> Result<Outcome> {
@@ -100,7 +102,8 @@ pub fn run_live(
     let trace = session::open_trace(trace)?;
     let (layout, _lock) = setup(dir, &settings, opts)?;
     let db = Db::open_engine(&dir.join(DB_FILE))?;
-    let live = Arc::new(Live::open(dir, settings.disks as usize, opts.every())?);
+    let live =
+        Arc::new(Live::open(dir, settings.disks as usize, opts.every())?.with_faults(faults));
     let parts = Parts {
         settings,
         layout,
