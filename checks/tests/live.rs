@@ -424,9 +424,17 @@ fn the_host_killed_mid_job_then_the_engine_resumed_loses_nothing() {
 /// A resumed removal ended (exit 0), or ended in a violation the model predicts for 4.0.2 with
 /// faults and restarts (exit 1: a host that died failed some merge jobs, a restarted one
 /// finished another; `findings.json` lists "database agrees with storage when no command is
-/// running" as violated there), never with the engine disagreeing with reality.
+/// running" as violated there), or stuck where the model says nothing more can happen (exit 3:
+/// 4.0's liveness finding, e.g. a kill while a DestroyImage grandchild waited in the pool's
+/// queue loses it, as every removal ends is violated for 4.0.2 with restarts), never with the
+/// engine disagreeing with reality.
 fn assert_resumed(o: &std::process::Output, out: &str) {
-    assert!(matches!(o.status.code(), Some(0 | 1)), "{out}");
+    let code = o.status.code();
+    assert!(
+        matches!(code, Some(0 | 1))
+            || (code == Some(3) && out.contains("removal did not end: nothing more can happen")),
+        "{out}"
+    );
     assert!(!out.contains("CONFORMANCE ERROR"), "{out}");
     assert!(!out.contains("DATA LOST"), "{out}");
 }
