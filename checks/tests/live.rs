@@ -141,16 +141,16 @@ fn three_disks_merge_live_while_the_guest_writes_and_nothing_is_lost() {
     );
 }
 
-#[test]
-#[ignore = "slow tier: needs qemu-storage-daemon (scripts/test runs it)"]
-fn blkdebug_fails_the_merge_job_and_the_model_takes_its_fault_path() {
+/// Replays, on the live host of a 1-disk VM, the model's path through `fault` to a removal that
+/// fails; checks the engine followed it all and the removal failed with the snapshot kept.
+/// Returns the temporary directory (`vm/`, `trace.jsonl`) and the report.
+fn replay_one_fault(fault: Event) -> (tempfile::TempDir, String) {
     let cfg = one_disk(Faults::ALL);
-    let events = path_through(&cfg, Event::HostJobFails(0));
+    let events = path_through(&cfg, fault);
     let tmp = tempfile::tempdir().unwrap();
-    let file = tmp.path().join("failed-merge.json");
+    let file = tmp.path().join("failed.json");
     save(&cfg, &events, &file);
-    let vm = tmp.path().join("vm");
-    let trace = tmp.path().join("trace.jsonl");
+    let (vm, trace) = (tmp.path().join("vm"), tmp.path().join("trace.jsonl"));
     let o = livemerge(&[
         "replay",
         file.to_str().unwrap(),
@@ -172,6 +172,14 @@ fn blkdebug_fails_the_merge_job_and_the_model_takes_its_fault_path() {
         out.contains("removal ended: it failed, the snapshot is kept"),
         "{out}"
     );
+    (tmp, out)
+}
+
+#[test]
+#[ignore = "slow tier: needs qemu-storage-daemon (scripts/test runs it)"]
+fn blkdebug_fails_the_merge_job_and_the_model_takes_its_fault_path() {
+    let (tmp, out) = replay_one_fault(Event::HostJobFails(0));
+    let (vm, trace) = (tmp.path().join("vm"), tmp.path().join("trace.jsonl"));
     assert!(out.contains("top ILLEGAL"), "{out}");
     assert!(out.contains("serving top.qcow2 -> base.qcow2"), "{out}");
     assert_guest_intact(&out, 1);
@@ -242,34 +250,8 @@ fn faults_are_asked_for_on_the_live_host_only() {
 #[test]
 #[ignore = "slow tier: needs qemu-storage-daemon (scripts/test runs it)"]
 fn an_unremovable_top_fails_delete_volume_cleanly() {
-    let cfg = one_disk(Faults::ALL);
-    let events = path_through(&cfg, Event::DeleteVolumeFails(0));
-    let tmp = tempfile::tempdir().unwrap();
-    let file = tmp.path().join("failed-delete.json");
-    save(&cfg, &events, &file);
-    let vm = tmp.path().join("vm");
-    let trace = tmp.path().join("trace.jsonl");
-    let o = livemerge(&[
-        "replay",
-        file.to_str().unwrap(),
-        "--dir",
-        vm.to_str().unwrap(),
-        "--host",
-        "live",
-        "--trace",
-        trace.to_str().unwrap(),
-        "-q",
-    ]);
-    let out = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{out}");
-    assert!(
-        out.contains(&format!("the engine followed all {} steps", events.len())),
-        "{out}"
-    );
-    assert!(
-        out.contains("removal ended: it failed, the snapshot is kept"),
-        "{out}"
-    );
+    let (tmp, out) = replay_one_fault(Event::DeleteVolumeFails(0));
+    let (vm, trace) = (tmp.path().join("vm"), tmp.path().join("trace.jsonl"));
     assert!(out.contains("top ILLEGAL orphan"), "{out}");
     assert!(
         out.contains("serving base.qcow2"),
