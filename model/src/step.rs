@@ -288,7 +288,7 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
 
 /// Whether disk `d`'s grandchild can still move: the grandchildren go with their parent's rows
 /// (`removeAllCommandsInHierarchy`), and one whose rows are gone never ends.
-fn grandchild_alive(s: &State, d: usize) -> bool {
+pub(crate) fn grandchild_alive(s: &State, d: usize) -> bool {
     s.disks[d].status != CmdStatus::NoRow
 }
 

@@ -12,8 +12,8 @@
 use crate::config::{Config, MAX_DISKS};
 use crate::event::Event;
 use crate::rules;
-use crate::state::{CmdStatus, State, Step, Task};
-use crate::step::{enabled, step};
+use crate::state::{State, Step, Task};
+use crate::step::{enabled, grandchild_alive, step};
 
 /// Who observes an event: each is one kind of thread (or process) of a runtime.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -197,8 +197,7 @@ pub fn grandchild_id(s: &State, d: usize) -> GrandchildId {
 /// its rows in place, or EXECUTION_FAILED with a callback that polls it in that status.
 pub fn grandchild_pending(cfg: &Config, s: &State, d: usize) -> bool {
     let disk = &s.disks[d];
-    let alive = disk.status != CmdStatus::NoRow;
-    alive
+    grandchild_alive(s, d)
         && match disk.task {
             Task::Queued | Task::Executing | Task::Running => true,
             Task::ExecutionFailed => {

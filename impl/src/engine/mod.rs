@@ -443,7 +443,10 @@ impl Engine {
     /// Nothing more can happen: no IO is outstanding and the model says every event it accepts
     /// needs something from outside the engine ([`livemerge_model::settled`]).
     pub fn quiescent(&self) -> bool {
-        let g = self.lock();
+        self.quiescent_locked(&self.lock())
+    }
+
+    fn quiescent_locked(&self, g: &Inner) -> bool {
         g.io.idle() && settled(&self.cfg, &g.state)
     }
 
@@ -455,7 +458,7 @@ impl Engine {
             if g.fatal.is_some() {
                 return false;
             }
-            if g.io.idle() && settled(&self.cfg, &g.state) {
+            if self.quiescent_locked(&g) {
                 return true;
             }
             let now = Instant::now();
