@@ -10,6 +10,8 @@ use common::{livemerge, stderr};
 use livemerge_checks::search::{bfs, Limits, Outcome, Verdict};
 use livemerge_model::properties::Expectation;
 use livemerge_model::*;
+use std::collections::HashSet;
+use std::sync::Mutex;
 
 fn limits(threads: usize) -> Limits {
     Limits {
@@ -107,6 +109,39 @@ fn any_number_of_threads_finds_the_same() {
         assert_eq!(many.generated, one.generated, "{threads} threads");
         assert_eq!(summary(&many), summary(&one), "{threads} threads");
         assert_paths_replay(&c, &many);
+    }
+}
+
+#[test]
+fn the_observer_is_shown_exactly_the_reachable_states() {
+    // `run_observing` is how the `--disks any` tests see every reachable state: it must show
+    // each one (as the representative) and nothing else.
+    for release in PollerRule::ALL {
+        let c = Config {
+            retries: 1,
+            ..cfg(2, release, true)
+        };
+        let n = c.n();
+        let init = canonical(State::initial(n), n);
+        let mut reachable = HashSet::from([init]);
+        let mut todo = vec![init];
+        while let Some(s) = todo.pop() {
+            for (_, t) in successors(&c, &s) {
+                let t = canonical(t, n);
+                if reachable.insert(t) {
+                    todo.push(t);
+                }
+            }
+        }
+        for threads in [1, 2] {
+            let shown = Mutex::new(HashSet::new());
+            let o = bfs::run_observing(&c, &limits(threads), &|s| {
+                shown.lock().unwrap().insert(*s);
+            });
+            let shown = shown.into_inner().unwrap();
+            assert_eq!(shown.len() as u64, o.unique, "{c}");
+            assert!(shown == reachable, "{c}, {threads} thread(s)");
+        }
     }
 }
 

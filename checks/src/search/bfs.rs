@@ -106,6 +106,7 @@ struct Round<'a, S> {
     events: &'a [Event],
     model: &'a LiveMerge,
     props: &'a [Prop],
+    observe: &'a Observer<'a>,
     limits: &'a Limits,
     start: Instant,
     visited: &'a Visited,
@@ -276,6 +277,7 @@ impl<S: Slot> Round<'_, S> {
                 Insert::Full => return None,
             }
         }
+        (self.observe)(s);
         let terminal = succ.is_empty();
         for (k, p) in self.props.iter().enumerate() {
             if witness[k].is_some() {
@@ -337,16 +339,31 @@ fn return_big_blocks_to_the_system() {
 
 /// Runs the search to completion or to a limit.
 pub fn run(cfg: &Config, limits: &Limits) -> Outcome {
+    run_observing(cfg, limits, &|_| {})
+}
+
+/// [`run`], showing `observe` every state it expands (the representative, as stored), from any
+/// worker thread and in no fixed order; a state may be shown twice. The `--disks any` tests use
+/// it to check, at the lean search's cost per state, that every reachable state is covered.
+pub fn run_observing(cfg: &Config, limits: &Limits, observe: &Observer<'_>) -> Outcome {
     return_big_blocks_to_the_system();
     let events: Vec<Event> = Event::candidates(cfg.n()).collect();
     if events.len() <= 256 {
-        run_with::<u8>(cfg, limits, &events)
+        run_with::<u8>(cfg, limits, &events, observe)
     } else {
-        run_with::<u32>(cfg, limits, &events)
+        run_with::<u32>(cfg, limits, &events, observe)
     }
 }
 
-fn run_with<S: Slot>(cfg: &Config, limits: &Limits, events: &[Event]) -> Outcome {
+/// What [`run_observing`] shows each expanded state to.
+pub type Observer<'a> = dyn Fn(&State) + Sync + 'a;
+
+fn run_with<S: Slot>(
+    cfg: &Config,
+    limits: &Limits,
+    events: &[Event],
+    observe: &Observer<'_>,
+) -> Outcome {
     let start = Instant::now();
     let model = LiveMerge::new(*cfg);
     let props = properties::all(cfg);
@@ -402,6 +419,7 @@ fn run_with<S: Slot>(cfg: &Config, limits: &Limits, events: &[Event]) -> Outcome
                 events,
                 model: &model,
                 props: &props,
+                observe,
                 limits,
                 start,
                 visited: &visited,
