@@ -40,6 +40,7 @@ pub use observe::{ChildRow, CommandRow, DiskObservation, Observation};
 pub use rules::{parent_decision, ParentDecision};
 pub use state::{
     CmdStatus, Disk, DiskFlags, Images, Parent, ParentFlags, Snapshot, State, Step, Task,
+    PACKED_LEN,
 };
 pub use step::{enabled, parent_returned, polled_command, restart, step, successors, Refused};
 pub use svg::{sequence_diagram, text_width, FONT_SIZE as SVG_FONT_SIZE};
