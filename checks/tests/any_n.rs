@@ -235,7 +235,7 @@ fn one_witness_is_enough_for_this_model() {
     }
 }
 
-/// `scripts/any-n-precision` runs this one (an hour and 10 GiB: about 2.3 billion states in
+/// `scripts/any-n-precision` runs this one (52 minutes and 7 GiB: about 2.3 billion states in
 /// all) and keeps its lines. It belongs to no test tier: `scripts/test` runs the ignored tests
 /// too, and this one then returns at once unless `LIVEMERGE_ANY_N_PRECISION` is set.
 ///
@@ -249,7 +249,8 @@ fn the_largest_exhaustive_comparison_this_machine_reaches() {
         return;
     }
     // All faults and one restart: the slow tier does 1 to 4 disks. Six disks only where they fit
-    // in 24 GiB: about 0.15 to 0.5 billion states here, 1.5 and 3.5 billion under 3.6.0 and 4.1.0.
+    // in 24 GiB: 0.12 to about 0.5 billion states here, about 1.5 and 3.5 billion under 3.6.0 and
+    // 4.1.0.
     let restart = cfg(Release::V4_0_2, 1);
     assert_sound_and_precise(&restart, 5..=5);
     let fit = [Release::V3_6_1, Release::V4_0_0, Release::V4_0_2];

@@ -39,38 +39,23 @@ fn each_field_changes_the_bytes() {
     // Hand-built states that differ from the initial one in a single field each, the disk
     // fields on the last disk a state holds.
     let base = Draft::initial(MAX_DISKS);
-    let mut variants = Vec::new();
-    let mut d = base.clone();
-    d.snapshot = Snapshot::Locked;
-    variants.push(d);
-    let mut d = base.clone();
-    d.restarts = 1;
-    variants.push(d);
-    let mut d = base.clone();
-    d.retries = 1;
-    variants.push(d);
-    let mut d = base.clone();
-    d.parent.status = CmdStatus::Active;
-    variants.push(d);
-    let mut d = base.clone();
-    d.parent.begun = true;
-    variants.push(d);
-    let last = MAX_DISKS - 1;
-    let mut d = base.clone();
-    d.disks[last].status = CmdStatus::Failed;
-    variants.push(d);
-    let mut d = base.clone();
-    d.disks[last].step = Step::Complete;
-    variants.push(d);
-    let mut d = base.clone();
-    d.disks[last].task = Task::Lost;
-    variants.push(d);
-    let mut d = base.clone();
-    d.disks[last].images = Images::MergedOrphan;
-    variants.push(d);
-    let mut d = base.clone();
-    d.disks[last].base_has_top = true;
-    variants.push(d);
+    let changes: [fn(&mut Draft); 10] = [
+        |d| d.snapshot = Snapshot::Locked,
+        |d| d.restarts = 1,
+        |d| d.retries = 1,
+        |d| d.parent.status = CmdStatus::Active,
+        |d| d.parent.begun = true,
+        |d| d.disks[MAX_DISKS - 1].status = CmdStatus::Failed,
+        |d| d.disks[MAX_DISKS - 1].step = Step::Complete,
+        |d| d.disks[MAX_DISKS - 1].task = Task::Lost,
+        |d| d.disks[MAX_DISKS - 1].images = Images::MergedOrphan,
+        |d| d.disks[MAX_DISKS - 1].base_has_top = true,
+    ];
+    let variants = changes.map(|change| {
+        let mut d = base;
+        change(&mut d);
+        d
+    });
     let mut bytes = HashSet::from([base.build().packed()]);
     for v in variants {
         assert!(bytes.insert(v.build().packed()), "{:?}", v.build());
