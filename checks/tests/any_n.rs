@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
-/// All faults and one restart. No retry: a retry multiplies the concrete states by 10 to 30 at
+/// All faults and one restart. No retry: a retry multiplies the concrete states by 6 to 60 at
 /// 4 disks, so the tests with one (the default configuration) stop a disk earlier.
 fn cfg(release: Release, disks: u8) -> Config {
     Config {
@@ -41,7 +41,8 @@ struct Concrete {
     seconds: f64,
     /// Each always-property's concrete verdict: does it hold?
     holds: HashMap<&'static str, bool>,
-    /// Reached states of which some view is not in the abstraction, and one of them.
+    /// Reached states of which some view is not in the abstraction (one shown twice counts
+    /// twice), and one of them.
     missed: u64,
     first_missed: Option<State>,
 }
