@@ -141,10 +141,17 @@ fn three_disks_merge_live_while_the_guest_writes_and_nothing_is_lost() {
     );
 }
 
+/// The replay's files and what it printed; the files live as long as `tmp`.
+struct FaultReplay {
+    tmp: tempfile::TempDir,
+    vm: std::path::PathBuf,
+    trace: std::path::PathBuf,
+    out: String,
+}
+
 /// Replays, on the live host of a 1-disk VM, the model's path through `fault` to a removal that
 /// fails; checks the engine followed it all and the removal failed with the snapshot kept.
-/// Returns the temporary directory (`vm/`, `trace.jsonl`) and the report.
-fn replay_one_fault(fault: Event) -> (tempfile::TempDir, String) {
+fn replay_one_fault(fault: Event) -> FaultReplay {
     let cfg = one_disk(Faults::ALL);
     let events = path_through(&cfg, fault);
     let tmp = tempfile::tempdir().unwrap();
@@ -172,14 +179,23 @@ fn replay_one_fault(fault: Event) -> (tempfile::TempDir, String) {
         out.contains("removal ended: it failed, the snapshot is kept"),
         "{out}"
     );
-    (tmp, out)
+    FaultReplay {
+        tmp,
+        vm,
+        trace,
+        out,
+    }
 }
 
 #[test]
 #[ignore = "slow tier: needs qemu-storage-daemon (scripts/test runs it)"]
 fn blkdebug_fails_the_merge_job_and_the_model_takes_its_fault_path() {
-    let (tmp, out) = replay_one_fault(Event::HostJobFails(0));
-    let (vm, trace) = (tmp.path().join("vm"), tmp.path().join("trace.jsonl"));
+    let FaultReplay {
+        tmp: _tmp,
+        vm,
+        trace,
+        out,
+    } = replay_one_fault(Event::HostJobFails(0));
     assert!(out.contains("top ILLEGAL"), "{out}");
     assert!(out.contains("serving top.qcow2 -> base.qcow2"), "{out}");
     assert_guest_intact(&out, 1);
@@ -250,8 +266,12 @@ fn faults_are_asked_for_on_the_live_host_only() {
 #[test]
 #[ignore = "slow tier: needs qemu-storage-daemon (scripts/test runs it)"]
 fn an_unremovable_top_fails_delete_volume_cleanly() {
-    let (tmp, out) = replay_one_fault(Event::DeleteVolumeFails(0));
-    let (vm, trace) = (tmp.path().join("vm"), tmp.path().join("trace.jsonl"));
+    let FaultReplay {
+        tmp: _tmp,
+        vm,
+        trace,
+        out,
+    } = replay_one_fault(Event::DeleteVolumeFails(0));
     assert!(out.contains("top ILLEGAL orphan"), "{out}");
     assert!(
         out.contains("serving base.qcow2"),
