@@ -220,7 +220,7 @@ pub fn sources_of(event: Event) -> &'static [&'static str] {
         | Event::MergeReachesHost(_)
         | Event::MergeRefused(_)
         | Event::GrandchildReturns(_) => &["pool"],
-        Event::PollParent | Event::PollChild(_) => &["poller"],
+        Event::PollParent | Event::PollChild(_) | Event::Expire => &["poller"],
         // The poller ends an EXECUTION_FAILED grandchild whose callback polls it (4.1.0).
         Event::TaskEnds(_) => &["task", "poller"],
         Event::DeleteVolumeFails(_) => &["task"],

@@ -14,6 +14,13 @@ pub const MAX_DISKS: usize = 8;
 /// tag, path and line it was read from, and `docs/releases.md` tabulates them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Release {
+    /// `ovirt-engine-3.5.0`: the first release with live merge; bug 1280160 with a fixed-delay
+    /// poller (the bug report's "about 1 in 5000").
+    #[serde(rename = "3.5.0")]
+    V3_5_0,
+    /// `ovirt-engine-3.5.7`: the NOT_STARTED fix on the 3.5 branch (`b486baa10e1`), and EXTEND.
+    #[serde(rename = "3.5.7")]
+    V3_5_7,
     /// `ovirt-engine-3.6.0`: bug 1280160 (the parent's doPolling ignores NOT_STARTED children).
     #[serde(rename = "3.6.0")]
     V3_6_0,
@@ -37,7 +44,9 @@ pub enum Release {
 pub type PollerRule = Release;
 
 impl Release {
-    pub const ALL: [Release; 5] = [
+    pub const ALL: [Release; 7] = [
+        Release::V3_5_0,
+        Release::V3_5_7,
         Release::V3_6_0,
         Release::V3_6_1,
         Release::V4_0_0,
@@ -47,6 +56,8 @@ impl Release {
 
     pub fn name(self) -> &'static str {
         match self {
+            Release::V3_5_0 => "3.5.0",
+            Release::V3_5_7 => "3.5.7",
             Release::V3_6_0 => "3.6.0",
             Release::V3_6_1 => "3.6.1",
             Release::V4_0_0 => "4.0.0",

@@ -33,6 +33,7 @@ pub fn describe_event(e: Event) -> String {
         Event::HostJobEnds(i) => format!("host: {}'s merge job completes", d(i)),
         Event::HostJobFails(i) => format!("fault: host's merge job for {} fails", d(i)),
         Event::DeleteVolumeFails(i) => format!("fault: deleteVolume for {} fails", d(i)),
+        Event::Expire => "poller: commands pass their lifetime".into(),
     }
 }
 
@@ -82,6 +83,11 @@ pub fn describe_step(cfg: &Config, before: &State, event: Event, after: &State) 
             "pool thread picks up {}: status ACTIVE",
             grandchild_of(before, i)
         ),
+        Event::MergeRefused(i) if after.disks[i as usize].task == Task::Executing => format!(
+            "{}'s Merge grandchild calls VM.merge, which fails (imageErr/mergeErr): top is no longer in the host's chain; taken for a running merge, the chain will be verified",
+            disk_name(i as usize)
+        ),
+        Event::Expire => describe_expiry(cfg, before, after),
         Event::MergeReachesHost(i)
         | Event::MergeRefused(i)
         | Event::ChildReturns(i)
@@ -120,6 +126,33 @@ pub fn describe_step(cfg: &Config, before: &State, event: Event, after: &State) 
             }
         }
     }
+}
+
+/// What one expiry pass failed.
+fn describe_expiry(cfg: &Config, before: &State, after: &State) -> String {
+    let r = cfg.release;
+    let mut failed = Vec::new();
+    if before.parent.status != after.parent.status {
+        failed.push("RemoveSnapshot".to_string());
+    }
+    for i in 0..cfg.n() {
+        let (b, a) = (&before.disks[i], &after.disks[i]);
+        if b.status != a.status {
+            failed.push(format!("{}'s child", disk_name(i)));
+        }
+        if b.task != a.task {
+            failed.push(format!(
+                "{} ({})",
+                grandchild_of(before, i as u8),
+                b.task.ovirt_name()
+            ));
+        }
+    }
+    format!(
+        "{} minutes later, markExpiredCommandsAsFailure ({r}): ACTIVE and past its lifetime -> FAILED: {}",
+        3000,
+        failed.join(", ")
+    )
 }
 
 /// The words for a step that say the same whatever the state, with `{}` for the disk.
@@ -320,7 +353,7 @@ pub fn why_stuck(cfg: &Config, s: &State) -> String {
     }
     let status = |st: CmdStatus| st.ovirt_name_in(r);
     if s.parent.status == CmdStatus::ExecutionFailed
-        && !crate::rules::polls_parent_on_execution_failed(r)
+        && !crate::rules::Rules::of(r).polls_parent_on_execution_failed
     {
         return format!(
             "the parent RemoveSnapshot is {} (a restart hit its execute()), and the {r} poller never dispatches it: the snapshot stays {}",
@@ -332,7 +365,7 @@ pub fn why_stuck(cfg: &Config, s: &State) -> String {
         let d = &s.disks[waiting_on];
         let why = if d.status == CmdStatus::ExecutionFailed {
             format!(", which the {r} poller never dispatches (BZ 1633777)")
-        } else if matches!(d.task, Task::Lost | Task::ExecutionFailed) {
+        } else if matches!(d.task, Task::Lost | Task::ExecutionFailed | Task::Stranded) {
             format!(
                 ", whose {} grandchild is {} and never ends",
                 d.step.grandchild_name(),
@@ -419,6 +452,7 @@ fn summarize_disk(d: &Disk) -> String {
                 Task::Failed => " FAILED",
                 Task::ExecutionFailed => " EXECUTION_FAILED",
                 Task::Lost => " LOST",
+                Task::Stranded => " STRANDED",
             };
             let _ = write!(v, ", step {}{}", d.step.ovirt_name(), task);
         }

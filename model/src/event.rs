@@ -43,6 +43,9 @@ pub enum Event {
     HostJobFails(u8),
     /// Fault: the DESTROY_IMAGE grandchild's `deleteVolume` fails.
     DeleteVolumeFails(u8),
+    /// The clock passes the lifetime of the commands of a removal that stopped moving: the
+    /// poller's `markExpiredCommandsAsFailure` fails the ACTIVE ones it reaches (from 3.6.1).
+    Expire,
 }
 
 impl Event {
@@ -85,13 +88,14 @@ impl Event {
 
     /// Every event a configuration with `n` disks can name, in a fixed order.
     pub fn candidates(n: usize) -> impl Iterator<Item = Event> {
-        const GLOBAL: [Event; 6] = [
+        const GLOBAL: [Event; 7] = [
             Event::ParentBegins,
             Event::ParentStartsChild,
             Event::ParentReturns,
             Event::PollParent,
             Event::Restart,
             Event::UserRetries,
+            Event::Expire,
         ];
         const PER_DISK: [fn(u8) -> Event; 11] = [
             Event::PoolPicksUp,

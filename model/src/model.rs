@@ -111,4 +111,5 @@ const CONDITIONS: [fn(&LiveMerge, &State) -> bool; properties::ALL.len()] = [
     condition::<5>,
     condition::<6>,
     condition::<7>,
+    condition::<8>,
 ];

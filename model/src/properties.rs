@@ -84,6 +84,7 @@ pub const NO_DATA_LOST: &str = "no data lost";
 pub const DB_AGREES_WHEN_IDLE: &str = "database agrees with storage when no command is running";
 pub const SNAPSHOT_REMOVED: &str = "snapshot removed";
 pub const REMOVAL_FAILED_CLEANLY: &str = "removal failed cleanly";
+pub const ENDS_BEFORE_EXPIRY: &str = "every removal ends before any command expires";
 pub const EVERY_REMOVAL_ENDS: &str = "every removal ends";
 pub const EVERY_DISAGREEMENT_MARKED: &str = "every disagreement is marked";
 pub const RETRY_CAN_COMPLETE: &str = "a failed removal can be retried to completion";
@@ -133,6 +134,12 @@ pub const ALL: &[Prop] = &[
         expectation: Expectation::Sometimes,
         holds: removal_failed_cleanly,
         only_with_faults: true,
+    },
+    Prop {
+        name: ENDS_BEFORE_EXPIRY,
+        expectation: Expectation::Eventually,
+        holds: ended_before_expiry,
+        only_with_faults: false,
     },
     Prop {
         name: EVERY_REMOVAL_ENDS,
@@ -252,7 +259,15 @@ pub fn removal_failed_cleanly(cfg: &Config, s: &State) -> bool {
         })
 }
 
-/// The parent's end-action has run (the snapshot is deleted, or back to OK).
+/// The parent's end-action has run (the snapshot is deleted, or back to OK). As a liveness
+/// property, expiry allowed: only a removal that no pass of `markExpiredCommandsAsFailure` can
+/// end either hangs for ever.
 pub fn removal_ended(_cfg: &Config, s: &State) -> bool {
     s.removal_ended()
+}
+
+/// The removal ended and no command expired on the way: a snapshot LOCKED for the 50 hours of
+/// `CoCoLifeInMinutes` is what users see of a removal that needs expiry to end.
+pub fn ended_before_expiry(_cfg: &Config, s: &State) -> bool {
+    s.removal_ended() && !s.parent.f.expired()
 }

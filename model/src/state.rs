@@ -160,13 +160,16 @@ pub enum Task {
     Failed,
     /// A restart caught it before `execute()` returned: FAILED_RESTARTED / EXECUTION_FAILED.
     ExecutionFailed,
-    /// A restart lost it and nothing will ever end it: a queued command without a callback
-    /// (its row stays NOT_STARTED), or, up to 3.6, an executing one (its row stays ACTIVE).
+    /// A restart lost it from the pool's queue (a command without a callback): its row stays
+    /// NOT_STARTED and nothing will ever end it; not ACTIVE, it never expires either.
     Lost,
+    /// A restart caught its `execute()` and left its row ACTIVE with no thread (a command
+    /// without a callback, up to 3.6): nothing ends it but expiry, which fails ACTIVE rows.
+    Stranded,
 }
 
 impl Task {
-    pub const ALL: [Task; 8] = [
+    pub const ALL: [Task; 9] = [
         Task::None,
         Task::Queued,
         Task::Executing,
@@ -175,6 +178,7 @@ impl Task {
         Task::Failed,
         Task::ExecutionFailed,
         Task::Lost,
+        Task::Stranded,
     ];
 
     /// The grandchild's phase in words close to its command row (`NONE`: not started yet).
@@ -188,6 +192,7 @@ impl Task {
             Task::Failed => "FAILED",
             Task::ExecutionFailed => "EXECUTION_FAILED",
             Task::Lost => "LOST",
+            Task::Stranded => "STRANDED",
         }
     }
 
@@ -199,8 +204,18 @@ impl Task {
     pub fn in_flight(self) -> bool {
         matches!(
             self,
-            Task::Queued | Task::Executing | Task::Running | Task::ExecutionFailed | Task::Lost
+            Task::Queued
+                | Task::Executing
+                | Task::Running
+                | Task::ExecutionFailed
+                | Task::Lost
+                | Task::Stranded
         )
+    }
+
+    /// Its command row is ACTIVE: the only status that expiry fails.
+    pub fn row_active(self) -> bool {
+        matches!(self, Task::Executing | Task::Running | Task::Stranded)
     }
 }
 
@@ -313,6 +328,9 @@ flags! {
         NOTIFIED = 2 => notified, set_notified;
         /// The poller holds its callback.
         REGISTERED = 3 => registered, set_registered;
+        /// A command expired on the way here (the clock passed its lifetime); kept across retries,
+        /// as a fact of the run rather than of one parent command.
+        EXPIRED = 4 => expired, set_expired;
     }
 }
 

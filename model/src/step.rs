@@ -4,7 +4,7 @@
 
 use crate::config::{Config, Fault, Release};
 use crate::event::Event;
-use crate::rules::{self, parent_decision, OnGrandchildExecutionFailed, ParentDecision};
+use crate::rules::{self, OnGrandchildExecutionFailed, ParentDecision, Rules};
 use crate::state::{CmdStatus, Disk, DiskFlags, Images, Snapshot, State, Step, Task};
 use std::fmt;
 
@@ -31,7 +31,7 @@ fn need(cond: bool, why: &'static str) -> Result<(), Refused> {
 /// Applies `event` to `s` under `cfg`. Pure: no IO, no clock, no randomness.
 pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
     let n = cfg.n();
-    let r = cfg.release;
+    let r = Rules::of(cfg.release);
     let mut t = *s;
     if let Some(d) = event.disk() {
         need(d < n, "no such disk")?;
@@ -52,7 +52,7 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
             let d = next_child(s, n).ok_or(Refused("every disk already has its child"))?;
             let disk = &mut t.disks[d];
             disk.status = CmdStatus::NotStarted;
-            disk.step = rules::initial_step(disk.images == Images::MergedOrphan);
+            disk.step = r.initial_step(disk.images == Images::MergedOrphan);
             disk.f.set_created(true);
             disk.f.set_registered(true);
             disk.f.set_queued(true);
@@ -83,11 +83,11 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
                     false
                 }
                 CmdStatus::Active => s.parent.f.executed(),
-                CmdStatus::ExecutionFailed => rules::polls_parent_on_execution_failed(r),
+                CmdStatus::ExecutionFailed => r.polls_parent_on_execution_failed,
                 _ => false,
             };
             if polled {
-                match parent_decision(r, s, n) {
+                match r.parent_decision(s, n) {
                     ParentDecision::Wait { .. } => {
                         return Err(Refused("the parent's doPolling waits"))
                     }
@@ -107,7 +107,7 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
         }
         Event::Restart => {
             need(s.restarts < cfg.restarts, "no engine restart left")?;
-            t = restart(r, s, n);
+            t = restart(cfg.release, s, n);
             need(t != *s, "a restart would change nothing")?;
             t.restarts = s.restarts + 1;
         }
@@ -117,7 +117,9 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
                 s.removal_ended() && s.snapshot == Snapshot::Ok && s.idle(n),
                 "the snapshot can be removed again only after a failed removal, with nothing running",
             )?;
+            // A new parent command; whether a command ever expired is a fact of the run.
             t.parent = Default::default();
+            t.parent.f.set_expired(s.parent.f.expired());
             for d in t.disks[..n].iter_mut() {
                 d.status = CmdStatus::NoRow;
                 d.step = Step::Extend;
@@ -194,7 +196,13 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
                 disk.task = Task::Executing;
             } else {
                 need(!disk.f.top_in_chain(), "the host accepts the merge")?;
-                disk.task = Task::Failed;
+                // From 4.0 the refusal (imageErr, mergeErr) is taken for a running merge: its
+                // `execute()` goes on to return, no job is found, and MERGE_STATUS reads the chain.
+                disk.task = if r.refused_merge_is_verified {
+                    Task::Executing
+                } else {
+                    Task::Failed
+                };
             }
         }
         Event::GrandchildReturns(d) => {
@@ -213,7 +221,7 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
         Event::TaskEnds(d) => {
             let disk = &mut t.disks[d as usize];
             if disk.task == Task::ExecutionFailed
-                && rules::grandchild_polled_on_execution_failed(r, disk.step)
+                && r.grandchild_polled_on_execution_failed(disk.step)
                 && grandchild_alive(s, d as usize)
             {
                 // Its own callback polls it and ends it FAILED: it never executed.
@@ -282,8 +290,69 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
             )?;
             disk.task = Task::Failed;
         }
+        Event::Expire => {
+            need(r.commands_expire, "commands do not expire in this release")?;
+            t = expire(s, n).ok_or(Refused(
+                "no ACTIVE command that the expiry pass reaches",
+            ))?;
+            need(
+                !progress_possible(cfg, s),
+                "something can still happen before any command expires",
+            )?;
+        }
     }
     Ok(t)
+}
+
+/// Whether an event other than a restart, the user's retry or expiry is enabled: whether the
+/// removal can go on by itself. Commands expire only when it cannot: their lifetime (3000 minutes)
+/// is taken to be longer than any step that can still complete.
+pub fn progress_possible(cfg: &Config, s: &State) -> bool {
+    Event::candidates(cfg.n())
+        .filter(|e| !matches!(e, Event::Restart | Event::UserRetries | Event::Expire))
+        .any(|e| step(cfg, s, e).is_ok())
+}
+
+/// One pass of `markExpiredCommandsAsFailure` over a hierarchy that stopped moving, or `None` when
+/// it fails nothing. For each command whose callback the poller holds, the pass fails its child
+/// commands that are ACTIVE (or the command itself when it has no child); a command that is not
+/// ACTIVE never expires (`tasks/CommandExecutor.java:141-170` at ovirt-engine-3.6.1,
+/// `tasks/CommandsRepository.java:316-343` at ovirt-engine-4.0.0). Rows expire oldest first: the
+/// parent's children were all created within its `execute()`, and each grandchild after its
+/// child executed, so the children pass their lifetime together and before any grandchild; a
+/// failed child then ends (its callback leaves the poller), and its grandchild is no longer
+/// reached.
+fn expire(s: &State, n: usize) -> Option<State> {
+    let mut t = *s;
+    t.parent.f.set_expired(true);
+    let has_children = s.disks[..n].iter().any(|d| d.status != CmdStatus::NoRow);
+    if s.parent.f.registered() && has_children {
+        let mut any = false;
+        for d in t.disks[..n].iter_mut() {
+            if d.status == CmdStatus::Active {
+                d.status = CmdStatus::Failed;
+                any = true;
+            }
+        }
+        if any {
+            return Some(t);
+        }
+    } else if s.parent.f.registered() && s.parent.status == CmdStatus::Active {
+        t.parent.status = CmdStatus::Failed;
+        return Some(t);
+    }
+    let mut any = false;
+    for d in t.disks[..n].iter_mut() {
+        // The child's own pass (when the poller holds it) and a grandchild's with a callback
+        // reach the same row: the current grandchild, the only one that can still be ACTIVE.
+        let reached = d.status != CmdStatus::NoRow
+            && (d.f.registered() || d.step.grandchild_has_callback());
+        if reached && d.task.row_active() {
+            d.task = Task::Failed;
+            any = true;
+        }
+    }
+    any.then_some(t)
 }
 
 /// Whether disk `d`'s grandchild can still move: the grandchildren go with their parent's rows
@@ -348,7 +417,7 @@ fn parent_end_action(t: &mut State, n: usize, success: bool) {
 }
 
 /// The poller's dispatch of a child's callback (`RemoveSnapshotSingleDiskLiveCommandCallback`).
-fn poll_child(r: Release, d: &mut Disk) -> Result<(), Refused> {
+fn poll_child(r: &Rules, d: &mut Disk) -> Result<(), Refused> {
     match d.status {
         CmdStatus::Succeeded => {
             // syncDbRecords(true): base takes top's place, the disk leaves the snapshot.
@@ -369,7 +438,7 @@ fn poll_child(r: Release, d: &mut Disk) -> Result<(), Refused> {
         // 4.1.0's callback carries on with the steps of a child a restart caught before its
         // execute() returned; at the end it is FAILED, since it never executed
         // (`ChildCommandsCallbackBase.java:93` taskGroupSuccess needs EXECUTED).
-        CmdStatus::ExecutionFailed if rules::polls_child_on_execution_failed(r) => {
+        CmdStatus::ExecutionFailed if r.polls_child_on_execution_failed => {
             proceed(r, d, CmdStatus::Failed)?
         }
         _ => {
@@ -383,13 +452,13 @@ fn poll_child(r: Release, d: &mut Disk) -> Result<(), Refused> {
 
 /// The child's `proceedCommandExecution` (4.1: `performNextOperation`): one step per poll;
 /// `done` is the status it takes at COMPLETE.
-fn proceed(r: Release, d: &mut Disk, done: CmdStatus) -> Result<(), Refused> {
+fn proceed(r: &Rules, d: &mut Disk, done: CmdStatus) -> Result<(), Refused> {
     match d.task {
         Task::None => start_step(d, done),
-        Task::Queued | Task::Executing | Task::Running | Task::Lost => {
+        Task::Queued | Task::Executing | Task::Running | Task::Lost | Task::Stranded => {
             return Err(Refused("the child's doPolling waits for its grandchild"))
         }
-        Task::ExecutionFailed => match rules::on_grandchild_execution_failed(r) {
+        Task::ExecutionFailed => match r.on_grandchild_execution_failed {
             OnGrandchildExecutionFailed::Wait => {
                 return Err(Refused(
                     "the child's doPolling waits for its EXECUTION_FAILED grandchild",
@@ -398,13 +467,13 @@ fn proceed(r: Release, d: &mut Disk, done: CmdStatus) -> Result<(), Refused> {
             OnGrandchildExecutionFailed::FailChild => d.status = CmdStatus::Failed,
         },
         Task::Succeeded => {
-            d.step = rules::next_step(r, d.step);
+            d.step = r.next_step(d.step);
             start_step(d, done);
         }
         Task::Failed
-            if d.step == Step::DestroyImage && rules::failed_destroy_image_is_checked(r) =>
+            if d.step == Step::DestroyImage && r.failed_destroy_image_is_checked =>
         {
-            d.step = rules::next_step(r, d.step);
+            d.step = r.next_step(d.step);
             start_step(d, done);
         }
         Task::Failed => d.status = CmdStatus::Failed,
@@ -434,12 +503,13 @@ fn end_child(d: &mut Disk) {
 /// ovirt-engine-3.6.0, `c01ac673388`; `tasks/CommandCallbacksPoller.java:181-194` at
 /// ovirt-engine-4.0.0). These cover grandchildren too: one with a callback becomes
 /// EXECUTION_FAILED, one without is lost or, from 4.0, ended with failure.
-pub fn restart(r: Release, s: &State, n: usize) -> State {
+pub fn restart(release: Release, s: &State, n: usize) -> State {
+    let r = Rules::of(release);
     let mut t = *s;
     let p = &mut t.parent;
     if matches!(p.status, CmdStatus::NotStarted | CmdStatus::Active) && !p.f.executed() {
         p.status = CmdStatus::ExecutionFailed;
-        if rules::startup_compensation_works(r) && t.snapshot == Snapshot::Locked {
+        if r.startup_compensation_works && t.snapshot == Snapshot::Locked {
             t.snapshot = Snapshot::Ok;
         }
     }
@@ -458,8 +528,9 @@ pub fn restart(r: Release, s: &State, n: usize) -> State {
             Task::Queued | Task::Executing if d.step.grandchild_has_callback() => {
                 Task::ExecutionFailed
             }
-            Task::Executing if rules::restart_ends_unmanaged_commands(r) => Task::Failed,
-            Task::Queued | Task::Executing => Task::Lost,
+            Task::Executing if r.restart_ends_unmanaged_commands => Task::Failed,
+            Task::Executing => Task::Stranded,
+            Task::Queued => Task::Lost,
             other => other,
         };
     }

@@ -86,11 +86,17 @@ fn arrow(cfg: &Config, before: &State, e: Event, after: &State) -> Arrow {
         Event::UserRetries => a(Lane::Parent, Lane::Db, "user removes the snapshot again"),
         Event::GrandchildPicksUp(d) => own(d, "pool thread: grandchild ACTIVE"),
         Event::MergeReachesHost(d) => a(Lane::Child(d as usize), Lane::Host, "VM.merge"),
+        Event::MergeRefused(d) if after.disks[d as usize].task == Task::Executing => a(
+            Lane::Host,
+            Lane::Child(d as usize),
+            "VM.merge fails: top not in chain; verify it",
+        ),
         Event::MergeRefused(d) => a(
             Lane::Host,
             Lane::Child(d as usize),
             "VM.merge fails: top not in chain",
         ),
+        Event::Expire => a(Lane::Poller, Lane::Db, "3000 min: ACTIVE -> FAILED"),
         Event::GrandchildReturns(d) => own(d, "grandchild execute() returns"),
         Event::PoolPicksUp(d) => own(d, "pool thread: ACTIVE"),
         Event::ChildReturns(d) => own(d, "execute() returns"),

@@ -62,7 +62,7 @@ impl Event {
     pub fn actor(self) -> Actor {
         match self {
             Event::ParentBegins | Event::ParentStartsChild | Event::ParentReturns => Actor::Parent,
-            Event::PollParent | Event::PollChild(_) => Actor::Poller,
+            Event::PollParent | Event::PollChild(_) | Event::Expire => Actor::Poller,
             Event::Restart => Actor::Restart,
             Event::UserRetries => Actor::User,
             Event::PoolPicksUp(_) | Event::ChildReturns(_) => Actor::Pool,
@@ -201,7 +201,7 @@ pub fn grandchild_pending(cfg: &Config, s: &State, d: usize) -> bool {
         && match disk.task {
             Task::Queued | Task::Executing | Task::Running => true,
             Task::ExecutionFailed => {
-                rules::grandchild_polled_on_execution_failed(cfg.release, disk.step)
+                rules::Rules::of(cfg.release).grandchild_polled_on_execution_failed(disk.step)
             }
             _ => false,
         }

@@ -7,7 +7,7 @@ use common::*;
 use livemerge_model::*;
 use std::collections::HashSet;
 
-fn all_releases() -> [Release; 5] {
+fn all_releases() -> [Release; 7] {
     Release::ALL
 }
 
