@@ -35,6 +35,8 @@ pub struct ParentDraft {
     pub executed: bool,
     pub notified: bool,
     pub registered: bool,
+    /// A command expired on the way here (kept across retries).
+    pub expired: bool,
 }
 
 /// A [`Disk`] as plain data (see [`DiskFlags`] for what each flag means).
@@ -94,6 +96,7 @@ impl ParentDraft {
             executed: f.executed(),
             notified: f.notified(),
             registered: f.registered(),
+            expired: f.expired(),
         }
     }
 
@@ -103,6 +106,7 @@ impl ParentDraft {
         f.set_executed(self.executed);
         f.set_notified(self.notified);
         f.set_registered(self.registered);
+        f.set_expired(self.expired);
         Parent {
             status: self.status,
             f,

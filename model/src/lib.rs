@@ -37,7 +37,7 @@ pub use draft::{DiskDraft, Draft, ParentDraft};
 pub use event::Event;
 pub use model::LiveMerge;
 pub use observe::{ChildRow, CommandRow, DiskObservation, Observation};
-pub use rules::{parent_decision, ParentDecision};
+pub use rules::{parent_decision, ParentDecision, Rules};
 pub use state::{
     CmdStatus, Disk, DiskFlags, Images, Parent, ParentFlags, Snapshot, State, Step, Task,
     PACKED_LEN,
@@ -51,4 +51,4 @@ pub use wants::{
 
 /// The model's semantic version: bumped whenever `step` or the state changes meaning, so that a
 /// saved counterexample can say which model it was found on.
-pub const MODEL_VERSION: u32 = 2;
+pub const MODEL_VERSION: u32 = 3;

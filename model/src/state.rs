@@ -123,6 +123,19 @@ impl Step {
         matches!(self, Step::Extend | Step::Merge | Step::MergeStatus)
     }
 
+    /// The grandchild persists an async-task row before anything else in its `execute()`:
+    /// DestroyImage's `persistAsyncTaskPlaceHolder` (`storage/disk/image/DestroyImageCommand.java:
+    /// 35` at ovirt-engine-4.0.0, l.37 at ovirt-engine-3.6.1), committed in its own transaction
+    /// (`CommandBase.java:1613-1630` at 4.0.0) with `vdsm_task_id` = `Guid.Empty`
+    /// (`AsyncTaskCreationInfo.java:20-22`). That row is not null, so 4.0's
+    /// `handleUnmanagedCommands` (`tasks/CommandsRepository.java:84-96`) leaves the command ACTIVE;
+    /// and the async-task manager does not recover the task of a command that never executed
+    /// (`isPartiallyExecutedTask`, `tasks/AsyncTaskManager.java:128, 255-257`). DestroyImageCheck
+    /// only queries (`DestroyImageCheckCommand.java:27-53`: `SPMGetVolumeInfo`).
+    pub fn grandchild_records_a_task(self) -> bool {
+        self == Step::DestroyImage
+    }
+
     /// The grandchild command that carries out this step.
     pub fn grandchild_name(self) -> &'static str {
         match self {

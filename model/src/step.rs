@@ -499,10 +499,13 @@ fn end_child(d: &mut Disk) {
 
 /// The restart rules, without counting the restart: threads and queued work are lost; every row
 /// not executed and not already failed becomes FAILED_RESTARTED/EXECUTION_FAILED; every row whose
-/// callback has not been notified is registered again (`tasks/CommandExecutor.java:162-176` at
-/// ovirt-engine-3.6.0, `c01ac673388`; `tasks/CommandCallbacksPoller.java:181-194` at
-/// ovirt-engine-4.0.0). These cover grandchildren too: one with a callback becomes
-/// EXECUTION_FAILED, one without is lost or, from 4.0, ended with failure.
+/// callback has not been notified is registered again (`tasks/CommandExecutor.java:117-131` at
+/// ovirt-engine-3.5.0, l.162-176 at 3.6.0, `c01ac673388`; `tasks/CommandCallbacksPoller.java:
+/// 181-194` at ovirt-engine-4.0.0). These cover grandchildren too: one with a callback becomes
+/// EXECUTION_FAILED; one without is lost from the queue (NOT_STARTED), or, caught in `execute()`,
+/// left ACTIVE with no thread (Stranded), except that from 4.0 `handleUnmanagedCommands` ends it
+/// with failure when no async task names it, which is DestroyImageCheck's case; a DestroyImage's
+/// placeholder task names it from its first line (see [`Step::grandchild_records_a_task`]).
 pub fn restart(release: Release, s: &State, n: usize) -> State {
     let r = Rules::of(release);
     let mut t = *s;
@@ -528,7 +531,11 @@ pub fn restart(release: Release, s: &State, n: usize) -> State {
             Task::Queued | Task::Executing if d.step.grandchild_has_callback() => {
                 Task::ExecutionFailed
             }
-            Task::Executing if r.restart_ends_unmanaged_commands => Task::Failed,
+            Task::Executing
+                if r.restart_ends_unmanaged_commands && !d.step.grandchild_records_a_task() =>
+            {
+                Task::Failed
+            }
             Task::Executing => Task::Stranded,
             Task::Queued => Task::Lost,
             other => other,

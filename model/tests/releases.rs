@@ -37,14 +37,14 @@ fn child_at(step_: Step, task: Task) -> State {
     s.build()
 }
 
-// RemoveSnapshotCommandCallback.java:21-32 at ovirt-engine-3.6.0 (NOT_STARTED falls to default:
-// done); l.23 at ovirt-engine-3.6.1 (NOT_STARTED waits); ChildCommandsCallbackBase.java:39-43 at
-// ovirt-engine-4.0.0 (waits).
+// RemoveSnapshotCommandCallback.java:17-32 at ovirt-engine-3.5.0 and l.21-32 at 3.6.0 (NOT_STARTED
+// falls to default: done); l.21-22 at ovirt-engine-3.5.7 (b486baa10e1) and l.23 at 3.6.1
+// (16d82699a41): NOT_STARTED waits; ChildCommandsCallbackBase.java:39-43 at 4.0.0 (waits).
 #[test]
 fn parent_rule_not_started_child() {
     let s = parent_with_child(CmdStatus::NotStarted, false);
     for r in all_releases() {
-        let want = if r == Release::V3_6_0 {
+        let want = if matches!(r, Release::V3_5_0 | Release::V3_6_0) {
             ParentDecision::Done { success: true }
         } else {
             ParentDecision::Wait { waiting_on: 0 }
@@ -234,19 +234,30 @@ fn a_failed_destroy_image_is_checked_from_4_0() {
 }
 
 // tasks/CommandsRepository.java:83-97 at ovirt-engine-4.0.0: an ACTIVE command without a callback
-// and without a recorded host task becomes ENDED_WITH_FAILURE at startup; 3.6 has no such pass
-// (tasks/CommandExecutor.java:162-176 at ovirt-engine-3.6.0 looks at callback rows only).
+// that no async-task row names becomes ENDED_WITH_FAILURE at startup (a DestroyImage's placeholder
+// row, DestroyImageCommand.java:35, names it from its first line); 3.x has no such pass
+// (tasks/CommandExecutor.java:117-131 at ovirt-engine-3.5.0, l.162-176 at 3.6.0 look at callback
+// rows only): its row stays ACTIVE with no thread (Stranded), which only expiry can end.
 #[test]
 fn restart_of_an_executing_destroy_image() {
     let s = child_at(Step::DestroyImage, Task::Executing);
     for r in all_releases() {
         let t = step(&cfg(1, r), &s, Event::Restart).unwrap();
+        // Its placeholder task row shields it from handleUnmanagedCommands: ACTIVE, no thread.
+        assert_eq!(t.disk(0).task(), Task::Stranded, "{r}");
+        // A DestroyImageCheck records no task: from 4.0 it ends with failure.
+        let check = step(
+            &cfg(1, r),
+            &child_at(Step::DestroyImageCheck, Task::Executing),
+            Event::Restart,
+        )
+        .unwrap();
         let want = if r >= Release::V4_0_0 {
             Task::Failed
         } else {
-            Task::Lost
+            Task::Stranded
         };
-        assert_eq!(t.disk(0).task(), want, "{r}");
+        assert_eq!(check.disk(0).task(), want, "{r}");
         // A queued one is lost in every release: no callback, its row stays NOT_STARTED.
         let q = step(
             &cfg(1, r),
@@ -264,13 +275,17 @@ fn restart_of_an_executing_destroy_image() {
     }
 }
 
-// Backend.java:234-235 with CommandBase(Guid) at ovirt-engine-4.0.0 l.184-188 (no compensation
-// context: compensate() throws) and ovirt-engine-4.0.2 l.180-185 (cf6d79838f0).
+// 3.5.x and 3.6.0: RemoveSnapshotCommand has no (Guid) constructor (RemoveSnapshotCommand.java:59
+// at ovirt-engine-3.5.0, l.56 at 3.5.7, l.60 at 3.6.0), CommandsFactory.createCommand(String,
+// Guid) returns null (CommandsFactory.java:102-120 at 3.6.0) and nothing is compensated
+// (Backend.java:394-396 logs it). 3.6.1 has one (l.69-71, e9eab6655df) and compensates. 4.0.0's
+// CommandBase(Guid) builds no compensation context (CommandBase.java:515, 947f05986f1): it
+// throws; 4.0.2 fixes that (CommandBase.java:180-185, cf6d79838f0).
 #[test]
-fn startup_compensation_unlocks_the_snapshot_from_4_0_2() {
+fn startup_compensation_unlocks_the_snapshot_in_3_6_1_and_from_4_0_2() {
     for r in all_releases() {
         let s = run(&cfg(1, r), &[Event::ParentBegins, Event::Restart]);
-        let want = if r >= Release::V4_0_2 {
+        let want = if matches!(r, Release::V3_6_1 | Release::V4_0_2 | Release::V4_1_0) {
             Snapshot::Ok
         } else {
             Snapshot::Locked
@@ -374,6 +389,11 @@ fn a_retry_starts_where_get_initial_merge_step_says() {
         );
         assert_eq!(t.retries(), 1);
         assert_eq!(t.disk(0).step(), Step::DestroyImage, "{r}");
+        if !Rules::of(r).extend_step {
+            // 3.5.0 starts at MERGE (RemoveSnapshotSingleDiskLiveCommand.java:169 at 3.5.0).
+            assert_eq!(t.disk(1).step(), Step::Merge, "{r}");
+            continue;
+        }
         assert_eq!(t.disk(1).step(), Step::Extend, "{r}");
         let t = run_from(
             &c,
@@ -392,7 +412,14 @@ fn a_retry_starts_where_get_initial_merge_step_says() {
             Some(Refused("top is no longer in the host's chain"))
         );
         let t = step(&c, &t, Event::MergeRefused(1)).unwrap();
-        assert_eq!(t.disk(1).task(), Task::Failed);
+        // MergeCommand.java:37-53 at ovirt-engine-3.6.1 has no catch: the Merge fails. From
+        // 4.0.0 (l.58-72, 06dde159b35) imageErr/mergeErr count as a running merge.
+        let want = if r >= Release::V4_0_0 {
+            Task::Executing
+        } else {
+            Task::Failed
+        };
+        assert_eq!(t.disk(1).task(), want, "{r}");
     }
 }
 
@@ -409,6 +436,7 @@ fn a_3_6_0_pool_thread_recreates_a_deleted_row() {
     assert_eq!(t.disk(0).status(), CmdStatus::Active);
     // In the fixed releases the parent never ends while a child is queued.
     for r in [
+        Release::V3_5_7,
         Release::V3_6_1,
         Release::V4_0_0,
         Release::V4_0_2,
@@ -447,16 +475,22 @@ fn child_not_executed(s: &State, n: usize) -> bool {
 }
 
 fn queued_grandchild_without_callback(s: &State, n: usize) -> bool {
-    s.disks(n)
-        .iter()
-        .any(|d| d.task() == Task::Queued && !d.step().grandchild_has_callback())
+    s.disks(n).iter().any(|d| {
+        !d.step().grandchild_has_callback()
+            && (d.task() == Task::Queued
+                || d.task() == Task::Executing && d.step().grandchild_records_a_task())
+    })
 }
 
 // The real 4.0 liveness bug: a child queued (or inside its execute()) at the restart becomes
 // EXECUTION_FAILED, its callback is never polled in that status, and the parent waits on it for
-// ever. The model finds a second way in the same release: a queued DestroyImage or
-// DestroyImageCheck has no callback, so a restart loses it with its row NOT_STARTED and the child
-// waits on it for ever. Without a restart that catches one of these two, every removal ends.
+// ever: an EXECUTION_FAILED row is never ACTIVE, so expiry never reaches it
+// (tasks/CommandsRepository.java:327-329 at ovirt-engine-4.0.0). The model finds a second way in
+// the same release: a queued DestroyImage or DestroyImageCheck has no callback, so a restart loses
+// it with its row NOT_STARTED (or strands an executing DestroyImage, ACTIVE with no thread) and
+// its child waits on it; that child is ACTIVE, and expiry fails it after CoCoLifeInMinutes: a
+// hang of 50 hours, not for ever. Without a restart that catches
+// one of these two, every removal ends before any command expires.
 #[test]
 fn the_4_0_liveness_bug_needs_a_child_caught_before_it_executed() {
     for r in [Release::V4_0_0, Release::V4_0_2] {
@@ -474,16 +508,16 @@ fn the_4_0_liveness_bug_needs_a_child_caught_before_it_executed() {
             };
             let by_grandchild = |s: &State| s.disks(c.n()).iter().any(|d| d.task() == Task::Lost);
             assert!(stuck_states.iter().any(|s| by_child(s)), "{r}, {n} disks");
-            assert!(
-                stuck_states.iter().any(|s| by_grandchild(s)),
-                "{r}, {n} disks"
-            );
             for s in &stuck_states {
-                assert!(
-                    by_child(s) || by_grandchild(s),
-                    "{r}: stuck otherwise: {s:?}"
-                );
+                assert!(by_child(s), "{r}: stuck otherwise: {s:?}");
             }
+            // The lost grandchild's hang ends by expiry.
+            let expiring: Vec<_> = all
+                .iter()
+                .filter(|s| by_grandchild(s) && step(&c, s, Event::Expire).is_ok())
+                .collect();
+            assert!(!expiring.is_empty(), "{r}, {n} disks");
+            assert!(all.iter().any(|s| s.parent().flags().expired() && s.removal_ended()));
             // The shortest stuck path is the queued child's: begin, start a child, restart.
             let three = run(&c, &[Event::ParentBegins, Event::ParentStartsChild]);
             let three = step(&c, &three, Event::Restart).unwrap();
@@ -494,7 +528,9 @@ fn the_4_0_liveness_bug_needs_a_child_caught_before_it_executed() {
                         || queued_grandchild_without_callback(s, c.n()))
             });
             assert!(
-                !calm.iter().any(|s| stuck(&c, s)),
+                !calm
+                    .iter()
+                    .any(|s| stuck(&c, s) || step(&c, s, Event::Expire).is_ok()),
                 "{r}, {n} disks: stuck although no restart caught an unexecuted child"
             );
         }
