@@ -56,6 +56,7 @@ pub struct DiskDraft {
     pub top_in_chain: bool,
     pub top_exists: bool,
     pub base_has_top: bool,
+    pub destroy_failed: bool,
 }
 
 impl Draft {
@@ -132,6 +133,7 @@ impl DiskDraft {
             top_in_chain: f.top_in_chain(),
             top_exists: f.top_exists(),
             base_has_top: f.base_has_top(),
+            destroy_failed: f.destroy_failed(),
         }
     }
 
@@ -152,6 +154,7 @@ impl DiskDraft {
         f.set_top_in_chain(self.top_in_chain);
         f.set_top_exists(self.top_exists);
         f.set_base_has_top(self.base_has_top);
+        f.set_destroy_failed(self.destroy_failed);
         Disk {
             status: self.status,
             step: self.step,

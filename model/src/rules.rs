@@ -96,6 +96,10 @@ pub struct Rules {
     /// Every poller pass fails the ACTIVE commands older than their lifetime
     /// (`markExpiredCommandsAsFailure`, `CoCoLifeInMinutes` = 3000).
     pub commands_expire: bool,
+    /// The child's `doPolling` counts the statuses of all its grandchildren, not only the current
+    /// step's: a failed DestroyImage, let through at DESTROY_IMAGE, fails the child once
+    /// DESTROY_IMAGE_CHECK is done, whatever the check found.
+    pub earlier_grandchild_failures_count: bool,
     /// When the poller runs a callback again (not a rule of the model: the engine's default).
     pub poller: PollerSchedule,
 }
@@ -127,6 +131,7 @@ pub const RULES_3_5_0: Rules = Rules {
     startup_compensation_works: false,
     refused_merge_is_verified: false,
     commands_expire: false,
+    earlier_grandchild_failures_count: false,
     poller: PollerSchedule::FixedDelay,
 };
 
@@ -213,10 +218,15 @@ pub const RULES_4_0_2: Rules = Rules {
 /// 28-31`) and waits on an EXECUTION_FAILED grandchild (l.39-43); MergeExtend's callback becomes a
 /// `ConcurrentChildCommandsExecutionCallback` (`MergeExtendCommand.java:111-113`), polled in
 /// EXECUTION_FAILED, while `MergeCommandCallback` (l.17) and `MergeStatusCommandCallback` (l.10)
-/// keep `pollOnExecutionFailed() == false`.
+/// keep `pollOnExecutionFailed() == false`. That `doPolling` loops over every child command of
+/// the child (`ChildCommandsCallbackBase.java:36-61`), and `SerialChildCommandsExecutionCallback.
+/// java:26-45` ignores a failure only while the step is DESTROY_IMAGE
+/// (`RemoveSnapshotSingleDiskLiveCommand.java:56-65`): the failed DestroyImage fails the child at
+/// the poll after DESTROY_IMAGE_CHECK.
 pub const RULES_4_1_0: Rules = Rules {
     release: Release::V4_1_0,
     previous: Some(Release::V4_0_2),
+    earlier_grandchild_failures_count: true,
     polls_child_on_execution_failed: true,
     on_grandchild_execution_failed: OnGrandchildExecutionFailed::Wait,
     extend_polled_on_execution_failed: true,

@@ -390,6 +390,8 @@ flags! {
         TOP_EXISTS = 8 => top_exists, set_top_exists;
         /// Base holds everything top held (the commit completed).
         BASE_HAS_TOP = 9 => base_has_top, set_base_has_top;
+        /// A failed DestroyImage is among the child's commands and still counts (4.1.0).
+        DESTROY_FAILED = 10 => destroy_failed, set_destroy_failed;
     }
 }
 

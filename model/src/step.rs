@@ -130,6 +130,7 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
                     DiskFlags::set_executed,
                     DiskFlags::set_notified,
                     DiskFlags::set_registered,
+                    DiskFlags::set_destroy_failed,
                 ] {
                     clear(&mut d.f, false);
                 }
@@ -466,6 +467,8 @@ fn proceed(r: &Rules, d: &mut Disk, done: CmdStatus) -> Result<(), Refused> {
             }
             OnGrandchildExecutionFailed::FailChild => d.status = CmdStatus::Failed,
         },
+        // 4.1.0 looks at every grandchild: the DestroyImage it let through still counts.
+        Task::Succeeded if d.f.destroy_failed() => d.status = CmdStatus::Failed,
         Task::Succeeded => {
             d.step = r.next_step(d.step);
             start_step(d, done);
@@ -473,6 +476,7 @@ fn proceed(r: &Rules, d: &mut Disk, done: CmdStatus) -> Result<(), Refused> {
         Task::Failed
             if d.step == Step::DestroyImage && r.failed_destroy_image_is_checked =>
         {
+            d.f.set_destroy_failed(r.earlier_grandchild_failures_count);
             d.step = r.next_step(d.step);
             start_step(d, done);
         }

@@ -17,14 +17,15 @@ const PINNED: &[(Release, u8, bool, usize)] = &[
     // Second reading (issue 20): the 3.5 releases; 3.6.0 and up grow with Stranded (a 3.x
     // restart leaves an executing DestroyImage ACTIVE, apart from a lost queued one), 3.6.1 and
     // up with expiry, 4.0 and up with the verified refusal of VM.merge and with DestroyImage
-    // stranded by a restart (its placeholder task shields it from handleUnmanagedCommands).
+    // stranded by a restart (its placeholder task shields it from handleUnmanagedCommands);
+    // 4.1.0 with the failed DestroyImage that still counts after DESTROY_IMAGE_CHECK.
     (Release::V3_5_0, 1, true, 1516),
     (Release::V3_5_7, 1, true, 853),
     (Release::V3_6_0, 1, true, 1725),
     (Release::V3_6_1, 1, true, 961),
     (Release::V4_0_0, 1, true, 924),
     (Release::V4_0_2, 1, true, 924),
-    (Release::V4_1_0, 1, true, 1196),
+    (Release::V4_1_0, 1, true, 1224),
     (Release::V3_6_1, 2, true, 50955),
     (Release::V4_0_2, 2, true, 39287),
     (Release::V4_0_2, 2, false, 68525),

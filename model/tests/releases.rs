@@ -233,6 +233,32 @@ fn a_failed_destroy_image_is_checked_from_4_0() {
     }
 }
 
+// 4.1.0's child polls every grandchild (ChildCommandsCallbackBase.java:36-61 at
+// ovirt-engine-4.1.0) and ignores a failure only at DESTROY_IMAGE
+// (RemoveSnapshotSingleDiskLiveCommand.java:56-65; SerialChildCommandsExecutionCallback.java:
+// 26-45): after a failed DestroyImage the child ends FAILED even when DESTROY_IMAGE_CHECK finds
+// the volume gone. 4.0.x looks at the current step's grandchild only
+// (RemoveSnapshotSingleDiskLiveCommand.java:79-125 at ovirt-engine-4.0.0) and completes.
+#[test]
+fn a_failed_destroy_image_still_fails_the_4_1_child_after_the_check() {
+    let s = child_at(Step::DestroyImage, Task::Failed);
+    for r in [Release::V4_0_0, Release::V4_0_2, Release::V4_1_0] {
+        let c = cfg(1, r);
+        let mut t = Draft::of(&step(&c, &s, Event::PollChild(0)).unwrap());
+        assert_eq!(t.disks[0].step, Step::DestroyImageCheck, "{r}");
+        t.disks[0].task = Task::Succeeded;
+        t.disks[0].top_exists = false;
+        let t = step(&c, &t.build(), Event::PollChild(0)).unwrap();
+        let want = if Rules::of(r).earlier_grandchild_failures_count {
+            CmdStatus::Failed
+        } else {
+            CmdStatus::Succeeded
+        };
+        assert_eq!(t.disk(0).status(), want, "{r}");
+        assert_eq!(r == Release::V4_1_0, want == CmdStatus::Failed);
+    }
+}
+
 // tasks/CommandsRepository.java:83-97 at ovirt-engine-4.0.0: an ACTIVE command without a callback
 // that no async-task row names becomes ENDED_WITH_FAILURE at startup (a DestroyImage's placeholder
 // row, DestroyImageCommand.java:35, names it from its first line); 3.x has no such pass
