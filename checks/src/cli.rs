@@ -39,6 +39,8 @@ pub enum Command {
     Schedules(crate::cmd::schedules::SchedulesArgs),
     /// Check an engine trace against the model, step by step (and the real world at its end).
     Audit(crate::cmd::audit::AuditArgs),
+    /// Print the rules of every release as a Markdown table (from the model's release table).
+    Rules(crate::cmd::rules::RulesArgs),
 }
 
 /// What a command line clap refused becomes: `--help` and `--version` print as clap prints them

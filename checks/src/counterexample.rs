@@ -36,6 +36,7 @@ pub fn engine_conforms() -> Prop {
         expectation: Expectation::Always,
         holds: |_, _| true,
         only_with_faults: false,
+        doomed: None,
     }
 }
 pub const VERSION: u32 = 1;
@@ -199,7 +200,7 @@ pub fn replay(file: &CounterexampleFile, cfg: &Config, prop: &Prop) -> Replay {
         }
     }
     let terminal = livemerge_model::enabled(cfg, &s).is_empty();
-    let violates = prop.expectation.witnessed((prop.holds)(cfg, &s), terminal);
+    let violates = prop.witnessed(cfg, &s, terminal);
     Replay::Accepted { violates, diverged }
 }
 

@@ -65,12 +65,24 @@ pub struct Prop {
     pub holds: fn(&Config, &State) -> bool,
     /// Expected only when some fault is on ("removal failed cleanly" needs a removal to fail).
     pub only_with_faults: bool,
+    /// For an eventually-property: a state from which every path breaks it (the model is
+    /// acyclic, so every path from there ends in a terminal state where it does not hold). A
+    /// search may stop at the first such state: the counterexample is then as short as the
+    /// mistake, not padded with the steps that use up the retries.
+    pub doomed: Option<fn(&Config, &State) -> bool>,
 }
 
 impl Prop {
     /// Whether `cfg` is expected to show this property.
     pub fn applies(&self, cfg: &Config) -> bool {
         !self.only_with_faults || !cfg.faults.is_empty()
+    }
+
+    /// Whether state `s` (terminal or not) witnesses this property: see
+    /// [`Expectation::witnessed`] and [`Prop::doomed`]. Every search and replay asks this.
+    pub fn witnessed(&self, cfg: &Config, s: &State, terminal: bool) -> bool {
+        self.expectation.witnessed((self.holds)(cfg, s), terminal)
+            || self.doomed.is_some_and(|doomed| doomed(cfg, s))
     }
 
     /// A URL- and file-name-friendly name: `snapshot-removed-implies-merge-done`.
@@ -98,54 +110,63 @@ pub const ALL: &[Prop] = &[
         expectation: Expectation::Always,
         holds: snapshot_removed_implies_merge_done,
         only_with_faults: false,
+        doomed: None,
     },
     Prop {
         name: NO_DATA_LOST,
         expectation: Expectation::Always,
         holds: no_data_lost,
         only_with_faults: false,
+        doomed: None,
     },
     Prop {
         name: DB_AGREES_WHEN_IDLE,
         expectation: Expectation::Always,
         holds: db_agrees_when_idle,
         only_with_faults: false,
+        doomed: None,
     },
     Prop {
         name: EVERY_DISAGREEMENT_MARKED,
         expectation: Expectation::Always,
         holds: every_disagreement_marked,
         only_with_faults: false,
+        doomed: None,
     },
     Prop {
         name: RETRY_CAN_COMPLETE,
         expectation: Expectation::Always,
         holds: retry_can_complete,
         only_with_faults: false,
+        doomed: None,
     },
     Prop {
         name: SNAPSHOT_REMOVED,
         expectation: Expectation::Sometimes,
         holds: snapshot_removed,
         only_with_faults: false,
+        doomed: None,
     },
     Prop {
         name: REMOVAL_FAILED_CLEANLY,
         expectation: Expectation::Sometimes,
         holds: removal_failed_cleanly,
         only_with_faults: true,
+        doomed: None,
     },
     Prop {
         name: ENDS_BEFORE_EXPIRY,
         expectation: Expectation::Eventually,
         holds: ended_before_expiry,
         only_with_faults: false,
+        doomed: Some(a_command_expired),
     },
     Prop {
         name: EVERY_REMOVAL_ENDS,
         expectation: Expectation::Eventually,
         holds: removal_ended,
         only_with_faults: false,
+        doomed: None,
     },
 ];
 
@@ -270,4 +291,10 @@ pub fn removal_ended(_cfg: &Config, s: &State) -> bool {
 /// `CoCoLifeInMinutes` is what users see of a removal that needs expiry to end.
 pub fn ended_before_expiry(_cfg: &Config, s: &State) -> bool {
     s.removal_ended() && !s.parent.f.expired()
+}
+
+/// A command expired on the way to `s`: the fact is kept for the rest of the run, so
+/// [`ended_before_expiry`] cannot hold at any end reached from here.
+pub fn a_command_expired(_cfg: &Config, s: &State) -> bool {
+    s.parent.f.expired()
 }

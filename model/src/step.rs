@@ -293,9 +293,7 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
         }
         Event::Expire => {
             need(r.commands_expire, "commands do not expire in this release")?;
-            t = expire(s, n).ok_or(Refused(
-                "no ACTIVE command that the expiry pass reaches",
-            ))?;
+            t = expire(s, n).ok_or(Refused("no ACTIVE command that the expiry pass reaches"))?;
             need(
                 !progress_possible(cfg, s),
                 "something can still happen before any command expires",
@@ -346,8 +344,8 @@ fn expire(s: &State, n: usize) -> Option<State> {
     for d in t.disks[..n].iter_mut() {
         // The child's own pass (when the poller holds it) and a grandchild's with a callback
         // reach the same row: the current grandchild, the only one that can still be ACTIVE.
-        let reached = d.status != CmdStatus::NoRow
-            && (d.f.registered() || d.step.grandchild_has_callback());
+        let reached =
+            d.status != CmdStatus::NoRow && (d.f.registered() || d.step.grandchild_has_callback());
         if reached && d.task.row_active() {
             d.task = Task::Failed;
             any = true;
@@ -473,9 +471,7 @@ fn proceed(r: &Rules, d: &mut Disk, done: CmdStatus) -> Result<(), Refused> {
             d.step = r.next_step(d.step);
             start_step(d, done);
         }
-        Task::Failed
-            if d.step == Step::DestroyImage && r.failed_destroy_image_is_checked =>
-        {
+        Task::Failed if d.step == Step::DestroyImage && r.failed_destroy_image_is_checked => {
             d.f.set_destroy_failed(r.earlier_grandchild_failures_count);
             d.step = r.next_step(d.step);
             start_step(d, done);

@@ -26,7 +26,9 @@ fn hung(step_: Step, task: Task) -> Draft {
 }
 
 fn releases_with_expiry() -> impl Iterator<Item = Release> {
-    Release::ALL.into_iter().filter(|r| Rules::of(*r).commands_expire)
+    Release::ALL
+        .into_iter()
+        .filter(|r| Rules::of(*r).commands_expire)
 }
 
 // markExpiredCommandsAsFailure runs on every pass from 3.6.1 (tasks/CommandExecutor.java:136-138,
@@ -207,4 +209,48 @@ fn every_release_has_its_rules_in_order() {
         }
     }
     assert_eq!(Rules::ALL[0].previous, None);
+}
+
+// The generated rule table (`livemerge rules`, docs/releases.md) has a row for every field of
+// `Rules` but the release's own name and the one it is written against.
+#[test]
+fn the_rule_table_has_a_row_for_every_rule() {
+    let debug = format!("{:?}", Rules::of(Release::V4_1_0));
+    let fields: Vec<_> = debug
+        .split(['{', ','])
+        .filter_map(|part| part.split(':').next())
+        .map(str::trim)
+        .filter(|f| !f.is_empty() && f.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        .filter(|f| !matches!(*f, "release" | "previous"))
+        .collect();
+    let rows: Vec<_> = livemerge_model::rules::TABLE
+        .iter()
+        .map(|r| r.field)
+        .collect();
+    assert_eq!(rows, fields);
+    // Every row tells at least two releases apart: a rule that never changes is not a release's.
+    for row in livemerge_model::rules::TABLE {
+        let values: std::collections::BTreeSet<_> =
+            Rules::ALL.iter().map(|r| (row.value)(r)).collect();
+        assert!(
+            values.len() > 1,
+            "{} is the same in every release",
+            row.field
+        );
+    }
+}
+
+// A state where a command expired already witnesses grade 1 (every end reached from it breaks
+// it), and never grade 2; a terminal state witnesses each where it does not hold.
+#[test]
+fn an_expired_command_dooms_only_the_first_grade() {
+    use livemerge_model::properties::{ALL, ENDS_BEFORE_EXPIRY, EVERY_REMOVAL_ENDS};
+    let c = cfg(1, Release::V4_1_0);
+    let grade = |name| ALL.iter().find(|p| p.name == name).unwrap();
+    let s = hung(Step::DestroyImage, Task::Lost).build();
+    let t = step(&c, &s, Event::Expire).unwrap();
+    assert!(!grade(ENDS_BEFORE_EXPIRY).witnessed(&c, &s, false));
+    assert!(grade(ENDS_BEFORE_EXPIRY).witnessed(&c, &t, false));
+    assert!(!grade(EVERY_REMOVAL_ENDS).witnessed(&c, &t, false));
+    assert!(grade(EVERY_REMOVAL_ENDS).witnessed(&c, &s, true));
 }

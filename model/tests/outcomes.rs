@@ -56,7 +56,10 @@ fn the_page_names_no_event_the_model_lacks() {
             && !w.contains("__")
     };
     // Rule names (`extend_step`) sit in the same column; they are fields of `rules::Rules`.
-    let rules = format!("{:?}", livemerge_model::Rules::of(livemerge_model::Release::V4_1_0));
+    let rules = format!(
+        "{:?}",
+        livemerge_model::Rules::of(livemerge_model::Release::V4_1_0)
+    );
     let unknown: Vec<_> = named_in_model_column(PAGE)
         .into_iter()
         .filter(|w| looks_like_event(w) && !events.contains(w) && !rules.contains(w.as_str()))

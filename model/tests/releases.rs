@@ -543,7 +543,9 @@ fn the_4_0_liveness_bug_needs_a_child_caught_before_it_executed() {
                 .filter(|s| by_grandchild(s) && step(&c, s, Event::Expire).is_ok())
                 .collect();
             assert!(!expiring.is_empty(), "{r}, {n} disks");
-            assert!(all.iter().any(|s| s.parent().flags().expired() && s.removal_ended()));
+            assert!(all
+                .iter()
+                .any(|s| s.parent().flags().expired() && s.removal_ended()));
             // The shortest stuck path is the queued child's: begin, start a child, restart.
             let three = run(&c, &[Event::ParentBegins, Event::ParentStartsChild]);
             let three = step(&c, &three, Event::Restart).unwrap();

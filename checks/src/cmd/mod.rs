@@ -23,6 +23,7 @@ pub mod engine;
 pub mod explore;
 pub mod matrix;
 pub mod replay;
+pub mod rules;
 pub mod schedules;
 pub mod show;
 

@@ -285,7 +285,7 @@ impl<S: Slot> Round<'_, S> {
             }
             // The model is acyclic (a test checks it), so a terminal state is where
             // "eventually" is judged.
-            if p.expectation.witnessed((p.holds)(self.cfg, s), terminal) {
+            if p.witnessed(self.cfg, s, terminal) {
                 // Every state of this level is at its least depth: any witness in it gives a
                 // shortest path.
                 witness[k] = Some(number);

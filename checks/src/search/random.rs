@@ -38,7 +38,7 @@ pub fn run(cfg: &Config, limits: &Limits, seed: u64) -> Outcome {
                 if witness[k].is_some() {
                     continue;
                 }
-                if p.expectation.witnessed((p.holds)(cfg, &s), next.is_empty()) {
+                if p.witnessed(cfg, &s, next.is_empty()) {
                     witness[k] = Some(path.clone());
                 }
             }
