@@ -5,6 +5,7 @@ mod common;
 use common::*;
 use livemerge_model::properties::{ended_before_expiry, removal_ended};
 use livemerge_model::*;
+use livemerge_model::rules;
 
 /// An executed parent (ACTIVE, polled) with one executed, ACTIVE child at `step_` whose current
 /// grandchild is in `task`.
@@ -253,4 +254,46 @@ fn an_expired_command_dooms_only_the_first_grade() {
     assert!(grade(ENDS_BEFORE_EXPIRY).witnessed(&c, &t, false));
     assert!(!grade(EVERY_REMOVAL_ENDS).witnessed(&c, &t, false));
     assert!(grade(EVERY_REMOVAL_ENDS).witnessed(&c, &s, true));
+}
+
+// The seed's releases: bug 1280160 (the snapshot row deleted while a disk is not merged) is in
+// 3.5.0 as in 3.6.0, and gone in 3.5.7 as in 3.6.1 (b486baa10e1, 16d82699a41). What 3.5.7 still
+// breaks "snapshot removed implies merge done" with is the other race, the parent ending before
+// a merged child synced its rows: its callback counts SUCCEEDED at once, as 3.6.1's does.
+#[test]
+fn bug_1280160_lives_in_3_5_0_and_not_in_3_5_7() {
+    use livemerge_model::races::{merged_but_unsynced, removed_before_merge};
+    use std::collections::HashSet;
+    for r in [
+        Release::V3_5_0,
+        Release::V3_5_7,
+        Release::V3_6_0,
+        Release::V3_6_1,
+    ] {
+        for n in 1..=2u8 {
+            let c = Config {
+                faults: Faults::NONE,
+                restarts: 0,
+                ..cfg(n, r)
+            };
+            let init = State::initial(c.n());
+            let mut seen = HashSet::from([init]);
+            let mut todo = vec![init];
+            let (mut bug, mut other) = (false, false);
+            while let Some(s) = todo.pop() {
+                for (_, t) in successors(&c, &s) {
+                    if s.snapshot() != Snapshot::Deleted && t.snapshot() == Snapshot::Deleted {
+                        bug |= removed_before_merge(&c, &t);
+                    }
+                    other |= merged_but_unsynced(&c, &t) && t.snapshot() == Snapshot::Deleted;
+                    if seen.insert(t) {
+                        todo.push(t);
+                    }
+                }
+            }
+            let fixed = Rules::of(r).parent_callback == rules::ParentCallback::WaitsOnNotStarted;
+            assert_eq!(bug, !fixed, "{r}, {n} disk(s)");
+            assert!(other, "{r}, {n} disk(s)");
+        }
+    }
 }
