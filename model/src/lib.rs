@@ -9,7 +9,8 @@
 //! - [`step`]: the one transition function, and [`enabled`]: the events it accepts in a state;
 //! - [`wants`]: what a state asks the world to do (the output side), and each event's [`Actor`];
 //! - [`properties`]: the invariants, named in plain words;
-//! - [`LiveMerge`]: a stateright `Model` over all of it, for the checker and the web explorer.
+//! - `LiveMerge` (feature `checker`): a stateright `Model` over all of it, for the checker and the
+//!   web explorer, with the sequence diagrams it draws; the engine builds without it.
 //!
 //! The engine in `impl/` and the tools in `checks/` call these functions; they never interpret a
 //! status themselves. See `../shared/reference/ovirt-livemerge.md` for the protocol this follows
@@ -20,6 +21,7 @@ mod config;
 mod describe;
 mod draft;
 mod event;
+#[cfg(feature = "checker")]
 mod model;
 mod observe;
 pub mod properties;
@@ -27,6 +29,7 @@ pub mod races;
 pub mod rules;
 mod state;
 mod step;
+#[cfg(feature = "checker")]
 mod svg;
 mod wants;
 
@@ -35,6 +38,7 @@ pub use config::{Config, ConfigError, Fault, Faults, PollerRule, Release, MAX_DI
 pub use describe::{describe_event, describe_step, summarize, why_stuck};
 pub use draft::{DiskDraft, Draft, ParentDraft};
 pub use event::Event;
+#[cfg(feature = "checker")]
 pub use model::LiveMerge;
 pub use observe::{ChildRow, CommandRow, DiskObservation, Observation};
 pub use rules::{parent_decision, ParentDecision, Rules};
@@ -43,6 +47,7 @@ pub use state::{
     PACKED_LEN,
 };
 pub use step::{enabled, parent_returned, polled_command, restart, step, successors, Refused};
+#[cfg(feature = "checker")]
 pub use svg::{sequence_diagram, text_width, FONT_SIZE as SVG_FONT_SIZE};
 pub use wants::{
     grandchild_act, grandchild_id, grandchild_pending, grandchild_succeeded, settled, wants, Actor,

@@ -4,8 +4,8 @@
 mod common;
 use common::*;
 use livemerge_model::properties::{ended_before_expiry, removal_ended};
-use livemerge_model::*;
 use livemerge_model::rules;
+use livemerge_model::*;
 
 /// An executed parent (ACTIVE, polled) with one executed, ACTIVE child at `step_` whose current
 /// grandchild is in `task`.
@@ -210,6 +210,23 @@ fn every_release_has_its_rules_in_order() {
         }
     }
     assert_eq!(Rules::ALL[0].previous, None);
+    // The releases each is written against, as docs/releases.md's table says.
+    let written_against: Vec<_> = Rules::ALL
+        .iter()
+        .map(|r| r.previous.map(|p| p.name()))
+        .collect();
+    assert_eq!(
+        written_against,
+        [
+            None,
+            Some("3.5.0"),
+            Some("3.5.0"),
+            Some("3.6.0"),
+            Some("3.6.1"),
+            Some("4.0.0"),
+            Some("4.0.2")
+        ]
+    );
 }
 
 // The generated rule table (`livemerge rules`, docs/releases.md) has a row for every field of
