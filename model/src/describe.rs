@@ -408,7 +408,7 @@ pub(crate) fn summarize_n(s: &State, n: usize) -> String {
     };
     let _ = writeln!(
         out,
-        "parent RemoveSnapshot: {pstatus}{} | snapshot {} | restarts {}{}",
+        "parent RemoveSnapshot: {pstatus}{} | snapshot {} | restarts {}{}{}",
         if p.f.registered() { ", polled" } else { "" },
         s.snapshot.ovirt_name(),
         s.restarts,
@@ -416,6 +416,11 @@ pub(crate) fn summarize_n(s: &State, n: usize) -> String {
             format!(" | retry {}", s.retries)
         } else {
             String::new()
+        },
+        if p.f.expired() {
+            " | a command expired"
+        } else {
+            ""
         }
     );
     for (i, d) in s.disks[..n].iter().enumerate() {
