@@ -261,6 +261,11 @@ fn describe_child_poll(cfg: &Config, b: &Disk, a: &Disk, i: usize) -> String {
                 a.images.ovirt_words()
             )
         }
+        _ if a.status == CmdStatus::Failed && b.f.destroy_failed() => format!(
+            "poller: doPolling({who}{own}): grandchild {} {}, but the failed DestroyImage still counts -> child FAILED",
+            b.step.grandchild_name(),
+            b.task.ovirt_name()
+        ),
         _ if a.status == CmdStatus::Failed => format!(
             "poller: doPolling({who}{own}): grandchild {} {} -> child FAILED",
             b.step.grandchild_name(),
@@ -303,19 +308,19 @@ fn describe_restart(cfg: &Config, before: &State, after: &State, n: usize) -> St
                 failed.push(format!("{}'s {}", disk_name(i), b.step.grandchild_name()))
             }
             (Task::Executing, Task::Failed) => lost.push(format!(
-                "{}'s {} ENDED_WITH_FAILURE (no callback, no host task yet)",
+                "{}'s {} ENDED_WITH_FAILURE (no callback, no task row)",
                 disk_name(i),
                 b.step.grandchild_name()
             )),
             (x, Task::Lost) if x != Task::Lost => lost.push(format!(
-                "{}'s {} lost (no callback: its row stays {})",
+                "{}'s {} lost from the queue (no callback: its row stays NOT_STARTED)",
                 disk_name(i),
                 b.step.grandchild_name(),
-                if x == Task::Queued {
-                    "NOT_STARTED"
-                } else {
-                    "ACTIVE"
-                }
+            )),
+            (x, Task::Stranded) if x != Task::Stranded => lost.push(format!(
+                "{}'s {} stranded (no callback: its row stays ACTIVE with no thread; only expiry ends it)",
+                disk_name(i),
+                b.step.grandchild_name(),
             )),
             _ => {}
         }
