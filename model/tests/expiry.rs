@@ -4,8 +4,8 @@
 mod common;
 use common::*;
 use livemerge_model::properties::{ended_before_expiry, removal_ended};
-use livemerge_model::*;
 use livemerge_model::rules;
+use livemerge_model::*;
 
 /// An executed parent (ACTIVE, polled) with one executed, ACTIVE child at `step_` whose current
 /// grandchild is in `task`.
