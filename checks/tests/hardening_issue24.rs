@@ -1,0 +1,114 @@
+//! Issue 24: defects an adversarial test found in the hardened build, one test each.
+//! 1. `show` presented a path that never reaches its violation as a counterexample;
+//! 2. `show` and `replay` accepted saved states that contradict the file's events;
+//! 3. duplicate faults were merged silently, and `schedules --save` took a regular file;
+//! 4. `audit --dir` did not read the volumes the last state says exist;
+//! 5. `resume` built on rows outside oVirt's closed enums, or rows deleted;
+//! 6. an engine whose `engine.db` was unlinked went on committing into the unlinked file;
+//! 7. a trace target that opens but cannot be written stopped the run after its first step;
+//! 8. a `resume` refused because another process holds the directory printed that process's
+//!    steps as its own.
+
+mod common;
+use common::{livemerge, printed, saved_bug, stderr, stdout};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::Output;
+
+/// Exit 2 with one line on stderr naming `want`, nothing on stdout.
+fn assert_refused(o: &Output, want: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "{}", printed(o));
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("livemerge: "), "{err}");
+    assert!(err.contains(want), "{err} lacks {want:?}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(stdout(o), "", "nothing shown when refused");
+}
+
+/// The bug 1280160 counterexample as JSON, saved in `dir`.
+fn bug(dir: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(saved_bug(&dir.join("cx"))).unwrap()).unwrap()
+}
+
+fn write_json(p: &Path, v: &Value) -> String {
+    std::fs::write(p, v.to_string()).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+/// The file cut to its first `n` events (and the states they reach, so they stay consistent).
+fn prefix(v: &Value, n: usize) -> Value {
+    let mut p = v.clone();
+    p["events"] = json!(v["events"].as_array().unwrap()[..n]);
+    p["states"] = json!(v["states"].as_array().unwrap()[..n + 1]);
+    p["steps"] = json!(v["steps"].as_array().unwrap()[..n]);
+    p
+}
+
+#[test]
+fn defect1_show_refuses_a_path_that_reaches_no_witness() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = bug(tmp.path());
+    assert_eq!(good["events"].as_array().unwrap().len(), 5);
+    for n in [0, 3, 4] {
+        let f = write_json(
+            &tmp.path().join(format!("prefix{n}.json")),
+            &prefix(&good, n),
+        );
+        let o = livemerge(&["show", &f]);
+        assert_refused(
+            &o,
+            &format!(
+                "its {n} step(s) do not reach a violation of always \"snapshot removed implies merge done\""
+            ),
+        );
+        // The diagram is not drawn for it either.
+        let svg = tmp.path().join("p.svg");
+        let o = livemerge(&["show", &f, "--svg", svg.to_str().unwrap()]);
+        assert_refused(&o, "not a counterexample");
+        assert!(!svg.exists());
+    }
+    // The whole path still is one.
+    let f = write_json(&tmp.path().join("whole.json"), &good);
+    let o = livemerge(&["show", &f]);
+    assert_eq!(o.status.code(), Some(0), "{}", printed(&o));
+    assert!(stdout(&o).contains("(5 steps):"), "{}", stdout(&o));
+    // A schedule the engine failed to follow names no property the model can witness: shown.
+    let mut sched = prefix(&good, 3);
+    sched["property"]["name"] = json!("the engine follows the model");
+    let f = write_json(&tmp.path().join("schedule.json"), &sched);
+    let o = livemerge(&["show", &f]);
+    assert_eq!(o.status.code(), Some(0), "{}", printed(&o));
+}
+
+#[test]
+fn defect2_states_that_contradict_the_events_are_refused_by_show_and_replay() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = bug(tmp.path());
+    // The state after step 2 replaced by the one after step 4; the initial state by the last.
+    let mut mid = good.clone();
+    mid["states"][2] = good["states"][4].clone();
+    let mut first = good.clone();
+    first["states"][0] = good["states"][5].clone();
+    // Only the last state changed: the path still "reaches" a violation, but not this one.
+    let mut last = good.clone();
+    last["states"][5] = good["states"][4].clone();
+    for (name, v, want) in [
+        ("mid", &mid, "the states diverge at step 2 ("),
+        (
+            "first",
+            &first,
+            "the saved initial state is not the model's",
+        ),
+        ("last", &last, "the states diverge at step 5 ("),
+    ] {
+        let f = write_json(&tmp.path().join(format!("{name}.json")), v);
+        let o = livemerge(&["show", &f]);
+        assert_refused(&o, want);
+        assert!(stderr(&o).contains("the file's states contradict its events"));
+        let dir = tmp.path().join(format!("replayed-{name}"));
+        let o = livemerge(&["replay", &f, "--dir", dir.to_str().unwrap(), "-q"]);
+        assert_refused(&o, want);
+        assert!(!dir.exists(), "{name}: nothing set up");
+    }
+}
