@@ -112,3 +112,50 @@ fn defect2_states_that_contradict_the_events_are_refused_by_show_and_replay() {
         assert!(!dir.exists(), "{name}: nothing set up");
     }
 }
+
+#[test]
+fn defect3_duplicate_faults_and_a_save_target_that_is_a_file_are_refused() {
+    for faults in [
+        "merge-job-fails,merge-job-fails",
+        "delete-volume-fails,merge-job-fails,delete-volume-fails",
+    ] {
+        let o = livemerge(&["check", "--disks", "1", "--faults", faults, "-q"]);
+        assert_refused(&o, "is listed twice");
+    }
+    // Each once is still fine.
+    let o = livemerge(&[
+        "check",
+        "--disks",
+        "1",
+        "--release",
+        "4.0.2",
+        "--faults",
+        "merge-job-fails,delete-volume-fails",
+        "--restarts",
+        "0",
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", printed(&o));
+    // `schedules --save` refuses a regular file as `check --save` does, before running.
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = tmp.path().join("plain");
+    std::fs::write(&plain, "x").unwrap();
+    for args in [
+        vec!["schedules", "--runs", "1", "-q", "--save"],
+        vec![
+            "check",
+            "--disks",
+            "1",
+            "--release",
+            "3.6.0",
+            "-q",
+            "--save",
+        ],
+    ] {
+        let mut args = args.clone();
+        args.push(plain.to_str().unwrap());
+        let o = livemerge(&args);
+        assert_refused(&o, &format!("--save {}: not a directory", plain.display()));
+        assert_eq!(std::fs::read_to_string(&plain).unwrap(), "x");
+    }
+}
