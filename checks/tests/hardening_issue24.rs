@@ -13,7 +13,7 @@ mod common;
 use common::{livemerge, printed, saved_bug, stderr, stdout};
 use serde_json::{json, Value};
 use std::path::Path;
-use std::process::Output;
+use std::process::{Command, Output};
 
 /// Exit 2 with one line on stderr naming `want`, nothing on stdout.
 fn assert_refused(o: &Output, want: &str) {
@@ -157,5 +157,53 @@ fn defect3_duplicate_faults_and_a_save_target_that_is_a_file_are_refused() {
         let o = livemerge(&args);
         assert_refused(&o, &format!("--save {}: not a directory", plain.display()));
         assert_eq!(std::fs::read_to_string(&plain).unwrap(), "x");
+    }
+}
+
+#[test]
+#[ignore = "slow tier: runs the engine on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
+fn defect4_audit_dir_reads_every_volume_the_last_state_says_exists() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Three steps of the 3.6.0 path: nothing merged yet, no property broken; the last state
+    // says base and top exist and base lacks top's data.
+    let f = write_json(&tmp.path().join("p.json"), &prefix(&bug(tmp.path()), 3));
+    let dir = tmp.path().join("vm");
+    let trace = tmp.path().join("vm.jsonl");
+    let (d, t) = (dir.to_str().unwrap(), trace.to_str().unwrap());
+    let o = livemerge(&["replay", &f, "--dir", d, "--trace", t, "-q"]);
+    assert_eq!(o.status.code(), Some(0), "{}", printed(&o));
+    let o = livemerge(&["audit", t, "--dir", d]);
+    assert_eq!(o.status.code(), Some(0), "{}", printed(&o));
+    assert!(stdout(&o).contains("the real rows and volumes match the last state"));
+    let copy = |name: &str| {
+        let to = tmp.path().join(name);
+        assert!(Command::new("cp")
+            .args(["-a", d, to.to_str().unwrap()])
+            .status()
+            .unwrap()
+            .success());
+        to
+    };
+    // Base deleted: it "lacks top's data" as it did, but it is gone.
+    let no_base = copy("no-base");
+    std::fs::remove_file(no_base.join("disk-1/base.qcow2")).unwrap();
+    // Top is not a volume any more (its name exists, so "top exists" still reads true).
+    let bad_top = copy("bad-top");
+    std::fs::write(bad_top.join("disk-1/top.qcow2"), b"").unwrap();
+    for (dir, want) in [
+        (
+            &no_base,
+            "disk-1's base.qcow2, which the trace's last state says exists, cannot be read",
+        ),
+        (
+            &bad_top,
+            "disk-1's top.qcow2, which the trace's last state says exists, cannot be read",
+        ),
+    ] {
+        let o = livemerge(&["audit", t, "--dir", dir.to_str().unwrap()]);
+        let text = printed(&o);
+        assert_eq!(o.status.code(), Some(1), "{text}");
+        assert!(text.contains(want), "{text}");
+        assert!(!text.contains("match the last state"), "{text}");
     }
 }
