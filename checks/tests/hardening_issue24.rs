@@ -12,8 +12,9 @@
 mod common;
 use common::{livemerge, printed, saved_bug, stderr, stdout};
 use serde_json::{json, Value};
-use std::path::Path;
-use std::process::{Command, Output};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// Exit 2 with one line on stderr naming `want`, nothing on stdout.
 fn assert_refused(o: &Output, want: &str) {
@@ -206,4 +207,127 @@ fn defect4_audit_dir_reads_every_volume_the_last_state_says_exists() {
         assert!(text.contains(want), "{text}");
         assert!(!text.contains("match the last state"), "{text}");
     }
+}
+
+fn run_args<'a>(dir: &'a str, trace: &'a str, tick: &'a str) -> Vec<&'a str> {
+    vec![
+        "run",
+        "--dir",
+        dir,
+        "--disks",
+        "3",
+        "--tick-ms",
+        tick,
+        "--start-cost-ms",
+        "20",
+        "--trace",
+        trace,
+    ]
+}
+
+fn trace_lines(trace: &Path) -> usize {
+    std::fs::read_to_string(trace).map_or(0, |t| t.lines().count())
+}
+
+/// Starts a removal in `root/name` and waits until its trace has `lines` lines; returns the
+/// running process, the directory and the trace.
+fn started_run(
+    root: &Path,
+    name: &str,
+    tick: &str,
+    lines: usize,
+) -> (std::process::Child, PathBuf, PathBuf) {
+    let dir = root.join(name);
+    let trace = root.join(format!("{name}.jsonl"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_livemerge"))
+        .args(run_args(
+            dir.to_str().unwrap(),
+            trace.to_str().unwrap(),
+            tick,
+        ))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while trace_lines(&trace) < lines {
+        assert!(child.try_wait().unwrap().is_none(), "ended too early");
+        assert!(t0.elapsed() < Duration::from_secs(60));
+        std::thread::sleep(Duration::from_micros(300));
+    }
+    (child, dir, trace)
+}
+
+/// Every file of `dir` (not its subdirectories) and its bytes.
+fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&p).unwrap())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+#[ignore = "slow tier: runs the engine on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
+fn defect5_resume_refuses_rows_outside_ovirts_enums_and_deleted_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut child, dir, _trace) = started_run(tmp.path(), "vm", "10", 14);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let edits: [(&str, &str, &str); 4] = [
+        (
+            "bogus-snapshot",
+            "UPDATE snapshots SET status = 'BOGUS'",
+            "the snapshots row has status 'BOGUS', which is not an oVirt snapshot status",
+        ),
+        (
+            "no-commands",
+            "DELETE FROM command_entities",
+            "row in command_entities is missing",
+        ),
+        (
+            "zzz",
+            "UPDATE command_entities SET status = 'ZZZ' WHERE command_type = 'RemoveSnapshotSingleDiskLive'",
+            "child's row in command_entities has status 'ZZZ', which is not an oVirt command status",
+        ),
+        (
+            "no-snapshot",
+            "DELETE FROM snapshots",
+            "the snapshots row is missing",
+        ),
+    ];
+    let copy = |name: &str| {
+        let to = tmp.path().join(name);
+        assert!(Command::new("cp")
+            .args(["-a", dir.to_str().unwrap(), to.to_str().unwrap()])
+            .status()
+            .unwrap()
+            .success());
+        to
+    };
+    let untouched = copy("untouched");
+    for (name, sql, want) in edits {
+        let d = copy(name);
+        let conn = rusqlite::Connection::open(d.join("engine.db")).unwrap();
+        assert!(
+            conn.execute(sql, []).unwrap() > 0,
+            "{name}: {sql} changed a row"
+        );
+        conn.close().unwrap();
+        let before = files_of(&d);
+        let o = livemerge(&["resume", "--dir", d.to_str().unwrap()]);
+        assert_refused(&o, want);
+        assert!(stderr(&o).contains("is corrupt"), "{}", stderr(&o));
+        assert!(files_of(&d) == before, "{name}: nothing on disk changed");
+    }
+    // The same directory untouched resumes (the check refuses corruption, not a killed engine).
+    let o = livemerge(&["resume", "--dir", untouched.to_str().unwrap(), "-q"]);
+    assert_ne!(o.status.code(), Some(2), "{}", printed(&o));
+    assert!(stdout(&o).contains("removal ended"), "{}", printed(&o));
 }

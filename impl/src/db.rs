@@ -416,6 +416,8 @@ impl Db {
         path: &Path,
         check: impl FnOnce(&Db) -> Result<T>,
     ) -> Result<(Db, T)> {
+        let wal = std::path::PathBuf::from(format!("{}-wal", path.display()));
+        let had_wal = wal.exists();
         let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
             .map_err(|e| map_open_error(path, e))?;
         conn.busy_timeout(Duration::from_millis(200))
@@ -424,16 +426,21 @@ impl Db {
             "PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
         )
         .map_err(|e| map_open_error(path, e))?;
-        // A damaged file would start an engine that fails mid-way on the first page it touches:
-        // check every page's structure before anything runs (or is written).
         let db = Db { conn };
         // A refusal must leave the files as they are: closing would checkpoint the WAL into
-        // the database and delete it, with whatever a damaged WAL still holds.
+        // the database and delete it, with whatever a damaged WAL still holds; and an empty WAL
+        // that the open created (the database had none) goes again.
         let keep_wal = |db: Db| {
             let _ = db
                 .conn
                 .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true);
+            drop(db);
+            if !had_wal && std::fs::metadata(&wal).is_ok_and(|m| m.len() == 0) {
+                let _ = std::fs::remove_file(&wal);
+            }
         };
+        // A damaged file would start an engine that fails mid-way on the first page it touches:
+        // check every page's structure before anything runs (or is written).
         if let Err(e) = quick_check(&db.conn, path) {
             keep_wal(db);
             return Err(e);

@@ -84,9 +84,16 @@ pub fn resume_dir(dir: &Path, trace: Option<&Path>, limit_ms: Option<u64>) -> Re
         crate::outfile::check_target(tp).map_err(|e| Error::BadInput(format!("--trace {e}")))?;
     }
     // The trace is compared with the database before the engine writes anything to it.
-    let (db, last_traced) = Db::open_engine_with(&path, |db| match trace {
-        Some(tp) => dir::check_trace_belongs(tp, dir, &db.load()?),
-        None => Ok(0),
+    // So are the rows with the state they were committed with: a database edited behind the
+    // engine's back (a status outside oVirt's enums, a row deleted) is refused as it is.
+    let (db, last_traced) = Db::open_engine_with(&path, |db| {
+        let p = db.load()?;
+        check_counts(&path, &p)?;
+        dir::check_rows(&path, db, &p)?;
+        match trace {
+            Some(tp) => dir::check_trace_belongs(tp, dir, &p),
+            None => Ok(0),
+        }
     })?;
     let p = db.load()?;
     let mut settings = p.settings;
@@ -94,16 +101,6 @@ pub fn resume_dir(dir: &Path, trace: Option<&Path>, limit_ms: Option<u64>) -> Re
         settings.limit_ms = l;
     }
     settings.validate()?;
-    let n = p.settings.disks as usize;
-    if p.layout.disks.len() != n || p.state.disk_count() != n {
-        return Err(Error::BadInput(format!(
-            "{}: the engine database is inconsistent ({} disk(s) in its settings, {} in its layout, {} in its state)",
-            path.display(),
-            n,
-            p.layout.disks.len(),
-            p.state.disk_count()
-        )));
-    }
     // The live backend's host is restarted from the files (the daemon died with its engine).
     let (storage, live): (Arc<dyn Storage>, _) = match p.layout.storage.as_str() {
         "qcow2" => (Arc::new(Qcow2::open(dir, p.layout.disks.len())?), None),
@@ -143,6 +140,21 @@ pub fn resume_dir(dir: &Path, trace: Option<&Path>, limit_ms: Option<u64>) -> Re
         o.guest = Some(l.shutdown());
     }
     Ok(o)
+}
+
+/// Refuses a database whose settings, layout and state do not agree on the number of disks.
+fn check_counts(path: &Path, p: &crate::db::Persisted) -> Result<()> {
+    let n = p.settings.disks as usize;
+    if p.layout.disks.len() != n || p.state.disk_count() != n {
+        return Err(Error::BadInput(format!(
+            "{}: the engine database is inconsistent ({} disk(s) in its settings, {} in its layout, {} in its state)",
+            path.display(),
+            n,
+            p.layout.disks.len(),
+            p.state.disk_count()
+        )));
+    }
+    Ok(())
 }
 
 /// One removal on the in-memory backend, with its database in `db_dir` (stress and tests).
