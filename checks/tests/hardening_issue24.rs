@@ -331,3 +331,46 @@ fn defect5_resume_refuses_rows_outside_ovirts_enums_and_deleted_rows() {
     assert_ne!(o.status.code(), Some(2), "{}", printed(&o));
     assert!(stdout(&o).contains("removal ended"), "{}", printed(&o));
 }
+
+#[test]
+#[ignore = "slow tier: runs the engine on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
+fn defect6_an_engine_whose_database_is_unlinked_or_replaced_stops() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, want) in [
+        ("unlinked", "engine.db was unlinked while the engine ran"),
+        (
+            "replaced",
+            "engine.db was replaced by another file while the engine ran",
+        ),
+    ] {
+        // A slow tick: the removal is far from its end when the file goes.
+        let (child, dir, trace) = started_run(tmp.path(), name, "50", 8);
+        let db = dir.join("engine.db");
+        if name == "unlinked" {
+            std::fs::remove_file(&db).unwrap();
+        } else {
+            let other = dir.join("other.db");
+            std::fs::copy(&db, &other).unwrap();
+            std::fs::rename(&other, &db).unwrap();
+        }
+        let gone_at = trace_lines(&trace);
+        let o = child.wait_with_output().unwrap();
+        let text = printed(&o);
+        assert_eq!(o.status.code(), Some(3), "{text}");
+        assert!(
+            stdout(&o).contains("the engine stopped: cannot commit"),
+            "{text}"
+        );
+        assert!(stdout(&o).contains(want), "{text}");
+        assert!(!text.contains("removal ended"), "{text}");
+        // It stopped at once: at most the step in flight went into the trace after the removal.
+        assert!(trace_lines(&trace) <= gone_at + 2, "{text}");
+        if name == "unlinked" {
+            let o = livemerge(&["resume", "--dir", dir.to_str().unwrap()]);
+            assert_refused(
+                &o,
+                "no engine.db, but its write-ahead log engine.db-wal is there",
+            );
+        }
+    }
+}

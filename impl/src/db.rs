@@ -280,6 +280,16 @@ fn parse<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T> {
 /// An open engine database.
 pub struct Db {
     conn: Connection,
+    /// The engine's database file as it was opened (path, device, inode): checked before every
+    /// commit, so that an engine whose file was unlinked or replaced under it stops instead of
+    /// committing into a file nobody will read again. `None` for a reader.
+    file: Option<(std::path::PathBuf, u64, u64)>,
+}
+
+/// Device and inode of `path`.
+fn identity(path: &Path) -> std::io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).map(|m| (m.dev(), m.ino()))
 }
 
 fn write_rows(tx: &rusqlite::Transaction<'_>, rows: &Rows) -> rusqlite::Result<()> {
@@ -426,7 +436,12 @@ impl Db {
             "PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
         )
         .map_err(|e| map_open_error(path, e))?;
-        let db = Db { conn };
+        let (dev, ino) =
+            identity(path).map_err(|e| Error::Db(format!("{}: {e}", path.display())))?;
+        let db = Db {
+            conn,
+            file: Some((path.to_path_buf(), dev, ino)),
+        };
         // A refusal must leave the files as they are: closing would checkpoint the WAL into
         // the database and delete it, with whatever a damaged WAL still holds; and an empty WAL
         // that the open created (the database had none) goes again.
@@ -475,7 +490,7 @@ impl Db {
             r.get::<_, i64>(0)
         })
         .map_err(|e| map_open_error(path, e))?;
-        Ok(Db { conn })
+        Ok(Db { conn, file: None })
     }
 
     /// Commits one applied event: the oVirt rows of `after`, the state, the log row.
@@ -488,6 +503,7 @@ impl Db {
         after: &State,
         rows: &Rows,
     ) -> Result<()> {
+        self.check_still_there()?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -502,6 +518,27 @@ impl Db {
         )?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// Fails when the engine's database file is no longer at its path (unlinked, or renamed
+    /// away) or another file took its place: a commit now would go into a file that `resume`
+    /// and `audit` never read, and the run would report steps that are lost.
+    fn check_still_there(&self) -> Result<()> {
+        let Some((path, dev, ino)) = &self.file else {
+            return Ok(());
+        };
+        match identity(path) {
+            Ok(id) if id == (*dev, *ino) => Ok(()),
+            Ok(_) => Err(Error::Db(format!(
+                "{} was replaced by another file while the engine ran: stopping before the next commit",
+                path.display()
+            ))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::Db(format!(
+                "{} was unlinked while the engine ran (removed or renamed): stopping before the next commit",
+                path.display()
+            ))),
+            Err(e) => Err(Error::Db(format!("{}: {e}", path.display()))),
+        }
     }
 
     /// The engine's persisted settings, ids and state.
@@ -623,6 +660,13 @@ pub const DB_FILE: &str = "engine.db";
 /// The path of an engine directory's database; fails if `dir` is not an engine directory.
 pub fn db_path(dir: &Path) -> Result<std::path::PathBuf> {
     let p = dir.join(DB_FILE);
+    let wal = dir.join(format!("{DB_FILE}-wal"));
+    if !p.exists() && wal.exists() {
+        return Err(Error::NotEngineDir(format!(
+            "{}: no {DB_FILE}, but its write-ahead log {DB_FILE}-wal is there: the database was removed (while an engine ran on it?), and its steps cannot be recovered from the log alone: nothing to resume",
+            dir.display()
+        )));
+    }
     if !p.is_file() {
         return Err(Error::NotEngineDir(format!(
             "{} is not an engine directory (no {DB_FILE}; start one with `livemerge run --dir`)",
