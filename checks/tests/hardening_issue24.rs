@@ -374,3 +374,26 @@ fn defect6_an_engine_whose_database_is_unlinked_or_replaced_stops() {
         }
     }
 }
+
+#[test]
+#[ignore = "slow tier: runs the engine on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
+fn defect7_a_trace_that_cannot_be_written_is_refused_before_anything_starts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cx = saved_bug(&tmp.path().join("cx"));
+    let before = std::fs::read("/proc/self/status").is_ok();
+    assert!(before, "/proc is mounted");
+    for (i, target) in ["/proc/self/status", "/proc/self/comm"].iter().enumerate() {
+        let dir = tmp.path().join(format!("vm{i}"));
+        let d = dir.to_str().unwrap();
+        for args in [
+            vec!["run", "--dir", d, "--disks", "1", "--tick-ms", "10"],
+            vec!["replay", cx.to_str().unwrap(), "--dir", d],
+        ] {
+            let mut args = args.clone();
+            args.extend(["--trace", target]);
+            let o = livemerge(&args);
+            assert_refused(&o, target);
+            assert!(!dir.exists(), "{args:?}: nothing set up");
+        }
+    }
+}
