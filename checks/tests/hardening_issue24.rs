@@ -397,3 +397,17 @@ fn defect7_a_trace_that_cannot_be_written_is_refused_before_anything_starts() {
         }
     }
 }
+
+#[test]
+#[ignore = "slow tier: runs the engine on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
+fn defect8_a_resume_refused_for_a_held_directory_prints_nothing_of_the_holder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (child, dir, trace) = started_run(tmp.path(), "vm", "50", 3);
+    let (d, t) = (dir.to_str().unwrap(), trace.to_str().unwrap());
+    // Not quiet: the progress lines would come from the shared trace.
+    let o = livemerge(&["resume", "--dir", d, "--trace", t]);
+    assert_refused(&o, "is in use by another livemerge");
+    assert!(!stderr(&o).contains(" step "), "{}", stderr(&o));
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", printed(&o));
+}

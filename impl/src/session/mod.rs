@@ -78,8 +78,27 @@ pub fn run_dir(
 
 /// `livemerge resume`: the engine on `dir` was killed; restart it through the model and finish.
 pub fn resume_dir(dir: &Path, trace: Option<&Path>, limit_ms: Option<u64>) -> Result<Outcome> {
+    resume_locked(dir, lock_engine_dir(dir)?, trace, limit_ms)
+}
+
+/// The lock of an existing engine directory (one with a database): what `resume` takes before
+/// anything else, so that a directory another process holds is refused before this one reads
+/// (or says) anything of its files.
+pub fn lock_engine_dir(dir: &Path) -> Result<DirLock> {
+    db_path(dir)?;
+    lock_dir(dir)
+}
+
+/// [`resume_dir`] on a directory whose lock ([`lock_engine_dir`]) the caller took; held until
+/// the engine is done.
+pub fn resume_locked(
+    dir: &Path,
+    lock: DirLock,
+    trace: Option<&Path>,
+    limit_ms: Option<u64>,
+) -> Result<Outcome> {
+    let _lock = lock;
     let path = db_path(dir)?;
-    let _lock = lock_dir(dir)?;
     if let Some(tp) = trace {
         crate::outfile::check_target(tp).map_err(|e| Error::BadInput(format!("--trace {e}")))?;
     }
