@@ -19,8 +19,8 @@
 
 use crate::files::{read_regular_file, write_atomically, Versioned};
 use crate::report::Trace;
-use livemerge_model::properties::{self, Expectation, Prop};
-use livemerge_model::{describe_step, step, Config, Event, State, MODEL_VERSION};
+use livemerge_model::properties::{self, Expectation, Prop, Witness};
+use livemerge_model::{describe_event, describe_step, step, Config, Event, State, MODEL_VERSION};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -160,6 +160,77 @@ impl CounterexampleFile {
         }
         Ok(file)
     }
+}
+
+impl CounterexampleFile {
+    /// Whether the file is what it says, judged by the model under the file's own configuration:
+    /// every event is accepted, every saved state is the one `step` reaches, and (with
+    /// `witness`) the last state witnesses the file's property (`Prop::witnessed`: a
+    /// counterexample ends in a violation, an example in the property holding). A schedule the
+    /// engine failed to follow ([`ENGINE_CONFORMS`]) has no witness the model can judge. The
+    /// error is one line naming the file as `shown` and the first step that is wrong.
+    pub fn check_path(&self, shown: &str, witness: bool) -> Result<(), String> {
+        let cfg = self.configuration;
+        let prop = self.prop().map_err(|e| format!("{shown}: {e}"))?;
+        match replay(self, &cfg, &prop) {
+            Replay::Refused {
+                index,
+                event,
+                reason,
+            } => Err(format!(
+                "{shown}: step {} ({}) is refused by the model: {reason}",
+                index + 1,
+                describe_event(event)
+            )),
+            Replay::Accepted {
+                diverged: Some(i), ..
+            } => {
+                let model = model_states(&cfg, &self.events);
+                let diff = livemerge_impl::abstraction::discrepancies(&self.states[i], &model[i]);
+                let first = diff.first().map_or(String::new(), |d| {
+                    format!(" (first difference, saved vs the model's: {d})")
+                });
+                Err(if i == 0 {
+                    format!(
+                        "{shown}: the saved initial state is not the model's{first}: the file's states contradict its events"
+                    )
+                } else {
+                    format!(
+                        "{shown}: the states diverge at step {i} ({}): the saved state after it is not the one the model reaches{first}: the file's states contradict its events",
+                        describe_event(self.events[i - 1])
+                    )
+                })
+            }
+            Replay::Accepted {
+                violates: false, ..
+            } if witness && prop.name != ENGINE_CONFORMS => {
+                let (reach, what) = match prop.expectation.witness() {
+                    Witness::Counterexample => ("a violation", "a counterexample"),
+                    Witness::Example => ("an example", "an example"),
+                };
+                Err(format!(
+                    "{shown}: its {} step(s) do not reach {reach} of {} \"{}\" (the model's last state does not witness it): not {what}",
+                    self.events.len(),
+                    prop.expectation.name(),
+                    prop.name
+                ))
+            }
+            Replay::Accepted { .. } => Ok(()),
+        }
+    }
+}
+
+/// The initial state of `cfg`, then the state after each of `events` (as far as `step` accepts
+/// them).
+fn model_states(cfg: &Config, events: &[Event]) -> Vec<State> {
+    let mut states = vec![State::initial(cfg.n())];
+    for &e in events {
+        match step(cfg, states.last().expect("one state at least"), e) {
+            Ok(t) => states.push(t),
+            Err(_) => break,
+        }
+    }
+    states
 }
 
 /// Where a replay of the events through the current model ends.

@@ -17,6 +17,17 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
     livemerge_impl::outfile::write_atomically(path, bytes)
 }
 
+/// Makes `dir` ready for `--save DIR` (created if missing): a path that exists and is not a
+/// directory (a regular file, a device, a symlink to one) is refused before anything runs, by
+/// every command that saves files, in the same words.
+pub fn prepare_save_dir(dir: &Path) -> Result<(), String> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(format!("--save {}: not a directory", dir.display()));
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("--save {}: cannot create: {e}", dir.display()))
+}
+
 /// A kind of versioned JSON file: `{"format": FORMAT, "version": VERSION, ...}`.
 pub struct Versioned {
     /// The `format` field it must have.

@@ -280,6 +280,16 @@ fn parse<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T> {
 /// An open engine database.
 pub struct Db {
     conn: Connection,
+    /// The engine's database file as it was opened (path, device, inode): checked before every
+    /// commit, so that an engine whose file was unlinked or replaced under it stops instead of
+    /// committing into a file nobody will read again. `None` for a reader.
+    file: Option<(std::path::PathBuf, u64, u64)>,
+}
+
+/// Device and inode of `path`.
+fn identity(path: &Path) -> std::io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).map(|m| (m.dev(), m.ino()))
 }
 
 fn write_rows(tx: &rusqlite::Transaction<'_>, rows: &Rows) -> rusqlite::Result<()> {
@@ -416,6 +426,8 @@ impl Db {
         path: &Path,
         check: impl FnOnce(&Db) -> Result<T>,
     ) -> Result<(Db, T)> {
+        let wal = std::path::PathBuf::from(format!("{}-wal", path.display()));
+        let had_wal = wal.exists();
         let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
             .map_err(|e| map_open_error(path, e))?;
         conn.busy_timeout(Duration::from_millis(200))
@@ -424,16 +436,26 @@ impl Db {
             "PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
         )
         .map_err(|e| map_open_error(path, e))?;
-        // A damaged file would start an engine that fails mid-way on the first page it touches:
-        // check every page's structure before anything runs (or is written).
-        let db = Db { conn };
+        let (dev, ino) =
+            identity(path).map_err(|e| Error::Db(format!("{}: {e}", path.display())))?;
+        let db = Db {
+            conn,
+            file: Some((path.to_path_buf(), dev, ino)),
+        };
         // A refusal must leave the files as they are: closing would checkpoint the WAL into
-        // the database and delete it, with whatever a damaged WAL still holds.
+        // the database and delete it, with whatever a damaged WAL still holds; and an empty WAL
+        // that the open created (the database had none) goes again.
         let keep_wal = |db: Db| {
             let _ = db
                 .conn
                 .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true);
+            drop(db);
+            if !had_wal && std::fs::metadata(&wal).is_ok_and(|m| m.len() == 0) {
+                let _ = std::fs::remove_file(&wal);
+            }
         };
+        // A damaged file would start an engine that fails mid-way on the first page it touches:
+        // check every page's structure before anything runs (or is written).
         if let Err(e) = quick_check(&db.conn, path) {
             keep_wal(db);
             return Err(e);
@@ -468,7 +490,7 @@ impl Db {
             r.get::<_, i64>(0)
         })
         .map_err(|e| map_open_error(path, e))?;
-        Ok(Db { conn })
+        Ok(Db { conn, file: None })
     }
 
     /// Commits one applied event: the oVirt rows of `after`, the state, the log row.
@@ -481,6 +503,7 @@ impl Db {
         after: &State,
         rows: &Rows,
     ) -> Result<()> {
+        self.check_still_there()?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -495,6 +518,27 @@ impl Db {
         )?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// Fails when the engine's database file is no longer at its path (unlinked, or renamed
+    /// away) or another file took its place: a commit now would go into a file that `resume`
+    /// and `audit` never read, and the run would report steps that are lost.
+    fn check_still_there(&self) -> Result<()> {
+        let Some((path, dev, ino)) = &self.file else {
+            return Ok(());
+        };
+        match identity(path) {
+            Ok(id) if id == (*dev, *ino) => Ok(()),
+            Ok(_) => Err(Error::Db(format!(
+                "{} was replaced by another file while the engine ran: stopping before the next commit",
+                path.display()
+            ))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::Db(format!(
+                "{} was unlinked while the engine ran (removed or renamed): stopping before the next commit",
+                path.display()
+            ))),
+            Err(e) => Err(Error::Db(format!("{}: {e}", path.display()))),
+        }
     }
 
     /// The engine's persisted settings, ids and state.
@@ -616,6 +660,13 @@ pub const DB_FILE: &str = "engine.db";
 /// The path of an engine directory's database; fails if `dir` is not an engine directory.
 pub fn db_path(dir: &Path) -> Result<std::path::PathBuf> {
     let p = dir.join(DB_FILE);
+    let wal = dir.join(format!("{DB_FILE}-wal"));
+    if !p.exists() && wal.exists() {
+        return Err(Error::NotEngineDir(format!(
+            "{}: no {DB_FILE}, but its write-ahead log {DB_FILE}-wal is there: the database was removed (while an engine ran on it?), and its steps cannot be recovered from the log alone: nothing to resume",
+            dir.display()
+        )));
+    }
     if !p.is_file() {
         return Err(Error::NotEngineDir(format!(
             "{} is not an engine directory (no {DB_FILE}; start one with `livemerge run --dir`)",

@@ -113,7 +113,46 @@ pub fn open_append(path: &Path) -> Result<File, String> {
     if !meta.is_file() {
         return Err(refusal(path, meta.file_type()));
     }
+    if let Some(fs) = kernel_filesystem(&file) {
+        return Err(format!(
+            "{}: refusing to write: it is a file of {fs}, a kernel interface that takes no trace (give a file on a real filesystem)",
+            path.display()
+        ));
+    }
     Ok(file)
+}
+
+/// The name of the kernel pseudo-filesystem `file` is on (procfs, sysfs, ...), if it is on one:
+/// its files look regular and may even open for writing, but a write fails or does something
+/// else than store the bytes (`/proc/self/status`), so a trace there would stop the engine at
+/// its first step instead of being refused before anything starts.
+fn kernel_filesystem(file: &File) -> Option<&'static str> {
+    use std::os::fd::AsRawFd;
+    const KERNEL: [(u64, &str); 13] = [
+        (0x9fa0, "procfs"),
+        (0x6265_6572, "sysfs"),
+        (0x6462_6720, "debugfs"),
+        (0x7472_6163, "tracefs"),
+        (0x0027_e0eb, "cgroupfs"),
+        (0x6367_7270, "cgroup2fs"),
+        (0x7363_6673, "securityfs"),
+        (0x6265_6570, "configfs"),
+        (0xcafe_4a11, "bpffs"),
+        (0xde5e_81e4, "efivarfs"),
+        (0x6165_676c, "pstorefs"),
+        (0xf97c_ff8c, "selinuxfs"),
+        (0x6573_5543, "fusectl"),
+    ];
+    // SAFETY: fstatfs fills the zeroed struct we own from a descriptor we own.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstatfs(file.as_raw_fd(), &mut st) } != 0 {
+        return None;
+    }
+    let magic = st.f_type as u64 & 0xffff_ffff;
+    KERNEL
+        .iter()
+        .find(|(m, _)| *m == magic)
+        .map(|(_, name)| *name)
 }
 
 /// Reads at most `max` bytes of a regular file: a device, a FIFO or a giant file is refused

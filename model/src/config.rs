@@ -178,6 +178,13 @@ impl FromStr for Faults {
                     "unknown fault '{name}' (expected none, all, or a list of: merge-job-fails, delete-volume-fails)"
                 ))
             })?;
+            // A list names each fault once: a repeat is a typo or a misunderstanding (the
+            // faults are a set, not a count of failures), not something to merge silently.
+            if set.contains(fault) {
+                return Err(ConfigError(format!(
+                    "fault '{name}' is listed twice (a fault is on or off; list each at most once)"
+                )));
+            }
             set = set.with(fault);
         }
         Ok(set)

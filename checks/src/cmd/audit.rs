@@ -74,10 +74,22 @@ pub fn run(args: AuditArgs) -> Result<u8, Fail> {
     }
     let mut code = 0;
     if let Some(dir) = &args.dir {
-        let observed = observe_dir(dir).map_err(|e| usage(format!("{}: {e}", dir.display())))?;
         let last = result
             .last
             .unwrap_or_else(|| livemerge_model::State::initial(result.config.n()));
+        let observed = observe_dir(dir).map_err(|e| usage(format!("{}: {e}", dir.display())))?;
+        // Every volume the last state says exists must be there and read as qcow2: a deleted
+        // base reads as "base lacks top's data", which a state that never merged also says.
+        for (d, volume) in volumes_of(&last) {
+            if let Err(e) = livemerge_impl::storage::qcow2::read_volume(dir, d, volume) {
+                say!(
+                    "{}: disk-{}'s {volume}, which the trace's last state says exists, cannot be read: {e}",
+                    dir.display(),
+                    d + 1
+                );
+                return Ok(1);
+            }
+        }
         let diff = discrepancies(&observed.state, &last);
         if !diff.is_empty() {
             say!(
@@ -109,4 +121,16 @@ pub fn run(args: AuditArgs) -> Result<u8, Fail> {
         );
     }
     Ok(code)
+}
+
+/// The volumes a state says exist, per disk (0-based): base always (nothing deletes it), top
+/// while the model's `top_exists` holds.
+fn volumes_of(s: &livemerge_model::State) -> Vec<(usize, &'static str)> {
+    use livemerge_impl::storage::{BASE, TOP};
+    (0..s.disk_count())
+        .flat_map(|d| {
+            let top = s.disk(d).flags().top_exists().then_some((d, TOP));
+            std::iter::once((d, BASE)).chain(top)
+        })
+        .collect()
 }

@@ -218,11 +218,7 @@ fn save(
 }
 
 fn prepare_dir(dir: &std::path::Path) -> Result<(), Fail> {
-    if dir.exists() && !dir.is_dir() {
-        return Err(usage(format!("--save {}: not a directory", dir.display())));
-    }
-    std::fs::create_dir_all(dir)
-        .map_err(|e| usage(format!("--save {}: cannot create: {e}", dir.display())))
+    crate::files::prepare_save_dir(dir).map_err(usage)
 }
 
 fn replay_model(path: &std::path::Path, flags: &ModelArgs) -> Result<u8, Fail> {

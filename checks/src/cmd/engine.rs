@@ -296,8 +296,11 @@ fn run_faults(args: &RunArgs) -> Result<InjectedFaults, Fail> {
 
 pub fn resume(args: ResumeArgs) -> Result<u8, Fail> {
     let limit_ms = args.limit_secs.map(limit);
+    // The lock before the progress lines start: another process's steps in a shared trace
+    // must not be printed as ours before we find the directory in use.
+    let lock = session::lock_engine_dir(&args.dir).map_err(fail)?;
     let o = with_progress(args.trace.as_deref(), args.quiet, "resume", None, |trace| {
-        session::resume_dir(&args.dir, trace, limit_ms)
+        session::resume_locked(&args.dir, lock, trace, limit_ms)
     })
     .map_err(fail)?;
     say_raw!("{}", report::text(&o, "resume", Some(&args.dir)));

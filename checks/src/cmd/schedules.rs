@@ -44,6 +44,10 @@ pub fn run(args: SchedulesArgs) -> Result<u8, Fail> {
             u64::MAX
         ))
     })?;
+    // Like `check --save`: a target that is not a directory is refused before anything runs.
+    if let Some(dir) = &args.save {
+        crate::files::prepare_save_dir(dir).map_err(usage)?;
+    }
     // A fresh directory of a random name, created by us alone (a predictable name in /tmp could
     // be a symlink planted to make us write, and remove, elsewhere); removed when dropped.
     let scratch_dir = tempfile::Builder::new()
@@ -73,8 +77,7 @@ pub fn run(args: SchedulesArgs) -> Result<u8, Fail> {
                     say_raw!("{}", format_trace(&f.config, &t));
                 }
                 if let Some(dir) = &args.save {
-                    std::fs::create_dir_all(dir)
-                        .map_err(|e| usage(format!("--save {}: {e}", dir.display())))?;
+                    crate::files::prepare_save_dir(dir).map_err(usage)?;
                     let p = save_failure(&f, dir).map_err(usage)?;
                     say!("saved {}", p.display());
                 }

@@ -22,6 +22,11 @@ pub fn run(args: ShowArgs) -> Result<u8, Fail> {
     let file = CounterexampleFile::load(&args.file).map_err(usage)?;
     let cfg = file.configuration;
     let prop = file.prop().map_err(usage)?;
+    // Only a path the model takes, state for state, to a witness of its property is shown as
+    // one: a refused step, a saved state the model does not reach, or a path that stops short
+    // of the violation it names is refused (exit 2), naming the first step that is wrong.
+    file.check_path(&args.file.display().to_string(), true)
+        .map_err(usage)?;
     // Rebuild through the model: the descriptions come from the states before and after each step.
     let trace = Trace::rebuild_concrete(&cfg, &file.events).map_err(|(i, r)| {
         usage(format!(

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::settings::Settings;
 use crate::storage::qcow2::{self, Qcow2};
 use crate::trace::Trace;
-use livemerge_model::State;
+use livemerge_model::{CmdStatus, Snapshot, State};
 use std::path::Path;
 
 /// Present while `run` sets a directory up; lets a re-run redo an interrupted setup.
@@ -223,3 +223,105 @@ pub(crate) fn check_trace_belongs(tp: &Path, dir: &Path, p: &Persisted) -> Resul
     }
     Ok(x.last_seq)
 }
+
+/// Refuses a database whose oVirt rows are not the ones its engine committed: every step
+/// commits the rows of its state with the state in one transaction, so the rows are always
+/// `project(state)`. A status outside oVirt's closed enums (as the model reads them), a row
+/// deleted or added, or a field changed is corruption, and `resume` must not build on it. Run
+/// before the engine writes anything. The error is one line naming the first problem.
+pub(crate) fn check_rows(path: &Path, db: &Db, p: &Persisted) -> Result<()> {
+    let rows = db.read_rows()?;
+    let corrupt = |what: String| {
+        Error::BadInput(format!(
+            "{} is corrupt: {what}: its rows are not the ones its engine committed (seq {}); refusing to resume (nothing was changed)",
+            path.display(),
+            p.seq
+        ))
+    };
+    let who = |id: &str| -> String {
+        if id == p.layout.parent_command_id {
+            return "the parent's (RemoveSnapshot)".into();
+        }
+        match p.layout.disks.iter().position(|d| d.child_command_id == id) {
+            Some(i) => format!("disk-{}'s child's", i + 1),
+            None => format!("command {id}'s"),
+        }
+    };
+    // oVirt's enums are closed: a value outside them is named as such.
+    for c in &rows.commands {
+        if CmdStatus::from_ovirt_name(&c.status).is_none() {
+            return Err(corrupt(format!(
+                "{} row in command_entities has status '{}', which is not an oVirt command status",
+                who(&c.command_id),
+                c.status
+            )));
+        }
+    }
+    if let Some(s) = &rows.snapshot {
+        if Snapshot::from_ovirt_name(&s.status).is_none() {
+            return Err(corrupt(format!(
+                "the snapshots row has status '{}', which is not an oVirt snapshot status",
+                s.status
+            )));
+        }
+    }
+    for i in &rows.images {
+        if !IMAGE_STATUSES.contains(&i.image_status.as_str()) {
+            return Err(corrupt(format!(
+                "image {} has status '{}', which is not an oVirt image status",
+                i.image_guid, i.image_status
+            )));
+        }
+    }
+    let want = crate::db::project(&p.state, &p.layout);
+    if rows == want {
+        return Ok(());
+    }
+    for w in &want.commands {
+        match rows.commands.iter().find(|c| c.command_id == w.command_id) {
+            None => {
+                return Err(corrupt(format!(
+                    "{} row in command_entities is missing",
+                    who(&w.command_id)
+                )))
+            }
+            Some(c) if c != w => {
+                return Err(corrupt(format!(
+                    "{} row in command_entities differs (status {}, committed {})",
+                    who(&w.command_id),
+                    c.status,
+                    w.status
+                )))
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(c) = rows.commands.iter().find(|c| !want.commands.contains(c)) {
+        return Err(corrupt(format!(
+            "command_entities holds a row the engine did not commit ({} row, status {})",
+            who(&c.command_id),
+            c.status
+        )));
+    }
+    match (&rows.snapshot, &want.snapshot) {
+        (None, Some(_)) => return Err(corrupt("the snapshots row is missing".into())),
+        (Some(_), None) => {
+            return Err(corrupt(
+                "a snapshots row is there that the engine deleted".into(),
+            ))
+        }
+        (Some(r), Some(w)) if r != w => {
+            return Err(corrupt(format!(
+                "the snapshots row differs (status {}, committed {})",
+                r.status, w.status
+            )))
+        }
+        _ => {}
+    }
+    Err(corrupt(
+        "the images rows differ from the ones committed".into(),
+    ))
+}
+
+/// oVirt's `ImageStatus` values a row may hold.
+const IMAGE_STATUSES: [&str; 3] = ["OK", "LOCKED", "ILLEGAL"];

@@ -78,15 +78,41 @@ pub fn run_dir(
 
 /// `livemerge resume`: the engine on `dir` was killed; restart it through the model and finish.
 pub fn resume_dir(dir: &Path, trace: Option<&Path>, limit_ms: Option<u64>) -> Result<Outcome> {
+    resume_locked(dir, lock_engine_dir(dir)?, trace, limit_ms)
+}
+
+/// The lock of an existing engine directory (one with a database): what `resume` takes before
+/// anything else, so that a directory another process holds is refused before this one reads
+/// (or says) anything of its files.
+pub fn lock_engine_dir(dir: &Path) -> Result<DirLock> {
+    db_path(dir)?;
+    lock_dir(dir)
+}
+
+/// [`resume_dir`] on a directory whose lock ([`lock_engine_dir`]) the caller took; held until
+/// the engine is done.
+pub fn resume_locked(
+    dir: &Path,
+    lock: DirLock,
+    trace: Option<&Path>,
+    limit_ms: Option<u64>,
+) -> Result<Outcome> {
+    let _lock = lock;
     let path = db_path(dir)?;
-    let _lock = lock_dir(dir)?;
     if let Some(tp) = trace {
         crate::outfile::check_target(tp).map_err(|e| Error::BadInput(format!("--trace {e}")))?;
     }
     // The trace is compared with the database before the engine writes anything to it.
-    let (db, last_traced) = Db::open_engine_with(&path, |db| match trace {
-        Some(tp) => dir::check_trace_belongs(tp, dir, &db.load()?),
-        None => Ok(0),
+    // So are the rows with the state they were committed with: a database edited behind the
+    // engine's back (a status outside oVirt's enums, a row deleted) is refused as it is.
+    let (db, last_traced) = Db::open_engine_with(&path, |db| {
+        let p = db.load()?;
+        check_counts(&path, &p)?;
+        dir::check_rows(&path, db, &p)?;
+        match trace {
+            Some(tp) => dir::check_trace_belongs(tp, dir, &p),
+            None => Ok(0),
+        }
     })?;
     let p = db.load()?;
     let mut settings = p.settings;
@@ -94,16 +120,6 @@ pub fn resume_dir(dir: &Path, trace: Option<&Path>, limit_ms: Option<u64>) -> Re
         settings.limit_ms = l;
     }
     settings.validate()?;
-    let n = p.settings.disks as usize;
-    if p.layout.disks.len() != n || p.state.disk_count() != n {
-        return Err(Error::BadInput(format!(
-            "{}: the engine database is inconsistent ({} disk(s) in its settings, {} in its layout, {} in its state)",
-            path.display(),
-            n,
-            p.layout.disks.len(),
-            p.state.disk_count()
-        )));
-    }
     // The live backend's host is restarted from the files (the daemon died with its engine).
     let (storage, live): (Arc<dyn Storage>, _) = match p.layout.storage.as_str() {
         "qcow2" => (Arc::new(Qcow2::open(dir, p.layout.disks.len())?), None),
@@ -143,6 +159,21 @@ pub fn resume_dir(dir: &Path, trace: Option<&Path>, limit_ms: Option<u64>) -> Re
         o.guest = Some(l.shutdown());
     }
     Ok(o)
+}
+
+/// Refuses a database whose settings, layout and state do not agree on the number of disks.
+fn check_counts(path: &Path, p: &crate::db::Persisted) -> Result<()> {
+    let n = p.settings.disks as usize;
+    if p.layout.disks.len() != n || p.state.disk_count() != n {
+        return Err(Error::BadInput(format!(
+            "{}: the engine database is inconsistent ({} disk(s) in its settings, {} in its layout, {} in its state)",
+            path.display(),
+            n,
+            p.layout.disks.len(),
+            p.state.disk_count()
+        )));
+    }
+    Ok(())
 }
 
 /// One removal on the in-memory backend, with its database in `db_dir` (stress and tests).

@@ -344,3 +344,23 @@ impl Storage for Qcow2 {
         })
     }
 }
+
+/// Reads `volume` of disk `d` (0-based) under the engine directory `dir` as a qcow2 image
+/// (`qemu-img info`, without taking its lock): a one-line error when it is missing or is not a
+/// readable qcow2 image. `audit --dir` asks this of every volume the trace's last state says
+/// exists (the facts alone cannot tell a deleted base from one that never held top's data).
+pub fn read_volume(dir: &Path, d: usize, volume: &str) -> Result<(), String> {
+    let dd = disk_dir(dir, d);
+    let path = dd.join(volume);
+    match std::fs::metadata(&path) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => return Err(format!("{} is not a regular file", path.display())),
+        Err(e) => return Err(format!("{} is missing ({e})", path.display())),
+    }
+    run_ok(
+        &dd,
+        "qemu-img",
+        &["info", "-U", "-f", "qcow2", "--output=json", volume],
+    )
+    .map(|_| ())
+}
