@@ -15,7 +15,7 @@ pub fn text(o: &Outcome, what: &str, dir: Option<&Path>) -> String {
         "livemerge {what}: release {}, {} disk(s), backoff {}, tick {} ms, storage {}",
         s.poller,
         s.disks,
-        s.backoff.name(),
+        s.backoff().name(),
         s.tick_ms,
         o.layout.storage
     );

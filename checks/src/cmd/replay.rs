@@ -35,6 +35,11 @@ pub struct ReplayArgs {
     /// The poller's tick in milliseconds (the script, not the clock, decides the order).
     #[arg(long, default_value_t = 5, value_parser = crate::bounds::tick_ms)]
     pub tick_ms: u64,
+    /// Ticks a command may stay ACTIVE before the poller's expiry pass fails it: a path's
+    /// `Expire` step waits that long after its removal stopped moving, so give a short one (e.g.
+    /// 100) to replay a path through expiry [default: oVirt's 3000 minutes at its 1 s tick].
+    #[arg(long = "command-lifetime", value_name = "TICKS", default_value_t = livemerge_impl::settings::DEFAULT_COMMAND_LIFETIME_TICKS, value_parser = crate::bounds::lifetime_ticks)]
+    pub command_lifetime: u64,
     /// Write one JSON line per applied event to this file.
     #[arg(long)]
     pub trace: Option<PathBuf>,
@@ -58,9 +63,11 @@ pub fn run(args: ReplayArgs) -> Result<u8, Fail> {
         )));
     }
     let poller = args.poller.unwrap_or(cfg.release);
+    // No backoff given: the engine's poller is the release's (a script orders the events anyway).
     let settings = Settings {
         poller,
         tick_ms: args.tick_ms,
+        command_lifetime_ticks: args.command_lifetime,
         ..Settings::following(&cfg)
     };
     settings.validate().map_err(|e| usage(e.to_string()))?;

@@ -181,7 +181,7 @@ impl Delays {
 pub(crate) fn run(engine: Arc<Engine>) {
     let tick = engine.settings().tick();
     let n = engine.config().n();
-    let mut delays = Delays::new(engine.settings().backoff);
+    let mut delays = Delays::new(engine.settings().backoff());
     let mut rng = fastrand::Rng::with_seed(engine.settings().seed ^ 0x005e_ed0f_9011);
     // The poller runs for the engine's whole life, so a request arrives at no particular
     // moment of its cycle: start at a random phase of the tick and, for the 10-tick passes of
