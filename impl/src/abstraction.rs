@@ -334,10 +334,16 @@ mod tests {
             .iter()
             .find(|s| !s.parent().flags().expired() && s.parent().flags().begun())
             .unwrap();
-        assert_eq!(keep_expired(&with, without).map(|s| s.parent().flags().expired()), Ok(true));
+        assert_eq!(
+            keep_expired(&with, without).map(|s| s.parent().flags().expired()),
+            Ok(true)
+        );
         let cleared = keep_expired(&without, with).unwrap();
         assert!(!cleared.parent().flags().expired());
         let d = discrepancies(&cleared, &with);
-        assert!(d.len() == 1 && d[0].starts_with("parent.f:"), "only the flag: {d:?}");
+        assert!(
+            d.len() == 1 && d[0].starts_with("parent.f:"),
+            "only the flag: {d:?}"
+        );
     }
 }

@@ -239,7 +239,11 @@ mod tests {
         o.insert("backoff".into(), "capped".into());
         let s: Settings = serde_json::from_value(v).unwrap();
         assert_eq!(s.command_lifetime_ticks, 180_000);
-        assert_eq!(s.backoff, Some(Backoff::Capped), "an old run's backoff stands");
+        assert_eq!(
+            s.backoff,
+            Some(Backoff::Capped),
+            "an old run's backoff stands"
+        );
         assert_eq!(
             s.command_lifetime(),
             Duration::from_secs(3000 * 60),
