@@ -3,6 +3,10 @@
 
 mod common;
 
+use common::merged_restart::{
+    assert_audits, assert_failed_then_refused, one_disk_restart, record_of,
+    retry_after_a_merged_restart,
+};
 use common::{livemerge, printed as text};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -308,4 +312,90 @@ fn a_restart_after_vm_merge_reached_the_host_replays_on_real_images() {
         "{}",
         text(&a)
     );
+}
+
+#[test]
+#[ignore = "slow tier: replays on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
+fn from_4_0_a_retry_completes_the_merge_a_restart_caught_after_vm_merge() {
+    use livemerge_model::Release;
+    let events = retry_after_a_merged_restart(Release::V4_0_2);
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("retry.json");
+    common::save_path(&one_disk_restart(Release::V4_0_2, 1), &events, &file);
+    let (vm, trace) = (tmp.path().join("vm"), tmp.path().join("trace.jsonl"));
+    let o = replay(&file, &vm, &["--trace", trace.to_str().unwrap(), "-q"]);
+    let out = text(&o);
+    assert!(
+        out.contains(&format!("the engine followed all {} steps", events.len())),
+        "{events:?}\n{out}"
+    );
+    assert!(out.contains("removal ended: snapshot deleted"), "{out}");
+    assert!(out.contains("snapshots: no row (deleted)"), "{out}");
+    assert!(out.contains("command_entities: no rows"), "{out}");
+    assert!(out.contains("images disk-1: base OK active\n"), "{out}");
+    assert!(
+        out.contains("disk-1: active base.qcow2, chain base (merged), top volume deleted, base holds top's data; all data readable"),
+        "{out}"
+    );
+    let records = assert_failed_then_refused(&trace);
+    // 4.0 takes the refusal for a running merge: the Merge grandchild goes on and succeeds.
+    let (at, _) = record_of(&records, "merge_refused");
+    assert_eq!(records[at]["after"]["disks"][0]["task"], "Executing");
+    // qemu-img itself: base has no backing file, top is gone.
+    let info = Command::new("qemu-img")
+        .args(["info", "--output=json", "-U"])
+        .arg(vm.join("disk-1").join("base.qcow2"))
+        .output()
+        .unwrap();
+    let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert!(info.get("backing-filename").is_none(), "{info}");
+    assert!(!vm.join("disk-1").join("top.qcow2").exists());
+    // The database now agrees with storage: every safety property holds on the real end state.
+    let obs = livemerge_impl::abstraction::observe_dir(&vm).unwrap();
+    let cfg = one_disk_restart(Release::V4_0_2, 1);
+    for p in livemerge_model::properties::all(&cfg)
+        .into_iter()
+        .filter(|p| p.expectation == livemerge_model::properties::Expectation::Always)
+    {
+        assert!((p.holds)(&cfg, &obs.state), "{}: {out}", p.name);
+    }
+    assert!(obs.rows.snapshot.is_none() && obs.rows.commands.is_empty());
+    assert_eq!(obs.rows.images.len(), 1, "base alone");
+    assert_audits(&trace, &vm, &records);
+}
+
+#[test]
+#[ignore = "slow tier: replays on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
+fn on_3_6_1_the_retry_of_a_merged_restart_fails_its_refused_merge_and_keeps_the_snapshot() {
+    use livemerge_model::Release;
+    let events = retry_after_a_merged_restart(Release::V3_6_1);
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("retry.json");
+    common::save_path(&one_disk_restart(Release::V3_6_1, 1), &events, &file);
+    let (vm, trace) = (tmp.path().join("vm"), tmp.path().join("trace.jsonl"));
+    let o = replay(&file, &vm, &["--trace", trace.to_str().unwrap(), "-q"]);
+    let out = text(&o);
+    assert!(
+        out.contains(&format!("the engine followed all {} steps", events.len())),
+        "{events:?}\n{out}"
+    );
+    assert!(
+        out.contains("removal ended: it failed, the snapshot is kept"),
+        "{out}"
+    );
+    assert!(out.contains(" OK [disk-1]"), "the snapshot is OK: {out}");
+    assert!(
+        out.contains("images disk-1: base OK, top ILLEGAL active"),
+        "{out}"
+    );
+    assert!(
+        out.contains("disk-1: active base.qcow2, chain base (merged), top volume exists"),
+        "{out}"
+    );
+    let records = assert_failed_then_refused(&trace);
+    // 3.6 has no catch for mergeErr: the Merge grandchild fails, and with it the retry.
+    let (at, _) = record_of(&records, "merge_refused");
+    assert_eq!(records[at]["after"]["disks"][0]["task"], "Failed");
+    assert_eq!(records.last().unwrap()["after"]["retries"], 1);
+    assert_audits(&trace, &vm, &records);
 }
