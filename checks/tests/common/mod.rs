@@ -78,8 +78,8 @@ pub fn path_through(
         for (e, t) in successors(cfg, &s) {
             let passed = milestones.get(met).is_some_and(|m| m(e, &t));
             let next = (t, met + usize::from(passed));
-            if !came.contains_key(&next) {
-                came.insert(next, Some((k, e)));
+            if let std::collections::hash_map::Entry::Vacant(v) = came.entry(next) {
+                v.insert(Some((k, e)));
                 q.push_back(next);
             }
         }
