@@ -13,9 +13,9 @@ pub struct ModelArgs {
     /// `any`: safety properties proved for every number of disks.
     #[arg(long, value_parser = parse_disks)]
     pub disks: Option<DiskCount>,
-    /// The oVirt release whose rules to follow: 3.6.0 (bug 1280160), 3.6.1 (its fix), 4.0.0,
-    /// 4.0.2, 4.1.0 (see docs/releases.md) [default: 4.0.2]. `--poller` is an alias; its `4.0`
-    /// means 4.0.0.
+    /// The oVirt release whose rules to follow: 3.5.0 (bug 1280160, fixed-delay poller), 3.5.7
+    /// (its fix on the 3.5 branch), 3.6.0 (bug 1280160), 3.6.1 (its fix), 4.0.0, 4.0.2, 4.1.0
+    /// (see docs/releases.md) [default: 4.0.2]. `--poller` is an alias; its `4.0` means 4.0.0.
     #[arg(long, alias = "poller")]
     pub release: Option<Release>,
     /// Faults to inject: none, all, or a comma-separated list of merge-job-fails,

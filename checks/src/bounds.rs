@@ -6,6 +6,7 @@
 //! | flag | bound |
 //! |---|---|
 //! | `--tick-ms` | 1 to 60,000 |
+//! | `--command-lifetime` | 1 to 18,000,000 ticks |
 //! | `--start-cost-ms`, `--job-ms` | 0 to 60,000 |
 //! | `--limit-secs` | more than 0, at most a year |
 //! | `--timeout` | more than 0, at most a year |
@@ -16,7 +17,9 @@
 //! | `--disks`, `--max-n` | 1 to the model's `MAX_DISKS` |
 //! | `--restarts` | 0 to 3 (the model's configuration) |
 
-use livemerge_impl::settings::{MAX_COST_MS, MAX_LIMIT_SECS, MAX_POOL_THREADS, MAX_TICK_MS};
+use livemerge_impl::settings::{
+    MAX_COMMAND_LIFETIME_TICKS, MAX_COST_MS, MAX_LIMIT_SECS, MAX_POOL_THREADS, MAX_TICK_MS,
+};
 
 /// The most runs of `stress` or `schedules` in one invocation.
 pub const MAX_RUNS: u64 = 1_000_000;
@@ -41,6 +44,11 @@ fn in_range<T: PartialOrd + std::fmt::Display + Copy>(v: T, lo: T, hi: T) -> Res
 /// `--tick-ms`: the poller's tick.
 pub fn tick_ms(s: &str) -> Result<u64, String> {
     in_range(number(s)?, 1, MAX_TICK_MS)
+}
+
+/// `--command-lifetime`: how many ticks a command may stay ACTIVE before it expires.
+pub fn lifetime_ticks(s: &str) -> Result<u64, String> {
+    in_range(number(s)?, 1, MAX_COMMAND_LIFETIME_TICKS)
 }
 
 /// `--start-cost-ms`, `--job-ms`: a simulated cost (fractions allowed).

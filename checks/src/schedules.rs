@@ -50,11 +50,13 @@ pub fn random_path(cfg: &Config, seed: u64) -> Vec<Event> {
 /// Runs `events` on a fresh in-memory engine in `dir`; `Err` says how the engine departed from
 /// the model.
 pub fn run_on_engine(cfg: &Config, events: &[Event], dir: &Path) -> Result<(), String> {
-    // A fast clock and a small pool: the script, not the timing, orders the events.
+    // A fast clock and a small pool: the script, not the timing, orders the events. A short
+    // command lifetime: a path's expiry comes 20 ticks after its removal stopped moving.
     let settings = Settings {
         tick_ms: 1,
         pool_threads: 4,
         limit_ms: 60_000,
+        command_lifetime_ticks: 20,
         ..Settings::following(cfg)
     };
     let trace = dir.join("trace.jsonl");

@@ -89,8 +89,9 @@ fn the_4_0_2_release_keeps_the_snapshot_safe_and_marks_what_a_restart_breaks() {
             "TopIllegal"
         );
         // ... and a retry finishes it: its VM.merge no longer finds top in the chain, and 4.0's
-        // MergeCommand takes that refusal (mergeErr) for a running merge and verifies the chain
-        // (MergeCommand.java:58-72 at ovirt-engine-4.0.0).
+        // MergeCommand takes that refusal (mergeErr) for a running merge whose chain MERGE_STATUS
+        // then verifies (MergeCommand.java:58-72 at ovirt-engine-4.0.0; replayed on real hosts
+        // in checks/tests/replay.rs and checks/tests/live.rs).
         assert_eq!(
             property(&r, "a failed removal can be retried to completion")["holds"],
             true

@@ -49,6 +49,22 @@ fn class3_every_duration_and_count_flag_is_bounded() {
         (&["stress", "--limit-secs", "1e300"], "--limit-secs"),
         (&["resume", "--dir", "d", "--limit-secs=-5"], "--limit-secs"),
         (&["stress", "--pool-threads", "100000"], "--pool-threads"),
+        (&["stress", "--command-lifetime", "0"], "--command-lifetime"),
+        (
+            &[
+                "run",
+                "--dir",
+                "/nonexistent-x",
+                "--command-lifetime",
+                "18000001",
+            ],
+            "--command-lifetime",
+        ),
+        (
+            &["replay", "f.json", "--dir", "d", "--command-lifetime=-1"],
+            "--command-lifetime",
+        ),
+        (&["stress", "--backoff", "sometimes"], "--backoff"),
         (&["stress", "--runs", "0"], "--runs"),
         (&["stress", "--runs", "4294967295"], "--runs"),
         (&["schedules", "--runs", "0"], "--runs"),

@@ -586,3 +586,93 @@ fn ctrl_c_stops_the_daemon_with_the_engine() {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// Replays, on the live host, the model's path where a restart caught a Merge grandchild whose
+/// block-commit the daemon had completed (pivot included), and the user's retry; returns what it
+/// printed and the trace's records.
+fn replay_merged_restart_live(
+    release: livemerge_model::Release,
+    tmp: &Path,
+) -> (
+    String,
+    Vec<serde_json::Value>,
+    std::path::PathBuf,
+    std::path::PathBuf,
+) {
+    use common::merged_restart::{
+        assert_failed_then_refused, one_disk_restart, retry_after_a_merged_restart,
+    };
+    let events = retry_after_a_merged_restart(release);
+    let file = tmp.join("retry.json");
+    common::save_path(&one_disk_restart(release, 1), &events, &file);
+    let (vm, trace) = (tmp.join("vm"), tmp.join("trace.jsonl"));
+    let o = livemerge(&[
+        "replay",
+        file.to_str().unwrap(),
+        "--dir",
+        vm.to_str().unwrap(),
+        "--host",
+        "live",
+        "--trace",
+        trace.to_str().unwrap(),
+        "-q",
+    ]);
+    let out = text(&o);
+    assert!(
+        out.contains(&format!("the engine followed all {} steps", events.len())),
+        "{events:?}\n{out}"
+    );
+    assert!(out.contains("storage live"), "{out}");
+    assert_guest_intact(&out, 1);
+    // The daemon serves base alone: the block-commit pivoted before the restart.
+    assert!(out.contains("serving base.qcow2;"), "{out}");
+    let records = assert_failed_then_refused(&trace);
+    (out, records, vm, trace)
+}
+
+#[test]
+#[ignore = "slow tier: needs qemu-storage-daemon (scripts/test runs it)"]
+fn live_from_4_0_a_retry_completes_the_merge_a_restart_caught_after_vm_merge() {
+    use livemerge_model::Release;
+    let tmp = tempfile::tempdir().unwrap();
+    let (out, records, vm, trace) = replay_merged_restart_live(Release::V4_0_2, tmp.path());
+    assert!(out.contains("removal ended: snapshot deleted"), "{out}");
+    assert!(out.contains("snapshots: no row (deleted)"), "{out}");
+    assert!(out.contains("command_entities: no rows"), "{out}");
+    assert!(out.contains("images disk-1: base OK active\n"), "{out}");
+    assert!(
+        out.contains("disk-1: active base.qcow2, chain base (merged), top volume deleted, base holds top's data; all data readable"),
+        "{out}"
+    );
+    let (at, _) = common::merged_restart::record_of(&records, "merge_refused");
+    assert_eq!(records[at]["after"]["disks"][0]["task"], "Executing");
+    let info = Command::new("qemu-img")
+        .args(["info", "--output=json", "-U"])
+        .arg(vm.join("disk-1").join("base.qcow2"))
+        .output()
+        .unwrap();
+    let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert!(info.get("backing-filename").is_none(), "{info}");
+    assert!(!vm.join("disk-1").join("top.qcow2").exists());
+    common::merged_restart::assert_audits(&trace, &vm, &records);
+}
+
+#[test]
+#[ignore = "slow tier: needs qemu-storage-daemon (scripts/test runs it)"]
+fn live_on_3_6_1_the_retry_of_a_merged_restart_fails_its_refused_merge() {
+    use livemerge_model::Release;
+    let tmp = tempfile::tempdir().unwrap();
+    let (out, records, vm, trace) = replay_merged_restart_live(Release::V3_6_1, tmp.path());
+    assert!(
+        out.contains("removal ended: it failed, the snapshot is kept"),
+        "{out}"
+    );
+    assert!(out.contains(" OK [disk-1]"), "{out}");
+    assert!(
+        out.contains("images disk-1: base OK, top ILLEGAL active"),
+        "{out}"
+    );
+    let (at, _) = common::merged_restart::record_of(&records, "merge_refused");
+    assert_eq!(records[at]["after"]["disks"][0]["task"], "Failed");
+    common::merged_restart::assert_audits(&trace, &vm, &records);
+}

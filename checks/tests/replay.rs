@@ -3,6 +3,10 @@
 
 mod common;
 
+use common::merged_restart::{
+    assert_audits, assert_failed_then_refused, one_disk_restart, record_of,
+    retry_after_a_merged_restart,
+};
 use common::{livemerge, printed as text};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -308,4 +312,334 @@ fn a_restart_after_vm_merge_reached_the_host_replays_on_real_images() {
         "{}",
         text(&a)
     );
+}
+
+#[test]
+#[ignore = "slow tier: replays on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
+fn from_4_0_a_retry_completes_the_merge_a_restart_caught_after_vm_merge() {
+    use livemerge_model::Release;
+    let events = retry_after_a_merged_restart(Release::V4_0_2);
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("retry.json");
+    common::save_path(&one_disk_restart(Release::V4_0_2, 1), &events, &file);
+    let (vm, trace) = (tmp.path().join("vm"), tmp.path().join("trace.jsonl"));
+    let o = replay(&file, &vm, &["--trace", trace.to_str().unwrap(), "-q"]);
+    let out = text(&o);
+    assert!(
+        out.contains(&format!("the engine followed all {} steps", events.len())),
+        "{events:?}\n{out}"
+    );
+    assert!(out.contains("removal ended: snapshot deleted"), "{out}");
+    assert!(out.contains("snapshots: no row (deleted)"), "{out}");
+    assert!(out.contains("command_entities: no rows"), "{out}");
+    assert!(out.contains("images disk-1: base OK active\n"), "{out}");
+    assert!(
+        out.contains("disk-1: active base.qcow2, chain base (merged), top volume deleted, base holds top's data; all data readable"),
+        "{out}"
+    );
+    let records = assert_failed_then_refused(&trace);
+    // 4.0 takes the refusal for a running merge: the Merge grandchild goes on and succeeds.
+    let (at, _) = record_of(&records, "merge_refused");
+    assert_eq!(records[at]["after"]["disks"][0]["task"], "Executing");
+    // qemu-img itself: base has no backing file, top is gone.
+    let info = Command::new("qemu-img")
+        .args(["info", "--output=json", "-U"])
+        .arg(vm.join("disk-1").join("base.qcow2"))
+        .output()
+        .unwrap();
+    let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert!(info.get("backing-filename").is_none(), "{info}");
+    assert!(!vm.join("disk-1").join("top.qcow2").exists());
+    // The database now agrees with storage: every safety property holds on the real end state.
+    let obs = livemerge_impl::abstraction::observe_dir(&vm).unwrap();
+    let cfg = one_disk_restart(Release::V4_0_2, 1);
+    for p in livemerge_model::properties::all(&cfg)
+        .into_iter()
+        .filter(|p| p.expectation == livemerge_model::properties::Expectation::Always)
+    {
+        assert!((p.holds)(&cfg, &obs.state), "{}: {out}", p.name);
+    }
+    assert!(obs.rows.snapshot.is_none() && obs.rows.commands.is_empty());
+    assert_eq!(obs.rows.images.len(), 1, "base alone");
+    assert_audits(&trace, &vm, &records);
+}
+
+#[test]
+#[ignore = "slow tier: replays on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
+fn on_3_6_1_the_retry_of_a_merged_restart_fails_its_refused_merge_and_keeps_the_snapshot() {
+    use livemerge_model::Release;
+    let events = retry_after_a_merged_restart(Release::V3_6_1);
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("retry.json");
+    common::save_path(&one_disk_restart(Release::V3_6_1, 1), &events, &file);
+    let (vm, trace) = (tmp.path().join("vm"), tmp.path().join("trace.jsonl"));
+    let o = replay(&file, &vm, &["--trace", trace.to_str().unwrap(), "-q"]);
+    let out = text(&o);
+    assert!(
+        out.contains(&format!("the engine followed all {} steps", events.len())),
+        "{events:?}\n{out}"
+    );
+    assert!(
+        out.contains("removal ended: it failed, the snapshot is kept"),
+        "{out}"
+    );
+    assert!(out.contains(" OK [disk-1]"), "the snapshot is OK: {out}");
+    assert!(
+        out.contains("images disk-1: base OK, top ILLEGAL active"),
+        "{out}"
+    );
+    assert!(
+        out.contains("disk-1: active base.qcow2, chain base (merged), top volume exists"),
+        "{out}"
+    );
+    let records = assert_failed_then_refused(&trace);
+    // 3.6 has no catch for mergeErr: the Merge grandchild fails, and with it the retry.
+    let (at, _) = record_of(&records, "merge_refused");
+    assert_eq!(records[at]["after"]["disks"][0]["task"], "Failed");
+    assert_eq!(records.last().unwrap()["after"]["retries"], 1);
+    assert_audits(&trace, &vm, &records);
+}
+
+/// The model's shortest path of `cfg` through `milestones` to a state where `goal` holds, saved
+/// in `dir` for `replay`.
+fn save_model_path(
+    cfg: &livemerge_model::Config,
+    milestones: &[&common::Milestone],
+    goal: impl Fn(&livemerge_model::State) -> bool,
+    dir: &Path,
+) -> (PathBuf, Vec<livemerge_model::Event>) {
+    let events = common::path_through(cfg, milestones, goal).expect("the model has the path");
+    let file = dir.join("path.json");
+    common::save_path(cfg, &events, &file);
+    (file, events)
+}
+
+/// 4.1.0, one disk, one restart: the restart catches the Merge grandchild before its
+/// `execute()` returned, so it is EXECUTION_FAILED, which 4.1.0's child waits on and nothing
+/// polls; only the expiry of the waiting child ends the removal.
+fn hung_4_1_0() -> livemerge_model::Config {
+    livemerge_model::Config {
+        disks: 1,
+        release: livemerge_model::Release::V4_1_0,
+        faults: livemerge_model::Faults::NONE,
+        restarts: 1,
+        retries: 0,
+        symmetry: false,
+    }
+}
+
+/// The trace's Expire record: applied by the poller, at least `lifetime_ms` after the step
+/// before it (the removal stood still that long), with the sticky expired flag set.
+fn assert_expired_after(records: &[serde_json::Value], lifetime_ms: u64) {
+    let (at, r) = record_of(records, "expire");
+    assert_eq!(r["source"], "poller", "{r}");
+    let waited = r["t_ms"].as_u64().unwrap() - records[at - 1]["t_ms"].as_u64().unwrap();
+    assert!(waited >= lifetime_ms, "expired after {waited} ms: {r}");
+    let flags = r["after"]["parent"]["f"].as_array().unwrap();
+    assert!(flags.contains(&"expired".into()), "{r}");
+}
+
+#[test]
+#[ignore = "slow tier: replays on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
+fn a_4_1_0_removal_hung_until_expiry_ends_after_a_short_command_lifetime() {
+    use livemerge_model::Event as E;
+    let tmp = tempfile::tempdir().unwrap();
+    let (file, events) = save_model_path(
+        &hung_4_1_0(),
+        &[&|e, _| e == E::Expire],
+        |s| s.removal_ended(),
+        tmp.path(),
+    );
+    let (vm, trace) = (tmp.path().join("vm"), tmp.path().join("trace.jsonl"));
+    // 40 ticks of 5 ms: the removal stands still 200 ms before its child expires.
+    let o = replay(
+        &file,
+        &vm,
+        &[
+            "--command-lifetime",
+            "40",
+            "--trace",
+            trace.to_str().unwrap(),
+            "-q",
+        ],
+    );
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("command lifetime 40 ticks"), "{out}");
+    assert!(
+        out.contains(&format!("the engine followed all {} steps", events.len())),
+        "{out}"
+    );
+    assert!(
+        out.contains("removal ended: it failed, the snapshot is kept"),
+        "{out}"
+    );
+    assert!(
+        out.contains("expiry: commands passed their lifetime"),
+        "{out}"
+    );
+    assert!(
+        out.contains("images disk-1: base OK, top ILLEGAL active"),
+        "{out}"
+    );
+    assert!(
+        out.contains("in the real world: no invariant is broken"),
+        "{out}"
+    );
+    assert_expired_after(&common::trace_records(&trace), 200);
+    let a = livemerge(&[
+        "audit",
+        trace.to_str().unwrap(),
+        "--dir",
+        vm.to_str().unwrap(),
+    ]);
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a));
+    assert!(
+        text(&a).contains("the real rows and volumes match"),
+        "{}",
+        text(&a)
+    );
+}
+
+#[test]
+#[ignore = "slow tier: replays on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
+fn a_resumed_hung_removal_expires_with_the_lifetime_it_was_set_up_with() {
+    use livemerge_model::{Event as E, Step, Task};
+    let tmp = tempfile::tempdir().unwrap();
+    // The path up to the hang: the restart that leaves the Merge grandchild EXECUTION_FAILED.
+    let (file, _) = save_model_path(
+        &hung_4_1_0(),
+        &[&|e, s| {
+            e == E::Restart
+                && s.disk(0).step() == Step::Merge
+                && s.disk(0).task() == Task::ExecutionFailed
+        }],
+        |_| true,
+        tmp.path(),
+    );
+    // Set up with a 40-tick lifetime: `resume` is given none, and keeps the directory's.
+    let (vm, trace) = (tmp.path().join("vm"), tmp.path().join("trace.jsonl"));
+    let o = replay(
+        &file,
+        &vm,
+        &[
+            "--command-lifetime",
+            "40",
+            "--trace",
+            trace.to_str().unwrap(),
+            "-q",
+        ],
+    );
+    assert!(
+        text(&o).contains("the replay stops after step"),
+        "{}",
+        text(&o)
+    );
+    let t0 = std::time::Instant::now();
+    let o = livemerge(&[
+        "resume",
+        "--dir",
+        vm.to_str().unwrap(),
+        "--trace",
+        trace.to_str().unwrap(),
+        "-q",
+    ]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("removal ended: it failed, the snapshot is kept"),
+        "{out}"
+    );
+    assert!(t0.elapsed() < std::time::Duration::from_secs(30), "{out}");
+    assert_expired_after(&common::trace_records(&trace), 200);
+    let a = livemerge(&[
+        "audit",
+        trace.to_str().unwrap(),
+        "--dir",
+        vm.to_str().unwrap(),
+    ]);
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a));
+    // With oVirt's lifetime (3000 minutes of 5 ms ticks: 15 minutes), a resume limited to 5 s
+    // stops at once, saying that only expiry can end the removal, and when.
+    let vm2 = tmp.path().join("vm2");
+    replay(&file, &vm2, &["-q"]);
+    let t0 = std::time::Instant::now();
+    let o = livemerge(&[
+        "resume",
+        "--dir",
+        vm2.to_str().unwrap(),
+        "--limit-secs",
+        "5",
+        "-q",
+    ]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}");
+    assert!(
+        out.contains("removal did not end: only the expiry of its commands can end it"),
+        "{out}"
+    );
+    assert!(out.contains("(--command-lifetime 180000 ticks)"), "{out}");
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(4),
+        "it did not wait: {out}"
+    );
+}
+
+#[test]
+#[ignore = "slow tier: replays on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
+fn a_3_6_1_destroy_image_stranded_by_a_restart_is_ended_by_expiry() {
+    use livemerge_model::{properties, Event as E, Task};
+    let cfg = livemerge_model::Config {
+        release: livemerge_model::Release::V3_6_1,
+        ..hung_4_1_0()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (file, events) = save_model_path(
+        &cfg,
+        &[
+            &|e, s| e == E::Restart && s.disk(0).task() == Task::Stranded,
+            &|e, _| e == E::Expire,
+        ],
+        |s| {
+            s.removal_ended()
+                && properties::db_agrees_when_idle(&cfg, s)
+                && properties::every_disagreement_marked(&cfg, s)
+        },
+        tmp.path(),
+    );
+    let (vm, trace) = (tmp.path().join("vm"), tmp.path().join("trace.jsonl"));
+    // No --command-lifetime: a path that expires a command gets the replay's short one.
+    let o = replay(&file, &vm, &["--trace", trace.to_str().unwrap(), "-q"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("command lifetime 100 ticks"), "{out}");
+    assert!(
+        out.contains(&format!("the engine followed all {} steps", events.len())),
+        "{out}"
+    );
+    assert!(
+        out.contains("removal ended: it failed, the snapshot is kept"),
+        "{out}"
+    );
+    // The stranded DestroyImage's row, as the database held it after the restart.
+    let records = common::trace_records(&trace);
+    let (restart, r) = record_of(&records, "restart");
+    assert_eq!(r["after"]["disks"][0]["task"], "Stranded", "{r}");
+    let child = r["db"]["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["command_type"] == "RemoveSnapshotSingleDiskLive")
+        .expect("the child's row");
+    assert_eq!(child["command_params"]["grandchild"], "STRANDED", "{child}");
+    assert_eq!(child["command_params"]["step"], "DESTROY_IMAGE", "{child}");
+    assert!(record_of(&records, "expire").0 > restart);
+    assert_expired_after(&records, 500);
+    let a = livemerge(&[
+        "audit",
+        trace.to_str().unwrap(),
+        "--dir",
+        vm.to_str().unwrap(),
+    ]);
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a));
 }

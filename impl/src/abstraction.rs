@@ -12,6 +12,10 @@
 //! | `images` | the disk's rows in `images` (which volumes, `OK`/`ILLEGAL`, parent, active) |
 //! | top in chain, top exists, base holds top's data, job running | storage ([`DiskFacts`]) |
 //! | the rest: `begun`, `registered` (the poller's memory), `queued` (the pool's queue), `created`, restarts; `executed`/`callbackNotified`/step of a command whose row is gone | the engine's persisted model state: oVirt keeps these in memory only, or they went with a deleted row |
+//! | `expired` (a command expired on the way: sticky, across retries) | the persisted state: an expired command's row reads `FAILED` like any failed one, so no row tells it (`State::observed` keeps the engine's memory of it) |
+//!
+//! A `Stranded` grandchild (a restart left its row ACTIVE with no thread, up to 3.6) is read
+//! back from `command_params.grandchild` (`STRANDED`) like every other phase.
 //!
 //! Every field the safety properties read (snapshot row, disks in it, image rows, host facts)
 //! comes from the real rows and storage; `idle` also reads rows and real jobs.
@@ -220,4 +224,70 @@ pub fn observe_dir(dir: &Path) -> Result<Observed> {
     }
     let storage = crate::storage::qcow2::Qcow2::open(dir, n)?;
     observe(&db, &storage, &p.layout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::project;
+    use livemerge_model::{successors, Config, Faults, Release};
+    use std::collections::HashSet;
+
+    /// Every state `cfg` reaches.
+    fn reachable(cfg: &Config) -> Vec<State> {
+        let s0 = State::initial(cfg.n());
+        let mut seen = HashSet::from([s0]);
+        let mut todo = vec![s0];
+        while let Some(s) = todo.pop() {
+            for (_, t) in successors(cfg, &s) {
+                if seen.insert(t) {
+                    todo.push(t);
+                }
+            }
+        }
+        seen.into_iter().collect()
+    }
+
+    /// The storage facts a state stands for.
+    fn facts_of(s: &State, n: usize) -> Vec<DiskFacts> {
+        (0..n)
+            .map(|i| {
+                let f = s.disk(i).flags();
+                DiskFacts {
+                    top_in_chain: f.top_in_chain(),
+                    top_exists: f.top_exists(),
+                    base_has_top: f.base_has_top(),
+                    job_running: f.job_running(),
+                }
+            })
+            .collect()
+    }
+
+    /// The rows of every reachable state, read back with that state as the engine's memory,
+    /// abstract to the state itself: every grandchild phase (`STRANDED` included) survives the
+    /// database, and so does the sticky `expired` flag, which no row holds.
+    #[test]
+    fn every_reachable_state_survives_its_rows_stranded_and_expired_included() {
+        let (mut stranded, mut expired) = (0, 0);
+        for release in Release::ALL {
+            let cfg = Config {
+                disks: 1,
+                release,
+                faults: Faults::ALL,
+                restarts: 1,
+                retries: 1,
+                symmetry: false,
+            };
+            let layout = Layout::new("memory", 1, 7);
+            for s in reachable(&cfg) {
+                let back = abstract_state(&layout, &project(&s, &layout), &facts_of(&s, 1), &s)
+                    .unwrap_or_else(|e| panic!("{release}: {e}"));
+                assert_eq!(back, s, "{release}: {:?}", discrepancies(&back, &s));
+                stranded += usize::from(s.disk(0).task() == Task::Stranded);
+                expired += usize::from(s.parent().flags().expired());
+            }
+        }
+        assert!(stranded > 0, "some release strands a grandchild");
+        assert!(expired > 0, "some release expires a command");
+    }
 }

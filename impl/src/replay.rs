@@ -225,10 +225,17 @@ fn follow(engine: &Arc<Engine>, script: &Script, settings: &Settings) -> Option<
         if let Some(d) = engine.fatal() {
             return Some(format!("the engine stopped: {d}"));
         }
+        let next = script.events()[done];
+        // The poller offers `Expire` only once the removal has not moved for the commands'
+        // lifetime: a path's expiry step is waited for that long on top.
+        let stall = if next == Event::Expire {
+            stall + settings.command_lifetime()
+        } else {
+            stall
+        };
         if done != last.0 {
             last = (done, Instant::now());
         } else if last.1.elapsed() > stall {
-            let next = script.events()[done];
             let state = engine.state();
             return Some(match step(engine.config(), &state, next) {
                 Err(r) => format!(

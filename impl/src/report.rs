@@ -15,7 +15,7 @@ pub fn text(o: &Outcome, what: &str, dir: Option<&Path>) -> String {
         "livemerge {what}: release {}, {} disk(s), backoff {}, tick {} ms, storage {}",
         s.poller,
         s.disks,
-        s.backoff.name(),
+        s.backoff().name(),
         s.tick_ms,
         o.layout.storage
     );
@@ -29,6 +29,13 @@ pub fn text(o: &Outcome, what: &str, dir: Option<&Path>) -> String {
         "{verdict} ({} event(s) applied here, {} in all, {:.2} s)",
         o.events_here, o.events_total, o.seconds
     );
+    if o.state.parent().flags().expired() {
+        let _ = writeln!(
+            out,
+            "expiry: commands passed their lifetime on the way (markExpiredCommandsAsFailure failed them, {} ticks after the removal stopped moving)",
+            s.command_lifetime_ticks
+        );
+    }
     let rows = &o.observed.rows;
     let _ = writeln!(out, "database:");
     match &rows.snapshot {

@@ -1,7 +1,8 @@
 //! How an engine runs: the model configuration it steps, and the real-world knobs (tick,
-//! backoff, pool, costs, limits). Persisted with the engine's state so `resume` runs on with
-//! the same settings.
+//! backoff, pool, costs, limits, the commands' lifetime). Persisted with the engine's state so
+//! `resume` runs on with the same settings.
 
+use livemerge_model::rules::{PollerSchedule, Rules};
 use livemerge_model::{Config, Faults, PollerRule, MAX_DISKS};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -15,6 +16,11 @@ pub const MAX_COST_MS: u64 = 60_000;
 pub const MAX_LIMIT_SECS: u64 = 365 * 86_400;
 /// A thread per pool slot: more than this only exhausts the machine.
 pub const MAX_POOL_THREADS: usize = 256;
+/// oVirt's command lifetime, `CoCoLifeInMinutes` = 3000 minutes
+/// (`packaging/dbscripts/upgrade/pre_upgrade/0000_config.sql:63`), in ticks of oVirt's 1 s poller.
+pub const DEFAULT_COMMAND_LIFETIME_TICKS: u64 = 3000 * 60;
+/// The longest command lifetime, in ticks: ten times oVirt's default is already weeks of ticks.
+pub const MAX_COMMAND_LIFETIME_TICKS: u64 = 100 * DEFAULT_COMMAND_LIFETIME_TICKS;
 
 /// The poller's per-command delay rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +34,15 @@ pub enum Backoff {
 }
 
 impl Backoff {
+    /// The backoff of `release`'s poller, as the model's rules say
+    /// ([`Rules::poller`](livemerge_model::rules::Rules)): oVirt's own poller of that release.
+    pub fn of_release(release: PollerRule) -> Backoff {
+        match Rules::of(release).poller {
+            PollerSchedule::FixedDelay => Backoff::Fixed,
+            PollerSchedule::CappedBackoff => Backoff::Capped,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Backoff::Capped => "capped",
@@ -54,7 +69,9 @@ pub struct Settings {
     pub poller: PollerRule,
     /// The poller's tick (oVirt: 1 s).
     pub tick_ms: u64,
-    pub backoff: Backoff,
+    /// The poller's delay rule as given (`--backoff`); `None`: the release's ([`Settings::backoff`]).
+    #[serde(default)]
+    pub backoff: Option<Backoff>,
     /// Threads of the pool that runs child commands (oVirt: 10).
     pub pool_threads: usize,
     /// What a pool thread spends between taking a child off the queue and persisting it ACTIVE
@@ -64,6 +81,15 @@ pub struct Settings {
     pub limit_ms: u64,
     /// Seed of the poller's pass order (oVirt's callback map is a hash map).
     pub seed: u64,
+    /// How long a command may stay ACTIVE before the poller's expiry pass fails it, in ticks
+    /// (oVirt: `CoCoLifeInMinutes`, 3000 minutes; the releases whose rules expire commands).
+    /// A database written before this setting existed reads oVirt's default.
+    #[serde(default = "default_command_lifetime")]
+    pub command_lifetime_ticks: u64,
+}
+
+fn default_command_lifetime() -> u64 {
+    DEFAULT_COMMAND_LIFETIME_TICKS
 }
 
 impl Default for Settings {
@@ -72,11 +98,12 @@ impl Default for Settings {
             disks: 3,
             poller: PollerRule::V4_0_2,
             tick_ms: 1000,
-            backoff: Backoff::Capped,
+            backoff: None,
             pool_threads: 10,
             start_cost_us: 0,
             limit_ms: 600_000,
             seed: 0,
+            command_lifetime_ticks: DEFAULT_COMMAND_LIFETIME_TICKS,
         }
     }
 }
@@ -94,12 +121,13 @@ impl Settings {
 
     /// Every knob within its bounds; a bad one is a one-line error naming its flag.
     pub fn validate(&self) -> crate::error::Result<()> {
-        let (d, t, c, p, l) = (
+        let (d, t, c, p, l, life) = (
             self.disks,
             self.tick_ms,
             self.start_cost_us,
             self.pool_threads,
             self.limit_ms,
+            self.command_lifetime_ticks,
         );
         require(d >= 1 && d as usize <= MAX_DISKS, || {
             format!("--disks must be between 1 and {MAX_DISKS}, got {d}")
@@ -115,6 +143,11 @@ impl Settings {
         })?;
         require(l > 0 && l <= MAX_LIMIT_SECS * 1000, || {
             format!("--limit-secs must be more than 0 and at most {MAX_LIMIT_SECS}, got {l} ms")
+        })?;
+        require((1..=MAX_COMMAND_LIFETIME_TICKS).contains(&life), || {
+            format!(
+                "--command-lifetime must be between 1 and {MAX_COMMAND_LIFETIME_TICKS} ticks, got {life}"
+            )
         })?;
         Ok(())
     }
@@ -137,6 +170,18 @@ impl Settings {
         Duration::from_millis(self.tick_ms)
     }
 
+    /// The poller's delay rule: the one given, else the release's poller (the model's rules
+    /// say which: a fixed delay for 3.5.x, the capped backoff from 3.6.0).
+    pub fn backoff(&self) -> Backoff {
+        self.backoff
+            .unwrap_or_else(|| Backoff::of_release(self.poller))
+    }
+
+    /// How long a command may stay ACTIVE before it expires: the lifetime's ticks at this tick.
+    pub fn command_lifetime(&self) -> Duration {
+        Duration::from_millis(self.tick_ms.saturating_mul(self.command_lifetime_ticks))
+    }
+
     pub fn start_cost(&self) -> Duration {
         Duration::from_micros(self.start_cost_us)
     }
@@ -152,5 +197,72 @@ fn require(ok: bool, why: impl FnOnce() -> String) -> crate::error::Result<()> {
         Ok(())
     } else {
         Err(crate::error::Error::BadInput(why()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_backoff_is_the_releases_poller_and_a_given_one_wins() {
+        for release in PollerRule::ALL {
+            let s = Settings {
+                poller: release,
+                ..Settings::default()
+            };
+            let want = match Rules::of(release).poller {
+                PollerSchedule::FixedDelay => Backoff::Fixed,
+                PollerSchedule::CappedBackoff => Backoff::Capped,
+            };
+            assert_eq!(s.backoff(), want, "{release}");
+            for given in [Backoff::Fixed, Backoff::Capped] {
+                let s = Settings {
+                    backoff: Some(given),
+                    ..s
+                };
+                assert_eq!(s.backoff(), given, "{release}");
+            }
+        }
+        // oVirt's own pollers: 3.5's fixed delay, 3.6.0's capped backoff (`3175d5a141`).
+        assert_eq!(Backoff::of_release(PollerRule::V3_5_0), Backoff::Fixed);
+        assert_eq!(Backoff::of_release(PollerRule::V3_5_7), Backoff::Fixed);
+        assert_eq!(Backoff::of_release(PollerRule::V3_6_0), Backoff::Capped);
+        assert_eq!(Backoff::of_release(PollerRule::V4_1_0), Backoff::Capped);
+    }
+
+    #[test]
+    fn settings_persisted_before_the_lifetime_existed_read_ovirts_default() {
+        let mut v = serde_json::to_value(Settings::default()).unwrap();
+        let o = v.as_object_mut().unwrap();
+        o.remove("command_lifetime_ticks");
+        o.insert("backoff".into(), "capped".into());
+        let s: Settings = serde_json::from_value(v).unwrap();
+        assert_eq!(s.command_lifetime_ticks, 180_000);
+        assert_eq!(
+            s.backoff,
+            Some(Backoff::Capped),
+            "an old run's backoff stands"
+        );
+        assert_eq!(
+            s.command_lifetime(),
+            Duration::from_secs(3000 * 60),
+            "3000 minutes at oVirt's 1 s tick"
+        );
+        let round: Settings =
+            serde_json::from_str(&serde_json::to_string(&Settings::default()).unwrap()).unwrap();
+        assert_eq!(round, Settings::default());
+    }
+
+    #[test]
+    fn a_lifetime_out_of_bounds_is_refused_naming_its_flag() {
+        for bad in [0, MAX_COMMAND_LIFETIME_TICKS + 1] {
+            let s = Settings {
+                command_lifetime_ticks: bad,
+                ..Settings::default()
+            };
+            let e = s.validate().unwrap_err().to_string();
+            assert!(e.contains("--command-lifetime"), "{e}");
+        }
     }
 }

@@ -277,3 +277,21 @@ fn the_engine_changes_protocol_state_only_through_step() {
     // `pub(crate)` in the model, so such code does not compile; the log above shows the engine's
     // states are model steps.
 }
+
+/// VDSM's `VM.merge` on the in-memory host: the first one starts the job; once the job pivoted
+/// the VM to base, top is no longer in the chain and the verb is refused with `mergeErr` (code
+/// 52), while the job itself can still be re-issued (after a restart) and ends at once.
+#[test]
+fn vm_merge_of_a_top_no_longer_in_the_chain_is_refused_with_merge_err() {
+    use livemerge_impl::storage::{Storage, VdsmError};
+    let m = mem(1);
+    m.vm_merge(0)
+        .expect("top is in the chain")
+        .wait()
+        .expect("merged");
+    let err = m.vm_merge(0).err().expect("refused: top left the chain");
+    assert_eq!(err.vdsm(), Some(VdsmError::MergeErr));
+    assert_eq!(VdsmError::MergeErr.code(), 52);
+    assert!(err.to_string().starts_with("mergeErr (code 52): "), "{err}");
+    m.start_merge(0).unwrap().wait().expect("a re-issued job");
+}

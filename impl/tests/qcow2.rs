@@ -153,3 +153,25 @@ fn bad_directories_and_a_second_engine_are_refused() {
     assert_eq!(o.exit_code(), 0);
     assert_eq!(o.events_here, 0);
 }
+
+/// VDSM's `VM.merge` on real qcow2 volumes: it starts `qemu-img commit` and the pivot; asked
+/// again once top has left the VM's chain (qemu-img shows base alone), the host refuses with
+/// `mergeErr` (code 52) and starts nothing.
+#[test]
+#[ignore = "slow tier: needs qemu-img and qemu-io (scripts/test runs it)"]
+fn vm_merge_of_a_merged_top_is_refused_with_merge_err() {
+    use livemerge_impl::storage::qcow2::Qcow2;
+    use livemerge_impl::storage::{Storage, VdsmError};
+    let tmp = tempfile::tempdir().unwrap();
+    let q = Qcow2::create(tmp.path(), 1).unwrap();
+    q.vm_merge(0)
+        .unwrap()
+        .wait()
+        .expect("committed and pivoted");
+    assert_eq!(chain(tmp.path(), 0), vec!["base.qcow2"]);
+    let err = q.vm_merge(0).err().expect("top is not in the chain");
+    assert_eq!(err.vdsm(), Some(VdsmError::MergeErr), "{err}");
+    assert!(err.to_string().contains("mergeErr (code 52)"), "{err}");
+    assert!(!q.facts(0).unwrap().job_running, "no job was started");
+    assert!(reads(tmp.path(), 0, 0xb0, 65536), "top's data is in base");
+}

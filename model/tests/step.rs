@@ -302,7 +302,11 @@ fn why_a_removal_is_stuck_names_the_ovirt_cause() {
 fn a_disk_just_past_the_configuration_does_not_exist() {
     let c = cfg(2, Release::V4_0_2);
     let s = run(&c, &[Event::ParentBegins, Event::ParentStartsChild]);
-    for e in [Event::PoolPicksUp(2), Event::PollChild(2), Event::TaskEnds(2)] {
+    for e in [
+        Event::PoolPicksUp(2),
+        Event::PollChild(2),
+        Event::TaskEnds(2),
+    ] {
         assert_eq!(step(&c, &s, e), Err(Refused("no such disk")), "{e:?}");
     }
     assert!(step(&c, &s, Event::PoolPicksUp(0)).is_ok());

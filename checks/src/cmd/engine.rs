@@ -9,6 +9,7 @@ use crate::follow::with_progress;
 use clap::{Args, ValueEnum};
 use livemerge_impl::session::live::{run_live, Host, LiveOptions};
 use livemerge_impl::session::{self, Schedule};
+use livemerge_impl::settings::DEFAULT_COMMAND_LIFETIME_TICKS;
 use livemerge_impl::storage::InjectedFaults;
 use livemerge_impl::stress::{stress as run_stress, StressOptions};
 use livemerge_impl::{report, Backoff, Error, Settings};
@@ -18,9 +19,9 @@ use std::time::Duration;
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BackoffArg {
-    /// 3.6: 1 tick, doubled to a cap of 10, reset when the command's status changes.
+    /// 3.6's poller: 1 tick, doubled to a cap of 10, reset when the command's status changes.
     Capped,
-    /// 3.5: every command polled on 10-tick passes.
+    /// 3.5's poller: every command polled on 10-tick passes.
     Fixed,
 }
 
@@ -96,13 +97,19 @@ pub struct EngineArgs {
     /// Number of disks in the snapshot (one child command each).
     #[arg(long, default_value_t = 3, value_parser = bounds::disks)]
     pub disks: u8,
-    /// The oVirt release whose rules the engine follows: 3.6.0, 3.6.1, 4.0.0, 4.0.2, 4.1.0
-    /// (`--poller` is an alias; its `4.0` means 4.0.0).
+    /// The oVirt release whose rules the engine follows: 3.5.0, 3.5.7, 3.6.0, 3.6.1, 4.0.0,
+    /// 4.0.2, 4.1.0 (`--poller` is an alias; its `4.0` means 4.0.0).
     #[arg(long = "release", alias = "poller", value_name = "RELEASE", default_value_t = Config::default().release)]
     pub poller: PollerRule,
-    /// The poller's delay rule.
-    #[arg(long, value_enum, default_value_t = BackoffArg::Capped)]
-    pub backoff: BackoffArg,
+    /// The poller's delay rule [default: the release's own poller, as the model's rules say:
+    /// fixed for 3.5.0 and 3.5.7, capped from 3.6.0].
+    #[arg(long, value_enum)]
+    pub backoff: Option<BackoffArg>,
+    /// How many ticks a command may stay ACTIVE before the poller's expiry pass
+    /// (markExpiredCommandsAsFailure, from 3.6.1) fails it, counted from when the removal
+    /// stopped moving (oVirt: CoCoLifeInMinutes, 3000 minutes at its 1 s tick).
+    #[arg(long = "command-lifetime", value_name = "TICKS", default_value_t = DEFAULT_COMMAND_LIFETIME_TICKS, value_parser = bounds::lifetime_ticks)]
+    pub command_lifetime: u64,
     /// Threads of the pool that runs child commands (oVirt: 10).
     #[arg(long, default_value_t = 10, value_parser = bounds::threads)]
     pub pool_threads: usize,
@@ -221,11 +228,12 @@ impl EngineArgs {
             disks: self.disks,
             poller: self.poller,
             tick_ms,
-            backoff: self.backoff.into(),
+            backoff: self.backoff.map(Backoff::from),
             pool_threads: self.pool_threads,
             start_cost_us: millis(start_cost_ms).as_micros() as u64,
             limit_ms: limit(limit_secs),
             seed: self.seed,
+            command_lifetime_ticks: self.command_lifetime,
         };
         s.validate().map_err(|e| usage(e.to_string()))?;
         Ok(s)
@@ -339,7 +347,7 @@ pub fn stress(args: StressArgs) -> Result<u8, Fail> {
         "livemerge stress: release {}, {} disk(s), backoff {}, tick {} ms, pool {} thread(s), start cost {} ms, {}",
         s.poller,
         s.disks,
-        s.backoff.name(),
+        s.backoff().name(),
         s.tick_ms,
         s.pool_threads,
         args.start_cost_ms,

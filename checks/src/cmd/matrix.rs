@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 pub struct MatrixArgs {
     // The axes are parsed by clap, each list whole (hence `::std::vec::Vec`: clap would take a
     // plain `Vec` for a repeated flag).
-    /// Releases to check: `all`, or a comma-separated list of 3.6.0, 3.6.1, 4.0.0, 4.0.2, 4.1.0
-    /// [default: all]. `--pollers` is an alias.
+    /// Releases to check: `all`, or a comma-separated list of 3.5.0, 3.5.7, 3.6.0, 3.6.1, 4.0.0,
+    /// 4.0.2, 4.1.0 [default: all]. `--pollers` is an alias.
     #[arg(long, alias = "pollers", value_parser = axes::parse_releases)]
     pub releases: Option<::std::vec::Vec<Release>>,
     /// Disk counts: a range `1..3`, a number, or a comma-separated list [default: 1..3].

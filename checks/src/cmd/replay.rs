@@ -10,9 +10,14 @@ use crate::counterexample::CounterexampleFile;
 use crate::follow::with_progress;
 use clap::Args;
 use livemerge_impl::replay::replay_dir;
+use livemerge_impl::settings::DEFAULT_COMMAND_LIFETIME_TICKS;
 use livemerge_impl::{report, Settings};
 use livemerge_model::PollerRule;
 use std::path::PathBuf;
+
+/// The command lifetime of a replayed path that expires a command, unless `--command-lifetime`
+/// says otherwise: 100 ticks, half a second at the replay's default tick.
+pub const REPLAY_EXPIRY_TICKS: u64 = 100;
 
 #[derive(Args, Debug)]
 pub struct ReplayArgs {
@@ -35,6 +40,12 @@ pub struct ReplayArgs {
     /// The poller's tick in milliseconds (the script, not the clock, decides the order).
     #[arg(long, default_value_t = 5, value_parser = crate::bounds::tick_ms)]
     pub tick_ms: u64,
+    /// Ticks a command may stay ACTIVE before the poller's expiry pass fails it, counted from
+    /// when the removal stopped moving: a path's `Expire` step waits that long [default:
+    /// 100 for a path that expires a command (a replay's clock is compressed
+    /// like its tick), else oVirt's 3000 minutes at its 1 s tick].
+    #[arg(long = "command-lifetime", value_name = "TICKS", value_parser = crate::bounds::lifetime_ticks)]
+    pub command_lifetime: Option<u64>,
     /// Write one JSON line per applied event to this file.
     #[arg(long)]
     pub trace: Option<PathBuf>,
@@ -53,9 +64,18 @@ pub fn run(args: ReplayArgs) -> Result<u8, Fail> {
     file.check_path(&args.file.display().to_string(), false)
         .map_err(usage)?;
     let poller = args.poller.unwrap_or(cfg.release);
+    let lifetime =
+        args.command_lifetime
+            .unwrap_or(if file.events.contains(&livemerge_model::Event::Expire) {
+                REPLAY_EXPIRY_TICKS
+            } else {
+                DEFAULT_COMMAND_LIFETIME_TICKS
+            });
+    // No backoff given: the engine's poller is the release's (a script orders the events anyway).
     let settings = Settings {
         poller,
         tick_ms: args.tick_ms,
+        command_lifetime_ticks: lifetime,
         ..Settings::following(&cfg)
     };
     settings.validate().map_err(|e| usage(e.to_string()))?;
@@ -78,11 +98,16 @@ pub fn run(args: ReplayArgs) -> Result<u8, Fail> {
     )
     .map_err(|e| usage(e.to_string()))?;
     say!(
-        "livemerge replay: {} \"{}\" ({} steps), found for release {}, replayed with release {poller}",
+        "livemerge replay: {} \"{}\" ({} steps), found for release {}, replayed with release {poller}{}",
         file.property.expectation,
         file.property.name,
         file.events.len(),
-        cfg.release
+        cfg.release,
+        if file.events.contains(&livemerge_model::Event::Expire) {
+            format!(", command lifetime {lifetime} ticks")
+        } else {
+            String::new()
+        }
     );
     match &r.stopped {
         Some(why) => say!(

@@ -27,7 +27,7 @@ use crate::settings::Settings;
 use crate::storage::Storage;
 use crate::sync::{lock, wait};
 use crate::trace::{Record, Trace};
-use livemerge_model::{settled, step, wants, Config, Event, Refused, State};
+use livemerge_model::{enabled, settled, step, wants, Config, Event, Refused, State};
 use serde_json::{json, Value};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -130,6 +130,9 @@ struct Inner {
     conformance: Vec<String>,
     /// An error that stopped the engine (database or trace failure).
     fatal: Option<String>,
+    /// When the removal last moved: this engine's last accepted step, or its start. The
+    /// expiry pass measures the commands' lifetime from here (see [`Engine::still_for`]).
+    moved: Instant,
 }
 
 /// What an engine is built from.
@@ -180,6 +183,7 @@ impl Engine {
                 io: InFlight::default(),
                 conformance: Vec::new(),
                 fatal: None,
+                moved: Instant::now(),
             }),
             changed: Condvar::new(),
             storage: parts.storage,
@@ -352,6 +356,7 @@ impl Engine {
         }
         g.seq = seq;
         g.state = after;
+        g.moved = Instant::now();
         if g.trace.is_some() {
             let storage = json!({
                 "disks": (0..self.cfg.n()).map(|d| self.storage.quick_facts(d)).collect::<Vec<_>>(),
@@ -450,7 +455,41 @@ impl Engine {
         g.io.idle() && settled(&self.cfg, &g.state)
     }
 
+    /// How long the removal has not moved: since this engine's last accepted step, or since it
+    /// started. The commands' lifetime is measured from here, not from each command row's
+    /// creation: the rows keep no creation time (they are the projection of a model state), and
+    /// the model lets commands expire only once nothing else can happen, so from the moment the
+    /// hierarchy stopped moving. Every command the expiry pass fails was created before that
+    /// moment, so a command never expires earlier than oVirt would let it; a restart starts the
+    /// count again (its `Restart` is a step), later than oVirt, whose rows keep `created_at`.
+    pub fn still_for(&self) -> Duration {
+        self.lock().moved.elapsed()
+    }
+
+    /// When only the expiry pass can still end the removal (the model accepts `Expire` and no
+    /// other event of the engine's own threads, and no IO is in flight): how long until the
+    /// commands' lifetime has passed (zero once it has). `None` when anything else can happen,
+    /// or nothing at all.
+    pub fn awaits_expiry(&self) -> Option<Duration> {
+        self.awaits_expiry_locked(&self.lock())
+    }
+
+    fn awaits_expiry_locked(&self, g: &Inner) -> Option<Duration> {
+        let mut inside = enabled(&self.cfg, &g.state)
+            .into_iter()
+            .filter(|e| e.actor().inside_engine());
+        let only_expiry = inside.next() == Some(Event::Expire) && inside.next().is_none();
+        (only_expiry && g.io.idle()).then(|| {
+            self.settings
+                .command_lifetime()
+                .saturating_sub(g.moved.elapsed())
+        })
+    }
+
     /// Waits until the run is quiescent, the engine failed, or `limit` passed. True if quiescent.
+    /// It also returns (false) as soon as only the expiry of the commands can end the removal and
+    /// their lifetime runs out after `limit`: waiting would only run into the limit
+    /// ([`Engine::awaits_expiry`] says why the run ended there).
     pub fn wait_end(&self, limit: Duration) -> bool {
         let deadline = Instant::now() + limit;
         let mut g = self.lock();
@@ -463,6 +502,12 @@ impl Engine {
             }
             let now = Instant::now();
             if now >= deadline {
+                return false;
+            }
+            if self
+                .awaits_expiry_locked(&g)
+                .is_some_and(|left| now + left > deadline)
+            {
                 return false;
             }
             g = wait(

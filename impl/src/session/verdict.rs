@@ -144,6 +144,16 @@ pub(crate) fn finish(engine: &Arc<Engine>, quiescent: bool, seq0: u64, t0: Insta
             "removal did not end: nothing more can happen ({})",
             why_stuck(&cfg, &state)
         ))
+    } else if let Some(left) = engine.awaits_expiry() {
+        let s = engine.settings();
+        Some(format!(
+            "removal did not end: only the expiry of its commands can end it ({}); markExpiredCommandsAsFailure fails them {:.1} s after the removal stopped moving (--command-lifetime {} ticks), {:.1} s from now, past the limit of {:.0} s",
+            why_stuck(&cfg, &state),
+            s.command_lifetime().as_secs_f64(),
+            s.command_lifetime_ticks,
+            left.as_secs_f64(),
+            s.limit().as_secs_f64()
+        ))
     } else {
         Some(format!(
             "removal did not end within {:.0} s: {}",

@@ -5,7 +5,7 @@
 //! | the model's act | the thread does | then applies |
 //! |---|---|---|
 //! | `PickUp` | a pool thread takes it | `GrandchildPicksUp` |
-//! | `VmMerge` | reads the host's chain; top there: starts the block-commit job and a watcher | `MergeReachesHost`, or `MergeRefused` |
+//! | `VmMerge` | `VM.merge` on the host: the block-commit job starts (and a watcher for it), or VDSM refuses with `mergeErr` (top is no longer in the chain) | `MergeReachesHost`, or `MergeRefused` |
 //! | `Return` | its `execute()` returns | `GrandchildReturns` |
 //! | `Finish(Nothing)` | nothing (EXTEND on file storage; MERGE, whose job is the host's) | `TaskEnds` |
 //! | `Finish(ReadChain)` | reads the chain the VM uses | `TaskEnds`; the model's verdict is compared with what was read |
@@ -18,7 +18,7 @@
 //! thread took its place.
 
 use crate::engine::{Applies, ApplyError, Engine, Source};
-use crate::storage::{HostJob, StorageError};
+use crate::storage::{HostJob, StorageError, VdsmError};
 use livemerge_model::{
     grandchild_act, grandchild_id, grandchild_pending, grandchild_succeeded, Event, GrandchildAct,
     GrandchildId, HostCall, State,
@@ -167,25 +167,29 @@ fn abort(engine: &Engine, d: usize, what: &str, err: StorageError) -> ApplyError
     ApplyError::Fatal(why)
 }
 
-/// `VM.merge`: starts the host's block-commit job and a watcher for it, or observes the host's
-/// refusal because top is no longer in the chain.
+/// `VM.merge`: the host starts its block-commit job (then watched), or refuses the verb with
+/// VDSM's `mergeErr` (code 52), which is fed to the model as `MergeRefused`: whether that fails
+/// the Merge grandchild (3.x) or is taken for a running merge whose chain is then verified (from
+/// 4.0) is the model's business. Any other failure to start is the job's failure, observed by its
+/// watcher (`HostJobFails`).
 fn vm_merge(engine: &Arc<Engine>, d: usize, id: GrandchildId, events: &[Event]) -> Applies {
     let (reaches, refused) = (events[0], events[1]);
     let storage = Arc::clone(engine.storage());
     let mut job: Option<Result<Box<dyn HostJob>, StorageError>> = None;
+    let mut refusal: Option<StorageError> = None;
     let r = engine.apply_with(
         Source::Pool,
         events,
         Some(reaches),
         mine(d, id),
-        |io| match storage.read_chain(d) {
-            Ok(chain) if !chain.has_top() => (
-                refused,
-                json!({"vm_merge": "refused: top is not in the chain"}),
-            ),
-            _ => {
+        |io| match storage.vm_merge(d) {
+            Err(err) if err.vdsm() == Some(VdsmError::MergeErr) => {
+                let obs = json!({"vm_merge": err.to_string()});
+                refusal = Some(err);
+                (refused, obs)
+            }
+            j => {
                 io.job[d] = true;
-                let j = storage.start_merge(d);
                 let obs = match &j {
                     Ok(_) => json!({"vm_merge": "block commit started"}),
                     Err(err) => json!({"vm_merge": err.to_string()}),
@@ -195,18 +199,28 @@ fn vm_merge(engine: &Arc<Engine>, d: usize, id: GrandchildId, events: &[Event]) 
             }
         },
     );
-    match (&r, job) {
-        (Ok(_), Some(j)) => {
+    match (&r, job, refusal) {
+        (Ok(_), Some(j), _) => {
             let me = Arc::clone(engine);
             engine.spawn(move || super::host::watch(&me, d, j));
         }
-        (Err(_), Some(j)) => {
+        (Err(_), Some(j), _) => {
             engine.conformance_error(format!(
                 "disk-{}: VM.merge ran but the model refused it",
                 d + 1
             ));
             let _ = j.and_then(|j| j.wait());
             engine.with_io(|io| io.job[d] = false);
+        }
+        // The host refused a merge whose top the model still has in the chain (the verb's own
+        // failure, BZ 1301083): the model has no event for it, so the engine stops.
+        (Err(ApplyError::Refused(_)), None, Some(err)) => {
+            return Err(abort(
+                engine,
+                d,
+                "VM.merge refused while top is in the chain (the model has no event for it)",
+                err,
+            ));
         }
         _ => {}
     }

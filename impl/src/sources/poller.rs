@@ -12,6 +12,12 @@
 //!
 //! Within a pass the order is oVirt's hash order, i.e. no particular one: shuffled from the
 //! seed. Each callback sees what the callbacks before it changed (each is its own `step`).
+//!
+//! Expiry (`markExpiredCommandsAsFailure`, run on every pass from 3.6.1): after the callbacks,
+//! once the removal has not moved for the commands' lifetime (`Settings::command_lifetime`,
+//! measured as [`Engine::still_for`] says), the pass offers `Expire` to the model, which fails
+//! the ACTIVE commands it reaches, or refuses it (the release has no expiry, something else can
+//! still happen, or no ACTIVE command is reached).
 //! The poller's clock starts at a random phase (from the seed): in oVirt it runs all the time,
 //! so a request meets it at no particular point of its cycle.
 
@@ -180,8 +186,9 @@ impl Delays {
 /// The poller thread.
 pub(crate) fn run(engine: Arc<Engine>) {
     let tick = engine.settings().tick();
+    let lifetime = engine.settings().command_lifetime();
     let n = engine.config().n();
-    let mut delays = Delays::new(engine.settings().backoff);
+    let mut delays = Delays::new(engine.settings().backoff());
     let mut rng = fastrand::Rng::with_seed(engine.settings().seed ^ 0x005e_ed0f_9011);
     // The poller runs for the engine's whole life, so a request arrives at no particular
     // moment of its cycle: start at a random phase of the tick and, for the 10-tick passes of
@@ -216,6 +223,13 @@ pub(crate) fn run(engine: Arc<Engine>) {
                 continue;
             };
             delays.after_poll(c, t, PollOutcome::of(c, &r));
+        }
+        if engine.stopping() {
+            return;
+        }
+        // The expiry pass: the model decides what, if anything, expires.
+        if engine.still_for() >= lifetime {
+            let _ = engine.try_poll(Event::Expire);
         }
     }
 }

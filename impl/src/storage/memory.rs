@@ -72,6 +72,14 @@ impl Storage for Memory {
         self.lock().len()
     }
 
+    fn vm_merge(&self, d: usize) -> StorageResult<Box<dyn HostJob>> {
+        let chain = self.read_chain(d)?;
+        if !chain.has_top() {
+            return Err(super::qcow2::refused_top(&chain));
+        }
+        self.start_merge(d)
+    }
+
     fn start_merge(&self, d: usize) -> StorageResult<Box<dyn HostJob>> {
         let vols = Arc::clone(&self.vols);
         if self.vol(d)?.job_running {

@@ -59,21 +59,71 @@ impl DataCheck {
     }
 }
 
-/// What storage or the host failed to do, in one line (a tool's output, an IO error). The
-/// protocol's fault events come from these when the model has one for the call (a merge job, a
-/// `deleteVolume`); anywhere else such an error stops the engine.
+/// What storage or the host failed to do, in one line (a tool's output, an IO error), and the
+/// VDSM error it answers with where the engine's flow tells that error apart. The protocol's
+/// fault events come from these when the model has one for the call (a merge job, a
+/// `deleteVolume`, a `VM.merge` refused with `mergeErr`); anywhere else such an error stops the
+/// engine.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StorageError(String);
+pub struct StorageError {
+    what: String,
+    vdsm: Option<VdsmError>,
+}
+
+/// An error of VDSM's `errCode` table that the engine's flow tells apart from other failures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VdsmError {
+    /// `mergeErr`, code 52 (`MergeFailed`, `lib/vdsm/exception.py:190-192` at VDSM v4.18.4):
+    /// `VM.merge` refused. `merge()` answers it when top is not in the drive's volume chain
+    /// (`vdsm/virt/vm.py:4552-4557` at v4.18.4: after a pivot, top has left the chain) and when
+    /// libvirt's `blockCommit` raises (l.4602-4610).
+    MergeErr,
+}
+
+impl VdsmError {
+    /// Its name in VDSM's `errCode` table.
+    pub fn name(self) -> &'static str {
+        match self {
+            VdsmError::MergeErr => "mergeErr",
+        }
+    }
+
+    /// Its status code.
+    pub fn code(self) -> u32 {
+        match self {
+            VdsmError::MergeErr => 52,
+        }
+    }
+}
 
 impl StorageError {
     pub fn new(what: impl Into<String>) -> StorageError {
-        StorageError(crate::error::one_line(&what.into()))
+        StorageError {
+            what: crate::error::one_line(&what.into()),
+            vdsm: None,
+        }
+    }
+
+    /// `VM.merge` refused: VDSM's `mergeErr` (code 52), with why.
+    pub fn merge_err(why: impl Into<String>) -> StorageError {
+        StorageError {
+            vdsm: Some(VdsmError::MergeErr),
+            ..StorageError::new(why)
+        }
+    }
+
+    /// The VDSM error this is, if the host answered with one the flow tells apart.
+    pub fn vdsm(&self) -> Option<VdsmError> {
+        self.vdsm
     }
 }
 
 impl std::fmt::Display for StorageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        match self.vdsm {
+            Some(v) => write!(f, "{} (code {}): {}", v.name(), v.code(), self.what),
+            None => f.write_str(&self.what),
+        }
     }
 }
 
@@ -93,7 +143,7 @@ impl From<&str> for StorageError {
 
 impl From<StorageError> for crate::error::Error {
     fn from(e: StorageError) -> crate::error::Error {
-        crate::error::Error::Storage(e.0)
+        crate::error::Error::Storage(e.to_string())
     }
 }
 
@@ -121,8 +171,13 @@ pub trait Storage: Send + Sync {
     /// `"qcow2"` or `"memory"`.
     fn kind(&self) -> &'static str;
     fn disks(&self) -> usize;
-    /// `VM.merge`: start committing top into base in the background; the job pivots the VM to
-    /// base when the commit is done. Redoing it after a restart is safe.
+    /// `VM.merge`, as VDSM answers it: refused with `mergeErr` ([`StorageError::merge_err`])
+    /// when top is not in the VM's chain of the disk (or the host refuses the block commit),
+    /// else the block-commit job is started ([`Storage::start_merge`]).
+    fn vm_merge(&self, d: usize) -> StorageResult<Box<dyn HostJob>>;
+    /// The host's block-commit job: commit top into base in the background; the job pivots the
+    /// VM to base when the commit is done. Re-issued for a job whose watcher died with a
+    /// restarted engine: redoing it is safe, and a job whose pivot is done ends at once.
     fn start_merge(&self, d: usize) -> StorageResult<Box<dyn HostJob>>;
     /// The chain as the host reports it (MERGE_STATUS reads it).
     fn read_chain(&self, d: usize) -> StorageResult<Chain>;

@@ -13,7 +13,10 @@
 //! intact, so top holds its data until `deleteVolume`), then the pivot. Reads use `-U`
 //! (force-share) so facts can be read while a job holds the images.
 
-use super::{Chain, DataCheck, DiskFacts, HostJob, Storage, StorageResult, ThreadJob, BASE, TOP};
+use super::{
+    Chain, DataCheck, DiskFacts, HostJob, Storage, StorageError, StorageResult, ThreadJob, BASE,
+    TOP,
+};
 use crate::error::{one_line, Error};
 use crate::sync::lock;
 use serde_json::json;
@@ -205,6 +208,15 @@ impl Qcow2 {
     }
 }
 
+/// VDSM's answer to a `VM.merge` whose top is not in the chain the VM uses (after a pivot):
+/// `mergeErr` (`vdsm/virt/vm.py:4552-4557` at v4.18.4, "merge: top volume ... not found").
+pub(crate) fn refused_top(chain: &Chain) -> StorageError {
+    StorageError::merge_err(format!(
+        "merge: top volume {TOP} not found in the VM's chain ({})",
+        chain.volumes.join(" <- ")
+    ))
+}
+
 /// The body of a merge job: wait out a leftover commit, commit, pivot.
 fn merge_job(dd: PathBuf) -> StorageResult<()> {
     let deadline = Instant::now() + LOCK_WAIT;
@@ -246,6 +258,14 @@ impl Storage for Qcow2 {
 
     fn disks(&self) -> usize {
         self.n
+    }
+
+    fn vm_merge(&self, d: usize) -> StorageResult<Box<dyn HostJob>> {
+        let chain = self.read_chain(d)?;
+        if !chain.has_top() {
+            return Err(refused_top(&chain));
+        }
+        self.start_merge(d)
     }
 
     fn start_merge(&self, d: usize) -> StorageResult<Box<dyn HostJob>> {

@@ -19,11 +19,12 @@ pub fn settings(disks: u8, poller: PollerRule, tick_ms: u64) -> Settings {
         disks,
         poller,
         tick_ms,
-        backoff: Backoff::Capped,
+        backoff: Some(Backoff::Capped),
         pool_threads: 10,
         start_cost_us: 0,
         limit_ms: 60_000,
         seed: 7,
+        ..Settings::default()
     }
 }
 

@@ -19,6 +19,9 @@ impl Storage for Files {
     fn disks(&self) -> usize {
         self.0.disks()
     }
+    fn vm_merge(&self, _: usize) -> StorageResult<Box<dyn HostJob>> {
+        Err("the host is not running (files only)".into())
+    }
     fn start_merge(&self, _: usize) -> StorageResult<Box<dyn HostJob>> {
         Err("the host is not running (files only)".into())
     }
