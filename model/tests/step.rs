@@ -320,3 +320,68 @@ fn a_refusal_reads_as_its_reason() {
         "the CLI prints refusals with Display"
     );
 }
+
+// removeAllCommandsInHierarchy deletes a grandchild's rows with its child's: one whose rows are
+// gone never moves again.
+#[test]
+fn a_grandchild_whose_rows_are_gone_never_moves() {
+    let c = cfg(1, Release::V3_6_0);
+    for (step_, task, e) in [
+        (
+            Step::DestroyImage,
+            Task::Queued,
+            Event::GrandchildPicksUp(0),
+        ),
+        (
+            Step::DestroyImage,
+            Task::Executing,
+            Event::GrandchildReturns(0),
+        ),
+        (Step::Extend, Task::Running, Event::TaskEnds(0)),
+    ] {
+        let mut s = Draft::initial(1);
+        s.parent.begun = true;
+        s.parent.notified = true;
+        s.disks[0].created = true;
+        s.disks[0].executed = true;
+        s.disks[0].step = step_;
+        s.disks[0].task = task;
+        s.disks[0].status = CmdStatus::Active;
+        assert!(step(&c, &s.build(), e).is_ok(), "{e:?} with its rows");
+        s.disks[0].status = CmdStatus::NoRow;
+        assert!(step(&c, &s.build(), e).is_err(), "{e:?} without its rows");
+    }
+}
+
+#[test]
+fn parent_returned_is_the_executed_flag() {
+    let c = cfg(1, Release::V4_0_2);
+    let s = run(&c, &[Event::ParentBegins, Event::ParentStartsChild]);
+    assert!(!parent_returned(&s));
+    assert!(parent_returned(
+        &step(&c, &s, Event::ParentReturns).unwrap()
+    ));
+}
+
+#[test]
+fn polled_command_reads_registration_status_and_end_action() {
+    let c = cfg(2, Release::V4_0_2);
+    let s = run(&c, &[Event::ParentBegins, Event::ParentStartsChild]);
+    assert_eq!(polled_command(&s, None), (true, CmdStatus::Active, false));
+    assert_eq!(
+        polled_command(&s, Some(0)),
+        (true, CmdStatus::NotStarted, false)
+    );
+    assert_eq!(
+        polled_command(&s, Some(1)),
+        (false, CmdStatus::NoRow, false)
+    );
+    let mut d = Draft::of(&s);
+    d.parent.notified = true;
+    d.parent.registered = false;
+    d.parent.status = CmdStatus::Succeeded;
+    assert_eq!(
+        polled_command(&d.build(), None),
+        (false, CmdStatus::Succeeded, true)
+    );
+}
