@@ -99,8 +99,11 @@ fn expand(
                 Expectation::Always => !holds,
                 Expectation::Sometimes => holds,
                 // The model is acyclic (a test checks it) and "removal ended" is stable, so
-                // "eventually" fails exactly on a terminal state where it does not hold.
-                Expectation::Eventually => terminal && !holds,
+                // "eventually" fails exactly on a terminal state where it does not hold, or on a
+                // state from which every end breaks it (a command expired).
+                Expectation::Eventually => {
+                    terminal && !holds || p.doomed.is_some_and(|doomed| doomed(cfg, s))
+                }
             };
             if witness {
                 c.witness[k] = Some(idx);
