@@ -4,8 +4,8 @@
 
 use livemerge_model::races::{merged_but_unsynced, removed_before_merge};
 use livemerge_model::{
-    enabled, grandchild_act, properties, settled, step, wants, Actor, Config, Event, Faults,
-    GrandchildAct, HostCall, Release, State,
+    enabled, grandchild_act, grandchild_pending, properties, settled, step, wants, Actor,
+    CmdStatus, Config, Draft, Event, Faults, GrandchildAct, HostCall, Release, State, Step, Task,
 };
 
 fn cfg(disks: u8, release: Release) -> Config {
@@ -218,4 +218,54 @@ fn the_races_are_told_apart_on_the_bug_1280160_path() {
     let fixed = cfg(1, Release::V4_0_2);
     let (done, _) = drive(&fixed);
     assert!(!removed_before_merge(&fixed, &done) && !merged_but_unsynced(&fixed, &done));
+}
+
+// A grandchild has work for a thread only while it is queued, executing or executed with its
+// rows in place (or EXECUTION_FAILED under a callback that polls it): one that ended, was lost,
+// is stranded, or whose rows went with its parent's has none.
+#[test]
+fn only_a_live_unfinished_grandchild_is_pending() {
+    let c = cfg(1, Release::V3_6_1);
+    let with = |task: Task, status: CmdStatus| {
+        let mut s = Draft::initial(1);
+        s.parent.begun = true;
+        s.parent.executed = true;
+        s.parent.status = CmdStatus::Active;
+        s.disks[0].created = true;
+        s.disks[0].executed = true;
+        s.disks[0].status = status;
+        s.disks[0].step = Step::DestroyImage;
+        s.disks[0].task = task;
+        s.build()
+    };
+    for task in [Task::Queued, Task::Executing, Task::Running] {
+        assert!(
+            grandchild_pending(&c, &with(task, CmdStatus::Active), 0),
+            "{task:?}"
+        );
+        assert!(
+            !grandchild_pending(&c, &with(task, CmdStatus::NoRow), 0),
+            "{task:?} without rows"
+        );
+        assert!(wants(&c, &with(task, CmdStatus::Active)).disks()[0]
+            .grandchild
+            .is_some());
+    }
+    for task in [
+        Task::None,
+        Task::Succeeded,
+        Task::Failed,
+        Task::Lost,
+        Task::Stranded,
+        Task::ExecutionFailed,
+    ] {
+        assert!(
+            !grandchild_pending(&c, &with(task, CmdStatus::Active), 0),
+            "{task:?}"
+        );
+        assert_eq!(
+            wants(&c, &with(task, CmdStatus::Active)).disks()[0].grandchild,
+            None
+        );
+    }
 }
