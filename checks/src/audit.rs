@@ -24,7 +24,7 @@
 use livemerge_impl::db::{project, Layout};
 use livemerge_impl::trace::{self, sources_of, ReadRecord, SOURCES};
 use livemerge_model::properties::{self, Expectation};
-use livemerge_model::{describe_event, step, Config, PollerRule, State};
+use livemerge_model::{describe_event, step, Config, Release, State};
 use std::io::BufRead;
 
 /// Why an audit could not even start (exit 2), as opposed to a divergence (exit 1).
@@ -57,7 +57,7 @@ pub struct Expect {
     pub fallback: Option<Config>,
     /// `--disks` / `--poller` as given: a header that says otherwise is an error.
     pub disks: Option<u8>,
-    pub poller: Option<PollerRule>,
+    pub poller: Option<Release>,
     /// The engine directory's configuration and layout (`--dir`): every header must name them.
     pub dir: Option<(Config, Layout)>,
     /// Judge the always-properties too (off: conformance alone).

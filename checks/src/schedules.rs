@@ -13,17 +13,17 @@ use crate::counterexample::{engine_conforms, CounterexampleFile};
 use crate::report::Trace;
 use livemerge_impl::replay::replay_memory;
 use livemerge_impl::Settings;
-use livemerge_model::{successors, Config, Event, Faults, PollerRule, State};
+use livemerge_model::{successors, Config, Event, Faults, Release, State};
 use std::path::Path;
 use std::time::Duration;
 
 /// The configuration a seed selects: the poller, the number of disks and whether one engine
 /// restart may happen vary with it (one seed in four; a restart is enabled almost everywhere, so
 /// walks that may take one mostly end early).
-pub fn config_for(seed: u64, disks: Option<u8>, poller: Option<PollerRule>) -> Config {
+pub fn config_for(seed: u64, disks: Option<u8>, poller: Option<Release>) -> Config {
     Config {
         disks: disks.unwrap_or(1 + ((seed / 3) % 3) as u8),
-        release: poller.unwrap_or(PollerRule::ALL[(seed % PollerRule::ALL.len() as u64) as usize]),
+        release: poller.unwrap_or(Release::ALL[(seed % Release::ALL.len() as u64) as usize]),
         faults: Faults::ALL,
         restarts: u8::from(seed % 4 == 3),
         retries: 1,
@@ -115,7 +115,7 @@ pub struct Failure {
 pub fn check_seed(
     seed: u64,
     disks: Option<u8>,
-    poller: Option<PollerRule>,
+    poller: Option<Release>,
     scratch: &Path,
 ) -> Result<usize, Failure> {
     let cfg = config_for(seed, disks, poller);

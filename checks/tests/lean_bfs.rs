@@ -25,7 +25,7 @@ fn limits(threads: usize) -> Limits {
 
 /// All faults and one restart; no retry, which would multiply the reference BFS's whole states
 /// about eight-fold.
-fn cfg(disks: u8, poller: PollerRule, symmetry: bool) -> Config {
+fn cfg(disks: u8, poller: Release, symmetry: bool) -> Config {
     Config {
         disks,
         release: poller,
@@ -76,7 +76,7 @@ fn assert_paths_replay(c: &Config, o: &Outcome) {
 #[test]
 #[ignore = "slow tier: runs two searches on many configurations, over 5 s (scripts/test runs it)"]
 fn the_lean_bfs_agrees_with_the_full_state_bfs() {
-    for poller in PollerRule::ALL {
+    for poller in Release::ALL {
         for disks in 1..=3 {
             for symmetry in [true, false] {
                 if !symmetry && disks == 3 {
@@ -101,7 +101,7 @@ fn the_lean_bfs_agrees_with_the_full_state_bfs() {
 fn any_number_of_threads_finds_the_same() {
     let c = Config {
         retries: 1,
-        ..cfg(3, PollerRule::V4_0_2, true)
+        ..cfg(3, Release::V4_0_2, true)
     };
     let one = bfs::run(&c, &limits(1));
     for threads in [2, 3, 8] {
@@ -117,7 +117,7 @@ fn any_number_of_threads_finds_the_same() {
 fn the_observer_is_shown_exactly_the_reachable_states() {
     // `run_observing` is how the `--disks any` tests see every reachable state: it must show
     // each one (as the representative) and nothing else.
-    for release in PollerRule::ALL {
+    for release in Release::ALL {
         let c = Config {
             retries: 1,
             ..cfg(2, release, true)
@@ -148,14 +148,14 @@ fn the_observer_is_shown_exactly_the_reachable_states() {
 
 #[test]
 fn the_report_bounds_the_fingerprint_collision_risk() {
-    let o = bfs::run(&cfg(3, PollerRule::V4_0_2, true), &limits(2));
+    let o = bfs::run(&cfg(3, Release::V4_0_2, true), &limits(2));
     let p = o.collision_probability.expect("the lean BFS reports it");
     assert!(p > 0.0 && p < 1e-9, "{p}");
 }
 
 #[test]
 fn a_memory_bound_stops_the_search_with_what_it_found() {
-    let c = cfg(6, PollerRule::V3_6_0, true);
+    let c = cfg(6, Release::V3_6_0, true);
     let o = bfs::run(
         &c,
         &Limits {

@@ -184,10 +184,10 @@ fn bad_input_is_one_line_and_exit_2() {
 fn a_path_with_a_failed_merge_job_replays_on_real_images() {
     use livemerge_checks::counterexample::CounterexampleFile;
     use livemerge_checks::report::Trace;
-    use livemerge_model::{properties, Config, Event as E, Faults, PollerRule};
+    use livemerge_model::{properties, Config, Event as E, Faults, Release};
     let cfg = Config {
         disks: 1,
-        release: PollerRule::V4_0_2,
+        release: Release::V4_0_2,
         faults: Faults::ALL,
         restarts: 0,
         retries: 0,

@@ -5,7 +5,7 @@
 use livemerge_checks::schedules::{
     check_seed, config_for, random_path, run_on_engine, save_failure, Failure,
 };
-use livemerge_model::{Config, Event, Faults, PollerRule};
+use livemerge_model::{Config, Event, Faults, Release};
 
 #[test]
 #[ignore = "slow tier: runs the engine under hundreds of schedules, over 30 s (scripts/test runs it)"]
@@ -29,18 +29,18 @@ fn random_schedules_conform_to_the_model() {
                 f.seed, f.reason, f.config, f.events
             ),
         }
-        pollers.insert(seed % PollerRule::ALL.len() as u64);
+        pollers.insert(seed % Release::ALL.len() as u64);
     }
     assert!(
         steps as u64 > 10 * n,
         "the schedules are real removals: {steps} steps"
     );
-    assert_eq!(pollers.len(), PollerRule::ALL.len().min(n as usize));
+    assert_eq!(pollers.len(), Release::ALL.len().min(n as usize));
     assert!(n < 20 || restarted > 0, "some schedules restart the engine");
     eprintln!("{n} schedules, {steps} steps, {restarted} with an engine restart");
 }
 
-fn cfg(poller: PollerRule) -> Config {
+fn cfg(poller: Release) -> Config {
     Config {
         disks: 1,
         release: poller,
@@ -62,7 +62,7 @@ fn a_schedule_the_engine_cannot_follow_is_caught_and_saved() {
         Event::PollParent,
     ];
     let scratch = tempfile::tempdir().unwrap();
-    let why = run_on_engine(&cfg(PollerRule::V4_0_2), &path, scratch.path()).unwrap_err();
+    let why = run_on_engine(&cfg(Release::V4_0_2), &path, scratch.path()).unwrap_err();
     assert!(
         why.contains("step 4") && why.contains("the parent's doPolling waits"),
         "{why}"
@@ -71,7 +71,7 @@ fn a_schedule_the_engine_cannot_follow_is_caught_and_saved() {
     // Saved, it is a counterexample file like any other.
     let f = Failure {
         seed: 7,
-        config: cfg(PollerRule::V3_6_0),
+        config: cfg(Release::V3_6_0),
         events: path,
         reason: why,
     };
@@ -94,7 +94,7 @@ fn a_schedule_the_engine_cannot_follow_is_caught_and_saved() {
 
 #[test]
 fn a_seed_always_gives_the_same_schedule() {
-    let c = cfg(PollerRule::V3_6_1);
+    let c = cfg(Release::V3_6_1);
     assert_eq!(random_path(&c, 42), random_path(&c, 42));
     let distinct: std::collections::HashSet<_> = (0..20).map(|s| random_path(&c, s)).collect();
     assert!(distinct.len() > 5, "seeds explore different interleavings");

@@ -3,7 +3,7 @@
 //! `resume` runs on with the same settings.
 
 use livemerge_model::rules::{PollerSchedule, Rules};
-use livemerge_model::{Config, Faults, PollerRule, MAX_DISKS};
+use livemerge_model::{Config, Faults, Release, MAX_DISKS};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -36,7 +36,7 @@ pub enum Backoff {
 impl Backoff {
     /// The backoff of `release`'s poller, as the model's rules say
     /// ([`Rules::poller`](livemerge_model::rules::Rules)): oVirt's own poller of that release.
-    pub fn of_release(release: PollerRule) -> Backoff {
+    pub fn of_release(release: Release) -> Backoff {
         match Rules::of(release).poller {
             PollerSchedule::FixedDelay => Backoff::Fixed,
             PollerSchedule::CappedBackoff => Backoff::Capped,
@@ -66,7 +66,7 @@ impl std::str::FromStr for Backoff {
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
     pub disks: u8,
-    pub poller: PollerRule,
+    pub poller: Release,
     /// The poller's tick (oVirt: 1 s).
     pub tick_ms: u64,
     /// The poller's delay rule as given (`--backoff`); `None`: the release's ([`Settings::backoff`]).
@@ -96,7 +96,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             disks: 3,
-            poller: PollerRule::V4_0_2,
+            poller: Release::V4_0_2,
             tick_ms: 1000,
             backoff: None,
             pool_threads: 10,
@@ -206,7 +206,7 @@ mod tests {
 
     #[test]
     fn the_default_backoff_is_the_releases_poller_and_a_given_one_wins() {
-        for release in PollerRule::ALL {
+        for release in Release::ALL {
             let s = Settings {
                 poller: release,
                 ..Settings::default()
@@ -225,10 +225,10 @@ mod tests {
             }
         }
         // oVirt's own pollers: 3.5's fixed delay, 3.6.0's capped backoff (`3175d5a141`).
-        assert_eq!(Backoff::of_release(PollerRule::V3_5_0), Backoff::Fixed);
-        assert_eq!(Backoff::of_release(PollerRule::V3_5_7), Backoff::Fixed);
-        assert_eq!(Backoff::of_release(PollerRule::V3_6_0), Backoff::Capped);
-        assert_eq!(Backoff::of_release(PollerRule::V4_1_0), Backoff::Capped);
+        assert_eq!(Backoff::of_release(Release::V3_5_0), Backoff::Fixed);
+        assert_eq!(Backoff::of_release(Release::V3_5_7), Backoff::Fixed);
+        assert_eq!(Backoff::of_release(Release::V3_6_0), Backoff::Capped);
+        assert_eq!(Backoff::of_release(Release::V4_1_0), Backoff::Capped);
     }
 
     #[test]

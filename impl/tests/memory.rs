@@ -8,7 +8,7 @@ use common::*;
 use livemerge_impl::scheduler::{Free, HoldUntil, Script};
 use livemerge_impl::storage::memory::{Memory, MemoryFaults};
 use livemerge_model::properties::{NO_DATA_LOST, SNAPSHOT_REMOVED_IMPLIES_MERGE_DONE};
-use livemerge_model::{step, Event, Images, PollerRule, Snapshot, State};
+use livemerge_model::{step, Event, Images, Release, Snapshot, State};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,7 +22,7 @@ fn a_4_0_removal_merges_every_disk_and_deletes_the_snapshot() {
     let trace = tmp.path().join("trace.jsonl");
     let o = memory_run(
         tmp.path(),
-        settings(3, PollerRule::V4_0_2, 2),
+        settings(3, Release::V4_0_2, 2),
         mem(3),
         Arc::new(Free),
         Some(&trace),
@@ -78,7 +78,7 @@ fn the_3_6_0_poller_under_the_forced_schedule_deletes_the_snapshot_before_any_me
     let tmp = tempfile::tempdir().unwrap();
     let o = memory_run(
         tmp.path(),
-        settings(2, PollerRule::V3_6_0, 2),
+        settings(2, Release::V3_6_0, 2),
         mem(2),
         Arc::new(HoldUntil::pool_after_parent_poll()),
         None,
@@ -113,7 +113,7 @@ fn the_3_6_0_poller_under_the_forced_schedule_deletes_the_snapshot_before_any_me
 
 #[test]
 fn the_fixed_pollers_survive_the_same_forced_schedule() {
-    for rule in [PollerRule::V3_6_1, PollerRule::V4_0_2] {
+    for rule in [Release::V3_6_1, Release::V4_0_2] {
         let tmp = tempfile::tempdir().unwrap();
         let o = memory_run(
             tmp.path(),
@@ -129,7 +129,7 @@ fn the_fixed_pollers_survive_the_same_forced_schedule() {
         for f in &o.observed.facts {
             assert!(!f.top_in_chain && f.base_has_top, "{rule}: {f:?}");
         }
-        if rule == PollerRule::V4_0_2 {
+        if rule == Release::V4_0_2 {
             assert_eq!(o.exit_code(), 0, "{o:?}");
         }
     }
@@ -149,7 +149,7 @@ fn a_failed_merge_job_ends_the_removal_cleanly() {
     );
     let o = memory_run(
         tmp.path(),
-        settings(2, PollerRule::V4_0_2, 2),
+        settings(2, Release::V4_0_2, 2),
         storage,
         Arc::new(Free),
         None,
@@ -193,7 +193,7 @@ fn a_failed_delete_volume_leaves_an_orphan_and_loses_nothing() {
     );
     let o = memory_run(
         tmp.path(),
-        settings(1, PollerRule::V4_0_2, 2),
+        settings(1, Release::V4_0_2, 2),
         storage,
         Arc::new(Free),
         None,
@@ -218,7 +218,7 @@ fn a_script_replays_the_model_counterexample_step_for_step() {
     let tmp = tempfile::tempdir().unwrap();
     let o = memory_run(
         tmp.path(),
-        settings(1, PollerRule::V3_6_0, 2),
+        settings(1, Release::V3_6_0, 2),
         mem(1),
         script.clone(),
         None,
@@ -249,7 +249,7 @@ fn a_script_replays_the_model_counterexample_step_for_step() {
 #[test]
 fn the_engine_changes_protocol_state_only_through_step() {
     // Runs of every poller with faults: each recorded state is step of the one before.
-    for (i, rule) in [PollerRule::V3_6_0, PollerRule::V3_6_1, PollerRule::V4_0_2]
+    for (i, rule) in [Release::V3_6_0, Release::V3_6_1, Release::V4_0_2]
         .into_iter()
         .enumerate()
     {

@@ -7,7 +7,7 @@ use common::{reads, settings};
 use livemerge_impl::db::Db;
 use livemerge_impl::session::{resume_dir, run_dir, Schedule, DB_FILE};
 use livemerge_impl::Error;
-use livemerge_model::{PollerRule, State};
+use livemerge_model::{Release, State};
 use std::path::Path;
 use std::process::Command;
 
@@ -49,7 +49,7 @@ fn a_4_0_removal_on_three_qcow2_disks_merges_and_keeps_every_block() {
     let trace = tmp.path().join("trace.jsonl");
     let o = run_dir(
         &dir,
-        settings(3, PollerRule::V4_0_2, 10),
+        settings(3, Release::V4_0_2, 10),
         Schedule::Free,
         Some(&trace),
     )
@@ -86,7 +86,7 @@ fn the_3_6_0_poller_under_the_forced_schedule_deletes_the_snapshot_before_mergin
     let dir = tmp.path().join("vm");
     let o = run_dir(
         &dir,
-        settings(3, PollerRule::V3_6_0, 10),
+        settings(3, Release::V3_6_0, 10),
         Schedule::PoolAfterParentPoll,
         None,
     )
@@ -125,20 +125,14 @@ fn bad_directories_and_a_second_engine_are_refused() {
     assert!(matches!(
         run_dir(
             tmp.path(),
-            settings(1, PollerRule::V4_0_2, 10),
+            settings(1, Release::V4_0_2, 10),
             Schedule::Free,
             None
         ),
         Err(Error::BadInput(_))
     ));
     let dir = tmp.path().join("vm");
-    run_dir(
-        &dir,
-        settings(1, PollerRule::V4_0_2, 5),
-        Schedule::Free,
-        None,
-    )
-    .unwrap();
+    run_dir(&dir, settings(1, Release::V4_0_2, 5), Schedule::Free, None).unwrap();
     let held = Db::open_engine(&dir.join(DB_FILE)).expect("the first engine opens");
     match resume_dir(&dir, None, None) {
         Err(Error::Locked(m)) => assert!(m.contains("locked by another engine"), "{m}"),

@@ -40,9 +40,6 @@ pub enum Release {
     V4_1_0,
 }
 
-/// The name the first version of the tool gave the releases (`--poller`), kept as an alias.
-pub type PollerRule = Release;
-
 impl Release {
     pub const ALL: [Release; 7] = [
         Release::V3_5_0,

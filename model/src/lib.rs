@@ -34,7 +34,7 @@ mod svg;
 mod wants;
 
 pub use canonical::{canonical, canonicalize, concretize, ConcreteStep, Permutation};
-pub use config::{Config, ConfigError, Fault, Faults, PollerRule, Release, MAX_DISKS};
+pub use config::{Config, ConfigError, Fault, Faults, Release, MAX_DISKS};
 pub use describe::{describe_event, describe_step, summarize, why_stuck};
 pub use draft::{DiskDraft, Draft, ParentDraft};
 pub use event::Event;

@@ -5,7 +5,7 @@
 use super::views::Abstraction;
 use super::{AnyFinding, AnyOutcome, AnyVerdict};
 use crate::report::{format_trace, json_path, JsonPath, Trace};
-use livemerge_model::{describe_step, summarize, Config, Event, Faults, PollerRule, State};
+use livemerge_model::{describe_step, summarize, Config, Event, Faults, Release, State};
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -167,7 +167,7 @@ fn one_line(cfg: &Config, s: &State) -> String {
 
 #[derive(Serialize)]
 struct JsonConfiguration {
-    release: PollerRule,
+    release: Release,
     faults: Faults,
     restarts: u8,
     retries: u8,

@@ -13,7 +13,7 @@ use livemerge_impl::settings::DEFAULT_COMMAND_LIFETIME_TICKS;
 use livemerge_impl::storage::InjectedFaults;
 use livemerge_impl::stress::{stress as run_stress, StressOptions};
 use livemerge_impl::{report, Backoff, Error, Settings};
-use livemerge_model::{Config, PollerRule};
+use livemerge_model::{Config, Release};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -100,7 +100,7 @@ pub struct EngineArgs {
     /// The oVirt release whose rules the engine follows: 3.5.0, 3.5.7, 3.6.0, 3.6.1, 4.0.0,
     /// 4.0.2, 4.1.0 (`--poller` is an alias; its `4.0` means 4.0.0).
     #[arg(long = "release", alias = "poller", value_name = "RELEASE", default_value_t = Config::default().release)]
-    pub poller: PollerRule,
+    pub poller: Release,
     /// The poller's delay rule [default: the release's own poller, as the model's rules say:
     /// fixed for 3.5.0 and 3.5.7, capped from 3.6.0].
     #[arg(long, value_enum)]

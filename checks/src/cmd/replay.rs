@@ -12,7 +12,7 @@ use clap::Args;
 use livemerge_impl::replay::replay_dir;
 use livemerge_impl::settings::DEFAULT_COMMAND_LIFETIME_TICKS;
 use livemerge_impl::{report, Settings};
-use livemerge_model::PollerRule;
+use livemerge_model::Release;
 use std::path::PathBuf;
 
 /// The command lifetime of a replayed path that expires a command, unless `--command-lifetime`
@@ -36,7 +36,7 @@ pub struct ReplayArgs {
     /// Run the engine with this release's rules instead of the counterexample's (`--poller` is
     /// an alias).
     #[arg(long = "release", alias = "poller", value_name = "RELEASE")]
-    pub poller: Option<PollerRule>,
+    pub poller: Option<Release>,
     /// The poller's tick in milliseconds (the script, not the clock, decides the order).
     #[arg(long, default_value_t = 5, value_parser = crate::bounds::tick_ms)]
     pub tick_ms: u64,

@@ -6,7 +6,7 @@ use super::{usage, Fail};
 use crate::report::{format_trace, Trace};
 use crate::schedules::{check_seed, save_failure};
 use clap::Args;
-use livemerge_model::PollerRule;
+use livemerge_model::Release;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -23,7 +23,7 @@ pub struct SchedulesArgs {
     pub disks: Option<u8>,
     /// The release of every schedule [default: varying with the seed]. `--poller` is an alias.
     #[arg(long = "release", alias = "poller", value_name = "RELEASE")]
-    pub poller: Option<PollerRule>,
+    pub poller: Option<Release>,
     /// Save a failing schedule as a counterexample file in DIR.
     #[arg(long, value_name = "DIR")]
     pub save: Option<PathBuf>,

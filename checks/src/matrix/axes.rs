@@ -1,12 +1,12 @@
 //! The matrix's axes: which releases, disk counts, fault sets, restart and retry counts to cross, as
 //! given on the command line (`--disks 1..3`, `--faults none,all`, ...).
 
-use livemerge_model::{Config, Faults, PollerRule};
+use livemerge_model::{Config, Faults, Release};
 
 /// The values of each axis; the matrix is their cross product.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Axes {
-    pub pollers: Vec<PollerRule>,
+    pub pollers: Vec<Release>,
     pub disks: Vec<u8>,
     pub faults: Vec<Faults>,
     pub restarts: Vec<u8>,
@@ -18,7 +18,7 @@ impl Default for Axes {
     /// retry of a failed removal.
     fn default() -> Self {
         Axes {
-            pollers: PollerRule::ALL.to_vec(),
+            pollers: Release::ALL.to_vec(),
             disks: vec![1, 2, 3],
             faults: vec![Faults::NONE, Faults::ALL],
             restarts: vec![0, 1],
@@ -95,13 +95,13 @@ pub fn parse_disks(s: &str) -> Result<Vec<u8>, String> {
 }
 
 /// `3.6.0,4.0.2` or `all`: each name read by the release's own `FromStr`.
-pub fn parse_releases(s: &str) -> Result<Vec<PollerRule>, String> {
+pub fn parse_releases(s: &str) -> Result<Vec<Release>, String> {
     if s == "all" {
-        return Ok(PollerRule::ALL.to_vec());
+        return Ok(Release::ALL.to_vec());
     }
     let mut out = Vec::new();
     for name in s.split(',') {
-        let p: PollerRule = name
+        let p: Release = name
             .trim()
             .parse()
             .map_err(|e: livemerge_model::ConfigError| e.0)?;
@@ -170,13 +170,10 @@ mod tests {
 
     #[test]
     fn releases_are_read_by_the_release_itself() {
-        assert_eq!(parse_releases("all").unwrap(), PollerRule::ALL.to_vec());
-        assert_eq!(
-            parse_releases("4.0, 4.0.0").unwrap(),
-            vec![PollerRule::V4_0_0]
-        );
+        assert_eq!(parse_releases("all").unwrap(), Release::ALL.to_vec());
+        assert_eq!(parse_releases("4.0, 4.0.0").unwrap(), vec![Release::V4_0_0]);
         let e = parse_releases("3.6.0,x").unwrap_err();
-        assert_eq!(e, "x".parse::<PollerRule>().unwrap_err().0);
+        assert_eq!(e, "x".parse::<Release>().unwrap_err().0);
     }
 
     #[test]
@@ -197,7 +194,7 @@ mod tests {
         assert!(axes.configurations().is_err());
         assert_eq!(
             Axes::default().configurations().unwrap().len(),
-            PollerRule::ALL.len() * 3 * 2 * 2
+            Release::ALL.len() * 3 * 2 * 2
         );
     }
 }

@@ -516,7 +516,7 @@ fn run_with<S: Slot>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use livemerge_model::{concretize, Faults, PollerRule};
+    use livemerge_model::{concretize, Faults, Release};
     use stateright::{Checker, Model};
 
     #[test]
@@ -524,7 +524,7 @@ mod tests {
     fn a_shard_that_fills_up_mid_round_loses_nothing() {
         // Unit tests use 64-slot shards: they fill up while workers run, and the states whose
         // successors did not fit are expanded again after the shards grow.
-        for poller in PollerRule::ALL {
+        for poller in Release::ALL {
             let cfg = Config {
                 disks: 2,
                 release: poller,

@@ -8,13 +8,13 @@ use livemerge_impl::scheduler::Gate;
 use livemerge_impl::session::{run_memory, DB_FILE};
 use livemerge_impl::storage::memory::Memory;
 use livemerge_impl::{Backoff, Outcome, Settings};
-use livemerge_model::{step, PollerRule, State};
+use livemerge_model::{step, Release, State};
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub fn settings(disks: u8, poller: PollerRule, tick_ms: u64) -> Settings {
+pub fn settings(disks: u8, poller: Release, tick_ms: u64) -> Settings {
     Settings {
         disks,
         poller,
