@@ -269,3 +269,22 @@ fn only_a_live_unfinished_grandchild_is_pending() {
         );
     }
 }
+
+#[test]
+fn grandchild_succeeded_reads_how_it_ended() {
+    let mut s = Draft::initial(1);
+    for (task, want) in [
+        (Task::Succeeded, Some(true)),
+        (Task::Failed, Some(false)),
+        (Task::Running, None),
+        (Task::None, None),
+        (Task::Lost, None),
+    ] {
+        s.disks[0].task = task;
+        assert_eq!(
+            livemerge_model::grandchild_succeeded(&s.build(), 0),
+            want,
+            "{task:?}"
+        );
+    }
+}
