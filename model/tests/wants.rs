@@ -288,3 +288,46 @@ fn grandchild_succeeded_reads_how_it_ended() {
         );
     }
 }
+
+// What a grandchild's thread is asked to do: its host call by step, and, for 4.1.0's
+// MergeExtend caught by a restart, its own callback ending it (MergeExtendCommand.java:111-113
+// at ovirt-engine-4.1.0); 4.0.2's is never polled in that status.
+#[test]
+fn each_grandchild_is_asked_for_its_own_act() {
+    let at = |release: Release, step_: Step, task: Task| {
+        let mut s = Draft::initial(1);
+        s.parent.begun = true;
+        s.parent.executed = true;
+        s.parent.status = CmdStatus::Active;
+        s.disks[0].created = true;
+        s.disks[0].executed = true;
+        s.disks[0].status = CmdStatus::Active;
+        s.disks[0].step = step_;
+        s.disks[0].task = task;
+        s.disks[0].top_in_chain = false;
+        s.disks[0].base_has_top = true;
+        (cfg(1, release), s.build())
+    };
+    for (step_, call) in [
+        (Step::DestroyImage, HostCall::DeleteVolume),
+        (Step::DestroyImageCheck, HostCall::CheckVolumeGone),
+        (Step::MergeStatus, HostCall::ReadChain),
+        (Step::Extend, HostCall::Nothing),
+    ] {
+        let (c, s) = at(Release::V4_0_2, step_, Task::Running);
+        assert_eq!(
+            grandchild_act(&c, &s, 0),
+            Some(GrandchildAct::Finish(call)),
+            "{step_:?}"
+        );
+    }
+    let (c, s) = at(Release::V4_1_0, Step::Extend, Task::ExecutionFailed);
+    assert!(grandchild_pending(&c, &s, 0));
+    assert_eq!(
+        grandchild_act(&c, &s, 0),
+        Some(GrandchildAct::EndByCallback)
+    );
+    let (c, s) = at(Release::V4_0_2, Step::Extend, Task::ExecutionFailed);
+    assert!(!grandchild_pending(&c, &s, 0));
+    assert_eq!(grandchild_act(&c, &s, 0), None);
+}
