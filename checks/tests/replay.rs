@@ -318,17 +318,7 @@ fn a_restart_after_vm_merge_reached_the_host_replays_on_real_images() {
 #[ignore = "slow tier: replays on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
 fn from_4_0_a_retry_completes_the_merge_a_restart_caught_after_vm_merge() {
     use livemerge_model::Release;
-    let events = retry_after_a_merged_restart(Release::V4_0_2);
-    let tmp = tempfile::tempdir().unwrap();
-    let file = tmp.path().join("retry.json");
-    common::save_path(&one_disk_restart(Release::V4_0_2, 1), &events, &file);
-    let (vm, trace) = (tmp.path().join("vm"), tmp.path().join("trace.jsonl"));
-    let o = replay(&file, &vm, &["--trace", trace.to_str().unwrap(), "-q"]);
-    let out = text(&o);
-    assert!(
-        out.contains(&format!("the engine followed all {} steps", events.len())),
-        "{events:?}\n{out}"
-    );
+    let (_tmp, vm, trace, out) = replay_a_merged_restart_and_its_retry(Release::V4_0_2);
     assert!(out.contains("removal ended: snapshot deleted"), "{out}");
     assert!(out.contains("snapshots: no row (deleted)"), "{out}");
     assert!(out.contains("command_entities: no rows"), "{out}");
@@ -367,18 +357,8 @@ fn from_4_0_a_retry_completes_the_merge_a_restart_caught_after_vm_merge() {
 #[test]
 #[ignore = "slow tier: replays on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
 fn on_3_6_1_the_retry_of_a_merged_restart_fails_its_refused_merge_and_keeps_the_snapshot() {
-    use livemerge_model::Release;
-    let events = retry_after_a_merged_restart(Release::V3_6_1);
-    let tmp = tempfile::tempdir().unwrap();
-    let file = tmp.path().join("retry.json");
-    common::save_path(&one_disk_restart(Release::V3_6_1, 1), &events, &file);
-    let (vm, trace) = (tmp.path().join("vm"), tmp.path().join("trace.jsonl"));
-    let o = replay(&file, &vm, &["--trace", trace.to_str().unwrap(), "-q"]);
-    let out = text(&o);
-    assert!(
-        out.contains(&format!("the engine followed all {} steps", events.len())),
-        "{events:?}\n{out}"
-    );
+    let (_tmp, vm, trace, out) =
+        replay_a_merged_restart_and_its_retry(livemerge_model::Release::V3_6_1);
     assert!(
         out.contains("removal ended: it failed, the snapshot is kept"),
         "{out}"
@@ -398,6 +378,26 @@ fn on_3_6_1_the_retry_of_a_merged_restart_fails_its_refused_merge_and_keeps_the_
     assert_eq!(records[at]["after"]["disks"][0]["task"], "Failed");
     assert_eq!(records.last().unwrap()["after"]["retries"], 1);
     assert_audits(&trace, &vm, &records);
+}
+
+/// Replays on qcow2, with a trace, `release`'s path through a restart after `VM.merge` reached
+/// the host and the user's retry; checks that the engine followed every step. Hands back the
+/// temporary directory (kept alive), the VM directory, the trace and the report.
+fn replay_a_merged_restart_and_its_retry(
+    release: livemerge_model::Release,
+) -> (tempfile::TempDir, PathBuf, PathBuf, String) {
+    let events = retry_after_a_merged_restart(release);
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("retry.json");
+    common::save_path(&one_disk_restart(release, 1), &events, &file);
+    let (vm, trace) = (tmp.path().join("vm"), tmp.path().join("trace.jsonl"));
+    let o = replay(&file, &vm, &["--trace", trace.to_str().unwrap(), "-q"]);
+    let out = text(&o);
+    assert!(
+        out.contains(&format!("the engine followed all {} steps", events.len())),
+        "{events:?}\n{out}"
+    );
+    (tmp, vm, trace, out)
 }
 
 /// The model's shortest path of `cfg` through `milestones` to a state where `goal` holds, saved
