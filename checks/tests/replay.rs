@@ -428,6 +428,38 @@ fn hung_4_1_0() -> livemerge_model::Config {
     }
 }
 
+/// Replays `file` into `vm` with a trace and a command lifetime of 40 ticks (200 ms at the
+/// replay's 5 ms tick), so that a path's expiry comes at once.
+fn replay_with_a_short_lifetime(file: &Path, vm: &Path, trace: &Path) -> std::process::Output {
+    replay(
+        file,
+        vm,
+        &[
+            "--command-lifetime",
+            "40",
+            "--trace",
+            trace.to_str().unwrap(),
+            "-q",
+        ],
+    )
+}
+
+/// `audit TRACE --dir VM` passes: every step conforms and the real rows and volumes match.
+fn assert_audit_and_dir_clean(trace: &Path, vm: &Path) {
+    let a = livemerge(&[
+        "audit",
+        trace.to_str().unwrap(),
+        "--dir",
+        vm.to_str().unwrap(),
+    ]);
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a));
+    assert!(
+        text(&a).contains("the real rows and volumes match"),
+        "{}",
+        text(&a)
+    );
+}
+
 /// The trace's Expire record: applied by the poller, at least `lifetime_ms` after the step
 /// before it (the removal stood still that long), with the sticky expired flag set.
 fn assert_expired_after(records: &[serde_json::Value], lifetime_ms: u64) {
@@ -452,17 +484,7 @@ fn a_4_1_0_removal_hung_until_expiry_ends_after_a_short_command_lifetime() {
     );
     let (vm, trace) = (tmp.path().join("vm"), tmp.path().join("trace.jsonl"));
     // 40 ticks of 5 ms: the removal stands still 200 ms before its child expires.
-    let o = replay(
-        &file,
-        &vm,
-        &[
-            "--command-lifetime",
-            "40",
-            "--trace",
-            trace.to_str().unwrap(),
-            "-q",
-        ],
-    );
+    let o = replay_with_a_short_lifetime(&file, &vm, &trace);
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert!(out.contains("command lifetime 40 ticks"), "{out}");
@@ -487,18 +509,7 @@ fn a_4_1_0_removal_hung_until_expiry_ends_after_a_short_command_lifetime() {
         "{out}"
     );
     assert_expired_after(&common::trace_records(&trace), 200);
-    let a = livemerge(&[
-        "audit",
-        trace.to_str().unwrap(),
-        "--dir",
-        vm.to_str().unwrap(),
-    ]);
-    assert_eq!(a.status.code(), Some(0), "{}", text(&a));
-    assert!(
-        text(&a).contains("the real rows and volumes match"),
-        "{}",
-        text(&a)
-    );
+    assert_audit_and_dir_clean(&trace, &vm);
 }
 
 #[test]
@@ -519,17 +530,7 @@ fn a_resumed_hung_removal_expires_with_the_lifetime_it_was_set_up_with() {
     );
     // Set up with a 40-tick lifetime: `resume` is given none, and keeps the directory's.
     let (vm, trace) = (tmp.path().join("vm"), tmp.path().join("trace.jsonl"));
-    let o = replay(
-        &file,
-        &vm,
-        &[
-            "--command-lifetime",
-            "40",
-            "--trace",
-            trace.to_str().unwrap(),
-            "-q",
-        ],
-    );
+    let o = replay_with_a_short_lifetime(&file, &vm, &trace);
     assert!(
         text(&o).contains("the replay stops after step"),
         "{}",
