@@ -57,7 +57,7 @@ pub struct Expect {
     pub fallback: Option<Config>,
     /// `--disks` / `--poller` as given: a header that says otherwise is an error.
     pub disks: Option<u8>,
-    pub poller: Option<Release>,
+    pub release: Option<Release>,
     /// The engine directory's configuration and layout (`--dir`): every header must name them.
     pub dir: Option<(Config, Layout)>,
     /// Judge the always-properties too (off: conformance alone).
@@ -232,7 +232,7 @@ pub fn audit_expect(input: impl BufRead, expect: &Expect) -> Result<Audit, Unrea
                     h.configuration.disks
                 )));
             }
-            if let Some(p) = expect.poller.filter(|p| *p != h.configuration.release) {
+            if let Some(p) = expect.release.filter(|p| *p != h.configuration.release) {
                 return Err(Unreadable(format!(
                     "--release {p} disagrees with the trace's header (line {n}: release {}); leave it out",
                     h.configuration.release

@@ -20,10 +20,10 @@ use std::time::Duration;
 /// The configuration a seed selects: the poller, the number of disks and whether one engine
 /// restart may happen vary with it (one seed in four; a restart is enabled almost everywhere, so
 /// walks that may take one mostly end early).
-pub fn config_for(seed: u64, disks: Option<u8>, poller: Option<Release>) -> Config {
+pub fn config_for(seed: u64, disks: Option<u8>, release: Option<Release>) -> Config {
     Config {
         disks: disks.unwrap_or(1 + ((seed / 3) % 3) as u8),
-        release: poller.unwrap_or(Release::ALL[(seed % Release::ALL.len() as u64) as usize]),
+        release: release.unwrap_or(Release::ALL[(seed % Release::ALL.len() as u64) as usize]),
         faults: Faults::ALL,
         restarts: u8::from(seed % 4 == 3),
         retries: 1,
@@ -115,10 +115,10 @@ pub struct Failure {
 pub fn check_seed(
     seed: u64,
     disks: Option<u8>,
-    poller: Option<Release>,
+    release: Option<Release>,
     scratch: &Path,
 ) -> Result<usize, Failure> {
-    let cfg = config_for(seed, disks, poller);
+    let cfg = config_for(seed, disks, release);
     let path = random_path(&cfg, seed);
     let attempt = |events: &[Event], k: usize| {
         let dir = scratch.join(format!("s{seed}-{k}"));

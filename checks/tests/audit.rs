@@ -6,14 +6,14 @@ use common::{livemerge, printed as out, run_traced};
 use std::path::{Path, PathBuf};
 
 /// A real removal on qcow2 files with a trace; returns (dir, trace).
-fn traced_run(name: &str, poller: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+fn traced_run(name: &str, release: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join(name);
     let trace = tmp.path().join("trace.jsonl");
     let o = run_traced(
         &dir,
         &trace,
-        &["--disks", "2", "--poller", poller, "--tick-ms", "5"],
+        &["--disks", "2", "--poller", release, "--tick-ms", "5"],
     );
     assert!(matches!(o.status.code(), Some(0) | Some(1)), "{}", out(&o));
     (tmp, dir, trace)

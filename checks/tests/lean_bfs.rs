@@ -25,10 +25,10 @@ fn limits(threads: usize) -> Limits {
 
 /// All faults and one restart; no retry, which would multiply the reference BFS's whole states
 /// about eight-fold.
-fn cfg(disks: u8, poller: Release, symmetry: bool) -> Config {
+fn cfg(disks: u8, release: Release, symmetry: bool) -> Config {
     Config {
         disks,
-        release: poller,
+        release,
         faults: Faults::ALL,
         restarts: 1,
         retries: 0,
@@ -76,13 +76,13 @@ fn assert_paths_replay(c: &Config, o: &Outcome) {
 #[test]
 #[ignore = "slow tier: runs two searches on many configurations, over 5 s (scripts/test runs it)"]
 fn the_lean_bfs_agrees_with_the_full_state_bfs() {
-    for poller in Release::ALL {
+    for release in Release::ALL {
         for disks in 1..=3 {
             for symmetry in [true, false] {
                 if !symmetry && disks == 3 {
                     continue;
                 }
-                let c = cfg(disks, poller, symmetry);
+                let c = cfg(disks, release, symmetry);
                 let reference = full_state_bfs::run(&c, &limits(2));
                 let lean = bfs::run(&c, &limits(2));
                 assert!(lean.complete, "{c}");

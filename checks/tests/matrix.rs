@@ -229,7 +229,7 @@ fn update_rewrites_the_baseline_to_what_is_checked_in() {
 
 #[test]
 fn a_reduced_axis_compares_only_its_configurations() {
-    let out = matrix(&checked_in(), &["--disks", "1..2", "--pollers", "3.6.0"]);
+    let out = matrix(&checked_in(), &["--disks", "1..2", "--releases", "3.6.0"]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(

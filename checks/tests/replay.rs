@@ -11,12 +11,12 @@ use common::{livemerge, printed as text};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn saved(dir: &Path, poller: &str, disks: &str, name: &str) -> PathBuf {
-    let cx = dir.join(format!("cx-{poller}-{disks}"));
+fn saved(dir: &Path, release: &str, disks: &str, name: &str) -> PathBuf {
+    let cx = dir.join(format!("cx-{release}-{disks}"));
     let o = livemerge(&[
         "check",
         "--poller",
-        poller,
+        release,
         "--disks",
         disks,
         "-q",

@@ -16,7 +16,7 @@ fn random_schedules_conform_to_the_model() {
         .unwrap_or(200);
     let scratch = tempfile::tempdir().unwrap();
     let mut steps = 0;
-    let mut pollers = std::collections::HashSet::new();
+    let mut releases = std::collections::HashSet::new();
     let mut restarted = 0;
     for seed in 0..n {
         if random_path(&config_for(seed, None, None), seed).contains(&Event::Restart) {
@@ -29,21 +29,21 @@ fn random_schedules_conform_to_the_model() {
                 f.seed, f.reason, f.config, f.events
             ),
         }
-        pollers.insert(seed % Release::ALL.len() as u64);
+        releases.insert(seed % Release::ALL.len() as u64);
     }
     assert!(
         steps as u64 > 10 * n,
         "the schedules are real removals: {steps} steps"
     );
-    assert_eq!(pollers.len(), Release::ALL.len().min(n as usize));
+    assert_eq!(releases.len(), Release::ALL.len().min(n as usize));
     assert!(n < 20 || restarted > 0, "some schedules restart the engine");
     eprintln!("{n} schedules, {steps} steps, {restarted} with an engine restart");
 }
 
-fn cfg(poller: Release) -> Config {
+fn cfg(release: Release) -> Config {
     Config {
         disks: 1,
-        release: poller,
+        release,
         faults: Faults::ALL,
         restarts: 0,
         retries: 0,

@@ -69,22 +69,26 @@ fn bug_1280160_counterexample_is_the_shortest_one() {
 
 #[test]
 fn symmetry_reduction_finds_the_same_violations() {
-    for poller in Release::ALL {
+    for release in Release::ALL {
         for disks in 1..=2 {
-            let reduced = bfs::run(&cfg(disks, poller, true), &limits());
-            let full = bfs::run(&cfg(disks, poller, false), &limits());
+            let reduced = bfs::run(&cfg(disks, release, true), &limits());
+            let full = bfs::run(&cfg(disks, release, false), &limits());
             assert!(reduced.complete && full.complete);
-            assert_eq!(summary(&reduced), summary(&full), "{poller}, {disks} disks");
+            assert_eq!(
+                summary(&reduced),
+                summary(&full),
+                "{release}, {disks} disks"
+            );
             if disks > 1 {
                 assert!(
                     reduced.unique < full.unique,
-                    "{poller}, {disks} disks: no reduction"
+                    "{release}, {disks} disks: no reduction"
                 );
             }
             // Every reduced counterexample replays on concrete disks to a violating state.
             for f in &reduced.findings {
                 let Some(path) = &f.path else { continue };
-                let c = cfg(disks, poller, true);
+                let c = cfg(disks, release, true);
                 let steps = concretize(&c, path).expect("replays");
                 let last = steps.last().map_or(State::initial(c.n()), |s| s.after);
                 let plain = Config {
@@ -107,10 +111,10 @@ fn symmetry_reduction_finds_the_same_violations() {
 
 #[test]
 fn our_bfs_visits_what_staterights_bfs_visits() {
-    for poller in Release::ALL {
+    for release in Release::ALL {
         for disks in 1..=2 {
             for symmetry in [false, true] {
-                let c = cfg(disks, poller, symmetry);
+                let c = cfg(disks, release, symmetry);
                 let ours = bfs::run(&c, &limits());
                 let theirs = LiveMerge::new(c).checker().threads(1).spawn_bfs().join();
                 assert_eq!(ours.unique as usize, theirs.unique_state_count(), "{c}");

@@ -13,7 +13,7 @@ pub fn text(o: &Outcome, what: &str, dir: Option<&Path>) -> String {
     let _ = writeln!(
         out,
         "livemerge {what}: release {}, {} disk(s), backoff {}, tick {} ms, storage {}",
-        s.poller,
+        s.release,
         s.disks,
         s.backoff().name(),
         s.tick_ms,

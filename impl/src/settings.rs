@@ -66,7 +66,9 @@ impl std::str::FromStr for Backoff {
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
     pub disks: u8,
-    pub poller: Release,
+    /// The oVirt release whose rules the engine follows (`poller` in directories of earlier versions).
+    #[serde(alias = "poller")]
+    pub release: Release,
     /// The poller's tick (oVirt: 1 s).
     pub tick_ms: u64,
     /// The poller's delay rule as given (`--backoff`); `None`: the release's ([`Settings::backoff`]).
@@ -96,7 +98,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             disks: 3,
-            poller: Release::V4_0_2,
+            release: Release::V4_0_2,
             tick_ms: 1000,
             backoff: None,
             pool_threads: 10,
@@ -114,7 +116,7 @@ impl Settings {
     pub fn following(cfg: &Config) -> Settings {
         Settings {
             disks: cfg.disks,
-            poller: cfg.release,
+            release: cfg.release,
             ..Settings::default()
         }
     }
@@ -158,7 +160,7 @@ impl Settings {
     pub fn model_config(&self) -> Config {
         Config {
             disks: self.disks,
-            release: self.poller,
+            release: self.release,
             faults: Faults::ALL,
             restarts: u8::MAX,
             retries: u8::MAX,
@@ -174,7 +176,7 @@ impl Settings {
     /// say which: a fixed delay for 3.5.x, the capped backoff from 3.6.0).
     pub fn backoff(&self) -> Backoff {
         self.backoff
-            .unwrap_or_else(|| Backoff::of_release(self.poller))
+            .unwrap_or_else(|| Backoff::of_release(self.release))
     }
 
     /// How long a command may stay ACTIVE before it expires: the lifetime's ticks at this tick.
@@ -208,7 +210,7 @@ mod tests {
     fn the_default_backoff_is_the_releases_poller_and_a_given_one_wins() {
         for release in Release::ALL {
             let s = Settings {
-                poller: release,
+                release,
                 ..Settings::default()
             };
             let want = match Rules::of(release).poller {
@@ -224,7 +226,7 @@ mod tests {
                 assert_eq!(s.backoff(), given, "{release}");
             }
         }
-        // oVirt's own pollers: 3.5's fixed delay, 3.6.0's capped backoff (`3175d5a141`).
+        // oVirt's own releases: 3.5's fixed delay, 3.6.0's capped backoff (`3175d5a141`).
         assert_eq!(Backoff::of_release(Release::V3_5_0), Backoff::Fixed);
         assert_eq!(Backoff::of_release(Release::V3_5_7), Backoff::Fixed);
         assert_eq!(Backoff::of_release(Release::V3_6_0), Backoff::Capped);

@@ -112,7 +112,7 @@ fn the_3_6_0_poller_under_the_forced_schedule_deletes_the_snapshot_before_any_me
 }
 
 #[test]
-fn the_fixed_pollers_survive_the_same_forced_schedule() {
+fn the_fixed_releases_survive_the_same_forced_schedule() {
     for rule in [Release::V3_6_1, Release::V4_0_2] {
         let tmp = tempfile::tempdir().unwrap();
         let o = memory_run(

@@ -94,7 +94,7 @@ fn faults_are_refused_when_off() {
 }
 
 #[test]
-fn the_fixed_pollers_wait_for_a_not_started_child() {
+fn the_fixed_releases_wait_for_a_not_started_child() {
     for poller in [
         Release::V3_6_1,
         Release::V4_0_0,

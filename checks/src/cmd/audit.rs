@@ -53,7 +53,7 @@ pub fn run(args: AuditArgs) -> Result<u8, Fail> {
     let expect = Expect {
         fallback,
         disks: args.model.exact_disks().map_err(usage)?,
-        poller: args.model.release,
+        release: args.model.release,
         dir,
         invariants: true,
     };

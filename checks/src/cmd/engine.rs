@@ -100,7 +100,7 @@ pub struct EngineArgs {
     /// The oVirt release whose rules the engine follows: 3.5.0, 3.5.7, 3.6.0, 3.6.1, 4.0.0,
     /// 4.0.2, 4.1.0 (`--poller` is an alias; its `4.0` means 4.0.0).
     #[arg(long = "release", alias = "poller", value_name = "RELEASE", default_value_t = Config::default().release)]
-    pub poller: Release,
+    pub release: Release,
     /// The poller's delay rule [default: the release's own poller, as the model's rules say:
     /// fixed for 3.5.0 and 3.5.7, capped from 3.6.0].
     #[arg(long, value_enum)]
@@ -226,7 +226,7 @@ impl EngineArgs {
     ) -> Result<Settings, Fail> {
         let s = Settings {
             disks: self.disks,
-            poller: self.poller,
+            release: self.release,
             tick_ms,
             backoff: self.backoff.map(Backoff::from),
             pool_threads: self.pool_threads,
@@ -345,7 +345,7 @@ pub fn stress(args: StressArgs) -> Result<u8, Fail> {
     let (lo, hi) = rep.interval();
     say!(
         "livemerge stress: release {}, {} disk(s), backoff {}, tick {} ms, pool {} thread(s), start cost {} ms, {}",
-        s.poller,
+        s.release,
         s.disks,
         s.backoff().name(),
         s.tick_ms,

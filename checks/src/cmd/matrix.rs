@@ -114,7 +114,7 @@ pub fn run(args: MatrixArgs) -> Result<u8, Fail> {
     say!(
         "livemerge matrix: {} configuration(s) (releases {}; disks {}; faults {}; restarts {}; retries {}), {threads} thread(s), {seconds:.2} s",
         rows.len(),
-        join(&axes.pollers),
+        join(&axes.releases),
         join(&axes.disks),
         axes.faults.iter().map(|f| axes::fault_set_name(*f)).collect::<Vec<_>>().join(","),
         join(&axes.restarts),
@@ -190,7 +190,7 @@ pub fn run(args: MatrixArgs) -> Result<u8, Fail> {
 fn axes_of(args: &MatrixArgs) -> Axes {
     let d = Axes::default();
     Axes {
-        pollers: args.releases.clone().unwrap_or(d.pollers),
+        releases: args.releases.clone().unwrap_or(d.releases),
         disks: args.disks.clone().unwrap_or(d.disks),
         faults: args.faults.clone().unwrap_or(d.faults),
         restarts: args.restarts.clone().unwrap_or(d.restarts),

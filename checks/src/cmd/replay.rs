@@ -36,7 +36,7 @@ pub struct ReplayArgs {
     /// Run the engine with this release's rules instead of the counterexample's (`--poller` is
     /// an alias).
     #[arg(long = "release", alias = "poller", value_name = "RELEASE")]
-    pub poller: Option<Release>,
+    pub release: Option<Release>,
     /// The poller's tick in milliseconds (the script, not the clock, decides the order).
     #[arg(long, default_value_t = 5, value_parser = crate::bounds::tick_ms)]
     pub tick_ms: u64,
@@ -59,11 +59,11 @@ pub fn run(args: ReplayArgs) -> Result<u8, Fail> {
     let cfg = file.configuration;
     // Like `show`: a path the model itself refuses under the file's own configuration, or
     // whose saved states are not the ones its events reach, is bad input, not an engine that
-    // "followed 0 steps". (With `--poller`, the engine stopping where the other rule refuses is
+    // "followed 0 steps". (With `--release`, the engine stopping where the other rule refuses is
     // the answer asked for.) A path that stops short of its witness is replayed as it is.
     file.check_path(&args.file.display().to_string(), false)
         .map_err(usage)?;
-    let poller = args.poller.unwrap_or(cfg.release);
+    let release = args.release.unwrap_or(cfg.release);
     let lifetime =
         args.command_lifetime
             .unwrap_or(if file.events.contains(&livemerge_model::Event::Expire) {
@@ -73,7 +73,7 @@ pub fn run(args: ReplayArgs) -> Result<u8, Fail> {
             });
     // No backoff given: the engine's poller is the release's (a script orders the events anyway).
     let settings = Settings {
-        poller,
+        release,
         tick_ms: args.tick_ms,
         command_lifetime_ticks: lifetime,
         ..Settings::following(&cfg)
@@ -98,7 +98,7 @@ pub fn run(args: ReplayArgs) -> Result<u8, Fail> {
     )
     .map_err(|e| usage(e.to_string()))?;
     say!(
-        "livemerge replay: {} \"{}\" ({} steps), found for release {}, replayed with release {poller}{}",
+        "livemerge replay: {} \"{}\" ({} steps), found for release {}, replayed with release {release}{}",
         file.property.expectation,
         file.property.name,
         file.events.len(),

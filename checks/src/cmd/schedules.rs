@@ -23,7 +23,7 @@ pub struct SchedulesArgs {
     pub disks: Option<u8>,
     /// The release of every schedule [default: varying with the seed]. `--poller` is an alias.
     #[arg(long = "release", alias = "poller", value_name = "RELEASE")]
-    pub poller: Option<Release>,
+    pub release: Option<Release>,
     /// Save a failing schedule as a counterexample file in DIR.
     #[arg(long, value_name = "DIR")]
     pub save: Option<PathBuf>,
@@ -58,7 +58,7 @@ pub fn run(args: SchedulesArgs) -> Result<u8, Fail> {
     let t0 = Instant::now();
     let mut steps = 0usize;
     for (i, seed) in (args.seed..=last).enumerate() {
-        match check_seed(seed, args.disks, args.poller, &scratch) {
+        match check_seed(seed, args.disks, args.release, &scratch) {
             Ok(n) => steps += n,
             Err(f) => {
                 say!(

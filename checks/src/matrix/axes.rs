@@ -6,7 +6,7 @@ use livemerge_model::{Config, Faults, Release};
 /// The values of each axis; the matrix is their cross product.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Axes {
-    pub pollers: Vec<Release>,
+    pub releases: Vec<Release>,
     pub disks: Vec<u8>,
     pub faults: Vec<Faults>,
     pub restarts: Vec<u8>,
@@ -18,7 +18,7 @@ impl Default for Axes {
     /// retry of a failed removal.
     fn default() -> Self {
         Axes {
-            pollers: Release::ALL.to_vec(),
+            releases: Release::ALL.to_vec(),
             disks: vec![1, 2, 3],
             faults: vec![Faults::NONE, Faults::ALL],
             restarts: vec![0, 1],
@@ -33,14 +33,14 @@ impl Axes {
     /// without it (a test of the search checks that), and it is much faster.
     pub fn configurations(&self) -> Result<Vec<Config>, String> {
         let mut out = Vec::new();
-        for &poller in &self.pollers {
+        for &release in &self.releases {
             for &faults in &self.faults {
                 for &restarts in &self.restarts {
                     for &retries in &self.retries {
                         for &disks in &self.disks {
                             let cfg = Config {
                                 disks,
-                                release: poller,
+                                release,
                                 faults,
                                 restarts,
                                 retries,

@@ -524,10 +524,10 @@ mod tests {
     fn a_shard_that_fills_up_mid_round_loses_nothing() {
         // Unit tests use 64-slot shards: they fill up while workers run, and the states whose
         // successors did not fit are expanded again after the shards grow.
-        for poller in Release::ALL {
+        for release in Release::ALL {
             let cfg = Config {
                 disks: 2,
-                release: poller,
+                release,
                 faults: Faults::ALL,
                 restarts: 1,
                 retries: 1,

@@ -14,10 +14,10 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub fn settings(disks: u8, poller: Release, tick_ms: u64) -> Settings {
+pub fn settings(disks: u8, release: Release, tick_ms: u64) -> Settings {
     Settings {
         disks,
-        poller,
+        release,
         tick_ms,
         backoff: Some(Backoff::Capped),
         pool_threads: 10,
