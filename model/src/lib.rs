@@ -13,7 +13,7 @@
 //!   web explorer, with the sequence diagrams it draws; the engine builds without it.
 //!
 //! The engine in `impl/` and the tools in `checks/` call these functions; they never interpret a
-//! status themselves. See `../shared/reference/ovirt-livemerge.md` for the protocol this follows
+//! status themselves. See `docs/releases.md` and `docs/outcomes.md` for the oVirt code this follows
 //! and `README.md` for what is simplified.
 
 mod canonical;
