@@ -444,6 +444,30 @@ fn replay_with_a_short_lifetime(file: &Path, vm: &Path, trace: &Path) -> std::pr
     )
 }
 
+/// A replay that followed all `steps` with a command lifetime of `lifetime` ticks and ended the
+/// removal failed, the snapshot kept (exit 0); hands back its report.
+fn assert_followed_to_a_failed_end(
+    o: &std::process::Output,
+    steps: usize,
+    lifetime: u32,
+) -> String {
+    let out = text(o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains(&format!("command lifetime {lifetime} ticks")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("the engine followed all {steps} steps")),
+        "{out}"
+    );
+    assert!(
+        out.contains("removal ended: it failed, the snapshot is kept"),
+        "{out}"
+    );
+    out
+}
+
 /// `audit TRACE --dir VM` passes: every step conforms and the real rows and volumes match.
 fn assert_audit_and_dir_clean(trace: &Path, vm: &Path) {
     let a = livemerge(&[
@@ -485,17 +509,7 @@ fn a_4_1_0_removal_hung_until_expiry_ends_after_a_short_command_lifetime() {
     let (vm, trace) = (tmp.path().join("vm"), tmp.path().join("trace.jsonl"));
     // 40 ticks of 5 ms: the removal stands still 200 ms before its child expires.
     let o = replay_with_a_short_lifetime(&file, &vm, &trace);
-    let out = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{out}");
-    assert!(out.contains("command lifetime 40 ticks"), "{out}");
-    assert!(
-        out.contains(&format!("the engine followed all {} steps", events.len())),
-        "{out}"
-    );
-    assert!(
-        out.contains("removal ended: it failed, the snapshot is kept"),
-        "{out}"
-    );
+    let out = assert_followed_to_a_failed_end(&o, events.len(), 40);
     assert!(
         out.contains("expiry: commands passed their lifetime"),
         "{out}"
@@ -611,17 +625,7 @@ fn a_3_6_1_destroy_image_stranded_by_a_restart_is_ended_by_expiry() {
     let (vm, trace) = (tmp.path().join("vm"), tmp.path().join("trace.jsonl"));
     // No --command-lifetime: a path that expires a command gets the replay's short one.
     let o = replay(&file, &vm, &["--trace", trace.to_str().unwrap(), "-q"]);
-    let out = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{out}");
-    assert!(out.contains("command lifetime 100 ticks"), "{out}");
-    assert!(
-        out.contains(&format!("the engine followed all {} steps", events.len())),
-        "{out}"
-    );
-    assert!(
-        out.contains("removal ended: it failed, the snapshot is kept"),
-        "{out}"
-    );
+    assert_followed_to_a_failed_end(&o, events.len(), 100);
     // The stranded DestroyImage's row, as the database held it after the restart.
     let records = common::trace_records(&trace);
     let (restart, r) = record_of(&records, "restart");
