@@ -365,7 +365,7 @@ pub fn audit_expect(input: impl BufRead, expect: &Expect) -> Result<Audit, Unrea
             return diverge(c, steps, prev, n, format!("{what}: {d}"), violation);
         }
         let after = match step(&c, &record.before, record.event) {
-            Ok(t) => t,
+            Ok((t, _)) => t,
             Err(r) => {
                 return diverge(
                     c,

@@ -85,13 +85,7 @@ impl CounterexampleFile {
                 .steps
                 .iter()
                 .enumerate()
-                .map(|(i, s)| {
-                    format!(
-                        "{}. {}",
-                        i + 1,
-                        describe_step(cfg, &s.before, s.event, &s.after)
-                    )
-                })
+                .map(|(i, s)| format!("{}. {}", i + 1, describe_step(cfg, s)))
                 .collect(),
         }
     }
@@ -226,7 +220,7 @@ fn model_states(cfg: &Config, events: &[Event]) -> Vec<State> {
     let mut states = vec![State::initial(cfg.n())];
     for &e in events {
         match step(cfg, states.last().expect("one state at least"), e) {
-            Ok(t) => states.push(t),
+            Ok((t, _)) => states.push(t),
             Err(_) => break,
         }
     }
@@ -257,7 +251,7 @@ pub fn replay(file: &CounterexampleFile, cfg: &Config, prop: &Prop) -> Replay {
     let mut diverged = (file.states[0] != s).then_some(0);
     for (i, &e) in file.events.iter().enumerate() {
         match step(cfg, &s, e) {
-            Ok(t) => s = t,
+            Ok((t, _)) => s = t,
             Err(r) => {
                 return Replay::Refused {
                     index: i,

@@ -4,7 +4,7 @@
 //! that is killed has already said how far it got.
 
 use livemerge_impl::trace::{self, ReadRecord};
-use livemerge_model::{describe_step, Config};
+use livemerge_model::{describe_step, ConcreteStep, Config};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -156,7 +156,9 @@ fn print_line(line: &[u8], what: &str, cfg: &mut Option<Config>, earlier: &mut E
         return;
     };
     let text = match cfg {
-        Some(c) => describe_step(c, &r.before, r.event, &r.after),
+        Some(c) => ConcreteStep::new(c, &r.before, r.event)
+            .map(|st| describe_step(c, &st))
+            .unwrap_or_else(|_| livemerge_model::describe_event(r.event)),
         None => livemerge_model::describe_event(r.event),
     };
     if r.source == "event_log" {

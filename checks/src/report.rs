@@ -60,12 +60,7 @@ pub fn verdict_word(f: &Finding) -> &'static str {
 pub fn format_trace(cfg: &Config, trace: &Trace) -> String {
     let mut out = String::new();
     for (i, st) in trace.steps.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "  {:>3}. {}",
-            i + 1,
-            describe_step(cfg, &st.before, st.event, &st.after)
-        );
+        let _ = writeln!(out, "  {:>3}. {}", i + 1, describe_step(cfg, st));
     }
     let _ = writeln!(out, "  state after step {}:", trace.steps.len());
     for line in summarize(cfg, &trace.final_state()).lines() {
@@ -201,7 +196,7 @@ pub fn json_path(cfg: &Config, events: &[Event]) -> Option<JsonPath> {
             .iter()
             .map(|st| JsonStep {
                 event: st.event,
-                description: describe_step(cfg, &st.before, st.event, &st.after),
+                description: describe_step(cfg, st),
                 state: st.after,
             })
             .collect(),

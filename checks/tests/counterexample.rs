@@ -64,7 +64,7 @@ fn check_save_show_replay_round_trip() {
         "the breaking step is highlighted"
     );
     assert!(svg.contains("broken: snapshot removed implies merge done"));
-    assert!(svg.contains("doPolling sees NOT_STARTED -&gt; SUCCEEDED"));
+    assert!(svg.contains("doPolling -&gt; SUCCEEDED (sees NOT_STARTED)"));
 
     // replay-model: still a violation (exit 1)
     let o = livemerge(&["check", "--replay-model", file.to_str().unwrap()]);

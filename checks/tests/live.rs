@@ -35,7 +35,7 @@ fn path_through(cfg: &Config, fault: Event) -> Vec<Event> {
             return path;
         }
         for e in enabled(cfg, &s) {
-            let t = step(cfg, &s, e).expect("enabled events step");
+            let t = step(cfg, &s, e).expect("enabled events step").0;
             let k = (t, met || e == fault);
             if seen.insert(k) {
                 let mut p = path.clone();

@@ -96,7 +96,9 @@ fn symmetry_reduction_finds_the_same_violations() {
                     ..c
                 };
                 let again = steps.iter().fold(State::initial(c.n()), |s, st| {
-                    step(&plain, &s, st.event).expect("concrete events replay without symmetry")
+                    step(&plain, &s, st.event)
+                        .expect("concrete events replay without symmetry")
+                        .0
                 });
                 assert_eq!(again, last);
                 let holds = (f.prop.holds)(&c, &last);

@@ -6,7 +6,7 @@
 use livemerge_checks::matrix::axes::Axes;
 use livemerge_checks::report::Trace;
 use livemerge_checks::search::{bfs, Limits, Verdict};
-use livemerge_model::{sequence_diagram, text_width, Event, State};
+use livemerge_model::{sequence_diagram, text_width};
 use quick_xml::events::Event as Xml;
 use quick_xml::Reader;
 use std::collections::HashMap;
@@ -145,9 +145,8 @@ fn every_counterexample_diagram_of_the_matrix_fits_its_text() {
                 continue;
             };
             let trace = Trace::rebuild(&cfg, path).unwrap();
-            let steps: Vec<(Event, State)> =
-                trace.steps.iter().map(|s| (s.event, s.after)).collect();
-            let svg = sequence_diagram(&cfg, &trace.initial, &steps);
+            let steps = &trace.steps;
+            let svg = sequence_diagram(&cfg, steps);
             let pic = read(&svg);
             let at = format!("{cfg}, \"{}\"", f.prop.name);
             assert!(pic.texts.len() > steps.len(), "{at}: too few texts");

@@ -45,12 +45,31 @@ pub fn canonical(mut s: State, n: usize) -> State {
     s
 }
 
-/// One step of a concrete path: the event as it happened and the state it led to.
+/// One step of a concrete path: the event as it happened, the state it led to and the branch of
+/// `step` it took.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConcreteStep {
     pub event: crate::Event,
     pub before: State,
     pub after: State,
+    pub transition: crate::Transition,
+}
+
+impl ConcreteStep {
+    /// `event` applied to `before` by [`step`](crate::step).
+    pub fn new(
+        cfg: &crate::Config,
+        before: &State,
+        event: crate::Event,
+    ) -> Result<ConcreteStep, crate::Refused> {
+        let (after, transition) = crate::step(cfg, before, event)?;
+        Ok(ConcreteStep {
+            event,
+            before: *before,
+            after,
+            transition,
+        })
+    }
 }
 
 /// Maps a path found on canonical states (events naming canonical disk positions) back to the
@@ -70,16 +89,12 @@ pub fn concretize(
             Some(d) if cfg.symmetry && d < n => e.with_disk(perm.concrete(d)),
             _ => e,
         };
-        let next = crate::step(cfg, &x, ce).map_err(|r| (i, r))?;
+        let st = ConcreteStep::new(cfg, &x, ce).map_err(|r| (i, r))?;
         if cfg.symmetry {
-            perm = canonicalize(&next, n).1;
+            perm = canonicalize(&st.after, n).1;
         }
-        out.push(ConcreteStep {
-            event: ce,
-            before: x,
-            after: next,
-        });
-        x = next;
+        x = st.after;
+        out.push(st);
     }
     Ok(out)
 }

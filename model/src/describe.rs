@@ -2,10 +2,12 @@
 //! status, what the poller decided, which row changed) and a compact summary of a state. The
 //! report, the explorer and saved counterexamples all print these.
 
+use crate::canonical::ConcreteStep;
 use crate::config::Config;
 use crate::event::Event;
 use crate::rules::{parent_decision, ParentDecision};
 use crate::state::{CmdStatus, Disk, Images, State, Step, Task};
+use crate::transition::{ChildFailure, Ending, Transition};
 use std::fmt::Write;
 
 fn disk_name(d: usize) -> String {
@@ -37,9 +39,10 @@ pub fn describe_event(e: Event) -> String {
     }
 }
 
-/// What `event` did, taking `before` to `after`, in oVirt's words.
-pub fn describe_step(cfg: &Config, before: &State, event: Event, after: &State) -> String {
+/// What a step did, in oVirt's words.
+pub fn describe_step(cfg: &Config, st: &ConcreteStep) -> String {
     let n = cfg.n();
+    let (before, event, after) = (&st.before, st.event, &st.after);
     match event {
         Event::ParentBegins => {
             "RemoveSnapshot.execute() begins: parent ACTIVE, its callback registered; snapshot row LOCKED"
@@ -55,7 +58,7 @@ pub fn describe_step(cfg: &Config, before: &State, event: Event, after: &State) 
             )
         }
         Event::ParentReturns => "RemoveSnapshot.execute() returns: parent executed = true".into(),
-        Event::PollParent => describe_parent_poll(cfg, before, after),
+        Event::PollParent => describe_parent_poll(cfg, before, st.transition, after),
         Event::Restart => describe_restart(cfg, before, after, n),
         Event::UserRetries => {
             let left: Vec<_> = (0..n)
@@ -83,7 +86,7 @@ pub fn describe_step(cfg: &Config, before: &State, event: Event, after: &State) 
             "pool thread picks up {}: status ACTIVE",
             grandchild_of(before, i)
         ),
-        Event::MergeRefused(i) if after.disks[i as usize].task == Task::Executing => format!(
+        Event::MergeRefused(i) if st.transition == (Transition::MergeRefused { verified: true }) => format!(
             "{}'s Merge grandchild calls VM.merge, which fails (imageErr/mergeErr): top is no longer in the host's chain; taken for a running merge, the chain will be verified",
             disk_name(i as usize)
         ),
@@ -101,28 +104,23 @@ pub fn describe_step(cfg: &Config, before: &State, event: Event, after: &State) 
         Event::PollChild(i) => describe_child_poll(
             cfg,
             &before.disks[i as usize],
+            st.transition,
             &after.disks[i as usize],
             i as usize,
         ),
         Event::TaskEnds(i) => {
-            let (b, a) = (&before.disks[i as usize], &after.disks[i as usize]);
             let who = grandchild_of(before, i);
-            if b.task == Task::ExecutionFailed {
-                return format!("poller: doPolling({who}, EXECUTION_FAILED): never executed -> FAILED; its end-action runs");
-            }
-            match b.step {
-                Step::Extend => format!("{who} ends SUCCEEDED (nothing to extend for qcow2)"),
-                Step::Merge => format!("{who} ends SUCCEEDED: VM.merge accepted, the job is the host's now"),
-                Step::MergeStatus if a.task == Task::Succeeded => {
-                    format!("{who} ends SUCCEEDED: host job gone, chain read back: top merged away")
-                }
-                Step::MergeStatus => format!("{who} ends FAILED: host job gone but top is still in the chain"),
-                Step::DestroyImage => format!("{who} ends SUCCEEDED: deleteVolume removed top's volume"),
-                Step::DestroyImageCheck if a.task == Task::Succeeded => {
-                    format!("{who} ends SUCCEEDED: top's volume is gone")
-                }
-                Step::DestroyImageCheck => format!("{who} ends FAILED: top's volume is still there"),
-                Step::Complete => who,
+            match st.transition {
+                Transition::GrandchildEnds(ending) => match ending {
+                    Ending::NothingToExtend => format!("{who} ends SUCCEEDED (nothing to extend for qcow2)"),
+                    Ending::MergeHandedOver => format!("{who} ends SUCCEEDED: VM.merge accepted, the job is the host's now"),
+                    Ending::ChainMerged => format!("{who} ends SUCCEEDED: host job gone, chain read back: top merged away"),
+                    Ending::TopStillInChain => format!("{who} ends FAILED: host job gone but top is still in the chain"),
+                    Ending::VolumeDeleted => format!("{who} ends SUCCEEDED: deleteVolume removed top's volume"),
+                    Ending::VolumeGone => format!("{who} ends SUCCEEDED: top's volume is gone"),
+                    Ending::VolumeStillThere => format!("{who} ends FAILED: top's volume is still there"),
+                },
+                _ => format!("poller: doPolling({who}, EXECUTION_FAILED): never executed -> FAILED; its end-action runs"),
             }
         }
     }
@@ -178,12 +176,11 @@ fn grandchild_of(s: &State, i: u8) -> String {
     )
 }
 
-fn describe_parent_poll(cfg: &Config, before: &State, after: &State) -> String {
+fn describe_parent_poll(cfg: &Config, before: &State, t: Transition, after: &State) -> String {
     let n = cfg.n();
-    match before.parent.status {
-        CmdStatus::Succeeded | CmdStatus::Failed => {
-            let ok = before.parent.status == CmdStatus::Succeeded;
-            let mut s = if ok {
+    match t {
+        Transition::ParentEndAction { success } => {
+            let mut s = if success {
                 "poller: onSucceeded(RemoveSnapshot): snapshot row DELETED".to_string()
             } else {
                 "poller: onFailed(RemoveSnapshot): snapshot row back to OK".to_string()
@@ -212,12 +209,7 @@ fn describe_parent_poll(cfg: &Config, before: &State, after: &State) -> String {
                     )
                 })
                 .collect();
-            let decision = match parent_decision(cfg.release, before, n) {
-                ParentDecision::Wait { .. } => "waits".to_string(),
-                ParentDecision::Done { .. } => {
-                    format!("parent {}", after.parent.status.ovirt_name())
-                }
-            };
+            let decision = format!("parent {}", after.parent.status.ovirt_name());
             let own = if before.parent.status == CmdStatus::ExecutionFailed {
                 ", itself EXECUTION_FAILED,"
             } else {
@@ -237,46 +229,43 @@ fn describe_parent_poll(cfg: &Config, before: &State, after: &State) -> String {
     }
 }
 
-fn describe_child_poll(cfg: &Config, b: &Disk, a: &Disk, i: usize) -> String {
+fn describe_child_poll(cfg: &Config, b: &Disk, t: Transition, a: &Disk, i: usize) -> String {
     let who = format!("{}'s child", disk_name(i));
     let own = if b.status == CmdStatus::ExecutionFailed {
         ", EXECUTION_FAILED"
     } else {
         ""
     };
-    match b.status {
-        CmdStatus::Succeeded => format!(
+    let grandchild = || format!("{} {}", b.step.grandchild_name(), b.task.ovirt_name());
+    match t {
+        Transition::ChildOnSucceeded => format!(
             "poller: onSucceeded({who}): syncDbRecords, images now {}; the disk leaves the snapshot",
             a.images.ovirt_words()
         ),
-        CmdStatus::Failed => {
-            let dropped = if b.f.in_snapshot() && !a.f.in_snapshot() {
+        Transition::ChildOnFailed { merged } => format!(
+            "poller: onFailed({who}) at step {}: images now {}{}",
+            b.step.ovirt_name(),
+            a.images.ovirt_words(),
+            if merged && b.f.in_snapshot() {
                 "; merge completed, so the disk leaves the snapshot"
             } else {
                 ""
-            };
-            format!(
-                "poller: onFailed({who}) at step {}: images now {}{dropped}",
-                b.step.ovirt_name(),
-                a.images.ovirt_words()
-            )
-        }
-        _ if a.status == CmdStatus::Failed && b.f.destroy_failed() => format!(
-            "poller: doPolling({who}{own}): grandchild {} {}, but the failed DestroyImage still counts -> child FAILED",
-            b.step.grandchild_name(),
-            b.task.ovirt_name()
+            }
         ),
-        _ if a.status == CmdStatus::Failed => format!(
-            "poller: doPolling({who}{own}): grandchild {} {} -> child FAILED",
-            b.step.grandchild_name(),
-            b.task.ovirt_name()
+        Transition::ChildFails(ChildFailure::EarlierDestroyFailed) => format!(
+            "poller: doPolling({who}{own}): grandchild {}, but the failed DestroyImage still counts -> child FAILED",
+            grandchild()
         ),
-        _ if a.step == Step::Complete && a.status != b.status => format!(
+        Transition::ChildFails(_) => format!(
+            "poller: doPolling({who}{own}): grandchild {} -> child FAILED",
+            grandchild()
+        ),
+        Transition::ChildCompletes => format!(
             "poller: doPolling({who}{own}): step {} done -> COMPLETE, child {}",
             b.step.ovirt_name(),
             a.status.ovirt_name_in(cfg.release)
         ),
-        _ if b.task == Task::None => format!(
+        Transition::ChildStartsGrandchild => format!(
             "poller: doPolling({who}{own}): step {} starts grandchild {} (row NOT_STARTED, queued)",
             a.step.ovirt_name(),
             a.step.grandchild_name()
@@ -284,7 +273,11 @@ fn describe_child_poll(cfg: &Config, b: &Disk, a: &Disk, i: usize) -> String {
         _ => format!(
             "poller: doPolling({who}{own}): step {} {} -> {}, starts grandchild {}",
             b.step.ovirt_name(),
-            if b.task == Task::Succeeded { "done" } else { "FAILED (the image may be gone already)" },
+            if t == (Transition::ChildNextStep { past_failure: true }) {
+                "FAILED (the image may be gone already)"
+            } else {
+                "done"
+            },
             a.step.ovirt_name(),
             a.step.grandchild_name()
         ),

@@ -6,7 +6,8 @@
 //!   by hand through a [`Draft`] and from the engine's rows and storage through
 //!   [`State::observed`];
 //! - [`Event`]: everything that can happen, as a plain value;
-//! - [`step`]: the one transition function, and [`enabled`]: the events it accepts in a state;
+//! - [`step`]: the one transition function, giving the next state and the [`Transition`] (the
+//!   branch it took), and [`enabled`]: the events it accepts in a state;
 //! - [`wants`]: what a state asks the world to do (the output side), and each event's [`Actor`];
 //! - [`properties`]: the invariants, named in plain words;
 //! - `LiveMerge` (feature `checker`): a stateright `Model` over all of it, for the checker and the
@@ -31,6 +32,7 @@ mod state;
 mod step;
 #[cfg(feature = "checker")]
 mod svg;
+mod transition;
 mod wants;
 
 pub use canonical::{canonical, canonicalize, concretize, ConcreteStep, Permutation};
@@ -49,6 +51,7 @@ pub use state::{
 pub use step::{enabled, parent_returned, polled_command, restart, step, successors, Refused};
 #[cfg(feature = "checker")]
 pub use svg::{sequence_diagram, text_width, FONT_SIZE as SVG_FONT_SIZE};
+pub use transition::{ChildFailure, Ending, Transition};
 pub use wants::{
     grandchild_act, grandchild_id, grandchild_pending, grandchild_succeeded, settled, wants, Actor,
     DiskWants, GrandchildAct, GrandchildId, HostCall, Wants,

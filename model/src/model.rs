@@ -2,7 +2,7 @@
 //! `next_state` is [`step`] (made canonical when symmetry is on), and the properties are those of
 //! [`crate::properties`]. The checker, the DFS and random searches and the web explorer use it.
 
-use crate::canonical::canonical;
+use crate::canonical::{canonical, concretize, ConcreteStep};
 use crate::config::Config;
 use crate::describe::{describe_event, describe_step, summarize};
 use crate::event::Event;
@@ -50,7 +50,7 @@ impl Model for LiveMerge {
     fn next_state(&self, last: &State, action: Event) -> Option<State> {
         step(&self.cfg, last, action)
             .ok()
-            .map(|s| self.representative(s))
+            .map(|(s, _)| self.representative(s))
     }
 
     fn format_action(&self, action: &Event) -> String {
@@ -60,24 +60,20 @@ impl Model for LiveMerge {
     fn format_step(&self, last: &State, action: Event) -> Option<String> {
         // The explorer shows this rather than the state unless "Complete State?" is ticked:
         // what happened, then where it led.
-        let next = step(&self.cfg, last, action).ok()?;
+        let st = ConcreteStep::new(&self.cfg, last, action).ok()?;
         Some(format!(
             "{}\n\n{}",
-            describe_step(&self.cfg, last, action, &next),
-            summarize(&self.cfg, &self.representative(next))
+            describe_step(&self.cfg, &st),
+            summarize(&self.cfg, &self.representative(st.after))
         ))
     }
 
     fn as_svg(&self, path: stateright::Path<State, Event>) -> Option<String> {
-        let mut v = path.into_vec();
-        let initial = v.first()?.0;
-        // (state, action taken from it): shift to (action, state it led to).
-        let steps: Vec<(Event, State)> = v
-            .windows(2)
-            .filter_map(|w| w[0].1.map(|e| (e, w[1].0)))
-            .collect();
-        v.clear();
-        Some(sequence_diagram(&self.cfg, &initial, &steps))
+        // The path's events name canonical disk positions when symmetry is on: replayed on the
+        // concrete disks, each lane stays one disk from top to bottom.
+        let events: Vec<Event> = path.into_vec().into_iter().filter_map(|(_, e)| e).collect();
+        let steps = concretize(&self.cfg, &events).ok()?;
+        Some(sequence_diagram(&self.cfg, &steps))
     }
 
     fn properties(&self) -> Vec<Property<Self>> {

@@ -224,7 +224,7 @@ fn calm_retry_succeeds(cfg: &Config, d: &Disk) -> bool {
     let mut start = State::initial(1);
     start.disks[0] = *d;
     start.parent.f.set_notified(true);
-    let Ok(start) = crate::step(&one, &start, Event::UserRetries) else {
+    let Ok((start, _)) = crate::step(&one, &start, Event::UserRetries) else {
         return false;
     };
     let mut seen = std::collections::HashSet::from([start]);

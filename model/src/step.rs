@@ -6,6 +6,7 @@ use crate::config::{Config, Fault, Release};
 use crate::event::Event;
 use crate::rules::{self, OnGrandchildExecutionFailed, ParentDecision, Rules};
 use crate::state::{CmdStatus, Disk, DiskFlags, Images, Snapshot, State, Step, Task};
+use crate::transition::{ChildFailure, Ending, Transition};
 use std::fmt;
 
 /// Why `step` refused an event.
@@ -28,21 +29,23 @@ fn need(cond: bool, why: &'static str) -> Result<(), Refused> {
     }
 }
 
-/// Applies `event` to `s` under `cfg`. Pure: no IO, no clock, no randomness.
-pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
+/// Applies `event` to `s` under `cfg`: the next state and the branch that led there. Pure: no IO,
+/// no clock, no randomness.
+pub fn step(cfg: &Config, s: &State, event: Event) -> Result<(State, Transition), Refused> {
     let n = cfg.n();
     let r = Rules::of(cfg.release);
     let mut t = *s;
     if let Some(d) = event.disk() {
         need(d < n, "no such disk")?;
     }
-    match event {
+    let transition = match event {
         Event::ParentBegins => {
             need(!s.parent.f.begun(), "the parent has already begun")?;
             t.parent.status = CmdStatus::Active;
             t.parent.f.set_begun(true);
             t.parent.f.set_registered(true);
             t.snapshot = Snapshot::Locked;
+            Transition::ParentBegins
         }
         Event::ParentStartsChild => {
             need(
@@ -56,6 +59,7 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
             disk.f.set_created(true);
             disk.f.set_registered(true);
             disk.f.set_queued(true);
+            Transition::ParentStartsChild
         }
         Event::ParentReturns => {
             need(
@@ -67,6 +71,7 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
                 "the parent has children left to start",
             )?;
             t.parent.f.set_executed(true);
+            Transition::ParentReturns
         }
         Event::PollParent => {
             need(
@@ -74,35 +79,29 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
                 "the parent is not registered with the poller",
             )?;
             let polled = match s.parent.status {
-                CmdStatus::Succeeded => {
-                    parent_end_action(&mut t, n, true);
-                    false
-                }
-                CmdStatus::Failed => {
-                    parent_end_action(&mut t, n, false);
-                    false
+                CmdStatus::Succeeded | CmdStatus::Failed => {
+                    let success = s.parent.status == CmdStatus::Succeeded;
+                    parent_end_action(&mut t, n, success);
+                    return Ok((t, Transition::ParentEndAction { success }));
                 }
                 CmdStatus::Active => s.parent.f.executed(),
                 CmdStatus::ExecutionFailed => r.polls_parent_on_execution_failed,
                 _ => false,
             };
-            if polled {
-                match r.parent_decision(s, n) {
-                    ParentDecision::Wait { .. } => {
-                        return Err(Refused("the parent's doPolling waits"))
-                    }
-                    ParentDecision::Done { success } => {
-                        t.parent.status = if success {
-                            CmdStatus::Succeeded
-                        } else {
-                            CmdStatus::Failed
-                        };
-                    }
+            need(
+                polled,
+                "the poller dispatches nothing for the parent's status",
+            )?;
+            match r.parent_decision(s, n) {
+                ParentDecision::Wait { .. } => return Err(Refused("the parent's doPolling waits")),
+                ParentDecision::Done { success } => {
+                    t.parent.status = if success {
+                        CmdStatus::Succeeded
+                    } else {
+                        CmdStatus::Failed
+                    };
+                    Transition::ParentDecides { success }
                 }
-            } else if t == *s {
-                return Err(Refused(
-                    "the poller dispatches nothing for the parent's status",
-                ));
             }
         }
         Event::Restart => {
@@ -110,6 +109,7 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
             t = restart(cfg.release, s, n);
             need(t != *s, "a restart would change nothing")?;
             t.restarts = s.restarts + 1;
+            Transition::Restart
         }
         Event::UserRetries => {
             need(s.retries < cfg.retries, "no retry left")?;
@@ -140,6 +140,7 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
                 "the snapshot has no image left to merge",
             )?;
             t.retries = s.retries + 1;
+            Transition::UserRetries
         }
         Event::PoolPicksUp(d) => {
             let disk = &mut t.disks[d as usize];
@@ -151,6 +152,7 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
             // its steps after the snapshot row is gone. Only 3.6.0 can get here with no row.
             disk.status = CmdStatus::Active;
             disk.f.set_notified(false);
+            Transition::PoolPicksUp
         }
         Event::ChildReturns(d) => {
             let disk = &mut t.disks[d as usize];
@@ -159,13 +161,14 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
                 "no pool thread is inside the child's execute()",
             )?;
             disk.f.set_executed(true);
+            Transition::ChildReturns
         }
         Event::PollChild(d) => {
             need(
                 t.disks[d as usize].f.registered(),
                 "the child is not registered with the poller",
             )?;
-            poll_child(r, &mut t.disks[d as usize])?;
+            poll_child(r, &mut t.disks[d as usize])?
         }
         // Queued and executing are one phase for a grandchild with a callback other than Merge:
         // the restart rule and every poller treat them alike, so a pool thread picking it up is
@@ -181,6 +184,7 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
                 "no grandchild without a callback waits in the pool's queue",
             )?;
             disk.task = Task::Executing;
+            Transition::GrandchildPicksUp
         }
         Event::MergeReachesHost(d) | Event::MergeRefused(d) => {
             let disk = &mut t.disks[d as usize];
@@ -195,6 +199,7 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
                 )?;
                 disk.f.set_job_running(true);
                 disk.task = Task::Executing;
+                Transition::MergeReachesHost
             } else {
                 need(!disk.f.top_in_chain(), "the host accepts the merge")?;
                 // From 4.0 the refusal (imageErr, mergeErr) is taken for a running merge: its
@@ -204,6 +209,9 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
                 } else {
                     Task::Failed
                 };
+                Transition::MergeRefused {
+                    verified: r.refused_merge_is_verified,
+                }
             }
         }
         Event::GrandchildReturns(d) => {
@@ -218,6 +226,7 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
                 "no pool thread is inside a grandchild's execute()",
             )?;
             disk.task = Task::Running;
+            Transition::GrandchildReturns
         }
         Event::TaskEnds(d) => {
             let disk = &mut t.disks[d as usize];
@@ -227,39 +236,39 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
             {
                 // Its own callback polls it and ends it FAILED: it never executed.
                 disk.task = Task::Failed;
-                return Ok(t);
+                return Ok((t, Transition::GrandchildNeverExecuted));
             }
             need(
                 disk.task == Task::Running && grandchild_alive(s, d as usize),
                 "no grandchild is running",
             )?;
-            disk.task = match disk.step {
-                // Nothing to extend for qcow2; the Merge's job is the host's now.
-                Step::Extend | Step::Merge => Task::Succeeded,
+            let ending = match disk.step {
+                Step::Extend => Ending::NothingToExtend,
+                Step::Merge => Ending::MergeHandedOver,
                 Step::MergeStatus => {
                     need(
                         !disk.f.job_running(),
                         "MergeStatus waits for the host's job",
                     )?;
                     if disk.f.top_in_chain() {
-                        Task::Failed
+                        Ending::TopStillInChain
                     } else {
-                        Task::Succeeded
+                        Ending::ChainMerged
                     }
                 }
                 Step::DestroyImage => {
                     disk.f.set_top_exists(false);
-                    Task::Succeeded
+                    Ending::VolumeDeleted
                 }
-                Step::DestroyImageCheck => {
-                    if disk.f.top_exists() {
-                        Task::Failed
-                    } else {
-                        Task::Succeeded
-                    }
-                }
+                Step::DestroyImageCheck if disk.f.top_exists() => Ending::VolumeStillThere,
+                Step::DestroyImageCheck => Ending::VolumeGone,
                 Step::Complete => return Err(Refused("a completed child has no grandchild")),
             };
+            disk.task = match ending {
+                Ending::TopStillInChain | Ending::VolumeStillThere => Task::Failed,
+                _ => Task::Succeeded,
+            };
+            Transition::GrandchildEnds(ending)
         }
         Event::HostJobEnds(d) | Event::HostJobFails(d) => {
             let fails = matches!(event, Event::HostJobFails(_));
@@ -274,9 +283,12 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
             )?;
             disk.f.set_job_running(false);
             // A failed job leaves the chain as it was; a completed one has committed and pivoted.
-            if !fails {
+            if fails {
+                Transition::HostJobFails
+            } else {
                 disk.f.set_base_has_top(true);
                 disk.f.set_top_in_chain(false);
+                Transition::HostJobEnds
             }
         }
         Event::DeleteVolumeFails(d) => {
@@ -290,6 +302,7 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
                 "no deleteVolume is running",
             )?;
             disk.task = Task::Failed;
+            Transition::DeleteVolumeFails
         }
         Event::Expire => {
             need(r.commands_expire, "commands do not expire in this release")?;
@@ -298,9 +311,10 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<State, Refused> {
                 !progress_possible(cfg, s),
                 "something can still happen before any command expires",
             )?;
+            Transition::Expire
         }
-    }
-    Ok(t)
+    };
+    Ok((t, transition))
 }
 
 /// Whether an event other than a restart, the user's retry or expiry is enabled: whether the
@@ -416,22 +430,25 @@ fn parent_end_action(t: &mut State, n: usize, success: bool) {
 }
 
 /// The poller's dispatch of a child's callback (`RemoveSnapshotSingleDiskLiveCommandCallback`).
-fn poll_child(r: &Rules, d: &mut Disk) -> Result<(), Refused> {
-    match d.status {
+fn poll_child(r: &Rules, d: &mut Disk) -> Result<Transition, Refused> {
+    Ok(match d.status {
         CmdStatus::Succeeded => {
             // syncDbRecords(true): base takes top's place, the disk leaves the snapshot.
             d.images = Images::Merged;
             d.f.set_in_snapshot(false);
             end_child(d);
+            Transition::ChildOnSucceeded
         }
         CmdStatus::Failed => {
-            if rules::completed_merge(d.step) {
+            let merged = rules::completed_merge(d.step);
+            if merged {
                 d.images = Images::MergedOrphan;
                 d.f.set_in_snapshot(false);
             } else {
                 d.images = Images::TopIllegal;
             }
             end_child(d);
+            Transition::ChildOnFailed { merged }
         }
         CmdStatus::Active if d.f.executed() => proceed(r, d, CmdStatus::Succeeded)?,
         // 4.1.0's callback carries on with the steps of a child a restart caught before its
@@ -445,15 +462,17 @@ fn poll_child(r: &Rules, d: &mut Disk) -> Result<(), Refused> {
                 "the poller dispatches nothing for the child's status",
             ))
         }
-    }
-    Ok(())
+    })
 }
 
 /// The child's `proceedCommandExecution` (4.1: `performNextOperation`): one step per poll;
 /// `done` is the status it takes at COMPLETE.
-fn proceed(r: &Rules, d: &mut Disk, done: CmdStatus) -> Result<(), Refused> {
-    match d.task {
-        Task::None => start_step(d, done),
+fn proceed(r: &Rules, d: &mut Disk, done: CmdStatus) -> Result<Transition, Refused> {
+    Ok(match d.task {
+        Task::None => match start_step(d, done) {
+            Transition::ChildNextStep { .. } => Transition::ChildStartsGrandchild,
+            other => other,
+        },
         Task::Queued | Task::Executing | Task::Running | Task::Lost | Task::Stranded => {
             return Err(Refused("the child's doPolling waits for its grandchild"))
         }
@@ -463,32 +482,49 @@ fn proceed(r: &Rules, d: &mut Disk, done: CmdStatus) -> Result<(), Refused> {
                     "the child's doPolling waits for its EXECUTION_FAILED grandchild",
                 ))
             }
-            OnGrandchildExecutionFailed::FailChild => d.status = CmdStatus::Failed,
+            OnGrandchildExecutionFailed::FailChild => {
+                d.status = CmdStatus::Failed;
+                Transition::ChildFails(ChildFailure::GrandchildExecutionFailed)
+            }
         },
         // 4.1.0 looks at every grandchild: the DestroyImage it let through still counts.
-        Task::Succeeded if d.f.destroy_failed() => d.status = CmdStatus::Failed,
+        Task::Succeeded if d.f.destroy_failed() => {
+            d.status = CmdStatus::Failed;
+            Transition::ChildFails(ChildFailure::EarlierDestroyFailed)
+        }
         Task::Succeeded => {
             d.step = r.next_step(d.step);
-            start_step(d, done);
+            start_step(d, done)
         }
         Task::Failed if d.step == Step::DestroyImage && r.failed_destroy_image_is_checked => {
             d.f.set_destroy_failed(r.earlier_grandchild_failures_count);
             d.step = r.next_step(d.step);
-            start_step(d, done);
+            match start_step(d, done) {
+                Transition::ChildNextStep { .. } => {
+                    Transition::ChildNextStep { past_failure: true }
+                }
+                other => other,
+            }
         }
-        Task::Failed => d.status = CmdStatus::Failed,
-    }
-    Ok(())
+        Task::Failed => {
+            d.status = CmdStatus::Failed;
+            Transition::ChildFails(ChildFailure::GrandchildFailed)
+        }
+    })
 }
 
 /// Starts the current step's grandchild (`executeAsyncCommand`: row NOT_STARTED, queued), or at
 /// COMPLETE ends the child.
-fn start_step(d: &mut Disk, done: CmdStatus) {
+fn start_step(d: &mut Disk, done: CmdStatus) -> Transition {
     if d.step == Step::Complete {
         d.task = Task::None;
         d.status = done;
+        Transition::ChildCompletes
     } else {
         d.task = Task::Queued;
+        Transition::ChildNextStep {
+            past_failure: false,
+        }
     }
 }
 
@@ -551,5 +587,5 @@ pub fn enabled(cfg: &Config, s: &State) -> Vec<Event> {
 
 /// Every enabled event with the state it leads to, in a fixed order.
 pub fn successors<'a>(cfg: &'a Config, s: &'a State) -> impl Iterator<Item = (Event, State)> + 'a {
-    Event::candidates(cfg.n()).filter_map(move |e| step(cfg, s, e).ok().map(|t| (e, t)))
+    Event::candidates(cfg.n()).filter_map(move |e| step(cfg, s, e).ok().map(|(t, _)| (e, t)))
 }

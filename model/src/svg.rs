@@ -3,10 +3,12 @@
 //! actor that acted to the one it acted on. Steps that broke an always-property are drawn on a
 //! red band. The web explorer shows it for every state; `livemerge show --svg` writes it.
 
+use crate::canonical::ConcreteStep;
 use crate::config::Config;
 use crate::event::Event;
 use crate::properties::{self, Expectation};
-use crate::state::{CmdStatus, State, Step, Task};
+use crate::state::State;
+use crate::transition::{Ending, Transition};
 use std::fmt::Write;
 
 const LANE_W: usize = 150;
@@ -42,100 +44,67 @@ fn lane_x(lane: Lane, n: usize) -> usize {
     LEFT + i * LANE_W + LANE_W / 2
 }
 
-fn arrow(cfg: &Config, before: &State, e: Event, after: &State) -> Arrow {
-    let a = |from, to, label: &str| Arrow {
+fn arrow(cfg: &Config, st: &ConcreteStep) -> Arrow {
+    use Transition as T;
+    let (before, after) = (&st.before, &st.after);
+    let label = st.transition.label();
+    let a = |from, to, text: String| Arrow {
         from,
         to,
-        label: label.to_string(),
+        label: text,
         fault: false,
     };
-    // An arrow from a child's lane to itself: something inside its own thread.
-    let own = |d: u8, label: &str| a(Lane::Child(d as usize), Lane::Child(d as usize), label);
-    match e {
-        Event::ParentBegins => a(Lane::Parent, Lane::Db, "execute(): ACTIVE, snapshot LOCKED"),
-        Event::ParentStartsChild => {
+    let d = st.event.disk().unwrap_or(0);
+    let child = Lane::Child(d);
+    match st.transition {
+        T::ParentBegins => a(Lane::Parent, Lane::Db, label.into()),
+        T::ParentStartsChild => {
             let d = (0..cfg.n())
                 .find(|&i| !before.disks[i].f.created() && after.disks[i].f.created())
                 .unwrap_or(0);
+            a(Lane::Parent, Lane::Child(d), label.into())
+        }
+        T::ParentReturns => a(Lane::Parent, Lane::Parent, label.into()),
+        T::ParentDecides { .. } => {
+            let seen: Vec<_> = (0..cfg.n())
+                .filter(|&i| before.disks[i].f.created())
+                .map(|i| before.disks[i].status.ovirt_name_in(cfg.release))
+                .collect();
             a(
+                Lane::Poller,
                 Lane::Parent,
-                Lane::Child(d),
-                "executeAsyncCommand: NOT_STARTED",
+                format!("{label} (sees {})", seen.join(", ")),
             )
         }
-        Event::ParentReturns => a(Lane::Parent, Lane::Parent, "execute() returns"),
-        Event::PollParent => {
-            let label = match before.parent.status {
-                CmdStatus::Succeeded => "onSucceeded: snapshot DELETED, rows deleted".to_string(),
-                CmdStatus::Failed => "onFailed: snapshot OK, rows deleted".to_string(),
-                _ => {
-                    let seen: Vec<_> = (0..cfg.n())
-                        .filter(|&i| before.disks[i].f.created())
-                        .map(|i| before.disks[i].status.ovirt_name_in(cfg.release))
-                        .collect();
-                    format!(
-                        "doPolling sees {} -> {}",
-                        seen.join(", "),
-                        after.parent.status.ovirt_name()
-                    )
-                }
-            };
-            a(Lane::Poller, Lane::Parent, &label)
+        T::ParentEndAction { .. } => a(Lane::Poller, Lane::Parent, label.into()),
+        T::Restart | T::UserRetries => a(Lane::Parent, Lane::Db, label.into()),
+        T::PoolPicksUp | T::ChildReturns | T::GrandchildPicksUp | T::GrandchildReturns => {
+            a(child, child, label.into())
         }
-        Event::Restart => a(Lane::Parent, Lane::Db, "ENGINE RESTART"),
-        Event::UserRetries => a(Lane::Parent, Lane::Db, "user removes the snapshot again"),
-        Event::GrandchildPicksUp(d) => own(d, "pool thread: grandchild ACTIVE"),
-        Event::MergeReachesHost(d) => a(Lane::Child(d as usize), Lane::Host, "VM.merge"),
-        Event::MergeRefused(d) if after.disks[d as usize].task == Task::Executing => a(
-            Lane::Host,
-            Lane::Child(d as usize),
-            "VM.merge fails: top not in chain; verify it",
+        T::ChildStartsGrandchild | T::ChildNextStep { .. } => a(
+            Lane::Poller,
+            child,
+            format!("{label} {}", after.disks[d].step.ovirt_name()),
         ),
-        Event::MergeRefused(d) => a(
-            Lane::Host,
-            Lane::Child(d as usize),
-            "VM.merge fails: top not in chain",
-        ),
-        Event::Expire => a(Lane::Poller, Lane::Db, "3000 min: ACTIVE -> FAILED"),
-        Event::GrandchildReturns(d) => own(d, "grandchild execute() returns"),
-        Event::PoolPicksUp(d) => own(d, "pool thread: ACTIVE"),
-        Event::ChildReturns(d) => own(d, "execute() returns"),
-        Event::PollChild(d) => {
-            let (b, t) = (&before.disks[d as usize], &after.disks[d as usize]);
-            let label = match b.status {
-                CmdStatus::Succeeded => "onSucceeded: syncDbRecords".to_string(),
-                CmdStatus::Failed => "onFailed: images ILLEGAL".to_string(),
-                _ if t.status != b.status => format!("doPolling -> {}", t.status.ovirt_name()),
-                _ => format!("doPolling: {}", t.step.ovirt_name()),
-            };
-            a(Lane::Poller, Lane::Child(d as usize), &label)
+        T::ChildOnSucceeded
+        | T::ChildOnFailed { .. }
+        | T::ChildCompletes
+        | T::ChildFails(_)
+        | T::GrandchildNeverExecuted => a(Lane::Poller, child, label.into()),
+        T::MergeReachesHost | T::GrandchildEnds(Ending::VolumeDeleted) => {
+            a(child, Lane::Host, label.into())
         }
-        Event::TaskEnds(d) => {
-            let (b, t) = (&before.disks[d as usize], &after.disks[d as usize]);
-            let c = Lane::Child(d as usize);
-            match b.step {
-                Step::Merge => a(c, Lane::Host, "VM.merge: block commit starts"),
-                Step::MergeStatus if t.task == Task::Failed => {
-                    a(Lane::Host, c, "chain read: top still there")
-                }
-                Step::MergeStatus => a(Lane::Host, c, "chain read: merged"),
-                Step::DestroyImage => a(c, Lane::Host, "deleteVolume(top)"),
-                _ => a(c, c, "extend: nothing to do"),
-            }
-        }
-        Event::HostJobEnds(d) => a(Lane::Host, Lane::Host, &format!("disk-{} merged", d + 1)),
-        Event::HostJobFails(d) => Arrow {
+        T::MergeRefused { .. } | T::GrandchildEnds(_) => a(Lane::Host, child, label.into()),
+        T::HostJobEnds => a(Lane::Host, Lane::Host, format!("disk-{}: {label}", d + 1)),
+        T::HostJobFails => Arrow {
             fault: true,
-            ..a(
-                Lane::Host,
-                Lane::Host,
-                &format!("disk-{} merge job FAILS", d + 1),
-            )
+            ..a(Lane::Host, Lane::Host, format!("disk-{}: {label}", d + 1))
         },
-        Event::DeleteVolumeFails(d) => Arrow {
+        T::DeleteVolumeFails => Arrow {
             fault: true,
-            ..a(Lane::Host, Lane::Child(d as usize), "deleteVolume FAILS")
+            ..a(Lane::Host, child, label.into())
         },
+        T::Expire => a(Lane::Poller, Lane::Db, label.into()),
     }
 }
 
@@ -215,9 +184,9 @@ impl Label {
     }
 }
 
-/// The sequence diagram of the path `initial -> steps`, as a standalone SVG document. It is as
-/// wide as its widest text needs (by [`text_width`]), so no label is cut off at its right edge.
-pub fn sequence_diagram(cfg: &Config, initial: &State, steps: &[(Event, State)]) -> String {
+/// The sequence diagram of a path, as a standalone SVG document. It is as wide as its widest text
+/// needs (by [`text_width`]), so no label is cut off at its right edge.
+pub fn sequence_diagram(cfg: &Config, steps: &[ConcreteStep]) -> String {
     let n = cfg.n();
     let lanes = n + 4;
     let lanes_right = LEFT + lanes * LANE_W;
@@ -241,11 +210,10 @@ pub fn sequence_diagram(cfg: &Config, initial: &State, steps: &[(Event, State)])
     let mut shapes = String::new();
     let mut labels: Vec<Label> = Vec::new();
     let mut bands = Vec::new();
-    let mut before = *initial;
-    for (i, (e, after)) in steps.iter().enumerate() {
+    for (i, st) in steps.iter().enumerate() {
         let y = TOP + (i + 1) * ROW_H;
         let first_label = labels.len();
-        let ar = arrow(cfg, &before, *e, after);
+        let ar = arrow(cfg, st);
         let color = if ar.fault { "#c00" } else { "#333" };
         let (x1, x2) = (lane_x(ar.from, n), lane_x(ar.to, n));
         labels.push(Label {
@@ -256,7 +224,7 @@ pub fn sequence_diagram(cfg: &Config, initial: &State, steps: &[(Event, State)])
             bold: false,
             text: (i + 1).to_string(),
         });
-        if *e == Event::Restart {
+        if st.event == Event::Restart {
             let _ = write!(
                 shapes,
                 r##"<line x1="{LEFT}" y1="{y}" x2="{lanes_right}" y2="{y}" stroke="#c60" stroke-width="2" stroke-dasharray="8 4"/>"##,
@@ -299,7 +267,7 @@ pub fn sequence_diagram(cfg: &Config, initial: &State, steps: &[(Event, State)])
                 text: ar.label,
             });
         }
-        let broken = broken(cfg, &before, after);
+        let broken = broken(cfg, &st.before, &st.after);
         if !broken.is_empty() {
             bands.push(y);
             // Right of the lanes, and right of anything this row already drew there.
@@ -320,7 +288,6 @@ pub fn sequence_diagram(cfg: &Config, initial: &State, steps: &[(Event, State)])
                 });
             }
         }
-        before = *after;
     }
     for (i, name) in names.iter().enumerate() {
         labels.push(Label {
@@ -384,8 +351,8 @@ mod tests {
             ..Config::default()
         };
         let s0 = State::initial(1);
-        let steps: Vec<(Event, State)> = crate::step::successors(&cfg, &s0).take(1).collect();
-        let svg = sequence_diagram(&cfg, &s0, &steps);
+        let steps = vec![ConcreteStep::new(&cfg, &s0, Event::ParentBegins).unwrap()];
+        let svg = sequence_diagram(&cfg, &steps);
         let width: f64 = svg
             .split("width=\"")
             .nth(1)

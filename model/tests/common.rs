@@ -23,7 +23,9 @@ pub fn run(cfg: &Config, events: &[Event]) -> State {
 /// Runs `events` from `s`; panics with the step's index if one is refused.
 pub fn run_from(cfg: &Config, mut s: State, events: &[Event]) -> State {
     for (i, e) in events.iter().enumerate() {
-        s = step(cfg, &s, *e).unwrap_or_else(|r| panic!("step {i} ({e:?}) refused: {r}"));
+        s = step(cfg, &s, *e)
+            .unwrap_or_else(|r| panic!("step {i} ({e:?}) refused: {r}"))
+            .0;
     }
     s
 }

@@ -54,7 +54,7 @@ fn a_child_waiting_on_a_lost_grandchild_expires() {
     for r in releases_with_expiry() {
         let c = cfg(1, r);
         assert_eq!(enabled(&c, &s), vec![Event::Expire], "{r}");
-        let t = step(&c, &s, Event::Expire).unwrap();
+        let t = step(&c, &s, Event::Expire).unwrap().0;
         assert_eq!(t.disk(0).status(), CmdStatus::Failed, "{r}");
         assert_eq!(t.disk(0).task(), Task::Lost, "{r}");
         assert!(t.parent().flags().expired());
@@ -92,13 +92,13 @@ fn an_execution_failed_child_never_expires() {
 fn the_child_expires_before_its_stranded_grandchild() {
     let s = hung(Step::DestroyImage, Task::Stranded).build();
     let c = cfg(1, Release::V3_6_1);
-    let t = step(&c, &s, Event::Expire).unwrap();
+    let t = step(&c, &s, Event::Expire).unwrap().0;
     assert_eq!(t.disk(0).status(), CmdStatus::Failed);
     assert_eq!(t.disk(0).task(), Task::Stranded);
     // Without the parent's pass (a parent that ended), the child's own pass fails it.
     let mut d = Draft::of(&s);
     d.parent.registered = false;
-    let t = step(&c, &d.build(), Event::Expire).unwrap();
+    let t = step(&c, &d.build(), Event::Expire).unwrap().0;
     assert_eq!(t.disk(0).status(), CmdStatus::Active);
     assert_eq!(t.disk(0).task(), Task::Failed);
 }
@@ -156,7 +156,7 @@ fn a_refused_merge_is_verified_from_4_0_and_fails_before() {
         s.disks[0].base_has_top = true;
         s.disks[0].images = Images::TopIllegal;
         let s = s.build();
-        let t = step(&c, &s, Event::MergeRefused(0)).unwrap();
+        let t = step(&c, &s, Event::MergeRefused(0)).unwrap().0;
         if !Rules::of(r).refused_merge_is_verified {
             assert_eq!(t.disk(0).task(), Task::Failed, "{r}");
             continue;
@@ -176,8 +176,8 @@ fn a_refused_merge_is_verified_from_4_0_and_fails_before() {
         assert_eq!(t.disk(0).step(), Step::MergeStatus, "{r}");
         assert_eq!(t.disk(0).task(), Task::Succeeded, "{r}");
         // A restart while the refused Merge's execute() is still running: EXECUTION_FAILED.
-        let mid = step(&c, &s, Event::MergeRefused(0)).unwrap();
-        let after = step(&c, &mid, Event::Restart).unwrap();
+        let mid = step(&c, &s, Event::MergeRefused(0)).unwrap().0;
+        let after = step(&c, &mid, Event::Restart).unwrap().0;
         assert_eq!(after.disk(0).task(), Task::ExecutionFailed, "{r}");
     }
 }
@@ -266,7 +266,7 @@ fn an_expired_command_dooms_only_the_first_grade() {
     let c = cfg(1, Release::V4_1_0);
     let grade = |name| ALL.iter().find(|p| p.name == name).unwrap();
     let s = hung(Step::DestroyImage, Task::Lost).build();
-    let t = step(&c, &s, Event::Expire).unwrap();
+    let t = step(&c, &s, Event::Expire).unwrap().0;
     assert!(!grade(ENDS_BEFORE_EXPIRY).witnessed(&c, &s, false));
     assert!(grade(ENDS_BEFORE_EXPIRY).witnessed(&c, &t, false));
     assert!(!grade(EVERY_REMOVAL_ENDS).witnessed(&c, &t, false));

@@ -104,7 +104,7 @@ fn poller_dispatches_an_execution_failed_parent_from_4_0() {
         assert_eq!(s.parent().status(), CmdStatus::ExecutionFailed, "{r}");
         let polled = step(&c, &s, Event::PollParent);
         if r >= Release::V4_0_0 {
-            let t = polled.unwrap_or_else(|e| panic!("{r}: {e}"));
+            let t = polled.unwrap_or_else(|e| panic!("{r}: {e}")).0;
             assert_eq!(
                 t.parent().status(),
                 CmdStatus::Failed,
@@ -129,7 +129,7 @@ fn poller_dispatches_an_execution_failed_child_from_4_1() {
         let c = cfg(1, r);
         let polled = step(&c, &s, Event::PollChild(0));
         if r >= Release::V4_1_0 {
-            let t = polled.unwrap();
+            let t = polled.unwrap().0;
             assert_eq!(t.disk(0).task(), Task::Queued, "it starts EXTEND");
             assert_eq!(t.disk(0).status(), CmdStatus::ExecutionFailed);
         } else {
@@ -147,7 +147,7 @@ fn an_execution_failed_child_that_carries_on_ends_failed_in_4_1() {
     s.disks[0].status = CmdStatus::ExecutionFailed;
     s.disks[0].executed = false;
     let s = s.build();
-    let t = step(&c, &s, Event::PollChild(0)).unwrap();
+    let t = step(&c, &s, Event::PollChild(0)).unwrap().0;
     assert_eq!(t.disk(0).step(), Step::Complete);
     assert_eq!(t.disk(0).status(), CmdStatus::Failed);
 }
@@ -164,7 +164,7 @@ fn child_rule_execution_failed_grandchild() {
         if r >= Release::V4_1_0 {
             assert!(polled.is_err(), "{r}: waits");
         } else {
-            assert_eq!(polled.unwrap().disk(0).status(), CmdStatus::Failed, "{r}");
+            assert_eq!(polled.unwrap().0.disk(0).status(), CmdStatus::Failed, "{r}");
         }
     }
 }
@@ -188,7 +188,7 @@ fn grandchild_callback_ends_an_execution_failed_merge_extend_in_4_1() {
         );
         assert!(merge.is_err(), "{r}");
         if r >= Release::V4_1_0 {
-            assert_eq!(extend.unwrap().disk(0).task(), Task::Failed);
+            assert_eq!(extend.unwrap().0.disk(0).task(), Task::Failed);
         } else {
             assert!(extend.is_err(), "{r}");
         }
@@ -201,7 +201,7 @@ fn grandchild_callback_ends_an_execution_failed_merge_extend_in_4_1() {
 fn child_steps_after_destroy_image() {
     let s = child_at(Step::DestroyImage, Task::Succeeded);
     for r in all_releases() {
-        let t = step(&cfg(1, r), &s, Event::PollChild(0)).unwrap();
+        let t = step(&cfg(1, r), &s, Event::PollChild(0)).unwrap().0;
         if r >= Release::V4_0_0 {
             assert_eq!(
                 (t.disk(0).step(), t.disk(0).task()),
@@ -223,7 +223,7 @@ fn child_steps_after_destroy_image() {
 fn a_failed_destroy_image_is_checked_from_4_0() {
     let s = child_at(Step::DestroyImage, Task::Failed);
     for r in all_releases() {
-        let t = step(&cfg(1, r), &s, Event::PollChild(0)).unwrap();
+        let t = step(&cfg(1, r), &s, Event::PollChild(0)).unwrap().0;
         if r >= Release::V4_0_0 {
             assert_eq!(t.disk(0).step(), Step::DestroyImageCheck, "{r}");
             assert_eq!(t.disk(0).status(), CmdStatus::Active, "{r}");
@@ -244,11 +244,11 @@ fn a_failed_destroy_image_still_fails_the_4_1_child_after_the_check() {
     let s = child_at(Step::DestroyImage, Task::Failed);
     for r in [Release::V4_0_0, Release::V4_0_2, Release::V4_1_0] {
         let c = cfg(1, r);
-        let mut t = Draft::of(&step(&c, &s, Event::PollChild(0)).unwrap());
+        let mut t = Draft::of(&step(&c, &s, Event::PollChild(0)).unwrap().0);
         assert_eq!(t.disks[0].step, Step::DestroyImageCheck, "{r}");
         t.disks[0].task = Task::Succeeded;
         t.disks[0].top_exists = false;
-        let t = step(&c, &t.build(), Event::PollChild(0)).unwrap();
+        let t = step(&c, &t.build(), Event::PollChild(0)).unwrap().0;
         let want = if Rules::of(r).earlier_grandchild_failures_count {
             CmdStatus::Failed
         } else {
@@ -268,7 +268,7 @@ fn a_failed_destroy_image_still_fails_the_4_1_child_after_the_check() {
 fn restart_of_an_executing_destroy_image() {
     let s = child_at(Step::DestroyImage, Task::Executing);
     for r in all_releases() {
-        let t = step(&cfg(1, r), &s, Event::Restart).unwrap();
+        let t = step(&cfg(1, r), &s, Event::Restart).unwrap().0;
         // Its placeholder task row shields it from handleUnmanagedCommands: ACTIVE, no thread.
         assert_eq!(t.disk(0).task(), Task::Stranded, "{r}");
         // A DestroyImageCheck records no task: from 4.0 it ends with failure.
@@ -277,7 +277,8 @@ fn restart_of_an_executing_destroy_image() {
             &child_at(Step::DestroyImageCheck, Task::Executing),
             Event::Restart,
         )
-        .unwrap();
+        .unwrap()
+        .0;
         let want = if r >= Release::V4_0_0 {
             Task::Failed
         } else {
@@ -290,14 +291,14 @@ fn restart_of_an_executing_destroy_image() {
             &child_at(Step::DestroyImage, Task::Queued),
             Event::Restart,
         );
-        assert_eq!(q.unwrap().disk(0).task(), Task::Lost, "{r}");
+        assert_eq!(q.unwrap().0.disk(0).task(), Task::Lost, "{r}");
         // A queued Merge has a callback: FAILED_RESTARTED / EXECUTION_FAILED.
         let m = step(
             &cfg(1, r),
             &child_at(Step::Merge, Task::Queued),
             Event::Restart,
         );
-        assert_eq!(m.unwrap().disk(0).task(), Task::ExecutionFailed, "{r}");
+        assert_eq!(m.unwrap().0.disk(0).task(), Task::ExecutionFailed, "{r}");
     }
 }
 
@@ -358,13 +359,13 @@ fn child_on_failed_after_and_before_a_completed_merge() {
         let mut s = Draft::of(&child_at(last, Task::Failed));
         s.disks[0].status = CmdStatus::Failed;
         let s = s.build();
-        let t = step(&c, &s, Event::PollChild(0)).unwrap();
+        let t = step(&c, &s, Event::PollChild(0)).unwrap().0;
         assert_eq!(t.disk(0).images(), Images::MergedOrphan, "{r}");
         assert!(!t.disk(0).flags().in_snapshot(), "{r}");
         let mut s = Draft::of(&child_at(Step::MergeStatus, Task::Failed));
         s.disks[0].status = CmdStatus::Failed;
         let s = s.build();
-        let t = step(&c, &s, Event::PollChild(0)).unwrap();
+        let t = step(&c, &s, Event::PollChild(0)).unwrap().0;
         assert_eq!(t.disk(0).images(), Images::TopIllegal, "{r}");
         assert!(t.disk(0).flags().in_snapshot(), "{r}");
     }
@@ -379,7 +380,7 @@ fn the_parent_failure_path_drops_no_disk() {
         s.parent.status = CmdStatus::Failed;
         s.disks[0].images = Images::TopIllegal;
         let s = s.build();
-        let t = step(&cfg(1, r), &s, Event::PollParent).unwrap();
+        let t = step(&cfg(1, r), &s, Event::PollParent).unwrap().0;
         assert_eq!(t.snapshot(), Snapshot::Ok);
         assert!(t.disk(0).flags().in_snapshot(), "{r}");
     }
@@ -437,7 +438,7 @@ fn a_retry_starts_where_get_initial_merge_step_says() {
             step(&c, &t, Event::MergeReachesHost(1)).err(),
             Some(Refused("top is no longer in the host's chain"))
         );
-        let t = step(&c, &t, Event::MergeRefused(1)).unwrap();
+        let t = step(&c, &t, Event::MergeRefused(1)).unwrap().0;
         // MergeCommand.java:37-53 at ovirt-engine-3.6.1 has no catch: the Merge fails. From
         // 4.0.0 (l.58-72, 06dde159b35) imageErr/mergeErr count as a running merge.
         let want = if r >= Release::V4_0_0 {
@@ -458,7 +459,7 @@ fn a_3_6_0_pool_thread_recreates_a_deleted_row() {
     events.push(Event::PollParent);
     let s = run(&c, &events);
     assert_eq!(s.disk(0).status(), CmdStatus::NoRow);
-    let t = step(&c, &s, Event::PoolPicksUp(0)).unwrap();
+    let t = step(&c, &s, Event::PoolPicksUp(0)).unwrap().0;
     assert_eq!(t.disk(0).status(), CmdStatus::Active);
     // In the fixed releases the parent never ends while a child is queued.
     for r in [
@@ -548,7 +549,7 @@ fn the_4_0_liveness_bug_needs_a_child_caught_before_it_executed() {
                 .any(|s| s.parent().flags().expired() && s.removal_ended()));
             // The shortest stuck path is the queued child's: begin, start a child, restart.
             let three = run(&c, &[Event::ParentBegins, Event::ParentStartsChild]);
-            let three = step(&c, &three, Event::Restart).unwrap();
+            let three = step(&c, &three, Event::Restart).unwrap().0;
             assert!(n > 1 || stuck(&c, &three), "{r}");
             let calm = reachable(&c, |s, e| {
                 e == Event::Restart

@@ -63,7 +63,7 @@ fn enabled_is_exactly_what_step_accepts() {
             Event::ParentStartsChild,
             Event::ParentStartsChild,
         ] {
-            s = step(&c, &s, e).unwrap();
+            s = step(&c, &s, e).unwrap().0;
         }
         let on = enabled(&c, &s);
         for e in Event::candidates(2) {
@@ -89,7 +89,7 @@ fn faults_are_refused_when_off() {
         Err(Refused("fault merge-job-fails is off"))
     );
     c.faults = Faults::ALL;
-    let t = step(&c, &s, Event::HostJobFails(0)).unwrap();
+    let t = step(&c, &s, Event::HostJobFails(0)).unwrap().0;
     assert!(!t.disk(0).flags().job_running() && t.disk(0).flags().top_in_chain());
 }
 
@@ -117,7 +117,7 @@ fn the_historical_poller_takes_not_started_for_finished() {
     let c = cfg(1, Release::V3_6_0);
     let s = run(&c, &parent_polls_before_pickup());
     assert_eq!(s.parent().status(), CmdStatus::Succeeded);
-    let s = step(&c, &s, Event::PollParent).unwrap();
+    let s = step(&c, &s, Event::PollParent).unwrap().0;
     assert_eq!(s.snapshot(), Snapshot::Deleted);
     assert_eq!(
         s.disk(0).status(),
@@ -128,7 +128,7 @@ fn the_historical_poller_takes_not_started_for_finished() {
     // The queued child's thread still holds the command: execute() persists it again
     // (CommandBase.java:1376-1384 at ovirt-engine-3.6.0), and its callback, never unregistered,
     // drives the merge after the snapshot row is gone.
-    let s = step(&c, &s, Event::PoolPicksUp(0)).unwrap();
+    let s = step(&c, &s, Event::PoolPicksUp(0)).unwrap().0;
     assert_eq!(s.disk(0).status(), CmdStatus::Active);
     assert!(s.disk(0).flags().registered());
     let s = run_from(&c, s, &merge_disk(0, c.release)[1..]);
@@ -226,7 +226,7 @@ fn the_model_is_acyclic() {
                 stack.pop();
                 continue;
             }
-            let t = step(&c, s, evs[*i]).unwrap();
+            let t = step(&c, s, evs[*i]).unwrap().0;
             *i += 1;
             match color.get(&t) {
                 Some(1) => panic!("cycle through {t:?} under {poller}"),
@@ -359,7 +359,7 @@ fn parent_returned_is_the_executed_flag() {
     let s = run(&c, &[Event::ParentBegins, Event::ParentStartsChild]);
     assert!(!parent_returned(&s));
     assert!(parent_returned(
-        &step(&c, &s, Event::ParentReturns).unwrap()
+        &step(&c, &s, Event::ParentReturns).unwrap().0
     ));
 }
 

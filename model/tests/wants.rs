@@ -21,7 +21,9 @@ fn cfg(disks: u8, release: Release) -> Config {
 
 fn run(cfg: &Config, events: &[Event]) -> State {
     events.iter().fold(State::initial(cfg.n()), |s, &e| {
-        step(cfg, &s, e).unwrap_or_else(|r| panic!("{e:?} refused: {r}"))
+        step(cfg, &s, e)
+            .unwrap_or_else(|r| panic!("{e:?} refused: {r}"))
+            .0
     })
 }
 
@@ -64,7 +66,7 @@ fn drive(cfg: &Config) -> (State, Vec<Event>) {
             .chain(polls)
             .find(|&e| step(cfg, &s, e).is_ok());
         let Some(e) = next else { break };
-        s = step(cfg, &s, e).unwrap();
+        s = step(cfg, &s, e).unwrap().0;
         path.push(e);
     }
     (s, path)
@@ -101,7 +103,7 @@ fn a_queued_child_is_wanted_by_the_pool_until_a_thread_takes_it() {
     assert!(w.disks()[0].child && !w.disks()[1].child);
     assert!(w.may_act(Actor::Parent) && w.may_act(Actor::Pool));
     assert!(!w.may_act(Actor::Host) && !w.may_act(Actor::User));
-    let s = step(&cfg, &s, Event::PoolPicksUp(0)).unwrap();
+    let s = step(&cfg, &s, Event::PoolPicksUp(0)).unwrap().0;
     assert!(!wants(&cfg, &s).disks()[0].child);
 }
 
@@ -125,7 +127,7 @@ fn merge_status_waits_for_the_hosts_job_and_then_reads_the_chain() {
         Event::TaskEnds(0),
         Event::PollChild(0),
     ] {
-        s = step(&cfg, &s, e).unwrap();
+        s = step(&cfg, &s, e).unwrap().0;
     }
     assert_eq!(grandchild_act(&cfg, &s, 0), Some(GrandchildAct::VmMerge));
     for e in [
@@ -135,7 +137,7 @@ fn merge_status_waits_for_the_hosts_job_and_then_reads_the_chain() {
         Event::PollChild(0),
         Event::GrandchildReturns(0),
     ] {
-        s = step(&cfg, &s, e).unwrap();
+        s = step(&cfg, &s, e).unwrap().0;
     }
     let w = wants(&cfg, &s).disks()[0];
     assert!(w.host_job, "the job is to be watched");
@@ -143,7 +145,7 @@ fn merge_status_waits_for_the_hosts_job_and_then_reads_the_chain() {
         matches!(w.grandchild, Some((_, None))),
         "MERGE_STATUS has a thread but nothing to do while the job runs: {w:?}"
     );
-    s = step(&cfg, &s, Event::HostJobEnds(0)).unwrap();
+    s = step(&cfg, &s, Event::HostJobEnds(0)).unwrap().0;
     assert_eq!(
         grandchild_act(&cfg, &s, 0),
         Some(GrandchildAct::Finish(HostCall::ReadChain))
@@ -192,8 +194,8 @@ fn a_restart_inside_execute_leaves_the_4_0_parent_to_the_poller() {
     c.restarts = 1;
     let s = run(&c, &[Event::ParentBegins, Event::Restart]);
     assert!(!settled(&c, &s), "{:?}", enabled(&c, &s));
-    let s = step(&c, &s, Event::PollParent).unwrap();
-    let s = step(&c, &s, Event::PollParent).unwrap();
+    let s = step(&c, &s, Event::PollParent).unwrap().0;
+    let s = step(&c, &s, Event::PollParent).unwrap().0;
     assert!(s.removal_ended() && settled(&c, &s));
 }
 

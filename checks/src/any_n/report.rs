@@ -5,7 +5,9 @@
 use super::views::Abstraction;
 use super::{AnyFinding, AnyOutcome, AnyVerdict};
 use crate::report::{format_trace, json_path, JsonPath, Trace};
-use livemerge_model::{describe_step, summarize, Config, Event, Faults, Release, State};
+use livemerge_model::{
+    describe_step, summarize, ConcreteStep, Config, Event, Faults, Release, State,
+};
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -56,8 +58,8 @@ fn derivation_lines(a: &Abstraction, witness: u32) -> Vec<(State, usize, Option<
             match next {
                 Some((order, e)) => {
                     let before = conf.ordered(order);
-                    let text = livemerge_model::step(&cfg, &before, e)
-                        .map(|after| describe_step(&cfg, &before, e, &after))
+                    let text = ConcreteStep::new(&cfg, &before, e)
+                        .map(|st| describe_step(&cfg, &st))
                         .unwrap_or_else(|r| format!("(refused: {r})"));
                     (before, conf.n, Some(e), text)
                 }

@@ -326,11 +326,16 @@ impl Abstraction {
             match e.disk() {
                 // Identical disks give identical successors up to their order.
                 Some(d) if d > 0 && m[d] == m[d - 1] => {}
-                Some(_) => succ.extend(step(&cfg, &s, e).ok().map(|t| (t, 0, e))),
+                Some(_) => succ.extend(step(&cfg, &s, e).ok().map(|(s, _)| s).map(|t| (t, 0, e))),
                 None => {
                     for &o in &orders {
                         let before = conf.ordered(o);
-                        succ.extend(step(&cfg, &before, e).ok().map(|t| (t, o, e)));
+                        succ.extend(
+                            step(&cfg, &before, e)
+                                .ok()
+                                .map(|(s, _)| s)
+                                .map(|t| (t, o, e)),
+                        );
                     }
                 }
             }

@@ -6,7 +6,7 @@ use crate::counterexample::CounterexampleFile;
 use crate::files::write_atomically;
 use crate::report::{format_trace, Trace};
 use clap::Args;
-use livemerge_model::{describe_event, sequence_diagram, Event, State};
+use livemerge_model::{describe_event, sequence_diagram};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -37,8 +37,7 @@ pub fn run(args: ShowArgs) -> Result<u8, Fail> {
         ))
     })?;
     if let Some(out) = &args.svg {
-        let steps: Vec<(Event, State)> = trace.steps.iter().map(|s| (s.event, s.after)).collect();
-        let svg = sequence_diagram(&cfg, &trace.initial, &steps);
+        let svg = sequence_diagram(&cfg, &trace.steps);
         write_atomically(out, svg.as_bytes()).map_err(usage)?;
         say!("wrote {}", out.display());
         return Ok(0);

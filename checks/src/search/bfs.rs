@@ -244,7 +244,7 @@ impl<S: Slot> Round<'_, S> {
         // What `successors` yields, but over the candidates listed once per search rather than
         // chained anew for every state, and with each event's place at hand for the trail.
         for (k, &e) in self.events.iter().enumerate() {
-            let Ok(t) = step(self.cfg, s, e) else {
+            let Ok((t, _)) = step(self.cfg, s, e) else {
                 continue;
             };
             let t = self.model.representative(t);

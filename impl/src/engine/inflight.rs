@@ -78,7 +78,7 @@ mod tests {
 
     fn after(cfg: &Config, events: &[Event]) -> State {
         events.iter().fold(State::initial(cfg.n()), |s, &e| {
-            step(cfg, &s, e).unwrap_or_else(|r| panic!("{e:?}: {r}"))
+            step(cfg, &s, e).unwrap_or_else(|r| panic!("{e:?}: {r}")).0
         })
     }
 
@@ -99,7 +99,7 @@ mod tests {
             ..Config::default()
         };
         let s = after(&cfg, &FIRST_POLL[..2]);
-        let s = step(&cfg, &s, Event::ParentStartsChild).unwrap();
+        let s = step(&cfg, &s, Event::ParentStartsChild).unwrap().0;
         let mut io = InFlight::default();
         assert_eq!(
             io.claim(&wants(&cfg, &s)),

@@ -27,7 +27,7 @@ use crate::settings::Settings;
 use crate::storage::Storage;
 use crate::sync::{lock, wait};
 use crate::trace::{Record, Trace};
-use livemerge_model::{enabled, settled, step, wants, Config, Event, Refused, State};
+use livemerge_model::{enabled, settled, step, wants, Config, Event, Refused, State, Transition};
 use serde_json::{json, Value};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -76,6 +76,8 @@ impl Source {
 pub struct Applied {
     pub before: State,
     pub after: State,
+    /// The branch of `step` that took `before` to `after`.
+    pub transition: Transition,
 }
 
 /// Why an event was not applied. The three cases ask different things of a caller: a refusal
@@ -338,7 +340,7 @@ impl Engine {
         observed: Value,
     ) -> Applies {
         let before = g.state;
-        let after = match step(&self.cfg, &before, event) {
+        let (after, transition) = match step(&self.cfg, &before, event) {
             Ok(a) => a,
             Err(r) => {
                 self.gate.applied(event, &before, None);
@@ -381,7 +383,11 @@ impl Engine {
         self.gate.applied(event, &before, Some(&after));
         self.dispatch(g);
         self.changed.notify_all();
-        Ok(Applied { before, after })
+        Ok(Applied {
+            before,
+            after,
+            transition,
+        })
     }
 
     fn fail(&self, g: &mut Inner, why: String) {

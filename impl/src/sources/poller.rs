@@ -63,11 +63,6 @@ impl Cmd {
     pub fn registered(self, s: &State) -> bool {
         livemerge_model::polled_command(s, self.model()).0
     }
-
-    fn status_and_notified(self, s: &State) -> (livemerge_model::CmdStatus, bool) {
-        let (_, status, notified) = livemerge_model::polled_command(s, self.model());
-        (status, notified)
-    }
 }
 
 /// What one dispatch did, as the delay rule sees it.
@@ -82,20 +77,12 @@ pub enum PollOutcome {
 }
 
 impl PollOutcome {
-    pub fn of(cmd: Cmd, r: &Applies) -> PollOutcome {
+    pub fn of(r: &Applies) -> PollOutcome {
         match r {
             Err(_) => PollOutcome::Unchanged,
-            Ok(a) => {
-                let (sb, nb) = cmd.status_and_notified(&a.before);
-                let (sa, na) = cmd.status_and_notified(&a.after);
-                if na && !nb {
-                    PollOutcome::Finished
-                } else if sa != sb {
-                    PollOutcome::StatusChanged
-                } else {
-                    PollOutcome::Unchanged
-                }
-            }
+            Ok(a) if a.transition.ends_a_command() => PollOutcome::Finished,
+            Ok(a) if a.transition.changes_a_status() => PollOutcome::StatusChanged,
+            Ok(_) => PollOutcome::Unchanged,
         }
     }
 }
@@ -222,7 +209,7 @@ pub(crate) fn run(engine: Arc<Engine>) {
             let Some(r) = engine.try_poll(c.event()) else {
                 continue;
             };
-            delays.after_poll(c, t, PollOutcome::of(c, &r));
+            delays.after_poll(c, t, PollOutcome::of(&r));
         }
         if engine.stopping() {
             return;

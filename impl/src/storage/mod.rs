@@ -14,7 +14,7 @@ pub mod live;
 pub mod memory;
 pub mod qcow2;
 
-use livemerge_model::{grandchild_act, step, Config, Event, GrandchildAct, HostCall, State};
+use livemerge_model::{step, Config, Event, State};
 use serde::{Deserialize, Serialize};
 
 /// File names of the two volumes of every disk (both backends use them).
@@ -239,22 +239,19 @@ impl InjectedFaults {
         };
         let mut s = State::initial(n);
         for &e in events {
+            let Ok((t, transition)) = step(cfg, &s, e) else {
+                break;
+            };
             match e {
                 Event::HostJobEnds(d) => plan.merge[d as usize].push_back(false),
                 Event::HostJobFails(d) => plan.merge[d as usize].push_back(true),
                 Event::DeleteVolumeFails(d) => plan.delete[d as usize].push_back(true),
-                Event::TaskEnds(d)
-                    if grandchild_act(cfg, &s, d as usize)
-                        == Some(GrandchildAct::Finish(HostCall::DeleteVolume)) =>
-                {
+                Event::TaskEnds(d) if transition.deleted_a_volume() => {
                     plan.delete[d as usize].push_back(false)
                 }
                 _ => {}
             }
-            match step(cfg, &s, e) {
-                Ok(t) => s = t,
-                Err(_) => break,
-            }
+            s = t;
         }
         InjectedFaults {
             plan: Some(plan),

@@ -57,12 +57,14 @@ pub fn assert_log_is_model_steps(dir: &Path, start: State) -> usize {
             "event {} starts from the previous state",
             row.seq
         );
-        let next = step(&cfg, &s, row.event).unwrap_or_else(|r| {
-            panic!(
-                "event {} ({:?}) is refused by the model: {r}",
-                row.seq, row.event
-            )
-        });
+        let next = step(&cfg, &s, row.event)
+            .unwrap_or_else(|r| {
+                panic!(
+                    "event {} ({:?}) is refused by the model: {r}",
+                    row.seq, row.event
+                )
+            })
+            .0;
         assert_eq!(row.after, next, "event {} leads where step says", row.seq);
         s = next;
     }
