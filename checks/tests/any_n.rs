@@ -39,7 +39,7 @@ struct Concrete {
     cfg: Config,
     unique: u64,
     seconds: f64,
-    /// Each always-property's concrete verdict: does it hold?
+    /// Each always- and eventually-property's concrete verdict: does it hold?
     holds: HashMap<&'static str, bool>,
     /// Reached states of which some view is not in the abstraction (one shown twice counts
     /// twice), and one of them.
@@ -63,7 +63,7 @@ fn search(a: &Abstraction, cfg: &Config) -> Concrete {
     let holds = o
         .findings
         .iter()
-        .filter(|f| f.prop.expectation == Expectation::Always)
+        .filter(|f| f.prop.expectation != Expectation::Sometimes)
         .map(|f| (f.prop.name, f.verdict == Verdict::Holds))
         .collect();
     Concrete {
@@ -101,7 +101,7 @@ fn assert_agrees_with(out: &any_n::AnyOutcome, c: &Concrete) {
     let n = c.cfg.disks;
     let release = c.cfg.release;
     for f in &out.findings {
-        if f.prop.expectation != Expectation::Always {
+        if f.prop.expectation == Expectation::Sometimes {
             assert_eq!(f.verdict, AnyVerdict::OutOfScope, "{}", f.prop.name);
             continue;
         }
@@ -301,6 +301,64 @@ fn the_bug_is_found_on_one_disk_and_the_fixed_rules_are_proved() {
         .find(|f| f.prop.name == properties::DB_AGREES_WHEN_IDLE)
         .unwrap();
     assert!(matches!(db.verdict, AnyVerdict::Violated { disks: 1, .. }));
+}
+
+#[test]
+fn every_removal_ends_for_every_n_without_a_restart_and_not_with_one() {
+    // The eventually-properties are judged on the abstraction's terminal configurations.
+    let ends = |restarts: u8| {
+        let c = Config {
+            restarts,
+            retries: 1,
+            ..cfg(Release::V4_0_2, 1)
+        };
+        let out = any_n::check(&c, 1, 1, 3, &limits()).unwrap();
+        let verdict = |name| {
+            out.findings
+                .iter()
+                .find(|f| f.prop.name == name)
+                .unwrap()
+                .verdict
+                .clone()
+        };
+        (
+            verdict(properties::EVERY_REMOVAL_ENDS),
+            verdict(properties::ENDS_BEFORE_EXPIRY),
+        )
+    };
+    assert_eq!(
+        ends(0),
+        (AnyVerdict::HoldsForEveryN, AnyVerdict::HoldsForEveryN)
+    );
+    let (every, before_expiry) = ends(1);
+    assert!(
+        matches!(every, AnyVerdict::Violated { disks: 1, .. }),
+        "{every:?}"
+    );
+    assert!(
+        matches!(before_expiry, AnyVerdict::Violated { disks: 1, .. }),
+        "{before_expiry:?}"
+    );
+}
+
+#[test]
+fn a_terminal_configuration_that_has_not_ended_is_a_liveness_violation() {
+    // Under 4.0.0 a restart before the parent returned leaves it EXECUTION_FAILED, which its
+    // poller never dispatches: the abstraction must find a terminal configuration for it.
+    let a = Abstraction::build(&cfg(Release::V4_0_0, 1), 1, 1).unwrap();
+    let props = properties::all(&a.cfg);
+    let k = props
+        .iter()
+        .position(|p| p.name == properties::EVERY_REMOVAL_ENDS)
+        .unwrap();
+    let w = a.violations[k].as_ref().expect("a terminal violation");
+    let conf = &a.configurations[w.configuration as usize];
+    let small = Config {
+        disks: conf.n as u8,
+        ..a.cfg
+    };
+    assert!(enabled(&small, &conf.state).is_empty());
+    assert!(!conf.state.removal_ended());
 }
 
 #[test]

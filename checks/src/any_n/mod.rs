@@ -84,9 +84,11 @@ pub fn check(
         .zip(&abstraction.violations)
         .map(|(prop, v)| {
             let verdict = match (prop.expectation, v) {
-                (Expectation::Always, None) => AnyVerdict::HoldsForEveryN,
-                (Expectation::Always, Some(_)) => AnyVerdict::NotConfirmed { up_to: 0 },
-                _ => AnyVerdict::OutOfScope,
+                (Expectation::Always | Expectation::Eventually, None) => AnyVerdict::HoldsForEveryN,
+                (Expectation::Always | Expectation::Eventually, Some(_)) => {
+                    AnyVerdict::NotConfirmed { up_to: 0 }
+                }
+                (Expectation::Sometimes, _) => AnyVerdict::OutOfScope,
             };
             AnyFinding {
                 prop,

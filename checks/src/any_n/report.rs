@@ -102,7 +102,8 @@ pub fn text(o: &AnyOutcome) -> String {
                 let cfg = o.concrete_config(*disks);
                 let _ = writeln!(
                     out,
-                    "\ncounterexample to always \"{}\" on {disks} disk(s) ({} steps, shortest):",
+                    "\ncounterexample to {} \"{}\" on {disks} disk(s) ({} steps, shortest):",
+                    f.prop.expectation.name(),
                     f.prop.name,
                     path.len()
                 );
@@ -130,8 +131,9 @@ fn unconfirmed(out: &mut String, o: &AnyOutcome, f: &AnyFinding, up_to: u8) {
     };
     let _ = writeln!(
         out,
-        "\nabstract counterexample to always \"{}\", not found by the concrete search for 1 to {up_to} disk(s) \
+        "\nabstract counterexample to {} \"{}\", not found by the concrete search for 1 to {up_to} disk(s) \
          (possibly spurious: raise --threshold, or --max-n to look further):",
+        f.prop.expectation.name(),
         f.prop.name
     );
     let _ = writeln!(

@@ -80,7 +80,9 @@ pub struct Abstraction {
     pub configurations: Vec<Configuration>,
     done: Set<(u32, Vec<u16>)>,
     props: Vec<properties::Prop>,
-    /// Per always-property of `properties::all(cfg)`: the first configuration that violates it.
+    /// Per always- and eventually-property of `properties::all(cfg)`: the first configuration
+    /// that violates it (an eventually-property: a terminal configuration that does not satisfy
+    /// it, or one that shows its doom).
     pub violations: Vec<Option<AbstractViolation>>,
     pub steps: u64,
     pub seconds: f64,
@@ -338,6 +340,18 @@ impl Abstraction {
                         );
                     }
                 }
+            }
+        }
+        // A configuration with no successor is terminal: an eventually-property it does not
+        // satisfy there (or whose doom it already shows) is violated by it (see the module's
+        // comment for why a terminal state of any N has such a sub-configuration).
+        let terminal = succ.is_empty();
+        for (k, p) in self.props.iter().enumerate() {
+            if p.expectation == properties::Expectation::Eventually
+                && self.violations[k].is_none()
+                && p.witnessed(&cfg, &s, terminal)
+            {
+                self.violations[k] = Some(AbstractViolation { configuration: id });
             }
         }
         self.configurations.push(conf);
