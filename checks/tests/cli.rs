@@ -208,7 +208,7 @@ fn the_text_report_names_the_configuration_and_the_counts() {
     assert_eq!(o.status.code(), Some(0));
     let out = stdout(&o);
     for want in [
-        "release 4.0.2, 2 disk(s), faults merge-job-fails,delete-volume-fails, 0 restart(s), 1 retry",
+        "release 4.0.2, 2 disk(s), faults merge-job-fails,delete-volume-fails,image-info-fails, 0 restart(s), 1 retry",
         "strategy bfs",
         "complete",
         "states generated:",

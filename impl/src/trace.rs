@@ -216,6 +216,7 @@ pub fn sources_of(event: Event) -> &'static [&'static str] {
         Event::ParentBegins | Event::ParentStartsChild | Event::ParentReturns => &["parent"],
         Event::PoolPicksUp(_)
         | Event::ChildReturns(_)
+        | Event::ImageInfoFails(_)
         | Event::GrandchildPicksUp(_)
         | Event::MergeReachesHost(_)
         | Event::MergeRefused(_)

@@ -38,10 +38,26 @@ pub enum Release {
     /// and polls on EXECUTION_FAILED (`22efca35358`).
     #[serde(rename = "4.1.0")]
     V4_1_0,
+    /// `ovirt-engine-4.2.0`: REDUCE_IMAGE instead of DESTROY_IMAGE_CHECK, MergeStatus without a
+    /// callback, an EXECUTION_FAILED child ends FAILED at once.
+    #[serde(rename = "4.2.0")]
+    V4_2_0,
+    /// `ovirt-engine-4.3.0`: an EXECUTION_FAILED grandchild fails the child (`7180d5137a9`,
+    /// BZ 1633777); REDUCE_IMAGE skipped on file storage.
+    #[serde(rename = "4.3.0")]
+    V4_3_0,
+    /// `ovirt-engine-4.4.0`: DestroyImage gets a callback that polls its SPM task
+    /// (`db8f54618b8`, `cf9f3043cc5`).
+    #[serde(rename = "4.4.0")]
+    V4_4_0,
+    /// `ovirt-engine-4.5.7` (December 2025), the release people run today: a child whose top
+    /// volume the host does not report starts at COMPLETE (`9c7e00cbfca`, BZ 1948599).
+    #[serde(rename = "4.5.7")]
+    V4_5_7,
 }
 
 impl Release {
-    pub const ALL: [Release; 7] = [
+    pub const ALL: [Release; 11] = [
         Release::V3_5_0,
         Release::V3_5_7,
         Release::V3_6_0,
@@ -49,6 +65,10 @@ impl Release {
         Release::V4_0_0,
         Release::V4_0_2,
         Release::V4_1_0,
+        Release::V4_2_0,
+        Release::V4_3_0,
+        Release::V4_4_0,
+        Release::V4_5_7,
     ];
 
     pub fn name(self) -> &'static str {
@@ -60,6 +80,10 @@ impl Release {
             Release::V4_0_0 => "4.0.0",
             Release::V4_0_2 => "4.0.2",
             Release::V4_1_0 => "4.1.0",
+            Release::V4_2_0 => "4.2.0",
+            Release::V4_3_0 => "4.3.0",
+            Release::V4_4_0 => "4.4.0",
+            Release::V4_5_7 => "4.5.7",
         }
     }
 
@@ -104,15 +128,23 @@ pub enum Fault {
     MergeJobFails,
     /// `deleteVolume` (the DESTROY_IMAGE step's task) fails; the volume stays.
     DeleteVolumeFails,
+    /// `GetImageInfo` on top, which a 4.5.7 child asks in its `execute()`, gets no answer (an SPM
+    /// error, a network error) although top is there.
+    ImageInfoFails,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 2] = [Fault::MergeJobFails, Fault::DeleteVolumeFails];
+    pub const ALL: [Fault; 3] = [
+        Fault::MergeJobFails,
+        Fault::DeleteVolumeFails,
+        Fault::ImageInfoFails,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Fault::MergeJobFails => "merge-job-fails",
             Fault::DeleteVolumeFails => "delete-volume-fails",
+            Fault::ImageInfoFails => "image-info-fails",
         }
     }
 
@@ -120,6 +152,7 @@ impl Fault {
         match self {
             Fault::MergeJobFails => 1,
             Fault::DeleteVolumeFails => 2,
+            Fault::ImageInfoFails => 4,
         }
     }
 }
@@ -130,7 +163,7 @@ pub struct Faults(u8);
 
 impl Faults {
     pub const NONE: Faults = Faults(0);
-    pub const ALL: Faults = Faults(3);
+    pub const ALL: Faults = Faults(7);
 
     pub fn contains(self, f: Fault) -> bool {
         self.0 & f.bit() != 0

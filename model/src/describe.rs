@@ -5,7 +5,7 @@
 use crate::canonical::ConcreteStep;
 use crate::config::Config;
 use crate::event::Event;
-use crate::rules::{parent_decision, ParentDecision};
+use crate::rules::{parent_decision, ParentDecision, Rules};
 use crate::state::{CmdStatus, Disk, Images, State, Step, Task};
 use crate::transition::{ChildFailure, Ending, Transition};
 use std::fmt::Write;
@@ -30,6 +30,10 @@ pub fn describe_event(e: Event) -> String {
         Event::GrandchildReturns(i) => format!("{}'s grandchild execute() returns", d(i)),
         Event::PoolPicksUp(i) => format!("pool thread picks up {}'s child", d(i)),
         Event::ChildReturns(i) => format!("{}'s child execute() returns", d(i)),
+        Event::ImageInfoFails(i) => format!(
+            "fault: GetImageInfo for {}'s top gets no answer in the child's execute()",
+            d(i)
+        ),
         Event::PollChild(i) => format!("poller: dispatch {}'s child", d(i)),
         Event::TaskEnds(i) => format!("{}'s grandchild ends", d(i)),
         Event::HostJobEnds(i) => format!("host: {}'s merge job completes", d(i)),
@@ -86,6 +90,20 @@ pub fn describe_step(cfg: &Config, st: &ConcreteStep) -> String {
             "pool thread picks up {}: status ACTIVE",
             grandchild_of(before, i)
         ),
+        Event::ChildReturns(i) if after.disks[i as usize].step != before.disks[i as usize].step
+            || Rules::of(cfg.release).initial_step_asks_host =>
+        {
+            format!(
+                "{}'s child execute() returns: GetImageInfo finds top {}, first step {}; executed = true",
+                disk_name(i as usize),
+                if before.disks[i as usize].f.top_exists() { "there" } else { "gone" },
+                after.disks[i as usize].step.ovirt_name()
+            )
+        }
+        Event::ImageInfoFails(i) => format!(
+            "fault: {}'s child execute() asks GetImageInfo for top, which is there, and gets no answer: first step COMPLETE, as if merged; executed = true",
+            disk_name(i as usize)
+        ),
         Event::MergeRefused(i) if st.transition == (Transition::MergeRefused { verified: true }) => format!(
             "{}'s Merge grandchild calls VM.merge, which fails (imageErr/mergeErr): top is no longer in the host's chain; taken for a running merge, the chain will be verified",
             disk_name(i as usize)
@@ -117,9 +135,12 @@ pub fn describe_step(cfg: &Config, st: &ConcreteStep) -> String {
                     Ending::ChainMerged => format!("{who} ends SUCCEEDED: host job gone, chain read back: top merged away"),
                     Ending::TopStillInChain => format!("{who} ends FAILED: host job gone but top is still in the chain"),
                     Ending::VolumeDeleted => format!("{who} ends SUCCEEDED: deleteVolume removed top's volume"),
+                    Ending::VolumeAlreadyGone => format!("{who} ends FAILED: deleteVolume's task fails, top's volume is gone already (VolumeDoesNotExist)"),
+                    Ending::NothingToReduce => format!("{who} ends SUCCEEDED (nothing to reduce on file storage)"),
                     Ending::VolumeGone => format!("{who} ends SUCCEEDED: top's volume is gone"),
                     Ending::VolumeStillThere => format!("{who} ends FAILED: top's volume is still there"),
                 },
+                Transition::GrandchildEndsWithoutTask => format!("poller: doPolling({who}, EXECUTION_FAILED): no SPM task stored, none running, none failed -> SUCCEEDED; the volume was not deleted"),
                 _ => format!("poller: doPolling({who}, EXECUTION_FAILED): never executed -> FAILED; its end-action runs"),
             }
         }
@@ -259,6 +280,16 @@ fn describe_child_poll(cfg: &Config, b: &Disk, t: Transition, a: &Disk, i: usize
         Transition::ChildFails(_) => format!(
             "poller: doPolling({who}{own}): grandchild {} -> child FAILED",
             grandchild()
+        ),
+        Transition::ChildCompletes if b.task == Task::None => format!(
+            "poller: doPolling({who}{own}): first step {}: nothing to start -> child {}",
+            b.step.ovirt_name(),
+            a.status.ovirt_name_in(cfg.release)
+        ),
+        Transition::ChildCompletes if a.step == Step::ReduceImage => format!(
+            "poller: doPolling({who}{own}): step {} done -> REDUCE_IMAGE, nothing to reduce on file storage -> child {}",
+            b.step.ovirt_name(),
+            a.status.ovirt_name_in(cfg.release)
         ),
         Transition::ChildCompletes => format!(
             "poller: doPolling({who}{own}): step {} done -> COMPLETE, child {}",

@@ -22,8 +22,12 @@ pub enum Event {
     UserRetries,
     /// A pool thread picks up this disk's queued child and enters `execute()`.
     PoolPicksUp(u8),
-    /// The child's `execute()` returns.
+    /// The child's `execute()` returns (from 4.5.3 having chosen its first step, asking the host
+    /// for top).
     ChildReturns(u8),
+    /// Fault: the child's `execute()` returns, its `GetImageInfo` for top having got no answer
+    /// although top is there (4.5.7): it starts at COMPLETE.
+    ImageInfoFails(u8),
     /// The poller dispatches the child's callback (doPolling advances a step / end-action).
     PollChild(u8),
     /// A pool thread picks up the child's queued grandchild and enters its `execute()`.
@@ -58,6 +62,7 @@ impl Event {
             | Event::MergeRefused(d)
             | Event::GrandchildReturns(d)
             | Event::ChildReturns(d)
+            | Event::ImageInfoFails(d)
             | Event::PollChild(d)
             | Event::TaskEnds(d)
             | Event::HostJobEnds(d)
@@ -77,6 +82,7 @@ impl Event {
             Event::MergeRefused(_) => Event::MergeRefused(d),
             Event::GrandchildReturns(_) => Event::GrandchildReturns(d),
             Event::ChildReturns(_) => Event::ChildReturns(d),
+            Event::ImageInfoFails(_) => Event::ImageInfoFails(d),
             Event::PollChild(_) => Event::PollChild(d),
             Event::TaskEnds(_) => Event::TaskEnds(d),
             Event::HostJobEnds(_) => Event::HostJobEnds(d),
@@ -97,9 +103,10 @@ impl Event {
             Event::UserRetries,
             Event::Expire,
         ];
-        const PER_DISK: [fn(u8) -> Event; 11] = [
+        const PER_DISK: [fn(u8) -> Event; 12] = [
             Event::PoolPicksUp,
             Event::ChildReturns,
+            Event::ImageInfoFails,
             Event::PollChild,
             Event::GrandchildPicksUp,
             Event::MergeReachesHost,

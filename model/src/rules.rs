@@ -42,6 +42,44 @@ pub enum OnGrandchildExecutionFailed {
     /// The child waits: 4.1.0's `ChildCommandsCallbackBase.doPolling` waits on EXECUTION_FAILED
     /// children (`ChildCommandsCallbackBase.java:39-43` at ovirt-engine-4.1.0).
     Wait,
+    /// The child waits only on a COMMAND_MANAGED grandchild (DestroyImage) and fails on any
+    /// other (`7180d5137a9`, BZ 1633777: `ChildCommandsCallbackBase.java:51-57` at
+    /// ovirt-engine-4.3.0, `shouldExecuteEndMethod`; DestroyImage's parameters are
+    /// COMMAND_MANAGED, `RemoveSnapshotSingleDiskCommandBase.java:108` at ovirt-engine-4.2.0).
+    FailChildUnlessDestroyImage,
+}
+
+/// What the poller and the child's callback do with a child a restart caught before its
+/// `execute()` returned (EXECUTION_FAILED).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnChildExecutionFailed {
+    /// The poller does not dispatch it (`RemoveSnapshotSingleDiskLiveCommandCallback` keeps
+    /// `pollOnExecutionFailed() == false`, 3.x and 4.0): it waits for expiry.
+    NotPolled,
+    /// 4.1.0: polled, its callback carries on with the steps; at the end it is FAILED, since it
+    /// never executed (`ChildCommandsCallbackBase.java:28-31, 93` at ovirt-engine-4.1.0).
+    CarriesOn,
+    /// From 4.2.0 (4.1.1.1 on the 4.1 branch): polled, it ends FAILED at once: `childCommands
+    /// ExecutionEnded` runs the next step only for an EXECUTED command (`ca16f24ba0d`;
+    /// `SerialChildCommandsExecutionCallback.java:28-54`, `ChildCommandsCallbackBase.java:95-108`
+    /// at ovirt-engine-4.2.0).
+    EndsFailed,
+}
+
+/// The REDUCE_IMAGE step after DESTROY_IMAGE (from 4.2.0), on file storage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReduceImage {
+    /// No such step: DESTROY_IMAGE (or DESTROY_IMAGE_CHECK) is followed by COMPLETE.
+    NoStep,
+    /// A `ReduceImage` grandchild without a callback, which does nothing on a file domain
+    /// (`ReduceImageCommand.java:45-49` at ovirt-engine-4.2.0; started unconditionally by
+    /// `RemoveSnapshotSingleDiskLiveCommand.java:135-138`).
+    Grandchild,
+    /// The child validates `ReduceImage` in its poll, which fails for a file domain, and ends
+    /// without starting it (`c58e21d8fa2`; `RemoveSnapshotSingleDiskLiveCommand.java:136-150` at
+    /// ovirt-engine-4.3.0; `shouldSkipReduceImage`, l.132-140 and 192-196 at ovirt-engine-4.5.7).
+    /// The step is still REDUCE_IMAGE when the child ends.
+    Skipped,
 }
 
 /// When the poller runs a registered callback again (the engine's default follows the release).
@@ -68,9 +106,8 @@ pub struct Rules {
     pub parent_callback: ParentCallback,
     /// The poller runs the parent's `doPolling` when the parent is EXECUTION_FAILED.
     pub polls_parent_on_execution_failed: bool,
-    /// The poller runs the child's `doPolling` when the child is EXECUTION_FAILED, and the child
-    /// then carries on with its steps, ending FAILED (it never executed).
-    pub polls_child_on_execution_failed: bool,
+    /// What becomes of a child a restart caught inside its `execute()`.
+    pub on_child_execution_failed: OnChildExecutionFailed,
     /// What the child does when its current grandchild is EXECUTION_FAILED.
     pub on_grandchild_execution_failed: OnGrandchildExecutionFailed,
     /// An EXECUTION_FAILED MergeExtend grandchild is polled by its own callback, which ends it
@@ -80,13 +117,28 @@ pub struct Rules {
     pub extend_step: bool,
     /// DESTROY_IMAGE_CHECK follows DESTROY_IMAGE.
     pub destroy_image_check: bool,
-    /// A FAILED DestroyImage moves the child on to DESTROY_IMAGE_CHECK ("the image may already be
-    /// destroyed") instead of failing it.
-    pub failed_destroy_image_is_checked: bool,
+    /// REDUCE_IMAGE follows DESTROY_IMAGE (on file storage).
+    pub reduce_image: ReduceImage,
+    /// A FAILED DestroyImage moves the child on to the next step (DESTROY_IMAGE_CHECK, or from
+    /// 4.2 REDUCE_IMAGE: "the image may already be destroyed") instead of failing it.
+    pub failed_destroy_image_moves_on: bool,
     /// The child's `doPolling` counts the statuses of all its grandchildren, not only the current
-    /// step's: a failed DestroyImage, let through at DESTROY_IMAGE, fails the child once
-    /// DESTROY_IMAGE_CHECK is done, whatever the check found.
+    /// step's: a failed DestroyImage, let through at DESTROY_IMAGE, fails the child once the next
+    /// step is done, whatever it found.
     pub earlier_grandchild_failures_count: bool,
+    /// `MergeStatusCommand` has a callback (else it is synchronous, and a restart loses a queued
+    /// one or ends an executing one like any command without a callback).
+    pub merge_status_has_callback: bool,
+    /// `DestroyImageCommand` has a callback that polls its SPM task and is polled on
+    /// EXECUTION_FAILED; one that never stored its task has none to wait for and ends SUCCEEDED.
+    pub destroy_image_has_callback: bool,
+    /// DestroyImage persists its placeholder task row before it calls `deleteVolume` (else only
+    /// once `deleteVolume` returned a task, so a restart inside its `execute()` finds no task row).
+    pub destroy_image_task_row_first: bool,
+    /// The child's `execute()` chooses its first step and asks the host for top first
+    /// (`GetImageInfo`): no answer (top gone, or any error) makes it start at COMPLETE, which
+    /// syncs the rows as if merged. Else the first step is chosen at the child's creation.
+    pub initial_step_asks_host: bool,
     /// At startup, an ACTIVE command without a callback and without a recorded host task becomes
     /// ENDED_WITH_FAILURE (else its row stays ACTIVE with nothing to end it).
     pub restart_ends_unmanaged_commands: bool,
@@ -121,12 +173,17 @@ pub const RULES_3_5_0: Rules = Rules {
     previous: None,
     parent_callback: ParentCallback::IgnoresNotStarted,
     polls_parent_on_execution_failed: false,
-    polls_child_on_execution_failed: false,
+    on_child_execution_failed: OnChildExecutionFailed::NotPolled,
     on_grandchild_execution_failed: OnGrandchildExecutionFailed::FailChild,
     extend_polled_on_execution_failed: false,
     extend_step: false,
     destroy_image_check: false,
-    failed_destroy_image_is_checked: false,
+    reduce_image: ReduceImage::NoStep,
+    failed_destroy_image_moves_on: false,
+    merge_status_has_callback: true,
+    destroy_image_has_callback: false,
+    destroy_image_task_row_first: true,
+    initial_step_asks_host: false,
     restart_ends_unmanaged_commands: false,
     startup_compensation_works: false,
     refused_merge_is_verified: false,
@@ -195,7 +252,7 @@ pub const RULES_4_0_0: Rules = Rules {
     parent_callback: ParentCallback::Generic,
     polls_parent_on_execution_failed: true,
     destroy_image_check: true,
-    failed_destroy_image_is_checked: true,
+    failed_destroy_image_moves_on: true,
     restart_ends_unmanaged_commands: true,
     refused_merge_is_verified: true,
     startup_compensation_works: false,
@@ -227,15 +284,78 @@ pub const RULES_4_1_0: Rules = Rules {
     release: Release::V4_1_0,
     previous: Some(Release::V4_0_2),
     earlier_grandchild_failures_count: true,
-    polls_child_on_execution_failed: true,
+    on_child_execution_failed: OnChildExecutionFailed::CarriesOn,
     on_grandchild_execution_failed: OnGrandchildExecutionFailed::Wait,
     extend_polled_on_execution_failed: true,
     ..RULES_4_0_2
 };
 
+/// 4.2.0 (December 2017): 4.1.0 plus
+/// - an EXECUTION_FAILED child ends FAILED at its first poll (`ca16f24ba0d`;
+///   `SerialChildCommandsExecutionCallback.java:28-54`, `ChildCommandsCallbackBase.java:95-108`);
+/// - no DESTROY_IMAGE_CHECK; REDUCE_IMAGE after DESTROY_IMAGE, a `ReduceImage` grandchild with no
+///   callback that does nothing on file storage (`27e8aed32a0`, `7b10ce7376c`;
+///   `snapshots/RemoveSnapshotSingleDiskLiveCommand.java:124-142`, `ReduceImageCommand.java:
+///   45-49`); a failed DestroyImage still moves on (`ignoreChildCommandFailure`, l.73-80), now to
+///   REDUCE_IMAGE, which `completedMerge()` does not count (l.168-171);
+/// - `MergeStatusCommand` without a callback (`418c18cdede`: no `getCallback` in
+///   `MergeStatusCommand.java`);
+/// - DestroyImage calls `deleteVolume` first and persists its task row only when a task came
+///   back (`8a03855c271`; `storage/disk/image/DestroyImageCommand.java:53-69`).
+pub const RULES_4_2_0: Rules = Rules {
+    release: Release::V4_2_0,
+    previous: Some(Release::V4_1_0),
+    on_child_execution_failed: OnChildExecutionFailed::EndsFailed,
+    destroy_image_check: false,
+    reduce_image: ReduceImage::Grandchild,
+    merge_status_has_callback: false,
+    destroy_image_task_row_first: false,
+    ..RULES_4_1_0
+};
+
+/// 4.3.0 (February 2019): 4.2.0 plus
+/// - BZ 1633777 (`7180d5137a9`): an EXECUTION_FAILED PARENT_MANAGED grandchild (MergeExtend,
+///   Merge, MergeStatus, ReduceImage) fails the child; the COMMAND_MANAGED DestroyImage is still
+///   waited on (`ChildCommandsCallbackBase.java:51-57` at ovirt-engine-4.3.0);
+/// - REDUCE_IMAGE validated in the poll: on file storage no grandchild (`c58e21d8fa2`;
+///   `RemoveSnapshotSingleDiskLiveCommand.java:136-150`, `ReduceImageCommand.java:82-98`).
+pub const RULES_4_3_0: Rules = Rules {
+    release: Release::V4_3_0,
+    previous: Some(Release::V4_2_0),
+    on_grandchild_execution_failed: OnGrandchildExecutionFailed::FailChildUnlessDestroyImage,
+    reduce_image: ReduceImage::Skipped,
+    ..RULES_4_2_0
+};
+
+/// 4.4.0 (May 2020): 4.3.0 plus DestroyImage's own callback (`db8f54618b8`, BZ 1637172;
+/// `cf9f3043cc5`, BZ 1727025): `storage/disk/image/DestroyImageCommand.java:118-120` and
+/// `DestroyImageCommandCallback.java:29-66` at ovirt-engine-4.4.0: it waits while the command's
+/// SPM tasks run, ends SUCCEEDED if none failed (with no task at all, too) and is polled on
+/// EXECUTION_FAILED. The explicit skip of REDUCE_IMAGE on file storage (`34d5b1c3f71`) keeps
+/// 4.3.0's behaviour.
+pub const RULES_4_4_0: Rules = Rules {
+    release: Release::V4_4_0,
+    previous: Some(Release::V4_3_0),
+    destroy_image_has_callback: true,
+    ..RULES_4_3_0
+};
+
+/// 4.5.7 (December 2025): 4.4.0 plus BZ 1948599 (`9c7e00cbfca`, first in 4.5.2.2): after the
+/// orphan test, `getInitialMergeStepForImage` asks `GetImageInfo` for top and starts at COMPLETE
+/// when it gets nothing (`snapshots/RemoveSnapshotSingleDiskLiveCommand.java:171-190` at
+/// ovirt-engine-4.5.7; `getImageInfoFromVdsm` returns null on any `EngineException`,
+/// `RemoveSnapshotSingleDiskCommandBase.java:85-100`); since `fb7f1eb744b` (4.5.3) the child's
+/// `execute()` does it (l.58-66).
+pub const RULES_4_5_7: Rules = Rules {
+    release: Release::V4_5_7,
+    previous: Some(Release::V4_4_0),
+    initial_step_asks_host: true,
+    ..RULES_4_4_0
+};
+
 impl Rules {
     /// Every release's rules, in `Release::ALL`'s order.
-    pub const ALL: [Rules; 7] = [
+    pub const ALL: [Rules; 11] = [
         RULES_3_5_0,
         RULES_3_5_7,
         RULES_3_6_0,
@@ -243,6 +363,10 @@ impl Rules {
         RULES_4_0_0,
         RULES_4_0_2,
         RULES_4_1_0,
+        RULES_4_2_0,
+        RULES_4_3_0,
+        RULES_4_4_0,
+        RULES_4_5_7,
     ];
 
     /// The rules of `release`.
@@ -256,13 +380,26 @@ impl Rules {
     /// The step after `step` in this release's child: DESTROY_IMAGE_CHECK after DESTROY_IMAGE
     /// where the release has it (`RemoveSnapshotSingleDiskLiveCommand.java:145-161` at
     /// ovirt-engine-4.0.0; l.139-151 at ovirt-engine-3.6.1 goes straight to COMPLETE).
+    /// REDUCE_IMAGE after DESTROY_IMAGE from 4.2.0 (l.124-142 at ovirt-engine-4.2.0).
     pub fn next_step(&self, step: Step) -> Step {
         match step {
             Step::Extend => Step::Merge,
             Step::Merge => Step::MergeStatus,
             Step::MergeStatus => Step::DestroyImage,
             Step::DestroyImage if self.destroy_image_check => Step::DestroyImageCheck,
-            Step::DestroyImage | Step::DestroyImageCheck | Step::Complete => Step::Complete,
+            Step::DestroyImage if self.reduce_image != ReduceImage::NoStep => Step::ReduceImage,
+            Step::DestroyImage | Step::DestroyImageCheck | Step::ReduceImage | Step::Complete => {
+                Step::Complete
+            }
+        }
+    }
+
+    /// Whether the step starts a grandchild (REDUCE_IMAGE on file storage from 4.3.0 does not).
+    pub fn step_starts_a_grandchild(&self, step: Step) -> bool {
+        match step {
+            Step::Complete => false,
+            Step::ReduceImage => self.reduce_image == ReduceImage::Grandchild,
+            _ => true,
         }
     }
 
@@ -271,9 +408,15 @@ impl Rules {
     /// ovirt-engine-4.0.0): an ILLEGAL image with no parent and no children (the orphan left by a
     /// merge whose volume removal failed) starts at DESTROY_IMAGE; anything else at the first
     /// step, EXTEND where the release has it, else MERGE.
-    pub fn initial_step(&self, orphaned: bool) -> Step {
+    ///
+    /// From 4.5.2.2 a child that is not an orphan asks the host for top first and starts at
+    /// COMPLETE when the host has none (`top_answered` false: gone, or no answer); see
+    /// [`Rules::initial_step_asks_host`].
+    pub fn initial_step(&self, orphaned: bool, top_answered: bool) -> Step {
         if orphaned {
             Step::DestroyImage
+        } else if self.initial_step_asks_host && !top_answered {
+            Step::Complete
         } else if self.extend_step {
             Step::Extend
         } else {
@@ -281,9 +424,43 @@ impl Rules {
         }
     }
 
-    /// Whether an EXECUTION_FAILED grandchild of `step` is polled by its own callback.
+    /// Whether an EXECUTION_FAILED grandchild of `step` is polled by its own callback, which
+    /// ends it: MergeExtend's (4.1 on), DestroyImage's (4.4 on).
     pub fn grandchild_polled_on_execution_failed(&self, step: Step) -> bool {
-        self.extend_polled_on_execution_failed && step == Step::Extend
+        match step {
+            Step::Extend => self.extend_polled_on_execution_failed,
+            Step::DestroyImage => self.destroy_image_has_callback,
+            _ => false,
+        }
+    }
+
+    /// The grandchild of this step has a callback, so the poller drives it and a restart before
+    /// its `execute()` returned marks it FAILED_RESTARTED/EXECUTION_FAILED. `MergeExtendCommand`
+    /// and `MergeCommand` override `getCallback()` in every release; `MergeStatusCommand` until
+    /// 4.1 ([`Rules::merge_status_has_callback`]); `DestroyImageCommand` from 4.4
+    /// ([`Rules::destroy_image_has_callback`]); `DestroyImageCheckCommand` and
+    /// `ReduceImageCommand` never (read at ovirt-engine-3.6.0, -4.0.0, -4.2.0 and -4.4.0, `BLL/`).
+    pub fn grandchild_has_callback(&self, step: Step) -> bool {
+        match step {
+            Step::Extend | Step::Merge => true,
+            Step::MergeStatus => self.merge_status_has_callback,
+            Step::DestroyImage => self.destroy_image_has_callback,
+            Step::DestroyImageCheck | Step::ReduceImage | Step::Complete => false,
+        }
+    }
+
+    /// The grandchild persists an async-task row before anything else in its `execute()`:
+    /// DestroyImage's `persistAsyncTaskPlaceHolder` until 4.1 (`storage/disk/image/
+    /// DestroyImageCommand.java:35` at ovirt-engine-4.0.0, l.37 at ovirt-engine-3.6.1), committed
+    /// in its own transaction (`CommandBase.java:1613-1630` at 4.0.0) with `vdsm_task_id` =
+    /// `Guid.Empty` (`AsyncTaskCreationInfo.java:20-22`). That row is not null, so 4.0's
+    /// `handleUnmanagedCommands` (`tasks/CommandsRepository.java:84-96`) leaves the command
+    /// ACTIVE; and the async-task manager does not recover the task of a command that never
+    /// executed (`isPartiallyExecutedTask`, `tasks/AsyncTaskManager.java:128, 255-257`).
+    /// DestroyImageCheck only queries (`DestroyImageCheckCommand.java:27-53`: `SPMGetVolumeInfo`);
+    /// MergeStatus reads the chain; ReduceImage does nothing on file storage.
+    pub fn grandchild_records_a_task(&self, step: Step) -> bool {
+        step == Step::DestroyImage && self.destroy_image_task_row_first
     }
 
     /// The parent's `doPolling` over its created children (`n` disks). Success needs, besides no
@@ -342,15 +519,20 @@ pub fn parent_decision(release: Release, s: &State, n: usize) -> ParentDecision 
     Rules::of(release).parent_decision(s, n)
 }
 
-/// Whether the merge of this child counts as completed for its `onFailed`: from DESTROY_IMAGE on
-/// (`completedMerge()`, `RemoveSnapshotSingleDiskLiveCommand.java:172-175` at ovirt-engine-3.5.0,
-/// l.199-202 at ovirt-engine-3.6.1, l.209-213 with DESTROY_IMAGE_CHECK at ovirt-engine-4.0.0).
-/// Then `onFailed` runs `syncDbRecords(false)`, which also drops the disk from the snapshot's
-/// configuration (`updateVmConfigurationForImageRemoval`, l.431 and l.340 at 3.6.1, l.446-447 at
-/// 4.0.0); otherwise `syncDbRecordsMergeFailure` marks the images ILLEGAL (l.415 at 3.6.1, l.435
-/// at 4.0.0). The same in every release modelled.
+/// Whether the merge of this child counts as completed for its `onFailed`: at DESTROY_IMAGE,
+/// DESTROY_IMAGE_CHECK and COMPLETE (`completedMerge()`, `RemoveSnapshotSingleDiskLiveCommand.
+/// java:172-175` at ovirt-engine-3.5.0, l.199-202 at ovirt-engine-3.6.1, l.209-213 with
+/// DESTROY_IMAGE_CHECK at ovirt-engine-4.0.0; l.168-171 at ovirt-engine-4.2.0 and l.198-201 at
+/// ovirt-engine-4.5.7 list DESTROY_IMAGE and COMPLETE, not REDUCE_IMAGE). Then `onFailed` runs
+/// `syncDbRecords(false)`, which also drops the disk from the snapshot's configuration
+/// (`updateVmConfigurationForImageRemoval`, l.431 and l.340 at 3.6.1, l.446-447 at 4.0.0);
+/// otherwise `syncDbRecordsMergeFailure` marks the images ILLEGAL (l.415 at 3.6.1, l.435 at
+/// 4.0.0). The same function in every release: each has only the steps it lists.
 pub fn completed_merge(step: Step) -> bool {
-    step >= Step::DestroyImage
+    matches!(
+        step,
+        Step::DestroyImage | Step::DestroyImageCheck | Step::Complete
+    )
 }
 
 /// One row of the rule table: a field of [`Rules`], what it decides, and its value in a release
@@ -386,9 +568,16 @@ pub const TABLE: &[RuleRow] = &[
         value: |r| yes_no(r.polls_parent_on_execution_failed),
     },
     RuleRow {
-        field: "polls_child_on_execution_failed",
-        decides: "the poller polls an EXECUTION_FAILED child, which carries on and ends FAILED",
-        value: |r| yes_no(r.polls_child_on_execution_failed),
+        field: "on_child_execution_failed",
+        decides: "a child a restart caught inside its execute() (EXECUTION_FAILED)",
+        value: |r| {
+            match r.on_child_execution_failed {
+                OnChildExecutionFailed::NotPolled => "not polled: waits for expiry",
+                OnChildExecutionFailed::CarriesOn => "polled: carries on with its steps, ends FAILED",
+                OnChildExecutionFailed::EndsFailed => "polled: ends FAILED at once",
+            }
+            .to_string()
+        },
     },
     RuleRow {
         field: "on_grandchild_execution_failed",
@@ -397,6 +586,9 @@ pub const TABLE: &[RuleRow] = &[
             match r.on_grandchild_execution_failed {
                 OnGrandchildExecutionFailed::FailChild => "fails",
                 OnGrandchildExecutionFailed::Wait => "waits",
+                OnGrandchildExecutionFailed::FailChildUnlessDestroyImage => {
+                    "fails (waits on a DestroyImage)"
+                }
             }
             .to_string()
         },
@@ -417,14 +609,46 @@ pub const TABLE: &[RuleRow] = &[
         value: |r| yes_no(r.destroy_image_check),
     },
     RuleRow {
-        field: "failed_destroy_image_is_checked",
-        decides: "a failed DestroyImage moves on to DESTROY_IMAGE_CHECK (else fails the child)",
-        value: |r| yes_no(r.failed_destroy_image_is_checked),
+        field: "reduce_image",
+        decides: "REDUCE_IMAGE after DESTROY_IMAGE, on file storage",
+        value: |r| {
+            match r.reduce_image {
+                ReduceImage::NoStep => "no such step",
+                ReduceImage::Grandchild => "a ReduceImage grandchild that does nothing",
+                ReduceImage::Skipped => "skipped in the child's poll",
+            }
+            .to_string()
+        },
+    },
+    RuleRow {
+        field: "failed_destroy_image_moves_on",
+        decides: "a failed DestroyImage moves the child on to the next step (else fails it)",
+        value: |r| yes_no(r.failed_destroy_image_moves_on),
     },
     RuleRow {
         field: "earlier_grandchild_failures_count",
-        decides: "that failed DestroyImage still fails the child after the check",
+        decides: "that failed DestroyImage still fails the child after the next step",
         value: |r| yes_no(r.earlier_grandchild_failures_count),
+    },
+    RuleRow {
+        field: "merge_status_has_callback",
+        decides: "MergeStatus has a callback (else a restart loses or ends it like DestroyImageCheck)",
+        value: |r| yes_no(r.merge_status_has_callback),
+    },
+    RuleRow {
+        field: "destroy_image_has_callback",
+        decides: "DestroyImage has a callback, polled on EXECUTION_FAILED, which then ends it SUCCEEDED (no task to wait for)",
+        value: |r| yes_no(r.destroy_image_has_callback),
+    },
+    RuleRow {
+        field: "destroy_image_task_row_first",
+        decides: "DestroyImage writes its placeholder task row before deleteVolume (a restart inside it then leaves it ACTIVE)",
+        value: |r| yes_no(r.destroy_image_task_row_first),
+    },
+    RuleRow {
+        field: "initial_step_asks_host",
+        decides: "the child's execute() asks GetImageInfo for top and starts at COMPLETE without an answer",
+        value: |r| yes_no(r.initial_step_asks_host),
     },
     RuleRow {
         field: "restart_ends_unmanaged_commands",

@@ -85,18 +85,21 @@ pub enum Step {
     Merge,
     MergeStatus,
     DestroyImage,
-    /// From 4.0 only: check that DESTROY_IMAGE really removed the volume.
+    /// 4.0 and 4.1 only: check that DESTROY_IMAGE really removed the volume.
     DestroyImageCheck,
+    /// From 4.2: shrink base on block storage (`ReduceImageCommand`); nothing on file storage.
+    ReduceImage,
     Complete,
 }
 
 impl Step {
-    pub const ALL: [Step; 6] = [
+    pub const ALL: [Step; 7] = [
         Step::Extend,
         Step::Merge,
         Step::MergeStatus,
         Step::DestroyImage,
         Step::DestroyImageCheck,
+        Step::ReduceImage,
         Step::Complete,
     ];
 
@@ -111,29 +114,9 @@ impl Step {
             Step::MergeStatus => "MERGE_STATUS",
             Step::DestroyImage => "DESTROY_IMAGE",
             Step::DestroyImageCheck => "DESTROY_IMAGE_CHECK",
+            Step::ReduceImage => "REDUCE_IMAGE",
             Step::Complete => "COMPLETE",
         }
-    }
-
-    /// The grandchild of this step has a callback, so the poller drives it and a restart before
-    /// its `execute()` returned marks it FAILED_RESTARTED/EXECUTION_FAILED. `MergeExtendCommand`,
-    /// `MergeCommand` and `MergeStatusCommand` override `getCallback()`; `DestroyImageCommand`
-    /// and `DestroyImageCheckCommand` do not (read at ovirt-engine-3.6.0 and -4.0.0, `BLL/`).
-    pub fn grandchild_has_callback(self) -> bool {
-        matches!(self, Step::Extend | Step::Merge | Step::MergeStatus)
-    }
-
-    /// The grandchild persists an async-task row before anything else in its `execute()`:
-    /// DestroyImage's `persistAsyncTaskPlaceHolder` (`storage/disk/image/DestroyImageCommand.java:
-    /// 35` at ovirt-engine-4.0.0, l.37 at ovirt-engine-3.6.1), committed in its own transaction
-    /// (`CommandBase.java:1613-1630` at 4.0.0) with `vdsm_task_id` = `Guid.Empty`
-    /// (`AsyncTaskCreationInfo.java:20-22`). That row is not null, so 4.0's
-    /// `handleUnmanagedCommands` (`tasks/CommandsRepository.java:84-96`) leaves the command ACTIVE;
-    /// and the async-task manager does not recover the task of a command that never executed
-    /// (`isPartiallyExecutedTask`, `tasks/AsyncTaskManager.java:128, 255-257`). DestroyImageCheck
-    /// only queries (`DestroyImageCheckCommand.java:27-53`: `SPMGetVolumeInfo`).
-    pub fn grandchild_records_a_task(self) -> bool {
-        self == Step::DestroyImage
     }
 
     /// The grandchild command that carries out this step.
@@ -144,6 +127,7 @@ impl Step {
             Step::MergeStatus => "MergeStatus",
             Step::DestroyImage => "DestroyImage",
             Step::DestroyImageCheck => "DestroyImageCheck",
+            Step::ReduceImage => "ReduceImage",
             Step::Complete => "-",
         }
     }

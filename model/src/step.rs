@@ -4,7 +4,9 @@
 
 use crate::config::{Config, Fault, Release};
 use crate::event::Event;
-use crate::rules::{self, OnGrandchildExecutionFailed, ParentDecision, Rules};
+use crate::rules::{
+    self, OnChildExecutionFailed, OnGrandchildExecutionFailed, ParentDecision, Rules,
+};
 use crate::state::{CmdStatus, Disk, DiskFlags, Images, Snapshot, State, Step, Task};
 use crate::transition::{ChildFailure, Ending, Transition};
 use std::fmt;
@@ -55,7 +57,13 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<(State, Transition)
             let d = next_child(s, n).ok_or(Refused("every disk already has its child"))?;
             let disk = &mut t.disks[d];
             disk.status = CmdStatus::NotStarted;
-            disk.step = r.initial_step(disk.images == Images::MergedOrphan);
+            // Where the child's execute() chooses its first step, the row has none until then;
+            // EXTEND stands for that (neither counts as a completed merge).
+            disk.step = if r.initial_step_asks_host {
+                Step::Extend
+            } else {
+                r.initial_step(disk.images == Images::MergedOrphan, true)
+            };
             disk.f.set_created(true);
             disk.f.set_registered(true);
             disk.f.set_queued(true);
@@ -154,14 +162,37 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<(State, Transition)
             disk.f.set_notified(false);
             Transition::PoolPicksUp
         }
-        Event::ChildReturns(d) => {
+        Event::ChildReturns(d) | Event::ImageInfoFails(d) => {
             let disk = &mut t.disks[d as usize];
             need(
                 disk.status == CmdStatus::Active && !disk.f.executed() && !disk.f.queued(),
                 "no pool thread is inside the child's execute()",
             )?;
+            let fails = event == Event::ImageInfoFails(d);
+            if fails {
+                need(
+                    cfg.faults.contains(Fault::ImageInfoFails),
+                    "fault image-info-fails is off",
+                )?;
+                need(
+                    r.initial_step_asks_host,
+                    "this release's child does not ask the host for top",
+                )?;
+                need(
+                    disk.images != Images::MergedOrphan && disk.f.top_exists(),
+                    "GetImageInfo is not asked (an orphan) or top is gone anyway",
+                )?;
+            }
+            if r.initial_step_asks_host {
+                let answered = disk.f.top_exists() && !fails;
+                disk.step = r.initial_step(disk.images == Images::MergedOrphan, answered);
+            }
             disk.f.set_executed(true);
-            Transition::ChildReturns
+            if fails {
+                Transition::ImageInfoFails
+            } else {
+                Transition::ChildReturns
+            }
         }
         Event::PollChild(d) => {
             need(
@@ -179,7 +210,7 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<(State, Transition)
             let disk = &mut t.disks[d as usize];
             need(
                 disk.task == Task::Queued
-                    && !disk.step.grandchild_has_callback()
+                    && !r.grandchild_has_callback(disk.step)
                     && grandchild_alive(s, d as usize),
                 "no grandchild without a callback waits in the pool's queue",
             )?;
@@ -217,7 +248,7 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<(State, Transition)
         Event::GrandchildReturns(d) => {
             let disk = &mut t.disks[d as usize];
             let inside = match disk.task {
-                Task::Queued => disk.step.grandchild_has_callback() && disk.step != Step::Merge,
+                Task::Queued => r.grandchild_has_callback(disk.step) && disk.step != Step::Merge,
                 Task::Executing => true,
                 _ => false,
             };
@@ -234,7 +265,14 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<(State, Transition)
                 && r.grandchild_polled_on_execution_failed(disk.step)
                 && grandchild_alive(s, d as usize)
             {
-                // Its own callback polls it and ends it FAILED: it never executed.
+                // Its own callback polls it. MergeExtend's ends it FAILED: it never executed.
+                // DestroyImage's looks at the SPM tasks the command stored, finds none running
+                // and none failed, and ends it SUCCEEDED (`DestroyImageCommandCallback.java:
+                // 29-59` at ovirt-engine-4.4.0): the volume was never deleted.
+                if disk.step == Step::DestroyImage {
+                    disk.task = Task::Succeeded;
+                    return Ok((t, Transition::GrandchildEndsWithoutTask));
+                }
                 disk.task = Task::Failed;
                 return Ok((t, Transition::GrandchildNeverExecuted));
             }
@@ -244,7 +282,16 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<(State, Transition)
             )?;
             let ending = match disk.step {
                 Step::Extend => Ending::NothingToExtend,
-                Step::Merge => Ending::MergeHandedOver,
+                Step::Merge => {
+                    // `MergeCommandCallback` ends the Merge once the host no longer lists its
+                    // job (`MergeCommandCallback.java:26-37` at ovirt-engine-4.0.0, l.28-47 at
+                    // ovirt-engine-4.5.7).
+                    need(
+                        !disk.f.job_running(),
+                        "Merge's callback waits for the host's job",
+                    )?;
+                    Ending::MergeHandedOver
+                }
                 Step::MergeStatus => {
                     need(
                         !disk.f.job_running(),
@@ -256,16 +303,23 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<(State, Transition)
                         Ending::ChainMerged
                     }
                 }
+                // VDSM looks the volume up inside the SPM task: a volume that is gone fails the task
+                // (`VolumeDoesNotExist`, `sp.py:1824-1849` at vdsm v4.16.7, l.1954-1978 at
+                // v4.50.7).
+                Step::DestroyImage if !disk.f.top_exists() => Ending::VolumeAlreadyGone,
                 Step::DestroyImage => {
                     disk.f.set_top_exists(false);
                     Ending::VolumeDeleted
                 }
+                Step::ReduceImage => Ending::NothingToReduce,
                 Step::DestroyImageCheck if disk.f.top_exists() => Ending::VolumeStillThere,
                 Step::DestroyImageCheck => Ending::VolumeGone,
                 Step::Complete => return Err(Refused("a completed child has no grandchild")),
             };
             disk.task = match ending {
-                Ending::TopStillInChain | Ending::VolumeStillThere => Task::Failed,
+                Ending::TopStillInChain | Ending::VolumeStillThere | Ending::VolumeAlreadyGone => {
+                    Task::Failed
+                }
                 _ => Task::Succeeded,
             };
             Transition::GrandchildEnds(ending)
@@ -306,7 +360,7 @@ pub fn step(cfg: &Config, s: &State, event: Event) -> Result<(State, Transition)
         }
         Event::Expire => {
             need(r.commands_expire, "commands do not expire in this release")?;
-            t = expire(s, n).ok_or(Refused("no ACTIVE command that the expiry pass reaches"))?;
+            t = expire(r, s, n).ok_or(Refused("no ACTIVE command that the expiry pass reaches"))?;
             need(
                 !progress_possible(cfg, s),
                 "something can still happen before any command expires",
@@ -335,7 +389,7 @@ pub fn progress_possible(cfg: &Config, s: &State) -> bool {
 /// child executed, so the children pass their lifetime together and before any grandchild; a
 /// failed child then ends (its callback leaves the poller), and its grandchild is no longer
 /// reached.
-fn expire(s: &State, n: usize) -> Option<State> {
+fn expire(r: &Rules, s: &State, n: usize) -> Option<State> {
     let mut t = *s;
     t.parent.f.set_expired(true);
     let has_children = s.disks[..n].iter().any(|d| d.status != CmdStatus::NoRow);
@@ -359,7 +413,7 @@ fn expire(s: &State, n: usize) -> Option<State> {
         // The child's own pass (when the poller holds it) and a grandchild's with a callback
         // reach the same row: the current grandchild, the only one that can still be ACTIVE.
         let reached =
-            d.status != CmdStatus::NoRow && (d.f.registered() || d.step.grandchild_has_callback());
+            d.status != CmdStatus::NoRow && (d.f.registered() || r.grandchild_has_callback(d.step));
         if reached && d.task.row_active() {
             d.task = Task::Failed;
             any = true;
@@ -444,19 +498,32 @@ fn poll_child(r: &Rules, d: &mut Disk) -> Result<Transition, Refused> {
             if merged {
                 d.images = Images::MergedOrphan;
                 d.f.set_in_snapshot(false);
-            } else {
+            } else if d.images != Images::MergedOrphan {
+                // syncDbRecordsMergeFailure marks the chain ILLEGAL; an orphan's rows were
+                // already synced by the failure that orphaned it, and stay so.
                 d.images = Images::TopIllegal;
             }
             end_child(d);
             Transition::ChildOnFailed { merged }
         }
         CmdStatus::Active if d.f.executed() => proceed(r, d, CmdStatus::Succeeded)?,
-        // 4.1.0's callback carries on with the steps of a child a restart caught before its
-        // execute() returned; at the end it is FAILED, since it never executed
-        // (`ChildCommandsCallbackBase.java:93` taskGroupSuccess needs EXECUTED).
-        CmdStatus::ExecutionFailed if r.polls_child_on_execution_failed => {
-            proceed(r, d, CmdStatus::Failed)?
-        }
+        CmdStatus::ExecutionFailed => match r.on_child_execution_failed {
+            // 4.1.0's callback carries on with the steps of a child a restart caught before its
+            // execute() returned; at the end it is FAILED, since it never executed
+            // (`ChildCommandsCallbackBase.java:93` taskGroupSuccess needs EXECUTED).
+            OnChildExecutionFailed::CarriesOn => proceed(r, d, CmdStatus::Failed)?,
+            // From 4.2.0 it ends FAILED at once; it has no grandchild (its callback starts none
+            // before the command executed).
+            OnChildExecutionFailed::EndsFailed => {
+                d.status = CmdStatus::Failed;
+                Transition::ChildFails(ChildFailure::NeverExecuted)
+            }
+            OnChildExecutionFailed::NotPolled => {
+                return Err(Refused(
+                    "the poller dispatches nothing for the child's status",
+                ))
+            }
+        },
         _ => {
             return Err(Refused(
                 "the poller dispatches nothing for the child's status",
@@ -469,7 +536,7 @@ fn poll_child(r: &Rules, d: &mut Disk) -> Result<Transition, Refused> {
 /// `done` is the status it takes at COMPLETE.
 fn proceed(r: &Rules, d: &mut Disk, done: CmdStatus) -> Result<Transition, Refused> {
     Ok(match d.task {
-        Task::None => match start_step(d, done) {
+        Task::None => match start_step(r, d, done) {
             Transition::ChildNextStep { .. } => Transition::ChildStartsGrandchild,
             other => other,
         },
@@ -482,7 +549,15 @@ fn proceed(r: &Rules, d: &mut Disk, done: CmdStatus) -> Result<Transition, Refus
                     "the child's doPolling waits for its EXECUTION_FAILED grandchild",
                 ))
             }
-            OnGrandchildExecutionFailed::FailChild => {
+            OnGrandchildExecutionFailed::FailChildUnlessDestroyImage
+                if d.step == Step::DestroyImage =>
+            {
+                return Err(Refused(
+                    "the child's doPolling waits for its EXECUTION_FAILED DestroyImage",
+                ))
+            }
+            OnGrandchildExecutionFailed::FailChild
+            | OnGrandchildExecutionFailed::FailChildUnlessDestroyImage => {
                 d.status = CmdStatus::Failed;
                 Transition::ChildFails(ChildFailure::GrandchildExecutionFailed)
             }
@@ -494,12 +569,12 @@ fn proceed(r: &Rules, d: &mut Disk, done: CmdStatus) -> Result<Transition, Refus
         }
         Task::Succeeded => {
             d.step = r.next_step(d.step);
-            start_step(d, done)
+            start_step(r, d, done)
         }
-        Task::Failed if d.step == Step::DestroyImage && r.failed_destroy_image_is_checked => {
+        Task::Failed if d.step == Step::DestroyImage && r.failed_destroy_image_moves_on => {
             d.f.set_destroy_failed(r.earlier_grandchild_failures_count);
             d.step = r.next_step(d.step);
-            match start_step(d, done) {
+            match start_step(r, d, done) {
                 Transition::ChildNextStep { .. } => {
                     Transition::ChildNextStep { past_failure: true }
                 }
@@ -514,10 +589,15 @@ fn proceed(r: &Rules, d: &mut Disk, done: CmdStatus) -> Result<Transition, Refus
 }
 
 /// Starts the current step's grandchild (`executeAsyncCommand`: row NOT_STARTED, queued), or at
-/// COMPLETE ends the child.
-fn start_step(d: &mut Disk, done: CmdStatus) -> Transition {
-    if d.step == Step::Complete {
+/// COMPLETE (or a REDUCE_IMAGE with nothing to start) ends the child: `done`, unless a failed
+/// DestroyImage it let through still counts.
+fn start_step(r: &Rules, d: &mut Disk, done: CmdStatus) -> Transition {
+    if !r.step_starts_a_grandchild(d.step) {
         d.task = Task::None;
+        if d.f.destroy_failed() {
+            d.status = CmdStatus::Failed;
+            return Transition::ChildFails(ChildFailure::EarlierDestroyFailed);
+        }
         d.status = done;
         Transition::ChildCompletes
     } else {
@@ -541,7 +621,8 @@ fn end_child(d: &mut Disk) {
 /// EXECUTION_FAILED; one without is lost from the queue (NOT_STARTED), or, caught in `execute()`,
 /// left ACTIVE with no thread (Stranded), except that from 4.0 `handleUnmanagedCommands` ends it
 /// with failure when no async task names it, which is DestroyImageCheck's case; a DestroyImage's
-/// placeholder task names it from its first line (see [`Step::grandchild_records_a_task`]).
+/// placeholder task names it from its first line until 4.1 (see
+/// [`Rules::grandchild_records_a_task`]).
 pub fn restart(release: Release, s: &State, n: usize) -> State {
     let r = Rules::of(release);
     let mut t = *s;
@@ -564,11 +645,11 @@ pub fn restart(release: Release, s: &State, n: usize) -> State {
             continue;
         }
         d.task = match d.task {
-            Task::Queued | Task::Executing if d.step.grandchild_has_callback() => {
+            Task::Queued | Task::Executing if r.grandchild_has_callback(d.step) => {
                 Task::ExecutionFailed
             }
             Task::Executing
-                if r.restart_ends_unmanaged_commands && !d.step.grandchild_records_a_task() =>
+                if r.restart_ends_unmanaged_commands && !r.grandchild_records_a_task(d.step) =>
             {
                 Task::Failed
             }

@@ -81,6 +81,10 @@ fn arrow(cfg: &Config, st: &ConcreteStep) -> Arrow {
         T::PoolPicksUp | T::ChildReturns | T::GrandchildPicksUp | T::GrandchildReturns => {
             a(child, child, label.into())
         }
+        T::ImageInfoFails => Arrow {
+            fault: true,
+            ..a(Lane::Host, child, label.into())
+        },
         T::ChildStartsGrandchild | T::ChildNextStep { .. } => a(
             Lane::Poller,
             child,
@@ -90,7 +94,8 @@ fn arrow(cfg: &Config, st: &ConcreteStep) -> Arrow {
         | T::ChildOnFailed { .. }
         | T::ChildCompletes
         | T::ChildFails(_)
-        | T::GrandchildNeverExecuted => a(Lane::Poller, child, label.into()),
+        | T::GrandchildNeverExecuted
+        | T::GrandchildEndsWithoutTask => a(Lane::Poller, child, label.into()),
         T::MergeReachesHost | T::GrandchildEnds(Ending::VolumeDeleted) => {
             a(child, Lane::Host, label.into())
         }

@@ -19,6 +19,10 @@ pub enum Ending {
     TopStillInChain,
     /// DestroyImage: deleteVolume removed top's volume.
     VolumeDeleted,
+    /// DestroyImage: deleteVolume's task fails, top's volume being gone already.
+    VolumeAlreadyGone,
+    /// ReduceImage: nothing to reduce on file storage.
+    NothingToReduce,
     /// DestroyImageCheck: top's volume is gone.
     VolumeGone,
     /// DestroyImageCheck: top's volume is still there.
@@ -35,6 +39,9 @@ pub enum ChildFailure {
     /// Its current grandchild succeeded, but a DestroyImage it let through earlier failed and
     /// 4.1.0 counts every grandchild.
     EarlierDestroyFailed,
+    /// The child itself never executed (a restart caught it in `execute()`): from 4.2 it ends
+    /// FAILED at its first poll.
+    NeverExecuted,
 }
 
 /// The branch `step` took.
@@ -55,6 +62,9 @@ pub enum Transition {
     UserRetries,
     PoolPicksUp,
     ChildReturns,
+    /// The child's `execute()` returns without an answer from `GetImageInfo`: it starts at
+    /// COMPLETE.
+    ImageInfoFails,
     /// The child's `onSucceeded`: syncDbRecords.
     ChildOnSucceeded,
     /// The child's `onFailed`; `merged` when its merge had completed (the disk leaves the
@@ -81,6 +91,8 @@ pub enum Transition {
     GrandchildReturns,
     /// An EXECUTION_FAILED grandchild's own callback ends it FAILED: it never executed.
     GrandchildNeverExecuted,
+    /// An EXECUTION_FAILED DestroyImage's own callback finds no task and ends it SUCCEEDED.
+    GrandchildEndsWithoutTask,
     GrandchildEnds(Ending),
     HostJobEnds,
     HostJobFails,
@@ -90,7 +102,7 @@ pub enum Transition {
 
 impl Transition {
     /// Every transition, each once.
-    pub const ALL: [Transition; 38] = [
+    pub const ALL: [Transition; 43] = [
         Transition::ParentBegins,
         Transition::ParentStartsChild,
         Transition::ParentReturns,
@@ -102,6 +114,7 @@ impl Transition {
         Transition::UserRetries,
         Transition::PoolPicksUp,
         Transition::ChildReturns,
+        Transition::ImageInfoFails,
         Transition::ChildOnSucceeded,
         Transition::ChildOnFailed { merged: true },
         Transition::ChildOnFailed { merged: false },
@@ -114,17 +127,21 @@ impl Transition {
         Transition::ChildFails(ChildFailure::GrandchildExecutionFailed),
         Transition::ChildFails(ChildFailure::GrandchildFailed),
         Transition::ChildFails(ChildFailure::EarlierDestroyFailed),
+        Transition::ChildFails(ChildFailure::NeverExecuted),
         Transition::GrandchildPicksUp,
         Transition::MergeReachesHost,
         Transition::MergeRefused { verified: false },
         Transition::MergeRefused { verified: true },
         Transition::GrandchildReturns,
         Transition::GrandchildNeverExecuted,
+        Transition::GrandchildEndsWithoutTask,
         Transition::GrandchildEnds(Ending::NothingToExtend),
         Transition::GrandchildEnds(Ending::MergeHandedOver),
         Transition::GrandchildEnds(Ending::ChainMerged),
         Transition::GrandchildEnds(Ending::TopStillInChain),
         Transition::GrandchildEnds(Ending::VolumeDeleted),
+        Transition::GrandchildEnds(Ending::VolumeAlreadyGone),
+        Transition::GrandchildEnds(Ending::NothingToReduce),
         Transition::GrandchildEnds(Ending::VolumeGone),
         Transition::GrandchildEnds(Ending::VolumeStillThere),
         Transition::HostJobEnds,
@@ -148,6 +165,7 @@ impl Transition {
             T::UserRetries => "user removes the snapshot again",
             T::PoolPicksUp => "pool thread: ACTIVE",
             T::ChildReturns => "child execute() returns",
+            T::ImageInfoFails => "GetImageInfo(top) no answer: COMPLETE",
             T::ChildOnSucceeded => "onSucceeded: syncDbRecords",
             T::ChildOnFailed { merged: true } => "onFailed: merged, leaves the snapshot",
             T::ChildOnFailed { merged: false } => "onFailed: images ILLEGAL",
@@ -166,17 +184,21 @@ impl Transition {
             T::ChildFails(ChildFailure::EarlierDestroyFailed) => {
                 "doPolling: a DestroyImage failed -> FAILED"
             }
+            T::ChildFails(ChildFailure::NeverExecuted) => "doPolling: never executed -> FAILED",
             T::GrandchildPicksUp => "pool thread: grandchild ACTIVE",
             T::MergeReachesHost => "VM.merge: block commit starts",
             T::MergeRefused { verified: false } => "VM.merge fails: top not in chain",
             T::MergeRefused { verified: true } => "VM.merge fails: top not in chain; verify it",
             T::GrandchildReturns => "grandchild execute() returns",
             T::GrandchildNeverExecuted => "grandchild never executed -> FAILED",
+            T::GrandchildEndsWithoutTask => "DestroyImage: no task -> SUCCEEDED",
             T::GrandchildEnds(Ending::NothingToExtend) => "extend: nothing to do",
             T::GrandchildEnds(Ending::MergeHandedOver) => "Merge ends: the job is the host's",
             T::GrandchildEnds(Ending::ChainMerged) => "chain read: merged",
             T::GrandchildEnds(Ending::TopStillInChain) => "chain read: top still there",
             T::GrandchildEnds(Ending::VolumeDeleted) => "deleteVolume(top)",
+            T::GrandchildEnds(Ending::VolumeAlreadyGone) => "deleteVolume(top) fails: no volume",
+            T::GrandchildEnds(Ending::NothingToReduce) => "reduce: nothing to do",
             T::GrandchildEnds(Ending::VolumeGone) => "check: top's volume is gone",
             T::GrandchildEnds(Ending::VolumeStillThere) => "check: top's volume is still there",
             T::HostJobEnds => "merge job ends: merged",
@@ -226,6 +248,7 @@ impl Transition {
             Event::UserRetries => self == T::UserRetries,
             Event::PoolPicksUp(_) => self == T::PoolPicksUp,
             Event::ChildReturns(_) => self == T::ChildReturns,
+            Event::ImageInfoFails(_) => self == T::ImageInfoFails,
             Event::PollChild(_) => matches!(
                 self,
                 T::ChildOnSucceeded
@@ -239,9 +262,10 @@ impl Transition {
             Event::MergeReachesHost(_) => self == T::MergeReachesHost,
             Event::MergeRefused(_) => matches!(self, T::MergeRefused { .. }),
             Event::GrandchildReturns(_) => self == T::GrandchildReturns,
-            Event::TaskEnds(_) => {
-                matches!(self, T::GrandchildNeverExecuted | T::GrandchildEnds(_))
-            }
+            Event::TaskEnds(_) => matches!(
+                self,
+                T::GrandchildNeverExecuted | T::GrandchildEndsWithoutTask | T::GrandchildEnds(_)
+            ),
             Event::HostJobEnds(_) => self == T::HostJobEnds,
             Event::HostJobFails(_) => self == T::HostJobFails,
             Event::DeleteVolumeFails(_) => self == T::DeleteVolumeFails,

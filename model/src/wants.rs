@@ -65,7 +65,9 @@ impl Event {
             Event::PollParent | Event::PollChild(_) | Event::Expire => Actor::Poller,
             Event::Restart => Actor::Restart,
             Event::UserRetries => Actor::User,
-            Event::PoolPicksUp(_) | Event::ChildReturns(_) => Actor::Pool,
+            Event::PoolPicksUp(_) | Event::ChildReturns(_) | Event::ImageInfoFails(_) => {
+                Actor::Pool
+            }
             Event::GrandchildPicksUp(_)
             | Event::MergeReachesHost(_)
             | Event::MergeRefused(_)
@@ -218,7 +220,9 @@ pub fn grandchild_act(cfg: &Config, s: &State, d: usize) -> Option<GrandchildAct
     let act = match disk.task {
         Task::ExecutionFailed => GrandchildAct::EndByCallback,
         Task::Queued if disk.step == Step::Merge => GrandchildAct::VmMerge,
-        Task::Queued if !disk.step.grandchild_has_callback() => GrandchildAct::PickUp,
+        Task::Queued if !rules::Rules::of(cfg.release).grandchild_has_callback(disk.step) => {
+            GrandchildAct::PickUp
+        }
         Task::Queued | Task::Executing => GrandchildAct::Return,
         _ => GrandchildAct::Finish(match disk.step {
             Step::MergeStatus => HostCall::ReadChain,

@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-use livemerge_model::{step, Config, Event, Faults, Release, State};
+use livemerge_model::{step, Config, Event, Faults, Release, Rules, State, Step};
 
 pub fn cfg(disks: u8, release: Release) -> Config {
     Config {
@@ -40,39 +40,35 @@ pub fn parent_polls_before_pickup() -> Vec<Event> {
     ]
 }
 
-/// The events of one grandchild from its queue to its end, at `step` (0-based step index:
-/// EXTEND, MERGE, MERGE_STATUS, DESTROY_IMAGE, DESTROY_IMAGE_CHECK).
-fn grandchild(d: u8, step: usize) -> Vec<Event> {
-    match step {
-        0 => vec![Event::GrandchildReturns(d), Event::TaskEnds(d)],
-        1 => vec![
-            Event::MergeReachesHost(d),
-            Event::GrandchildReturns(d),
-            Event::TaskEnds(d),
-        ],
-        2 => vec![
-            Event::GrandchildReturns(d),
-            Event::HostJobEnds(d),
-            Event::TaskEnds(d),
-        ],
-        _ => vec![
-            Event::GrandchildPicksUp(d),
-            Event::GrandchildReturns(d),
-            Event::TaskEnds(d),
-        ],
+/// The events of one grandchild from its queue to its end, at `step` under `rules`: one without
+/// a callback is picked up by a pool thread first; the Merge's callback waits for the host's job.
+fn grandchild(d: u8, step: Step, rules: &Rules) -> Vec<Event> {
+    let mut v = Vec::new();
+    if step == Step::Merge {
+        v.push(Event::MergeReachesHost(d));
+    } else if !rules.grandchild_has_callback(step) {
+        v.push(Event::GrandchildPicksUp(d));
     }
+    v.push(Event::GrandchildReturns(d));
+    if step == Step::Merge {
+        v.push(Event::HostJobEnds(d));
+    }
+    v.push(Event::TaskEnds(d));
+    v
 }
 
 /// A whole successful merge of disk `d` after it was started, up to its end-action, under
-/// `release` (4.0 adds DESTROY_IMAGE_CHECK).
+/// `release` (its steps, as its rules have them).
 pub fn merge_disk(d: u8, release: Release) -> Vec<Event> {
-    let steps = if release >= Release::V4_0_0 { 5 } else { 4 };
+    let rules = Rules::of(release);
     let mut v = vec![Event::PoolPicksUp(d), Event::ChildReturns(d)];
-    for i in 0..steps {
+    let mut step = rules.initial_step(false, true);
+    while rules.step_starts_a_grandchild(step) {
         v.push(Event::PollChild(d)); // starts the step's grandchild
-        v.extend(grandchild(d, i));
+        v.extend(grandchild(d, step, rules));
+        step = rules.next_step(step);
     }
-    v.push(Event::PollChild(d)); // -> COMPLETE, SUCCEEDED
+    v.push(Event::PollChild(d)); // -> COMPLETE (or REDUCE_IMAGE with nothing to start), SUCCEEDED
     v.push(Event::PollChild(d)); // onSucceeded
     v
 }

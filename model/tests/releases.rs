@@ -4,10 +4,11 @@
 
 mod common;
 use common::*;
+use livemerge_model::rules::OnChildExecutionFailed;
 use livemerge_model::*;
 use std::collections::HashSet;
 
-fn all_releases() -> [Release; 7] {
+fn all_releases() -> [Release; 11] {
     Release::ALL
 }
 
@@ -119,7 +120,9 @@ fn poller_dispatches_an_execution_failed_parent_from_4_0() {
 
 // RemoveSnapshotSingleDiskLiveCommandCallback.java:10 extends CommandCallback at
 // ovirt-engine-4.0.0 (pollOnExecutionFailed() false, CommandCallback.java:34-36), and
-// SerialChildCommandsExecutionCallback at ovirt-engine-4.1.0 (22efca35358).
+// SerialChildCommandsExecutionCallback at ovirt-engine-4.1.0 (22efca35358), which carries on;
+// from 4.2.0 it runs the next step only for an EXECUTED command (ca16f24ba0d,
+// SerialChildCommandsExecutionCallback.java:28-54 at ovirt-engine-4.2.0): FAILED at once.
 #[test]
 fn poller_dispatches_an_execution_failed_child_from_4_1() {
     let mut s = Draft::of(&parent_with_child(CmdStatus::ExecutionFailed, false));
@@ -128,12 +131,28 @@ fn poller_dispatches_an_execution_failed_child_from_4_1() {
     for r in all_releases() {
         let c = cfg(1, r);
         let polled = step(&c, &s, Event::PollChild(0));
-        if r >= Release::V4_1_0 {
-            let t = polled.unwrap().0;
-            assert_eq!(t.disk(0).task(), Task::Queued, "it starts EXTEND");
-            assert_eq!(t.disk(0).status(), CmdStatus::ExecutionFailed);
-        } else {
-            assert!(polled.is_err(), "{r}");
+        let rule = Rules::of(r).on_child_execution_failed;
+        assert_eq!(
+            rule,
+            match r {
+                Release::V4_1_0 => OnChildExecutionFailed::CarriesOn,
+                r if r >= Release::V4_2_0 => OnChildExecutionFailed::EndsFailed,
+                _ => OnChildExecutionFailed::NotPolled,
+            },
+            "{r}"
+        );
+        match rule {
+            OnChildExecutionFailed::CarriesOn => {
+                let t = polled.unwrap().0;
+                assert_eq!(t.disk(0).task(), Task::Queued, "it starts EXTEND");
+                assert_eq!(t.disk(0).status(), CmdStatus::ExecutionFailed);
+            }
+            OnChildExecutionFailed::EndsFailed => {
+                let t = polled.unwrap().0;
+                assert_eq!(t.disk(0).task(), Task::None, "{r}: no grandchild");
+                assert_eq!(t.disk(0).status(), CmdStatus::Failed, "{r}");
+            }
+            OnChildExecutionFailed::NotPolled => assert!(polled.is_err(), "{r}"),
         }
     }
 }
@@ -153,19 +172,23 @@ fn an_execution_failed_child_that_carries_on_ends_failed_in_4_1() {
 }
 
 // RemoveSnapshotSingleDiskLiveCommand.java:107-112 at ovirt-engine-3.6.1 (FAILED_RESTARTED fails
-// the child); l.105-118 at ovirt-engine-4.0.0 (EXECUTION_FAILED fails it); 4.1.0's
-// ChildCommandsCallbackBase.java:39-43 waits.
+// the child); l.105-118 at ovirt-engine-4.0.0 (EXECUTION_FAILED fails it); 4.1.0's and 4.2.0's
+// ChildCommandsCallbackBase.java:39-43 (l.44-49 at 4.2.0) wait; from 4.3.0 (7180d5137a9,
+// l.51-57) a PARENT_MANAGED grandchild fails it and the COMMAND_MANAGED DestroyImage is waited on.
 #[test]
 fn child_rule_execution_failed_grandchild() {
-    let s = child_at(Step::Merge, Task::ExecutionFailed);
+    let merge = child_at(Step::Merge, Task::ExecutionFailed);
+    let destroy = child_at(Step::DestroyImage, Task::ExecutionFailed);
     for r in all_releases() {
         let c = cfg(1, r);
-        let polled = step(&c, &s, Event::PollChild(0));
-        if r >= Release::V4_1_0 {
+        let polled = step(&c, &merge, Event::PollChild(0));
+        if r == Release::V4_1_0 || r == Release::V4_2_0 {
             assert!(polled.is_err(), "{r}: waits");
         } else {
             assert_eq!(polled.unwrap().0.disk(0).status(), CmdStatus::Failed, "{r}");
         }
+        let polled = step(&c, &destroy, Event::PollChild(0));
+        assert_eq!(polled.is_err(), r >= Release::V4_1_0, "{r}");
     }
 }
 
@@ -196,13 +219,26 @@ fn grandchild_callback_ends_an_execution_failed_merge_extend_in_4_1() {
 }
 
 // RemoveSnapshotSingleDiskLiveCommand.java:139-151 at ovirt-engine-3.6.1 (DESTROY_IMAGE ->
-// COMPLETE); l.145-161 at ovirt-engine-4.0.0 (DESTROY_IMAGE -> DESTROY_IMAGE_CHECK).
+// COMPLETE); l.145-161 at ovirt-engine-4.0.0 (DESTROY_IMAGE -> DESTROY_IMAGE_CHECK); l.124-138
+// at ovirt-engine-4.2.0 (-> REDUCE_IMAGE, a ReduceImage grandchild); l.136-150 at
+// ovirt-engine-4.3.0 (REDUCE_IMAGE starts nothing on file storage: the child ends there).
 #[test]
 fn child_steps_after_destroy_image() {
     let s = child_at(Step::DestroyImage, Task::Succeeded);
     for r in all_releases() {
         let t = step(&cfg(1, r), &s, Event::PollChild(0)).unwrap().0;
-        if r >= Release::V4_0_0 {
+        if r >= Release::V4_3_0 {
+            assert_eq!(
+                (t.disk(0).step(), t.disk(0).task(), t.disk(0).status()),
+                (Step::ReduceImage, Task::None, CmdStatus::Succeeded),
+                "{r}"
+            );
+        } else if r == Release::V4_2_0 {
+            assert_eq!(
+                (t.disk(0).step(), t.disk(0).task()),
+                (Step::ReduceImage, Task::Queued)
+            );
+        } else if r >= Release::V4_0_0 {
             assert_eq!(
                 (t.disk(0).step(), t.disk(0).task()),
                 (Step::DestroyImageCheck, Task::Queued)
@@ -224,7 +260,15 @@ fn a_failed_destroy_image_is_checked_from_4_0() {
     let s = child_at(Step::DestroyImage, Task::Failed);
     for r in all_releases() {
         let t = step(&cfg(1, r), &s, Event::PollChild(0)).unwrap().0;
-        if r >= Release::V4_0_0 {
+        if r >= Release::V4_3_0 {
+            // On to REDUCE_IMAGE, which starts nothing; the failure still counts: FAILED at a
+            // step completedMerge() does not list (l.198-201 at ovirt-engine-4.5.7).
+            assert_eq!(t.disk(0).step(), Step::ReduceImage, "{r}");
+            assert_eq!(t.disk(0).status(), CmdStatus::Failed, "{r}");
+        } else if r == Release::V4_2_0 {
+            assert_eq!(t.disk(0).step(), Step::ReduceImage, "{r}");
+            assert_eq!(t.disk(0).status(), CmdStatus::Active, "{r}");
+        } else if r >= Release::V4_0_0 {
             assert_eq!(t.disk(0).step(), Step::DestroyImageCheck, "{r}");
             assert_eq!(t.disk(0).status(), CmdStatus::Active, "{r}");
         } else {
@@ -269,8 +313,16 @@ fn restart_of_an_executing_destroy_image() {
     let s = child_at(Step::DestroyImage, Task::Executing);
     for r in all_releases() {
         let t = step(&cfg(1, r), &s, Event::Restart).unwrap().0;
-        // Its placeholder task row shields it from handleUnmanagedCommands: ACTIVE, no thread.
-        assert_eq!(t.disk(0).task(), Task::Stranded, "{r}");
+        // Until 4.1 its placeholder task row shields it from handleUnmanagedCommands: ACTIVE, no
+        // thread. 4.2 and 4.3 write the row after deleteVolume returned (DestroyImageCommand.
+        // java:53-69 at ovirt-engine-4.2.0): ended with failure. From 4.4 it has a callback:
+        // EXECUTION_FAILED.
+        let want = match r {
+            r if r >= Release::V4_4_0 => Task::ExecutionFailed,
+            r if r >= Release::V4_2_0 => Task::Failed,
+            _ => Task::Stranded,
+        };
+        assert_eq!(t.disk(0).task(), want, "{r}");
         // A DestroyImageCheck records no task: from 4.0 it ends with failure.
         let check = step(
             &cfg(1, r),
@@ -285,13 +337,18 @@ fn restart_of_an_executing_destroy_image() {
             Task::Stranded
         };
         assert_eq!(check.disk(0).task(), want, "{r}");
-        // A queued one is lost in every release: no callback, its row stays NOT_STARTED.
+        // A queued one is lost until 4.4: no callback, its row stays NOT_STARTED.
         let q = step(
             &cfg(1, r),
             &child_at(Step::DestroyImage, Task::Queued),
             Event::Restart,
         );
-        assert_eq!(q.unwrap().0.disk(0).task(), Task::Lost, "{r}");
+        let want = if r >= Release::V4_4_0 {
+            Task::ExecutionFailed
+        } else {
+            Task::Lost
+        };
+        assert_eq!(q.unwrap().0.disk(0).task(), want, "{r}");
         // A queued Merge has a callback: FAILED_RESTARTED / EXECUTION_FAILED.
         let m = step(
             &cfg(1, r),
@@ -312,7 +369,7 @@ fn restart_of_an_executing_destroy_image() {
 fn startup_compensation_unlocks_the_snapshot_in_3_6_1_and_from_4_0_2() {
     for r in all_releases() {
         let s = run(&cfg(1, r), &[Event::ParentBegins, Event::Restart]);
-        let want = if matches!(r, Release::V3_6_1 | Release::V4_0_2 | Release::V4_1_0) {
+        let want = if r == Release::V3_6_1 || r >= Release::V4_0_2 {
             Snapshot::Ok
         } else {
             Snapshot::Locked
@@ -415,6 +472,13 @@ fn a_retry_starts_where_get_initial_merge_step_says() {
             ],
         );
         assert_eq!(t.retries(), 1);
+        // From 4.5.3 the child's execute() chooses the first step (disk-2's is EXTEND either
+        // way: its top is there).
+        let t = if Rules::of(r).initial_step_asks_host {
+            run_from(&c, t, &[Event::PoolPicksUp(0), Event::ChildReturns(0)])
+        } else {
+            t
+        };
         assert_eq!(t.disk(0).step(), Step::DestroyImage, "{r}");
         if !Rules::of(r).extend_step {
             // 3.5.0 starts at MERGE (RemoveSnapshotSingleDiskLiveCommand.java:169 at 3.5.0).
@@ -501,11 +565,12 @@ fn child_not_executed(s: &State, n: usize) -> bool {
     })
 }
 
-fn queued_grandchild_without_callback(s: &State, n: usize) -> bool {
+fn queued_grandchild_without_callback(r: Release, s: &State, n: usize) -> bool {
+    let rules = Rules::of(r);
     s.disks(n).iter().any(|d| {
-        !d.step().grandchild_has_callback()
+        !rules.grandchild_has_callback(d.step())
             && (d.task() == Task::Queued
-                || d.task() == Task::Executing && d.step().grandchild_records_a_task())
+                || d.task() == Task::Executing && rules.grandchild_records_a_task(d.step()))
     })
 }
 
@@ -554,7 +619,7 @@ fn the_4_0_liveness_bug_needs_a_child_caught_before_it_executed() {
             let calm = reachable(&c, |s, e| {
                 e == Event::Restart
                     && (child_not_executed(s, c.n())
-                        || queued_grandchild_without_callback(s, c.n()))
+                        || queued_grandchild_without_callback(r, s, c.n()))
             });
             assert!(
                 !calm

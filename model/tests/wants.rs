@@ -108,7 +108,7 @@ fn a_queued_child_is_wanted_by_the_pool_until_a_thread_takes_it() {
 }
 
 #[test]
-fn merge_status_waits_for_the_hosts_job_and_then_reads_the_chain() {
+fn the_merge_waits_for_the_hosts_job_and_merge_status_then_reads_the_chain() {
     let cfg = cfg(1, Release::V4_0_2);
     let mut s = run(
         &cfg,
@@ -130,22 +130,23 @@ fn merge_status_waits_for_the_hosts_job_and_then_reads_the_chain() {
         s = step(&cfg, &s, e).unwrap().0;
     }
     assert_eq!(grandchild_act(&cfg, &s, 0), Some(GrandchildAct::VmMerge));
-    for e in [
-        Event::MergeReachesHost(0),
-        Event::GrandchildReturns(0),
-        Event::TaskEnds(0),
-        Event::PollChild(0),
-        Event::GrandchildReturns(0),
-    ] {
+    for e in [Event::MergeReachesHost(0), Event::GrandchildReturns(0)] {
         s = step(&cfg, &s, e).unwrap().0;
     }
     let w = wants(&cfg, &s).disks()[0];
     assert!(w.host_job, "the job is to be watched");
     assert!(
         matches!(w.grandchild, Some((_, None))),
-        "MERGE_STATUS has a thread but nothing to do while the job runs: {w:?}"
+        "the Merge has a thread but nothing to do while the job runs: {w:?}"
     );
     s = step(&cfg, &s, Event::HostJobEnds(0)).unwrap().0;
+    for e in [
+        Event::TaskEnds(0),
+        Event::PollChild(0),
+        Event::GrandchildReturns(0),
+    ] {
+        s = step(&cfg, &s, e).unwrap().0;
+    }
     assert_eq!(
         grandchild_act(&cfg, &s, 0),
         Some(GrandchildAct::Finish(HostCall::ReadChain))
