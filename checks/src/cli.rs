@@ -41,6 +41,8 @@ pub enum Command {
     Audit(crate::cmd::audit::AuditArgs),
     /// Print the rules of every release as a Markdown table (from the model's release table).
     Rules(crate::cmd::rules::RulesArgs),
+    /// Print the history of each finding across the releases (from findings.json's verdicts).
+    History(crate::cmd::history::HistoryArgs),
 }
 
 /// What a command line clap refused becomes: `--help` and `--version` print as clap prints them

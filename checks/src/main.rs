@@ -23,6 +23,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => cmd::replay::run(args),
         Command::Schedules(args) => cmd::schedules::run(args),
         Command::Rules(args) => cmd::rules::run(args),
+        Command::History(args) => cmd::history::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

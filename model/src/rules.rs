@@ -102,6 +102,10 @@ pub struct Rules {
     pub release: Release,
     /// The release this one is written against (`None` for the first).
     pub previous: Option<Release>,
+    /// The changes from `previous` that these rules follow, each with its commit in
+    /// oVirt/ovirt-engine (and bug, where it names one): what `livemerge history` says fixed or
+    /// brought a finding.
+    pub changes: &'static [&'static str],
     /// The parent's `doPolling`.
     pub parent_callback: ParentCallback,
     /// The poller runs the parent's `doPolling` when the parent is EXECUTION_FAILED.
@@ -171,6 +175,7 @@ pub struct Rules {
 pub const RULES_3_5_0: Rules = Rules {
     release: Release::V3_5_0,
     previous: None,
+    changes: &["the first release with live merge"],
     parent_callback: ParentCallback::IgnoresNotStarted,
     polls_parent_on_execution_failed: false,
     on_child_execution_failed: OnChildExecutionFailed::NotPolled,
@@ -200,6 +205,10 @@ pub const RULES_3_5_0: Rules = Rules {
 pub const RULES_3_5_7: Rules = Rules {
     release: Release::V3_5_7,
     previous: Some(Release::V3_5_0),
+    changes: &[
+        "b486baa10e1 (BZ 1280160): NOT_STARTED children make the parent wait",
+        "ec1a3d20df1: the EXTEND step",
+    ],
     parent_callback: ParentCallback::WaitsOnNotStarted,
     extend_step: true,
     ..RULES_3_5_0
@@ -214,6 +223,7 @@ pub const RULES_3_5_7: Rules = Rules {
 pub const RULES_3_6_0: Rules = Rules {
     release: Release::V3_6_0,
     previous: Some(Release::V3_5_0),
+    changes: &["the EXTEND step", "3175d5a141: the capped-backoff poller"],
     extend_step: true,
     poller: PollerSchedule::CappedBackoff,
     ..RULES_3_5_0
@@ -229,6 +239,11 @@ pub const RULES_3_6_0: Rules = Rules {
 pub const RULES_3_6_1: Rules = Rules {
     release: Release::V3_6_1,
     previous: Some(Release::V3_6_0),
+    changes: &[
+        "16d82699a41 (BZ 1280160): NOT_STARTED children make the parent wait",
+        "markExpiredCommandsAsFailure: commands expire",
+        "e9eab6655df: startup compensation runs",
+    ],
     parent_callback: ParentCallback::WaitsOnNotStarted,
     commands_expire: true,
     startup_compensation_works: true,
@@ -249,6 +264,13 @@ pub const RULES_3_6_1: Rules = Rules {
 pub const RULES_4_0_0: Rules = Rules {
     release: Release::V4_0_0,
     previous: Some(Release::V3_6_1),
+    changes: &[
+        "5cad3aa44c2: the generic parent callback, polled on EXECUTION_FAILED",
+        "DESTROY_IMAGE_CHECK",
+        "handleUnmanagedCommands",
+        "06dde159b35 (BZ 1301083): a refused VM.merge is verified",
+        "947f05986f1: startup compensation throws",
+    ],
     parent_callback: ParentCallback::Generic,
     polls_parent_on_execution_failed: true,
     destroy_image_check: true,
@@ -264,6 +286,7 @@ pub const RULES_4_0_0: Rules = Rules {
 pub const RULES_4_0_2: Rules = Rules {
     release: Release::V4_0_2,
     previous: Some(Release::V4_0_0),
+    changes: &["cf6d79838f0 (BZ 1350399): startup compensation works"],
     startup_compensation_works: true,
     ..RULES_4_0_0
 };
@@ -283,6 +306,7 @@ pub const RULES_4_0_2: Rules = Rules {
 pub const RULES_4_1_0: Rules = Rules {
     release: Release::V4_1_0,
     previous: Some(Release::V4_0_2),
+    changes: &["22efca35358: the child's SerialChildCommandsExecutionCallback (polled on EXECUTION_FAILED, counts every grandchild)"],
     earlier_grandchild_failures_count: true,
     on_child_execution_failed: OnChildExecutionFailed::CarriesOn,
     on_grandchild_execution_failed: OnGrandchildExecutionFailed::Wait,
@@ -305,6 +329,12 @@ pub const RULES_4_1_0: Rules = Rules {
 pub const RULES_4_2_0: Rules = Rules {
     release: Release::V4_2_0,
     previous: Some(Release::V4_1_0),
+    changes: &[
+        "ca16f24ba0d: an EXECUTION_FAILED child ends FAILED at once",
+        "27e8aed32a0, 7b10ce7376c (BZ 1168327): REDUCE_IMAGE instead of DESTROY_IMAGE_CHECK",
+        "418c18cdede: MergeStatus without a callback",
+        "8a03855c271 (BZ 1383301): DestroyImage writes its task row after deleteVolume",
+    ],
     on_child_execution_failed: OnChildExecutionFailed::EndsFailed,
     destroy_image_check: false,
     reduce_image: ReduceImage::Grandchild,
@@ -322,6 +352,10 @@ pub const RULES_4_2_0: Rules = Rules {
 pub const RULES_4_3_0: Rules = Rules {
     release: Release::V4_3_0,
     previous: Some(Release::V4_2_0),
+    changes: &[
+        "7180d5137a9 (BZ 1633777): an EXECUTION_FAILED grandchild fails the child",
+        "c58e21d8fa2: REDUCE_IMAGE skipped on file storage",
+    ],
     on_grandchild_execution_failed: OnGrandchildExecutionFailed::FailChildUnlessDestroyImage,
     reduce_image: ReduceImage::Skipped,
     ..RULES_4_2_0
@@ -336,6 +370,7 @@ pub const RULES_4_3_0: Rules = Rules {
 pub const RULES_4_4_0: Rules = Rules {
     release: Release::V4_4_0,
     previous: Some(Release::V4_3_0),
+    changes: &["db8f54618b8 (BZ 1637172), cf9f3043cc5 (BZ 1727025): DestroyImage's own callback"],
     destroy_image_has_callback: true,
     ..RULES_4_3_0
 };
@@ -349,6 +384,7 @@ pub const RULES_4_4_0: Rules = Rules {
 pub const RULES_4_5_7: Rules = Rules {
     release: Release::V4_5_7,
     previous: Some(Release::V4_4_0),
+    changes: &["9c7e00cbfca (BZ 1948599): a child whose top GetImageInfo does not answer starts at COMPLETE"],
     initial_step_asks_host: true,
     ..RULES_4_4_0
 };

@@ -21,6 +21,7 @@ pub mod audit;
 pub mod check;
 pub mod engine;
 pub mod explore;
+pub mod history;
 pub mod matrix;
 pub mod replay;
 pub mod rules;

@@ -4,6 +4,7 @@
 
 pub mod axes;
 pub mod baseline;
+pub mod history;
 pub mod junit;
 pub mod table;
 
