@@ -10,8 +10,8 @@
 //! steps are driven by its callback.
 
 use super::Sources;
-use crate::engine::{Engine, Source};
-use livemerge_model::{step, Event};
+use crate::engine::{Engine, Work};
+use livemerge_model::{wants, ChildAct};
 use std::sync::Arc;
 
 pub(crate) fn worker(engine: Arc<Engine>, sources: Arc<Sources>) {
@@ -20,15 +20,14 @@ pub(crate) fn worker(engine: Arc<Engine>, sources: Arc<Sources>) {
         if !cost.is_zero() {
             std::thread::sleep(cost);
         }
-        if let Ok(s) = engine.apply(Source::Pool, Event::PoolPicksUp(d as u8)) {
+        if let Ok(s) = engine.apply(ChildAct::PickUp.event(d)) {
             // The thread goes on into execute() only if the model says one is running there: a
             // thread that found no row ran nothing.
-            let returns = Event::ChildReturns(d as u8);
-            if step(engine.config(), &s, returns).is_ok() {
+            if wants(engine.config(), &s).disks()[d].child == Some(ChildAct::Return) {
                 // Refused later only if a restart or the parent's end-action took the row.
-                let _ = engine.apply(Source::Pool, returns);
+                let _ = engine.apply(ChildAct::Return.event(d));
             }
         }
-        engine.with_io(|io| io.child[d] = false);
+        engine.finished(Work::Child(d));
     }
 }
