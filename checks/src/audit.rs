@@ -113,6 +113,26 @@ pub fn audit_with(
     )
 }
 
+/// Whether `named`, a record's source (or a backfilled record's `logged_source`), is the model's
+/// actor of `event`; why not, if it is not.
+fn source_fits(named: &str, event: Event) -> Result<(), String> {
+    let Some(actor) = Actor::from_name(named) else {
+        let names: Vec<&str> = Actor::ALL.iter().map(|a| a.name()).collect();
+        return Err(format!(
+            "source \"{named}\" is not one of {}, {BACKFILL}",
+            names.join(", ")
+        ));
+    };
+    let want = event.actor();
+    if actor != want && !older_name(named, event) {
+        let ev = serde_json::to_string(&event).unwrap_or_default();
+        return Err(format!(
+            "source \"{named}\" cannot produce {ev} (only {want} does)"
+        ));
+    }
+    Ok(())
+}
+
 /// Why a record's own fields (not its states) are wrong, if they are.
 fn record_fields(
     r: &ReadRecord,
@@ -127,7 +147,6 @@ fn record_fields(
             r.seq
         ));
     }
-    let ev = serde_json::to_string(&r.event).unwrap_or_default();
     let backfilled = r.source == BACKFILL;
     let named = if backfilled {
         match &r.logged_source {
@@ -140,18 +159,8 @@ fn record_fields(
         }
         r.source.as_str()
     };
-    let Some(actor) = Actor::from_name(named) else {
-        let names: Vec<&str> = Actor::ALL.iter().map(|a| a.name()).collect();
-        return Some(format!(
-            "source \"{named}\" is not one of {}, {BACKFILL}",
-            names.join(", ")
-        ));
-    };
-    let want = r.event.actor();
-    if actor != want && !older_name(named, r.event) {
-        return Some(format!(
-            "source \"{named}\" cannot produce {ev} (only {want} does)"
-        ));
+    if let Err(why) = source_fits(named, r.event) {
+        return Some(why);
     }
     if backfilled {
         if r.t_ms != 0 {
@@ -433,5 +442,52 @@ pub fn audit_expect(input: impl BufRead, expect: &Expect) -> Result<Audit, Unrea
             violation,
         }),
         _ => Err(Unreadable("empty trace".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_is_the_events_actor_by_its_name_or_an_older_engines() {
+        for e in Event::candidates(2) {
+            let actor = e.actor();
+            assert_eq!(source_fits(actor.name(), e), Ok(()), "{e:?}");
+            for other in Actor::ALL.into_iter().filter(|a| *a != actor) {
+                let older = matches!(
+                    (other, e),
+                    (
+                        Actor::Pool,
+                        Event::GrandchildPicksUp(_)
+                            | Event::MergeReachesHost(_)
+                            | Event::MergeRefused(_)
+                            | Event::GrandchildReturns(_)
+                    ) | (Actor::Poller, Event::TaskEnds(_))
+                );
+                let got = source_fits(other.name(), e);
+                assert_eq!(got.is_ok(), older, "{other:?} for {e:?}: {got:?}");
+                if let Err(why) = got {
+                    assert!(why.contains("cannot produce"), "{why}");
+                    assert!(why.contains(&format!("only {actor} does")), "{why}");
+                }
+            }
+        }
+        // An older engine's names for the grandchild's worker and the restart.
+        assert_eq!(source_fits("task", Event::TaskEnds(1)), Ok(()));
+        assert_eq!(source_fits("task", Event::DeleteVolumeFails(0)), Ok(()));
+        assert_eq!(source_fits("resume", Event::Restart), Ok(()));
+        assert!(source_fits("task", Event::PollChild(0)).is_err());
+        assert!(source_fits("resume", Event::UserRetries).is_err());
+        let unknown = source_fits("martian", Event::ParentBegins).unwrap_err();
+        assert!(
+            unknown.contains("source \"martian\" is not one of"),
+            "{unknown}"
+        );
+        assert!(
+            unknown.contains("grandchild") && unknown.contains("event_log"),
+            "{unknown}"
+        );
+        assert!(source_fits(BACKFILL, Event::ParentBegins).is_err());
     }
 }
