@@ -13,8 +13,8 @@
 //!
 //! The core knows no source: the sources (`crate::sources`) implement [`Launch`] and call
 //! `apply` (or [`Engine::apply_deed`] with what a piece of their work did), so the dependency
-//! runs one way. Who observed an event is the model's answer, its [`Actor`](livemerge_model::Actor): the trace and the
-//! event log name it.
+//! runs one way. Who observed an event is the model's answer, the event's
+//! [`Actor`](livemerge_model::Actor): the trace and the event log name it.
 //!
 //! Every apply first passes the [`Gate`](crate::scheduler::Gate), so a scheduler can order the
 //! sources deterministically.
@@ -328,13 +328,12 @@ impl Engine {
             )));
         }
         // The effect runs only if the model accepts one of the events it may observe.
-        if let Some(&first) = events.first() {
-            if !events.iter().any(|&e| step(&self.cfg, &g.state, e).is_ok()) {
-                self.gate.applied(first, &g.state, None);
-                let why = step(&self.cfg, &g.state, first).err();
-                return Err(ApplyError::Refused(
-                    why.unwrap_or(Refused("the model accepts none of the events")),
-                ));
+        if let Some((&first, others)) = events.split_first() {
+            if let Err(r) = step(&self.cfg, &g.state, first) {
+                if !others.iter().any(|&e| step(&self.cfg, &g.state, e).is_ok()) {
+                    self.gate.applied(first, &g.state, None);
+                    return Err(ApplyError::Refused(r));
+                }
             }
         }
         let (event, observed) = effect();
