@@ -4,8 +4,9 @@
 //! `before` state; each `after` is exactly what `model::step` gives; and every always-property
 //! holds in every state. Every other field of a record is checked too: `seq` runs 1, 2, 3, ...;
 //! `t_ms` never decreases between two headers (and is 0 in a record backfilled from the event
-//! log); `source` is one of the engine's sources and the one that produces that event (for a
-//! backfilled record, `logged_source` is); `db` is exactly the projection of `after` onto the
+//! log); `source` is the model's actor of that event (`Event::actor`, by its name; an older
+//! engine's names are read too), or, for a record backfilled from the event log, `event_log`,
+//! and then `logged_source` is; `db` is exactly the projection of `after` onto the
 //! rows of the header's layout; `storage` has one entry per disk (its content is informational:
 //! `audit --dir` checks the real end state). A record with any other field is malformed. The
 //! first line that breaks one of these is reported with its number.
@@ -22,9 +23,9 @@
 //! error, not silently ignored.
 
 use livemerge_impl::db::{project, Layout};
-use livemerge_impl::trace::{self, sources_of, ReadRecord, SOURCES};
+use livemerge_impl::trace::{self, ReadRecord, BACKFILL};
 use livemerge_model::properties::{self, Expectation};
-use livemerge_model::{describe_event, step, Config, Release, State};
+use livemerge_model::{describe_event, step, Actor, Config, Event, Release, State};
 use std::io::BufRead;
 
 /// Why an audit could not even start (exit 2), as opposed to a divergence (exit 1).
@@ -64,8 +65,22 @@ pub struct Expect {
     pub invariants: bool,
 }
 
-/// The source that copies committed steps from the database on resume.
-const BACKFILL: &str = "event_log";
+/// Whether an engine from before the actors were one vocabulary named `event`'s thread `name`:
+/// it called the thread of a grandchild's `execute()` (VM.merge included) `pool`, and the end of
+/// an EXECUTION_FAILED grandchild by its own callback `poller`. Its traces still audit.
+fn older_name(name: &str, event: Event) -> bool {
+    match name {
+        "pool" => matches!(
+            event,
+            Event::GrandchildPicksUp(_)
+                | Event::MergeReachesHost(_)
+                | Event::MergeRefused(_)
+                | Event::GrandchildReturns(_)
+        ),
+        "poller" => matches!(event, Event::TaskEnds(_)),
+        _ => false,
+    }
+}
 
 /// The first difference between two states, as `path: recorded vs model`.
 fn state_difference(recorded: &State, model: &State) -> String {
@@ -98,6 +113,26 @@ pub fn audit_with(
     )
 }
 
+/// Whether `named`, a record's source (or a backfilled record's `logged_source`), is the model's
+/// actor of `event`; why not, if it is not.
+fn source_fits(named: &str, event: Event) -> Result<(), String> {
+    let Some(actor) = Actor::from_name(named) else {
+        let names: Vec<&str> = Actor::ALL.iter().map(|a| a.name()).collect();
+        return Err(format!(
+            "source \"{named}\" is not one of {}, {BACKFILL}",
+            names.join(", ")
+        ));
+    };
+    let want = event.actor();
+    if actor != want && !older_name(named, event) {
+        let ev = serde_json::to_string(&event).unwrap_or_default();
+        return Err(format!(
+            "source \"{named}\" cannot produce {ev} (only {want} does)"
+        ));
+    }
+    Ok(())
+}
+
 /// Why a record's own fields (not its states) are wrong, if they are.
 fn record_fields(
     r: &ReadRecord,
@@ -112,16 +147,8 @@ fn record_fields(
             r.seq
         ));
     }
-    if !SOURCES.contains(&r.source.as_str()) {
-        return Some(format!(
-            "source \"{}\" is not one of {}",
-            r.source,
-            SOURCES.join(", ")
-        ));
-    }
-    let ev = serde_json::to_string(&r.event).unwrap_or_default();
     let backfilled = r.source == BACKFILL;
-    let actor = if backfilled {
+    let named = if backfilled {
         match &r.logged_source {
             Some(l) => l.as_str(),
             None => return Some("a backfilled record without logged_source".into()),
@@ -132,12 +159,8 @@ fn record_fields(
         }
         r.source.as_str()
     };
-    let allowed = sources_of(r.event);
-    if !allowed.contains(&actor) {
-        return Some(format!(
-            "source \"{actor}\" cannot produce {ev} (only {} does)",
-            allowed.join(" or ")
-        ));
+    if let Err(why) = source_fits(named, r.event) {
+        return Some(why);
     }
     if backfilled {
         if r.t_ms != 0 {
@@ -419,5 +442,52 @@ pub fn audit_expect(input: impl BufRead, expect: &Expect) -> Result<Audit, Unrea
             violation,
         }),
         _ => Err(Unreadable("empty trace".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_is_the_events_actor_by_its_name_or_an_older_engines() {
+        for e in Event::candidates(2) {
+            let actor = e.actor();
+            assert_eq!(source_fits(actor.name(), e), Ok(()), "{e:?}");
+            for other in Actor::ALL.into_iter().filter(|a| *a != actor) {
+                let older = matches!(
+                    (other, e),
+                    (
+                        Actor::Pool,
+                        Event::GrandchildPicksUp(_)
+                            | Event::MergeReachesHost(_)
+                            | Event::MergeRefused(_)
+                            | Event::GrandchildReturns(_)
+                    ) | (Actor::Poller, Event::TaskEnds(_))
+                );
+                let got = source_fits(other.name(), e);
+                assert_eq!(got.is_ok(), older, "{other:?} for {e:?}: {got:?}");
+                if let Err(why) = got {
+                    assert!(why.contains("cannot produce"), "{why}");
+                    assert!(why.contains(&format!("only {actor} does")), "{why}");
+                }
+            }
+        }
+        // An older engine's names for the grandchild's worker and the restart.
+        assert_eq!(source_fits("task", Event::TaskEnds(1)), Ok(()));
+        assert_eq!(source_fits("task", Event::DeleteVolumeFails(0)), Ok(()));
+        assert_eq!(source_fits("resume", Event::Restart), Ok(()));
+        assert!(source_fits("task", Event::PollChild(0)).is_err());
+        assert!(source_fits("resume", Event::UserRetries).is_err());
+        let unknown = source_fits("martian", Event::ParentBegins).unwrap_err();
+        assert!(
+            unknown.contains("source \"martian\" is not one of"),
+            "{unknown}"
+        );
+        assert!(
+            unknown.contains("grandchild") && unknown.contains("event_log"),
+            "{unknown}"
+        );
+        assert!(source_fits(BACKFILL, Event::ParentBegins).is_err());
     }
 }

@@ -117,6 +117,15 @@ fn class4_audit_checks_every_field_of_a_record() {
             "cannot produce",
         ),
         (
+            "source grandchild for a pool pick-up",
+            |v| {
+                let k = find(v, "pool_picks_up");
+                v[k]["source"] = json!("grandchild");
+                k
+            },
+            "source \"grandchild\" cannot produce",
+        ),
+        (
             "logged_source outside a backfill",
             |v| {
                 v[2]["logged_source"] = json!("parent");
@@ -168,6 +177,37 @@ fn class4_audit_checks_every_field_of_a_record() {
             assert!(text.contains(&format!(":{}: ", k + 1)), "{what}: {text}");
             assert!(text.contains(want), "{what} {extra:?}: {text}");
         }
+    }
+
+    // Each record names the model's actor of its event; an older engine's names (a grandchild's
+    // execute() run by the pool, its worker called the task) still audit.
+    let grandchild_events = [
+        "grandchild_picks_up",
+        "merge_reaches_host",
+        "merge_refused",
+        "grandchild_returns",
+        "task_ends",
+        "delete_volume_fails",
+    ];
+    let mut older = good.clone();
+    let mut renamed = 0;
+    for r in older.iter_mut().filter(|r| r.get("event").is_some()) {
+        let e = r["event"]["event"].as_str().unwrap().to_string();
+        if grandchild_events.contains(&e.as_str()) {
+            assert_eq!(r["source"], "grandchild", "{r}");
+            r["source"] = json!(if e.starts_with("task") || e.starts_with("delete") {
+                "task"
+            } else {
+                "pool"
+            });
+            renamed += 1;
+        }
+    }
+    assert!(renamed > 10, "{renamed} grandchild records");
+    write(&edited, &older);
+    for extra in [&[][..], &["--dir", d][..]] {
+        let (code, text) = audit(&edited, extra);
+        assert_eq!(code, Some(0), "an older engine's names {extra:?}: {text}");
     }
 
     // A field the format does not have: malformed (exit 2).

@@ -37,7 +37,7 @@ pub mod stress;
 pub mod sync;
 pub mod trace;
 
-pub use engine::{Applied, ApplyError, Engine, InFlight, Parts, Source};
+pub use engine::{Applied, ApplyError, Engine, InFlight, Parts, Work};
 pub use error::Error;
 pub use livemerge_model::MAX_DISKS;
 pub use session::{Outcome, Schedule};

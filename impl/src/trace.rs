@@ -14,7 +14,7 @@
 //! |---|---|
 //! | `seq` | the event's number in this engine directory (1, 2, ...; `resume` continues): the auditor checks they are consecutive from 1 |
 //! | `t_ms` | milliseconds since this engine process started: never decreasing between two headers; 0 in a backfilled record |
-//! | `source` | who observed it: `parent`, `pool`, `poller`, `task`, `host`, `resume`, `user` (the auditor checks it is the one that produces that event, see [`sources_of`]); `event_log` for a step copied from the database on resume (see [`Trace::backfill`]), which then has `logged_source`, checked the same way |
+//! | `source` | who observed it, the model's actor of the event (`livemerge_model::Actor::name`): `user`, `parent`, `pool`, `grandchild`, `poller`, `host`, `restart` (the auditor checks it is the event's actor; it reads an older engine's names too); `event_log` for a step copied from the database on resume (see [`Trace::backfill`]), which then has `logged_source`, checked the same way |
 //! | `event` | the model event, e.g. `{"event":"poll_child","disk":0}` (disks are 0-based) |
 //! | `before`, `after` | the model state before and after (`livemerge_model::State` as JSON) |
 //! | `db` | the oVirt rows after the step: `{"commands":[...],"snapshot":{...}\|null,"images":[...]}`, exactly `db::project(after, layout)` (the auditor checks it); `null` only in a backfilled record |
@@ -27,7 +27,7 @@
 //! [`TRACE_FORMAT`] included.
 
 use crate::db::{Layout, Rows};
-use livemerge_model::{Config, Event, State};
+use livemerge_model::{Actor, Config, Event, State};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::Write;
@@ -89,7 +89,7 @@ pub struct ReadRecord {
 pub struct Record<'a> {
     pub seq: u64,
     pub t_ms: u64,
-    pub source: &'a str,
+    pub source: Actor,
     pub event: Event,
     pub before: &'a State,
     pub after: &'a State,
@@ -134,7 +134,7 @@ impl Trace {
             let mut line = serde_json::json!({
                 "seq": r.seq,
                 "t_ms": 0,
-                "source": "event_log",
+                "source": BACKFILL,
                 "logged_source": r.source,
                 "event": r.event,
                 "before": r.before,
@@ -195,41 +195,8 @@ fn cut_torn_tail(file: &File) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Every `source` a record may name.
-pub const SOURCES: [&str; 8] = [
-    "parent",
-    "pool",
-    "poller",
-    "task",
-    "host",
-    "resume",
-    "user",
-    "event_log",
-];
-
-/// The engine sources that produce `event` (which thread applies it): the parent's `execute()`
-/// its own steps, the pool a child's and a grandchild's `execute()` (VM.merge included), the
-/// poller every dispatch, the grandchild workers their ends and `deleteVolume`'s failure, the
-/// host-job watcher the job's end, `resume` the restart, and the user a retry.
-pub fn sources_of(event: Event) -> &'static [&'static str] {
-    match event {
-        Event::ParentBegins | Event::ParentStartsChild | Event::ParentReturns => &["parent"],
-        Event::PoolPicksUp(_)
-        | Event::ChildReturns(_)
-        | Event::ImageInfoFails(_)
-        | Event::GrandchildPicksUp(_)
-        | Event::MergeReachesHost(_)
-        | Event::MergeRefused(_)
-        | Event::GrandchildReturns(_) => &["pool"],
-        Event::PollParent | Event::PollChild(_) | Event::Expire => &["poller"],
-        // The poller ends an EXECUTION_FAILED grandchild whose callback polls it (4.1.0).
-        Event::TaskEnds(_) => &["task", "poller"],
-        Event::DeleteVolumeFails(_) => &["task"],
-        Event::HostJobEnds(_) | Event::HostJobFails(_) => &["host"],
-        Event::Restart => &["resume"],
-        Event::UserRetries => &["user"],
-    }
-}
+/// The `source` of a record copied from the database's event log on resume.
+pub const BACKFILL: &str = "event_log";
 
 /// What a trace file already holds: the layouts its headers name and its last record's `seq`.
 #[derive(Debug, Default)]

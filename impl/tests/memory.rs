@@ -144,6 +144,7 @@ fn a_failed_merge_job_ends_the_removal_cleanly() {
         MemoryFaults {
             merge_fails: vec![1],
             delete_fails: vec![],
+            image_info_fails: vec![],
             plan: None,
         },
     );
@@ -188,6 +189,7 @@ fn a_failed_delete_volume_leaves_an_orphan_and_loses_nothing() {
         MemoryFaults {
             merge_fails: vec![],
             delete_fails: vec![0],
+            image_info_fails: vec![],
             plan: None,
         },
     );
@@ -260,6 +262,7 @@ fn the_engine_changes_protocol_state_only_through_step() {
             MemoryFaults {
                 merge_fails: vec![i % 3],
                 delete_fails: vec![(i + 1) % 3],
+                image_info_fails: vec![],
                 plan: None,
             },
         );

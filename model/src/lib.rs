@@ -54,7 +54,7 @@ pub use svg::{sequence_diagram, text_width, FONT_SIZE as SVG_FONT_SIZE};
 pub use transition::{ChildFailure, Ending, Transition};
 pub use wants::{
     grandchild_act, grandchild_id, grandchild_pending, grandchild_succeeded, settled, wants, Actor,
-    DiskWants, GrandchildAct, GrandchildId, HostCall, Wants,
+    ChildAct, DiskWants, GrandchildAct, GrandchildEvents, GrandchildId, HostCall, ParentAct, Wants,
 };
 
 /// The model's semantic version: bumped whenever `step` or the state changes meaning, so that a

@@ -234,6 +234,15 @@ impl Transition {
         self == Transition::GrandchildEnds(Ending::VolumeDeleted)
     }
 
+    /// The grandchild endings where `deleteVolume` ran on the host (and succeeded, or failed for
+    /// a volume that was gone already).
+    pub fn called_delete_volume(self) -> bool {
+        matches!(
+            self,
+            Transition::GrandchildEnds(Ending::VolumeDeleted | Ending::VolumeAlreadyGone)
+        )
+    }
+
     /// Whether `event` can take this branch (a test checks `step` never pairs them otherwise).
     pub fn fits(self, event: Event) -> bool {
         use Transition as T;

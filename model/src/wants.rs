@@ -1,10 +1,11 @@
 //! The model's output side: what a state asks the world to do, and who may act next.
 //!
 //! `step` is the input side (an observed event in, the next state out); [`wants`] is the output
-//! side, as in a sans-IO protocol core: a runtime asks it which work to start (a child to hand to
-//! the pool, a grandchild to carry out and how, a host job to watch), does that IO, and feeds
-//! what it observed back through `step`. The runtime then never reads a status to decide
-//! anything: it diffs what the model wants against what it has in flight.
+//! side, as in a sans-IO protocol core: a runtime asks it which work to start and what each
+//! thread does next (the parent's `execute()` thread, a child to hand to the pool and its return,
+//! a grandchild to carry out and how, a host job to watch), does that IO, and feeds what it
+//! observed back through `step`. The runtime then never reads a status, nor tries `step`, to
+//! decide anything: it diffs what the model wants against what it has in flight.
 //!
 //! Each [`Event`] knows its [`Actor`]: the kind of thread or process that observes it. That is
 //! what tells a runtime when nothing more can happen on its own ([`settled`]).
@@ -14,9 +15,13 @@ use crate::event::Event;
 use crate::rules;
 use crate::state::{State, Step, Task};
 use crate::step::{enabled, grandchild_alive, step};
+use serde::{Deserialize, Serialize};
+use std::fmt;
 
-/// Who observes an event: each is one kind of thread (or process) of a runtime.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Who observes an event: each is one kind of thread (or process) of a runtime. A runtime's
+/// trace and event log name each event's actor ([`Actor::name`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Actor {
     /// The user, removing the snapshot again after a failed removal.
     User,
@@ -26,12 +31,14 @@ pub enum Actor {
     Pool,
     /// A thread carrying out a child's current grandchild (its `execute()` on a pool thread,
     /// then its work on the host: `VM.merge`, MERGE_STATUS, `deleteVolume`, ...).
+    #[serde(alias = "task")]
     Grandchild,
     /// The callback poller.
     Poller,
     /// The host, whose merge job ends or fails.
     Host,
     /// The engine process itself, restarting.
+    #[serde(alias = "resume")]
     Restart,
 }
 
@@ -54,6 +61,36 @@ impl Actor {
             self,
             Actor::Pool | Actor::Grandchild | Actor::Poller | Actor::Host
         )
+    }
+
+    /// Its name in a trace and an event log (what serde writes).
+    pub fn name(self) -> &'static str {
+        match self {
+            Actor::User => "user",
+            Actor::Parent => "parent",
+            Actor::Pool => "pool",
+            Actor::Grandchild => "grandchild",
+            Actor::Poller => "poller",
+            Actor::Host => "host",
+            Actor::Restart => "restart",
+        }
+    }
+
+    /// The actor a trace or an event log names: its [`name`](Actor::name), or the name an engine
+    /// gave it before the actors were one vocabulary (`task` for a grandchild's worker, `resume`
+    /// for the restart), as serde reads them too.
+    pub fn from_name(name: &str) -> Option<Actor> {
+        match name {
+            "task" => Some(Actor::Grandchild),
+            "resume" => Some(Actor::Restart),
+            _ => Actor::ALL.into_iter().find(|a| a.name() == name),
+        }
+    }
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -118,25 +155,99 @@ pub enum GrandchildAct {
 }
 
 impl GrandchildAct {
-    /// The events the act may feed back, the first being the one expected without a fault.
-    pub fn events(self) -> &'static [fn(u8) -> Event] {
-        match self {
-            GrandchildAct::PickUp => &[Event::GrandchildPicksUp],
-            GrandchildAct::VmMerge => &[Event::MergeReachesHost, Event::MergeRefused],
-            GrandchildAct::Return => &[Event::GrandchildReturns],
+    /// The events the act may feed back for disk `disk`.
+    pub fn events(self, disk: usize) -> GrandchildEvents {
+        let d = disk as u8;
+        let (on_success, on_failure) = match self {
+            GrandchildAct::PickUp => (Event::GrandchildPicksUp(d), None),
+            GrandchildAct::VmMerge => (Event::MergeReachesHost(d), Some(Event::MergeRefused(d))),
+            GrandchildAct::Return => (Event::GrandchildReturns(d), None),
             GrandchildAct::Finish(HostCall::DeleteVolume) => {
-                &[Event::TaskEnds, Event::DeleteVolumeFails]
+                (Event::TaskEnds(d), Some(Event::DeleteVolumeFails(d)))
             }
-            GrandchildAct::Finish(_) | GrandchildAct::EndByCallback => &[Event::TaskEnds],
+            GrandchildAct::Finish(_) | GrandchildAct::EndByCallback => (Event::TaskEnds(d), None),
+        };
+        GrandchildEvents {
+            on_success,
+            on_failure,
         }
+    }
+}
+
+/// The events a grandchild's act may feed back, by what its IO did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GrandchildEvents {
+    /// The host did what the act asks (for a read, whatever it read: the model judges it), or
+    /// the act has no IO: the event expected without a fault.
+    pub on_success: Event,
+    /// The host refused or failed the call, where the model has an event for it: `VM.merge`
+    /// refused (`MergeRefused`), `deleteVolume` failed (`DeleteVolumeFails`).
+    pub on_failure: Option<Event>,
+}
+
+impl GrandchildEvents {
+    /// Both, the expected one first.
+    pub fn all(self) -> impl Iterator<Item = Event> {
+        std::iter::once(self.on_success).chain(self.on_failure)
+    }
+}
+
+/// What the parent's `execute()` thread does next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParentAct {
+    /// The user's request enters `execute()`: `ParentBegins`.
+    Begin,
+    /// It starts the next disk's child: `ParentStartsChild`.
+    StartChild,
+    /// It returns, every child started: `ParentReturns`.
+    Return,
+}
+
+impl ParentAct {
+    /// The event it feeds back.
+    pub fn event(self) -> Event {
+        match self {
+            ParentAct::Begin => Event::ParentBegins,
+            ParentAct::StartChild => Event::ParentStartsChild,
+            ParentAct::Return => Event::ParentReturns,
+        }
+    }
+}
+
+/// What the pool does next with a disk's child.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChildAct {
+    /// A pool thread takes it from the queue and enters its `execute()`: `PoolPicksUp`.
+    PickUp,
+    /// The pool thread inside its `execute()` returns: `ChildReturns`.
+    Return,
+    /// The same, having asked the host for top first (`GetImageInfo`, 4.5.7): `ChildReturns` if
+    /// the host answered (top there or gone), `ImageInfoFails` if it did not.
+    ReturnAskingHost,
+}
+
+impl ChildAct {
+    /// The event it feeds back for disk `disk`.
+    pub fn event(self, disk: usize) -> Event {
+        let d = disk as u8;
+        match self {
+            ChildAct::PickUp => Event::PoolPicksUp(d),
+            ChildAct::Return | ChildAct::ReturnAskingHost => Event::ChildReturns(d),
+        }
+    }
+
+    /// The event for a `GetImageInfo` that got no answer (only for [`ChildAct::ReturnAskingHost`]).
+    pub fn no_answer_event(self, disk: usize) -> Option<Event> {
+        (self == ChildAct::ReturnAskingHost).then_some(Event::ImageInfoFails(disk as u8))
     }
 }
 
 /// What one disk asks for.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DiskWants {
-    /// Its child waits in the pool's queue: a pool thread is to run it.
-    pub child: bool,
+    /// What the pool is to do with its child: run it (it waits in the pool's queue), or return
+    /// from its `execute()`; `None` when the pool has nothing to do for it.
+    pub child: Option<ChildAct>,
     /// Its grandchild has work left for a thread: which grandchild, and what to do now (`None`
     /// while it only waits, e.g. MERGE_STATUS for the host's job).
     pub grandchild: Option<(GrandchildId, Option<GrandchildAct>)>,
@@ -149,6 +260,8 @@ pub struct DiskWants {
 pub struct Wants {
     n: usize,
     disks: [DiskWants; MAX_DISKS],
+    /// What the parent's `execute()` thread is to do (`None`: it has nothing to do).
+    parent: Option<ParentAct>,
     /// Per actor (in [`Actor::ALL`]'s order): some event of it is enabled.
     may_act: [bool; Actor::ALL.len()],
 }
@@ -157,6 +270,12 @@ impl Wants {
     /// The configured disks' wants, in disk order.
     pub fn disks(&self) -> &[DiskWants] {
         &self.disks[..self.n]
+    }
+
+    /// What the parent's `execute()` thread is to do now: begin (a new request enters it), start
+    /// the next child, or return; `None` when no parent thread has anything to do.
+    pub fn parent(&self) -> Option<ParentAct> {
+        self.parent
     }
 
     /// Whether `actor` has an event the model accepts now.
@@ -171,14 +290,31 @@ pub fn wants(cfg: &Config, s: &State) -> Wants {
     let mut w = Wants {
         n,
         disks: [DiskWants::default(); MAX_DISKS],
+        parent: None,
         may_act: [false; Actor::ALL.len()],
     };
+    // The parent's and the pool's acts are exactly their events that `step` accepts (at most
+    // one each: the parent begins before it executes, and a child is queued or executing).
     for e in enabled(cfg, s) {
         w.may_act[e.actor() as usize] = true;
+        match e {
+            Event::ParentBegins => w.parent = Some(ParentAct::Begin),
+            Event::ParentStartsChild => w.parent = Some(ParentAct::StartChild),
+            Event::ParentReturns => w.parent = Some(ParentAct::Return),
+            Event::PoolPicksUp(d) => w.disks[d as usize].child = Some(ChildAct::PickUp),
+            Event::ChildReturns(d) => {
+                w.disks[d as usize].child =
+                    Some(if rules::Rules::of(cfg.release).initial_step_asks_host {
+                        ChildAct::ReturnAskingHost
+                    } else {
+                        ChildAct::Return
+                    })
+            }
+            _ => {}
+        }
     }
     for (d, dw) in w.disks[..n].iter_mut().enumerate() {
         let disk = &s.disks[d];
-        dw.child = disk.f.queued();
         dw.host_job = disk.f.job_running();
         if grandchild_pending(cfg, s, d) {
             dw.grandchild = Some((grandchild_id(s, d), grandchild_act(cfg, s, d)));
@@ -215,7 +351,6 @@ pub fn grandchild_act(cfg: &Config, s: &State, d: usize) -> Option<GrandchildAct
         return None;
     }
     let disk = &s.disks[d];
-    let e = d as u8;
     let accepts = |ev: Event| step(cfg, s, ev).is_ok();
     let act = match disk.task {
         Task::ExecutionFailed => GrandchildAct::EndByCallback,
@@ -232,7 +367,7 @@ pub fn grandchild_act(cfg: &Config, s: &State, d: usize) -> Option<GrandchildAct
         }),
     };
     // Only an act whose event the model accepts now: MERGE_STATUS waits for the host's job.
-    act.events().iter().any(|mk| accepts(mk(e))).then_some(act)
+    act.events(d).all().any(accepts).then_some(act)
 }
 
 /// Nothing can happen any more that a running engine's own threads would observe: every event

@@ -4,9 +4,11 @@
 
 use livemerge_model::races::{merged_but_unsynced, removed_before_merge};
 use livemerge_model::{
-    enabled, grandchild_act, grandchild_pending, properties, settled, step, wants, Actor,
-    CmdStatus, Config, Draft, Event, Faults, GrandchildAct, HostCall, Release, State, Step, Task,
+    enabled, grandchild_act, grandchild_pending, properties, settled, step, successors, wants,
+    Actor, ChildAct, CmdStatus, Config, Draft, Event, Faults, GrandchildAct, GrandchildEvents,
+    HostCall, ParentAct, Release, State, Step, Task,
 };
+use std::collections::HashSet;
 
 fn cfg(disks: u8, release: Release) -> Config {
     Config {
@@ -27,46 +29,42 @@ fn run(cfg: &Config, events: &[Event]) -> State {
     })
 }
 
-/// The event a runtime feeds back for what the model wants, with no fault: the pool runs a
-/// queued child, a grandchild thread does its act, a watched host job ends.
+/// The event a runtime feeds back for what the model wants, with no fault: the parent's thread
+/// does its act, the pool runs a queued child or returns from its `execute()`, a grandchild
+/// thread does its act, a watched host job ends.
 fn wanted_event(cfg: &Config, s: &State) -> Option<Event> {
-    for (d, w) in wants(cfg, s).disks().iter().enumerate() {
-        let e = d as u8;
-        if w.child {
-            return Some(Event::PoolPicksUp(e));
+    let w = wants(cfg, s);
+    if let Some(act) = w.parent() {
+        return Some(act.event());
+    }
+    for (d, w) in w.disks().iter().enumerate() {
+        if let Some(act) = w.child {
+            return Some(act.event(d));
         }
         if let Some((_, Some(act))) = w.grandchild {
-            return Some(act.events()[0](e));
+            return Some(act.events(d).on_success);
         }
         if w.host_job {
-            return Some(Event::HostJobEnds(e));
+            return Some(Event::HostJobEnds(d as u8));
         }
     }
     None
 }
 
-/// Drives a removal as an engine would, one source at a time: the parent's thread, then what
-/// the model wants, the pool's `ChildReturns`, and the poller when nothing else moves.
+/// Drives a removal as an engine would, one source at a time: what the model wants, and the
+/// poller when nothing else moves (the poller alone tries `step`: a poll that waits is refused).
 fn drive(cfg: &Config) -> (State, Vec<Event>) {
     let mut s = State::initial(cfg.n());
     let mut path = Vec::new();
     for _ in 0..500 {
-        let parent = [
-            Event::ParentBegins,
-            Event::ParentStartsChild,
-            Event::ParentReturns,
-        ];
-        let returns = (0..cfg.n() as u8).map(Event::ChildReturns);
         let polls =
             std::iter::once(Event::PollParent).chain((0..cfg.n() as u8).map(Event::PollChild));
-        let next = parent
-            .into_iter()
-            .chain(wanted_event(cfg, &s))
-            .chain(returns)
-            .chain(polls)
-            .find(|&e| step(cfg, &s, e).is_ok());
+        let next =
+            wanted_event(cfg, &s).or_else(|| polls.into_iter().find(|&e| step(cfg, &s, e).is_ok()));
         let Some(e) = next else { break };
-        s = step(cfg, &s, e).unwrap().0;
+        s = step(cfg, &s, e)
+            .unwrap_or_else(|r| panic!("{e:?}, which the model wants, refused: {r}"))
+            .0;
         path.push(e);
     }
     (s, path)
@@ -100,11 +98,19 @@ fn a_queued_child_is_wanted_by_the_pool_until_a_thread_takes_it() {
     let cfg = cfg(2, Release::V4_0_2);
     let s = run(&cfg, &[Event::ParentBegins, Event::ParentStartsChild]);
     let w = wants(&cfg, &s);
-    assert!(w.disks()[0].child && !w.disks()[1].child);
+    assert_eq!(w.disks()[0].child, Some(ChildAct::PickUp));
+    assert_eq!(w.disks()[1].child, None);
+    assert_eq!(w.parent(), Some(ParentAct::StartChild));
     assert!(w.may_act(Actor::Parent) && w.may_act(Actor::Pool));
     assert!(!w.may_act(Actor::Host) && !w.may_act(Actor::User));
     let s = step(&cfg, &s, Event::PoolPicksUp(0)).unwrap().0;
-    assert!(!wants(&cfg, &s).disks()[0].child);
+    assert_eq!(
+        wants(&cfg, &s).disks()[0].child,
+        Some(ChildAct::Return),
+        "the pool thread is inside the child's execute(): it returns next"
+    );
+    let s = step(&cfg, &s, Event::ChildReturns(0)).unwrap().0;
+    assert_eq!(wants(&cfg, &s).disks()[0].child, None);
 }
 
 #[test]
@@ -333,4 +339,200 @@ fn each_grandchild_is_asked_for_its_own_act() {
     let (c, s) = at(Release::V4_0_2, Step::Extend, Task::ExecutionFailed);
     assert!(!grandchild_pending(&c, &s, 0));
     assert_eq!(grandchild_act(&c, &s, 0), None);
+}
+
+/// Every state reachable in `cfg`.
+fn reachable(cfg: &Config) -> Vec<State> {
+    let first = State::initial(cfg.n());
+    let mut seen = HashSet::from([first]);
+    let mut todo = vec![first];
+    let mut all = Vec::new();
+    while let Some(s) = todo.pop() {
+        all.push(s);
+        for (_, t) in successors(cfg, &s) {
+            if seen.insert(t) {
+                todo.push(t);
+            }
+        }
+    }
+    all
+}
+
+/// Configurations whose every reachable state the tests below visit: one disk under every
+/// release with every fault, a restart and a retry; two disks (which child is whose) without.
+fn explored() -> Vec<Config> {
+    let mut v: Vec<Config> = Release::ALL
+        .into_iter()
+        .map(|release| Config {
+            disks: 1,
+            release,
+            ..Config::default()
+        })
+        .collect();
+    v.push(Config {
+        restarts: 0,
+        retries: 0,
+        ..cfg(2, Release::V4_1_0)
+    });
+    v
+}
+
+/// `wants` covers every thread of a running engine but the poller's: in every reachable state,
+/// an event of the parent, the pool, a grandchild or the host is accepted exactly when the model
+/// wants the act that feeds it back. A runtime then never tries `step` to decide what to do.
+#[test]
+fn wants_names_exactly_the_events_step_accepts_for_every_thread_but_the_pollers() {
+    for c in explored() {
+        let states = reachable(&c);
+        assert!(states.len() > 100, "{c}: {} states", states.len());
+        for s in states {
+            let w = wants(&c, &s);
+            let accepted: Vec<Event> = enabled(&c, &s);
+            let parent = w.parent().map(ParentAct::event);
+            let child = |d: usize| w.disks()[d].child.map(|a| a.event(d));
+            let grandchild = |d: usize| match w.disks()[d].grandchild {
+                Some((_, Some(act))) => act.events(d).all().collect(),
+                _ => Vec::new(),
+            };
+            for &e in &accepted {
+                let d = e.disk().unwrap_or(0);
+                let wanted = match e.actor() {
+                    Actor::Parent => parent == Some(e),
+                    Actor::Pool => child(d) == Some(e),
+                    Actor::Grandchild => grandchild(d).contains(&e),
+                    Actor::Host => w.disks()[d].host_job,
+                    Actor::Poller | Actor::User | Actor::Restart => continue,
+                };
+                assert!(wanted, "{c}: {e:?} accepted but not wanted: {w:?} in {s:?}");
+            }
+            if let Some(e) = parent {
+                assert!(accepted.contains(&e), "{c}: {e:?} wanted, refused: {s:?}");
+            }
+            for d in 0..c.n() {
+                if let Some(e) = child(d) {
+                    assert!(accepted.contains(&e), "{c}: {e:?} wanted, refused: {s:?}");
+                }
+                let g = grandchild(d);
+                assert!(
+                    g.is_empty() || g.iter().any(|e| accepted.contains(e)),
+                    "{c}: {g:?} wanted, all refused: {s:?}"
+                );
+                if w.disks()[d].host_job {
+                    assert!(
+                        accepted.contains(&Event::HostJobEnds(d as u8)),
+                        "{c}: {s:?}"
+                    );
+                }
+            }
+            for a in Actor::ALL {
+                assert_eq!(
+                    w.may_act(a),
+                    accepted.iter().any(|e| e.actor() == a),
+                    "{c}: {a:?} in {s:?}"
+                );
+            }
+        }
+    }
+}
+
+/// Each act feeds back its own event, on the disk it is for.
+#[test]
+fn each_act_names_its_event() {
+    assert_eq!(ParentAct::Begin.event(), Event::ParentBegins);
+    assert_eq!(ParentAct::StartChild.event(), Event::ParentStartsChild);
+    assert_eq!(ParentAct::Return.event(), Event::ParentReturns);
+    assert_eq!(ChildAct::PickUp.event(2), Event::PoolPicksUp(2));
+    assert_eq!(ChildAct::Return.event(1), Event::ChildReturns(1));
+    let named = |act: GrandchildAct| act.events(1);
+    let only = |e: Event| GrandchildEvents {
+        on_success: e,
+        on_failure: None,
+    };
+    assert_eq!(
+        named(GrandchildAct::VmMerge),
+        GrandchildEvents {
+            on_success: Event::MergeReachesHost(1),
+            on_failure: Some(Event::MergeRefused(1)),
+        }
+    );
+    assert_eq!(
+        named(GrandchildAct::Finish(HostCall::DeleteVolume)),
+        GrandchildEvents {
+            on_success: Event::TaskEnds(1),
+            on_failure: Some(Event::DeleteVolumeFails(1)),
+        }
+    );
+    assert_eq!(
+        named(GrandchildAct::PickUp),
+        only(Event::GrandchildPicksUp(1))
+    );
+    assert_eq!(
+        named(GrandchildAct::Return),
+        only(Event::GrandchildReturns(1))
+    );
+    for call in [
+        HostCall::Nothing,
+        HostCall::ReadChain,
+        HostCall::CheckVolumeGone,
+    ] {
+        assert_eq!(named(GrandchildAct::Finish(call)), only(Event::TaskEnds(1)));
+    }
+    assert_eq!(
+        named(GrandchildAct::EndByCallback),
+        only(Event::TaskEnds(1))
+    );
+    assert_eq!(
+        named(GrandchildAct::VmMerge).all().collect::<Vec<_>>(),
+        [Event::MergeReachesHost(1), Event::MergeRefused(1)]
+    );
+    assert_eq!(
+        named(GrandchildAct::Return).all().collect::<Vec<_>>(),
+        [Event::GrandchildReturns(1)]
+    );
+}
+
+/// The parent's thread, from the user's request to its return, is what `wants` says it is.
+#[test]
+fn the_parents_thread_begins_starts_each_child_and_returns() {
+    let c = cfg(2, Release::V4_0_2);
+    let mut s = State::initial(c.n());
+    let mut acts = Vec::new();
+    while let Some(act) = wants(&c, &s).parent() {
+        acts.push(act);
+        s = step(&c, &s, act.event()).unwrap().0;
+    }
+    assert_eq!(
+        acts,
+        [
+            ParentAct::Begin,
+            ParentAct::StartChild,
+            ParentAct::StartChild,
+            ParentAct::Return
+        ]
+    );
+}
+
+/// A trace and an event log name each actor; an older engine's names are still read.
+#[test]
+fn actors_have_names_that_read_back() {
+    let names: HashSet<&str> = Actor::ALL.iter().map(|a| a.name()).collect();
+    assert_eq!(names.len(), Actor::ALL.len(), "one name each");
+    for a in Actor::ALL {
+        assert_eq!(Actor::from_name(a.name()), Some(a));
+        assert_eq!(a.to_string(), a.name());
+        let json = serde_json::to_string(&a).unwrap();
+        assert_eq!(json, format!("\"{}\"", a.name()));
+        assert_eq!(serde_json::from_str::<Actor>(&json).unwrap(), a);
+    }
+    assert_eq!(Actor::Grandchild.name(), "grandchild");
+    assert_eq!(Actor::Restart.name(), "restart");
+    for (old, a) in [("task", Actor::Grandchild), ("resume", Actor::Restart)] {
+        assert_eq!(Actor::from_name(old), Some(a));
+        assert_eq!(
+            serde_json::from_str::<Actor>(&format!("\"{old}\"")).unwrap(),
+            a
+        );
+    }
+    assert_eq!(Actor::from_name("martian"), None);
+    assert_eq!(Actor::from_name("event_log"), None);
 }

@@ -298,6 +298,7 @@ fn run_faults(args: &RunArgs) -> Result<InjectedFaults, Fail> {
     Ok(InjectedFaults {
         merge_fails: index(&args.fail_merge)?,
         delete_fails: index(&args.fail_delete)?,
+        image_info_fails: Vec::new(),
         plan: None,
     })
 }

@@ -4,31 +4,34 @@
 //! work the model asks for is launched once, and the end of a run can wait for outstanding IO.
 //! What the work is, and when it is wanted, the model says ([`livemerge_model::wants`]).
 
-use livemerge_model::{GrandchildId, Wants, MAX_DISKS};
+use livemerge_model::{ChildAct, GrandchildId, Wants, MAX_DISKS};
 
 /// A piece of work the model asks for that nobody does yet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Work {
+    /// Run the parent's `execute()` thread (a new request: at start, or after a user's retry).
+    Parent,
     /// Hand disk `d`'s queued child to the pool.
     Child(usize),
     /// Carry out disk `d`'s grandchild `id` (a thread follows it until it ends).
     Grandchild(usize, GrandchildId),
-    /// Watch disk `d`'s host job, which nobody watches (after a restart: its watcher died with
-    /// the old engine).
+    /// Watch disk `d`'s host job, which nobody watches (the job `VM.merge` just started, or,
+    /// after a restart, one whose watcher died with the old engine).
     HostJob(usize),
 }
 
-/// What this process has in flight.
+/// What this process has in flight. Only [`InFlight::claim`] marks work, from what the model
+/// wants; only [`InFlight::release`] clears a mark, when the thread doing that work is done.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct InFlight {
-    /// The pool holds this disk's child: queued for a thread, or on one.
-    pub child: [bool; MAX_DISKS],
-    /// A thread follows this disk's grandchild (which one).
-    pub grandchild: [Option<GrandchildId>; MAX_DISKS],
-    /// A thread watches this disk's host job.
-    pub job: [bool; MAX_DISKS],
     /// The parent's `execute()` thread runs.
-    pub parent: bool,
+    parent: bool,
+    /// The pool holds this disk's child: queued for a thread, or on one.
+    child: [bool; MAX_DISKS],
+    /// A thread follows this disk's grandchild (which one).
+    grandchild: [Option<GrandchildId>; MAX_DISKS],
+    /// A thread watches this disk's host job.
+    job: [bool; MAX_DISKS],
 }
 
 impl InFlight {
@@ -43,7 +46,9 @@ impl InFlight {
     pub fn claim(&mut self, wants: &Wants) -> Vec<Work> {
         let mut work = Vec::new();
         for (d, w) in wants.disks().iter().enumerate() {
-            if w.child && !self.child[d] {
+            // A child is handed to the pool once, queued; the thread that takes it also returns
+            // from its `execute()`.
+            if w.child == Some(ChildAct::PickUp) && !self.child[d] {
                 self.child[d] = true;
                 work.push(Work::Child(d));
             }
@@ -60,13 +65,26 @@ impl InFlight {
                 work.push(Work::HostJob(d));
             }
         }
+        // The parent's thread follows its `execute()` from beginning to return.
+        if wants.parent().is_some() && !self.parent {
+            self.parent = true;
+            work.push(Work::Parent);
+        }
         work
     }
 
-    /// A grandchild's thread is done: its mark goes, unless a newer grandchild's took its place.
-    pub fn release_grandchild(&mut self, d: usize, id: GrandchildId) {
-        if self.grandchild[d] == Some(id) {
-            self.grandchild[d] = None;
+    /// The thread doing `work` is done: its mark goes, unless (a grandchild) a newer
+    /// grandchild's took its place.
+    pub fn release(&mut self, work: Work) {
+        match work {
+            Work::Parent => self.parent = false,
+            Work::Child(d) => self.child[d] = false,
+            Work::Grandchild(d, id) => {
+                if self.grandchild[d] == Some(id) {
+                    self.grandchild[d] = None;
+                }
+            }
+            Work::HostJob(d) => self.job[d] = false,
         }
     }
 }
@@ -98,15 +116,27 @@ mod tests {
             disks: 2,
             ..Config::default()
         };
+        let mut io = InFlight::default();
+        let s = State::initial(cfg.n());
+        assert_eq!(io.claim(&wants(&cfg, &s)), vec![Work::Parent]);
         let s = after(&cfg, &FIRST_POLL[..2]);
         let s = step(&cfg, &s, Event::ParentStartsChild).unwrap().0;
-        let mut io = InFlight::default();
         assert_eq!(
             io.claim(&wants(&cfg, &s)),
-            vec![Work::Child(0), Work::Child(1)]
+            vec![Work::Child(0), Work::Child(1)],
+            "the parent's thread, still returning, is not claimed again"
         );
         assert!(io.claim(&wants(&cfg, &s)).is_empty(), "claimed already");
-        assert!(!io.idle());
+        let s = step(&cfg, &s, Event::PoolPicksUp(0)).unwrap().0;
+        assert!(
+            io.claim(&wants(&cfg, &s)).is_empty(),
+            "the pool thread that took the child returns from it"
+        );
+        for w in [Work::Parent, Work::Child(0), Work::Child(1)] {
+            assert!(!io.idle());
+            io.release(w);
+        }
+        assert!(io.idle());
     }
 
     #[test]
@@ -132,7 +162,7 @@ mod tests {
             matches!(next.as_slice(), [Work::Grandchild(0, id)] if *id != extend),
             "{next:?}"
         );
-        io.release_grandchild(0, extend);
+        io.release(Work::Grandchild(0, extend));
         assert!(
             io.grandchild[0].is_some(),
             "the older thread left the newer mark"

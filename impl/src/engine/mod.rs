@@ -12,7 +12,9 @@
 //! model's answer.
 //!
 //! The core knows no source: the sources (`crate::sources`) implement [`Launch`] and call
-//! `apply`, so the dependency runs one way.
+//! `apply` (or [`Engine::apply_deed`] with what a piece of their work did), so the dependency
+//! runs one way. Who observed an event is the model's answer, the event's
+//! [`Actor`](livemerge_model::Actor): the trace and the event log name it.
 //!
 //! Every apply first passes the [`Gate`](crate::scheduler::Gate), so a scheduler can order the
 //! sources deterministically.
@@ -27,49 +29,15 @@ use crate::settings::Settings;
 use crate::storage::Storage;
 use crate::sync::{lock, wait};
 use crate::trace::{Record, Trace};
-use livemerge_model::{enabled, settled, step, wants, Config, Event, Refused, State, Transition};
+use livemerge_model::{
+    enabled, settled, step, wants, Config, Event, GrandchildId, Refused, State, Transition, Wants,
+};
 use serde_json::{json, Value};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-/// Who observed an event (recorded in the event log and the trace).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Source {
-    /// The parent command's `execute()` thread.
-    Parent,
-    /// A thread of the pool that runs child commands.
-    Pool,
-    /// The callback poller.
-    Poller,
-    /// A worker carrying out a grandchild (`VM.merge`, MERGE_STATUS, `deleteVolume`).
-    Task,
-    /// A worker watching the host's merge job.
-    Host,
-    /// `livemerge resume`.
-    Resume,
-    /// The user, removing the snapshot again after a failed removal.
-    User,
-    /// A test or a tool driving the engine by hand.
-    External,
-}
-
-impl Source {
-    pub fn name(self) -> &'static str {
-        match self {
-            Source::Parent => "parent",
-            Source::Pool => "pool",
-            Source::Poller => "poller",
-            Source::Task => "task",
-            Source::Host => "host",
-            Source::Resume => "resume",
-            Source::User => "user",
-            Source::External => "external",
-        }
-    }
-}
 
 /// An accepted event: the state before and after.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,6 +81,65 @@ impl From<Refused> for ApplyError {
 
 /// What [`Engine::apply`] and its variants return.
 pub type Applies = std::result::Result<Applied, ApplyError>;
+
+/// What a source applies for a piece of its work: the events it may observe, and the effect
+/// that observes which ([`Engine::apply_deed`]).
+pub(crate) struct Deed<F> {
+    /// The events it may observe, the expected one first: the gate lets it go on one of them,
+    /// and the effect runs only if the model accepts one.
+    pub events: Vec<Event>,
+    /// The grandchild (disk, which one) it is for: nothing happens once the state shows another.
+    pub grandchild: Option<(usize, GrandchildId)>,
+    /// The work in flight it ends: its mark goes in the same critical section as the step, so
+    /// that the step's own dispatch may hand out that work again.
+    pub ends: Option<Work>,
+    /// Observes what happened, under the engine's lock (short IO only): the event, and what the
+    /// source saw, for the trace.
+    pub effect: F,
+}
+
+impl Deed<()> {
+    /// `event`, observed with `observed` (no IO under the lock).
+    pub fn observed(event: Event, observed: Value) -> Deed<impl FnOnce() -> (Event, Value)> {
+        Deed {
+            events: vec![event],
+            grandchild: None,
+            ends: None,
+            effect: move || (event, observed),
+        }
+    }
+
+    /// One of `events` (the expected one first), as the IO of `effect` says.
+    pub fn io<F: FnOnce() -> (Event, Value)>(
+        events: impl IntoIterator<Item = Event>,
+        effect: F,
+    ) -> Deed<F> {
+        Deed {
+            events: events.into_iter().collect(),
+            grandchild: None,
+            ends: None,
+            effect,
+        }
+    }
+}
+
+impl<F> Deed<F> {
+    /// For disk `d`'s grandchild `id` only.
+    pub fn of_grandchild(self, d: usize, id: GrandchildId) -> Deed<F> {
+        Deed {
+            grandchild: Some((d, id)),
+            ..self
+        }
+    }
+
+    /// Ending `work`.
+    pub fn ending(self, work: Work) -> Deed<F> {
+        Deed {
+            ends: Some(work),
+            ..self
+        }
+    }
+}
 
 /// The event sources, as the core sees them: they take the work the model asks for.
 pub trait Launch: Send + Sync {
@@ -257,69 +284,63 @@ impl Engine {
 
     /// Applies an event a source observed: waits for the gate, then `step` under the lock.
     /// Refused: nothing changes. Accepted: committed, traced, the work it asks for launched.
-    pub fn apply(self: &Arc<Self>, source: Source, event: Event) -> Result<State, ApplyError> {
-        self.apply_observed(source, event, Value::Null)
+    pub fn apply(self: &Arc<Self>, event: Event) -> Result<State, ApplyError> {
+        self.apply_deed(Deed::observed(event, Value::Null))
             .map(|a| a.after)
     }
 
-    /// [`Engine::apply`] with what the source observed (for the trace), returning both states.
-    pub fn apply_observed(
-        self: &Arc<Self>,
-        source: Source,
-        event: Event,
-        observed: Value,
-    ) -> Applies {
-        self.apply_with(source, &[event], None, |_| true, move |_| (event, observed))
-    }
-
-    /// The one path to a new state. After the gate lets the source go, under the lock: if
-    /// `guard` refuses the state (a worker whose grandchild is gone: a stale one may wait at the
-    /// gate while a retry's grandchild of the same disk comes up), or `precheck` is given and
-    /// `step` would refuse it and every candidate, nothing happens (the effect is not run);
-    /// else `effect` runs (it may do IO and update the IO bookkeeping) and names the event that
-    /// was observed, which is then stepped.
+    /// The one path to a new state from a source's work. After the gate lets the source go on
+    /// one of the deed's events, under the lock: the work the deed ends loses its mark (whatever
+    /// the model says next); then, if the deed is for a grandchild the state has moved past (a
+    /// stale thread may wait at the gate while a retry's grandchild of the same disk comes up),
+    /// or the model accepts none of its events, nothing happens (the effect is not run: the
+    /// first event's refusal is returned); else the effect runs (it may do IO) and names the
+    /// event that was observed, which is then stepped.
     ///
     /// Why IO under the lock: an effect such as deleting a volume or starting a merge must only
     /// happen if the model still allows the grandchild to end (its rows may have been deleted by
     /// the parent's end-action meanwhile); checking and acting atomically keeps the real world
     /// from running ahead of a state the model refuses. Such effects are short (a file removal,
     /// a process spawn); long IO (the merge itself, reading chains) runs outside the lock.
-    pub(crate) fn apply_with(
+    pub(crate) fn apply_deed(
         self: &Arc<Self>,
-        source: Source,
-        candidates: &[Event],
-        precheck: Option<Event>,
-        guard: impl Fn(&State) -> bool,
-        effect: impl FnOnce(&mut InFlight) -> (Event, Value),
+        deed: Deed<impl FnOnce() -> (Event, Value)>,
     ) -> Applies {
-        if !self.gate.wait_turn(candidates, &self.stop) {
+        let Deed {
+            events,
+            grandchild,
+            ends,
+            effect,
+        } = deed;
+        if !self.gate.wait_turn(&events, &self.stop) {
             return Err(ApplyError::Stopping);
         }
         let mut g = self.lock();
         if self.stopping() {
             return Err(ApplyError::Stopping);
         }
-        if !guard(&g.state) {
+        if let Some(work) = ends {
+            g.io.release(work);
+        }
+        if grandchild.is_some_and(|(d, id)| livemerge_model::grandchild_id(&g.state, d) != id) {
             return Err(ApplyError::Refused(Refused(
                 "the state has moved past this worker's grandchild",
             )));
         }
-        if let Some(pre) = precheck {
-            // The effect runs only if the model accepts one of the events it may observe.
-            let accepted = candidates
-                .iter()
-                .chain(std::iter::once(&pre))
-                .any(|&e| step(&self.cfg, &g.state, e).is_ok());
-            if let (false, Err(r)) = (accepted, step(&self.cfg, &g.state, pre)) {
-                self.gate.applied(pre, &g.state, None);
-                return Err(ApplyError::Refused(r));
+        // The effect runs only if the model accepts one of the events it may observe.
+        if let Some((&first, others)) = events.split_first() {
+            if let Err(r) = step(&self.cfg, &g.state, first) {
+                if !others.iter().any(|&e| step(&self.cfg, &g.state, e).is_ok()) {
+                    self.gate.applied(first, &g.state, None);
+                    return Err(ApplyError::Refused(r));
+                }
             }
         }
-        let (event, observed) = effect(&mut g.io);
-        self.step_locked(&mut g, source, event, observed)
+        let (event, observed) = effect();
+        self.step_locked(&mut g, event, observed)
     }
 
-    /// Like [`Engine::apply_observed`] for the poller, which never waits for the gate: `None`
+    /// Like [`Engine::apply`] for the poller, which never waits for the gate: `None`
     /// if the gate does not let it dispatch `event` now.
     pub(crate) fn try_poll(self: &Arc<Self>, event: Event) -> Option<Applies> {
         if !self.gate.may_poll(event) {
@@ -329,17 +350,12 @@ impl Engine {
         if self.stopping() {
             return Some(Err(ApplyError::Stopping));
         }
-        Some(self.step_locked(&mut g, Source::Poller, event, Value::Null))
+        Some(self.step_locked(&mut g, event, Value::Null))
     }
 
-    fn step_locked(
-        self: &Arc<Self>,
-        g: &mut Inner,
-        source: Source,
-        event: Event,
-        observed: Value,
-    ) -> Applies {
+    fn step_locked(self: &Arc<Self>, g: &mut Inner, event: Event, observed: Value) -> Applies {
         let before = g.state;
+        let actor = event.actor();
         let (after, transition) = match step(&self.cfg, &before, event) {
             Ok(a) => a,
             Err(r) => {
@@ -350,7 +366,7 @@ impl Engine {
         let seq = g.seq + 1;
         let rows = project(&after, &self.layout);
         if let Err(e) =
-            g.db.commit_step(seq, source.name(), event, &before, &after, &rows)
+            g.db.commit_step(seq, actor.name(), event, &before, &after, &rows)
         {
             let why = format!("cannot commit {event:?}: {e}");
             self.fail(g, why.clone());
@@ -367,7 +383,7 @@ impl Engine {
             let rec = Record {
                 seq,
                 t_ms: self.started.elapsed().as_millis() as u64,
-                source: source.name(),
+                source: actor,
                 event,
                 before: &before,
                 after: &after,
@@ -430,11 +446,16 @@ impl Engine {
         self.dispatch(&mut g);
     }
 
-    /// Marks IO bookkeeping from a worker (under the lock) and wakes waiters.
-    pub(crate) fn with_io(&self, f: impl FnOnce(&mut InFlight)) {
+    /// The thread doing `work` is done: its mark goes (under the lock) and waiters wake.
+    pub(crate) fn finished(&self, work: Work) {
         let mut g = self.lock();
-        f(&mut g.io);
+        g.io.release(work);
         self.changed.notify_all();
+    }
+
+    /// What the current state asks for ([`livemerge_model::wants`]).
+    pub fn wants(&self) -> Wants {
+        wants(&self.cfg, &self.lock().state)
     }
 
     /// Blocks until `ready(state)` holds or the engine stops; returns the state, or None if stopping.

@@ -17,8 +17,9 @@
 //! when the model no longer has work for it; its mark goes then, unless a newer grandchild's
 //! thread took its place.
 
-use crate::engine::{Applies, ApplyError, Engine, Source};
-use crate::storage::{HostJob, StorageError, VdsmError};
+use super::Started;
+use crate::engine::{Applies, ApplyError, Deed, Engine, Work};
+use crate::storage::{StorageError, VdsmError};
 use livemerge_model::{
     grandchild_act, grandchild_id, grandchild_pending, grandchild_succeeded, Event, GrandchildAct,
     GrandchildId, HostCall, State,
@@ -26,8 +27,9 @@ use livemerge_model::{
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-/// Follows disk `d`'s grandchild `id` to its end.
-pub(crate) fn follow(engine: Arc<Engine>, d: usize, id: GrandchildId) {
+/// Follows disk `d`'s grandchild `id` to its end. A host job its `VM.merge` starts is left in
+/// `started` for the watcher the step's dispatch launches.
+pub(crate) fn follow(engine: Arc<Engine>, d: usize, id: GrandchildId, started: Arc<Started>) {
     let cfg = *engine.config();
     let gone = |s: &State| grandchild_id(s, d) != id || !grandchild_pending(&cfg, s, d);
     while let Some(s) = engine.wait_for(|s| gone(s) || grandchild_act(&cfg, s, d).is_some()) {
@@ -36,47 +38,51 @@ pub(crate) fn follow(engine: Arc<Engine>, d: usize, id: GrandchildId) {
         };
         // Refused, stopping or failed: this thread is done. A grandchild the model still wants
         // carried out is claimed again by the next step's dispatch.
-        if carry_out(&engine, d, id, act).is_err() {
+        if carry_out(&engine, d, id, act, &started).is_err() {
             break;
         }
     }
-    engine.with_io(|io| io.release_grandchild(d, id));
+    engine.finished(Work::Grandchild(d, id));
 }
 
 /// Does `act`'s IO and applies what it observed, if the grandchild is still `id`.
-fn carry_out(engine: &Arc<Engine>, d: usize, id: GrandchildId, act: GrandchildAct) -> Applies {
-    let e = d as u8;
+fn carry_out(
+    engine: &Arc<Engine>,
+    d: usize,
+    id: GrandchildId,
+    act: GrandchildAct,
+    started: &Started,
+) -> Applies {
     let storage = Arc::clone(engine.storage());
-    let source = match act {
-        GrandchildAct::PickUp | GrandchildAct::VmMerge | GrandchildAct::Return => Source::Pool,
-        GrandchildAct::EndByCallback => Source::Poller,
-        GrandchildAct::Finish(_) => Source::Task,
+    let events = act.events(d);
+    // What the act observed, fed back as its expected event.
+    let seen = |observed: Value| {
+        engine.apply_deed(Deed::observed(events.on_success, observed).of_grandchild(d, id))
     };
-    let events: Vec<Event> = act.events().iter().map(|mk| mk(e)).collect();
-    match act {
-        GrandchildAct::VmMerge => vm_merge(engine, d, id, &events),
-        GrandchildAct::Finish(HostCall::DeleteVolume) => engine.apply_with(
-            source,
-            &events,
-            Some(events[0]),
-            mine(d, id),
-            |_| match storage.delete_top(d) {
-                Ok(()) => (events[0], json!({"delete_volume": "deleted"})),
-                Err(err) => (events[1], json!({"delete_volume": err.to_string()})),
-            },
+    match (act, events.on_failure) {
+        (GrandchildAct::VmMerge, Some(refused)) => {
+            vm_merge(engine, d, id, events.on_success, refused, started)
+        }
+        (GrandchildAct::Finish(HostCall::DeleteVolume), Some(failed)) => engine.apply_deed(
+            Deed::io(events.all(), || match storage.delete_top(d) {
+                Ok(()) => (events.on_success, json!({"delete_volume": "deleted"})),
+                Err(err) => (failed, json!({"delete_volume": err.to_string()})),
+            })
+            .of_grandchild(d, id),
         ),
-        GrandchildAct::Finish(HostCall::ReadChain) => {
+        (GrandchildAct::VmMerge | GrandchildAct::Finish(HostCall::DeleteVolume), None) => {
+            let why = format!(
+                "disk-{}: the model names no event for a failure of {act:?}",
+                d + 1
+            );
+            engine.abort(why.clone());
+            Err(ApplyError::Fatal(why))
+        }
+        (GrandchildAct::Finish(HostCall::ReadChain), _) => {
             let chain = storage
                 .read_chain(d)
                 .map_err(|err| abort(engine, d, "MERGE_STATUS cannot read the chain", err))?;
-            let a = apply(
-                engine,
-                source,
-                d,
-                id,
-                events[0],
-                json!({"chain": chain.volumes}),
-            )?;
+            let a = seen(json!({"chain": chain.volumes}))?;
             if grandchild_succeeded(&a.after, d) == Some(chain.has_top()) {
                 engine.conformance_error(format!(
                     "disk-{}: MERGE_STATUS read chain {:?} but the model's grandchild ended {}",
@@ -87,7 +93,7 @@ fn carry_out(engine: &Arc<Engine>, d: usize, id: GrandchildId, act: GrandchildAc
             }
             Ok(a)
         }
-        GrandchildAct::Finish(HostCall::CheckVolumeGone) => {
+        (GrandchildAct::Finish(HostCall::CheckVolumeGone), _) => {
             let gone = storage.facts(d).map(|f| !f.top_exists).map_err(|err| {
                 abort(
                     engine,
@@ -96,14 +102,7 @@ fn carry_out(engine: &Arc<Engine>, d: usize, id: GrandchildId, act: GrandchildAc
                     err,
                 )
             })?;
-            let a = apply(
-                engine,
-                source,
-                d,
-                id,
-                events[0],
-                json!({"top_volume_gone": gone}),
-            )?;
+            let a = seen(json!({"top_volume_gone": gone}))?;
             if grandchild_succeeded(&a.after, d) != Some(gone) {
                 engine.conformance_error(format!(
                     "disk-{}: DESTROY_IMAGE_CHECK read top {} but the model's grandchild ended {}",
@@ -114,41 +113,14 @@ fn carry_out(engine: &Arc<Engine>, d: usize, id: GrandchildId, act: GrandchildAc
             }
             Ok(a)
         }
-        GrandchildAct::Finish(HostCall::Nothing) => {
-            let what = json!({"host": "nothing to do: extension is not needed for qcow2 on file storage, and a merge's job is the host's"});
-            apply(engine, source, d, id, events[0], what)
-        }
-        GrandchildAct::PickUp | GrandchildAct::Return => {
-            apply(engine, source, d, id, events[0], Value::Null)
-        }
-        GrandchildAct::EndByCallback => apply(
-            engine,
-            source,
-            d,
-            id,
-            events[0],
-            json!({"callback": "EXECUTION_FAILED: ended FAILED"}),
+        (GrandchildAct::Finish(HostCall::Nothing), _) => seen(
+            json!({"host": "nothing to do: extension is not needed for qcow2 on file storage, and a merge's job is the host's"}),
         ),
+        (GrandchildAct::PickUp | GrandchildAct::Return, _) => seen(Value::Null),
+        (GrandchildAct::EndByCallback, _) => {
+            seen(json!({"callback": "EXECUTION_FAILED: ended FAILED"}))
+        }
     }
-}
-
-/// The state still shows the grandchild this thread follows.
-fn mine(d: usize, id: GrandchildId) -> impl Fn(&State) -> bool {
-    move |s| grandchild_id(s, d) == id
-}
-
-/// Applies `event` with what was observed if the thread's grandchild is still the current one.
-fn apply(
-    engine: &Arc<Engine>,
-    source: Source,
-    d: usize,
-    id: GrandchildId,
-    event: Event,
-    observed: Value,
-) -> Applies {
-    engine.apply_with(source, &[event], None, mine(d, id), move |_| {
-        (event, observed)
-    })
 }
 
 /// How the model ended disk `d`'s grandchild, in words.
@@ -167,62 +139,60 @@ fn abort(engine: &Engine, d: usize, what: &str, err: StorageError) -> ApplyError
     ApplyError::Fatal(why)
 }
 
-/// `VM.merge`: the host starts its block-commit job (then watched), or refuses the verb with
-/// VDSM's `mergeErr` (code 52), which is fed to the model as `MergeRefused`: whether that fails
-/// the Merge grandchild (3.x) or is taken for a running merge whose chain is then verified (from
-/// 4.0) is the model's business. Any other failure to start is the job's failure, observed by its
-/// watcher (`HostJobFails`).
-fn vm_merge(engine: &Arc<Engine>, d: usize, id: GrandchildId, events: &[Event]) -> Applies {
-    let (reaches, refused) = (events[0], events[1]);
+/// `VM.merge`: the host starts its block-commit job (`reaches`; the job is left in `started`,
+/// for the watcher the step's dispatch launches), or refuses the verb with VDSM's `mergeErr`
+/// (code 52), which is fed to the model as `refused`: whether that fails the Merge grandchild
+/// (3.x) or is taken for a running merge whose chain is then verified (from 4.0) is the model's
+/// business. Any other failure to start is the job's failure, observed by its watcher
+/// (`HostJobFails`).
+fn vm_merge(
+    engine: &Arc<Engine>,
+    d: usize,
+    id: GrandchildId,
+    reaches: Event,
+    refused: Event,
+    started: &Started,
+) -> Applies {
     let storage = Arc::clone(engine.storage());
-    let mut job: Option<Result<Box<dyn HostJob>, StorageError>> = None;
     let mut refusal: Option<StorageError> = None;
-    let r = engine.apply_with(
-        Source::Pool,
-        events,
-        Some(reaches),
-        mine(d, id),
-        |io| match storage.vm_merge(d) {
+    let r = engine.apply_deed(
+        Deed::io([reaches, refused], || match storage.vm_merge(d) {
             Err(err) if err.vdsm() == Some(VdsmError::MergeErr) => {
                 let obs = json!({"vm_merge": err.to_string()});
                 refusal = Some(err);
                 (refused, obs)
             }
             j => {
-                io.job[d] = true;
                 let obs = match &j {
                     Ok(_) => json!({"vm_merge": "block commit started"}),
                     Err(err) => json!({"vm_merge": err.to_string()}),
                 };
-                job = Some(j);
+                started.put(d, j);
                 (reaches, obs)
             }
-        },
+        })
+        .of_grandchild(d, id),
     );
-    match (&r, job, refusal) {
-        (Ok(_), Some(j), _) => {
-            let me = Arc::clone(engine);
-            engine.spawn(move || super::host::watch(&me, d, j));
-        }
-        (Err(_), Some(j), _) => {
+    // A job no watcher took (the model refused the step, or the engine stops) is waited for
+    // here, while this thread's mark keeps the engine from being idle.
+    if let Some(j) = started.take(d) {
+        if r.is_err() {
             engine.conformance_error(format!(
                 "disk-{}: VM.merge ran but the model refused it",
                 d + 1
             ));
-            let _ = j.and_then(|j| j.wait());
-            engine.with_io(|io| io.job[d] = false);
         }
-        // The host refused a merge whose top the model still has in the chain (the verb's own
-        // failure, BZ 1301083): the model has no event for it, so the engine stops.
-        (Err(ApplyError::Refused(_)), None, Some(err)) => {
-            return Err(abort(
-                engine,
-                d,
-                "VM.merge refused while top is in the chain (the model has no event for it)",
-                err,
-            ));
-        }
-        _ => {}
+        let _ = j.and_then(|j| j.wait());
+    }
+    // The host refused a merge whose top the model still has in the chain (the verb's own
+    // failure, BZ 1301083): the model has no event for it, so the engine stops.
+    if let (Err(ApplyError::Refused(_)), Some(err)) = (&r, refusal) {
+        return Err(abort(
+            engine,
+            d,
+            "VM.merge refused while top is in the chain (the model has no event for it)",
+            err,
+        ));
     }
     r
 }

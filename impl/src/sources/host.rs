@@ -2,8 +2,8 @@
 //! `HostJobFails`. After a restart the state may say a job runs that nobody watches: it is
 //! started again (redoing the commit of the same top into the same base is safe) and watched.
 
-use crate::engine::{Engine, Source};
-use crate::storage::{HostJob, StorageError};
+use super::StartedJob;
+use crate::engine::{Deed, Engine, Work};
 use livemerge_model::Event;
 use serde_json::json;
 use std::sync::Arc;
@@ -16,7 +16,7 @@ pub(crate) fn rewatch(engine: Arc<Engine>, d: usize) {
 
 /// Waits for disk `d`'s job to end and applies what it did; the watcher's mark is cleared in
 /// the same critical section.
-pub(crate) fn watch(engine: &Arc<Engine>, d: usize, job: Result<Box<dyn HostJob>, StorageError>) {
+pub(crate) fn watch(engine: &Arc<Engine>, d: usize, job: StartedJob) {
     let e = d as u8;
     let result = job.and_then(|j| j.wait());
     let (event, obs) = match &result {
@@ -26,14 +26,5 @@ pub(crate) fn watch(engine: &Arc<Engine>, d: usize, job: Result<Box<dyn HostJob>
         ),
         Err(err) => (Event::HostJobFails(e), json!({"host_job": err.to_string()})),
     };
-    let _ = engine.apply_with(
-        Source::Host,
-        &[event],
-        None,
-        |_| true,
-        |io| {
-            io.job[d] = false;
-            (event, obs)
-        },
-    );
+    let _ = engine.apply_deed(Deed::observed(event, obs).ending(Work::HostJob(d)));
 }

@@ -3,13 +3,15 @@
 //!
 //! | source | observes | started |
 //! |---|---|---|
-//! | [`parent`] | the parent's `execute()`; the user's retry | when the model accepts `ParentBegins`; per retry |
+//! | [`parent`] | the parent's `execute()`; the user's retry | when the model wants the parent's thread (a new request: at start, after a retry); one for the retries |
 //! | [`pool`] | a pool thread picking a child up and its `execute()` returning | at start, a fixed number |
 //! | [`poller`] | the callback poller's dispatches | at start |
 //! | [`grandchild`] | a grandchild's `execute()` and its work on the host | per grandchild the model wants carried out |
-//! | [`host`] | the host's merge job ending or failing | per job started, or re-watched after a restart |
+//! | [`host`] | the host's merge job ending or failing | per job the model wants watched: the one `VM.merge` started, or one re-issued after a restart |
 //!
 //! The core hands work to the sources through [`Launch`]; the sources call the core's `apply`.
+//! What each thread does next is the model's answer ([`livemerge_model::wants`]): no source tries
+//! `step` to decide.
 
 pub mod grandchild;
 pub mod host;
@@ -17,9 +19,10 @@ pub mod parent;
 pub mod poller;
 pub mod pool;
 
-use crate::engine::{Engine, Launch, Parts, Source, Work};
+use crate::engine::{Engine, Launch, Parts, Work};
+use crate::storage::{HostJob, StorageError};
 use crate::sync::{lock, wait};
-use livemerge_model::{step, Event};
+use livemerge_model::{Event, MAX_DISKS};
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -33,11 +36,33 @@ pub enum Start {
     Restart,
 }
 
-/// The sources' side of the engine: the pool's queue, and the threads each piece of work gets.
+/// A host job as `VM.merge` started it (or failed to start it: its watcher sees it fail).
+pub(crate) type StartedJob = Result<Box<dyn HostJob>, StorageError>;
+
+/// Host jobs `VM.merge` started, per disk, until the dispatch of its `MergeReachesHost` hands
+/// each to the watcher it launches ([`Work::HostJob`]).
+#[derive(Default)]
+pub(crate) struct Started(Mutex<[Option<StartedJob>; MAX_DISKS]>);
+
+impl Started {
+    /// Leaves disk `d`'s new job for its watcher.
+    pub(crate) fn put(&self, d: usize, job: StartedJob) {
+        lock(&self.0)[d] = Some(job);
+    }
+
+    /// Takes disk `d`'s new job, if one waits for a watcher.
+    pub(crate) fn take(&self, d: usize) -> Option<StartedJob> {
+        lock(&self.0)[d].take()
+    }
+}
+
+/// The sources' side of the engine: the pool's queue, the host jobs started for a watcher, and
+/// the threads each piece of work gets.
 #[derive(Default)]
 pub(crate) struct Sources {
     queue: Mutex<VecDeque<usize>>,
     queued: Condvar,
+    started: Arc<Started>,
 }
 
 impl Sources {
@@ -60,12 +85,20 @@ impl Launch for Sources {
     fn launch(&self, engine: &Arc<Engine>, work: Work) {
         let me = Arc::clone(engine);
         match work {
+            Work::Parent => engine.spawn(move || parent::execute(me)),
             Work::Child(d) => {
                 lock(&self.queue).push_back(d);
                 self.queued.notify_one();
             }
-            Work::Grandchild(d, id) => engine.spawn(move || grandchild::follow(me, d, id)),
-            Work::HostJob(d) => engine.spawn(move || host::rewatch(me, d)),
+            Work::Grandchild(d, id) => {
+                let started = Arc::clone(&self.started);
+                engine.spawn(move || grandchild::follow(me, d, id, started))
+            }
+            // Taken here, under the engine's lock, in the dispatch of the step that wants it.
+            Work::HostJob(d) => match self.started.take(d) {
+                Some(job) => engine.spawn(move || host::watch(&me, d, job)),
+                None => engine.spawn(move || host::rewatch(me, d)),
+            },
         }
     }
 
@@ -75,9 +108,9 @@ impl Launch for Sources {
 }
 
 /// The one way to start an engine: its core; `Restart` if it restarts; the pool and the
-/// poller; the work the state asks for, a parent `execute()` thread if the model accepts
-/// `ParentBegins` (a fresh removal, or one whose request left no trace before the engine died:
-/// resume submits it again, as the user would), and a thread for `retries` user retries.
+/// poller; the work the state asks for, a parent `execute()` thread included when the model
+/// wants one (a fresh removal, or one whose request left no trace before the engine died: resume
+/// submits it again, as the user would), and a thread for `retries` user retries.
 pub fn start(parts: Parts, how: Start, retries: usize) -> Arc<Engine> {
     let sources = Arc::new(Sources::default());
     let pool_threads = parts.settings.pool_threads;
@@ -85,7 +118,7 @@ pub fn start(parts: Parts, how: Start, retries: usize) -> Arc<Engine> {
     if how == Start::Restart {
         // Before any source runs, so that none of them acts on the dead engine's state. A
         // restart that changes nothing (the removal had already ended) is refused: fine.
-        let _ = engine.apply(Source::Resume, Event::Restart);
+        let _ = engine.apply(Event::Restart);
     }
     for _ in 0..pool_threads {
         let (me, src) = (Arc::clone(&engine), Arc::clone(&sources));
@@ -94,9 +127,6 @@ pub fn start(parts: Parts, how: Start, retries: usize) -> Arc<Engine> {
     let me = Arc::clone(&engine);
     engine.spawn(move || poller::run(me));
     engine.kick();
-    if step(engine.config(), &engine.state(), Event::ParentBegins).is_ok() {
-        parent::spawn_execute(&engine);
-    }
     if retries > 0 {
         let me = Arc::clone(&engine);
         engine.spawn(move || parent::user(me, retries));

@@ -7,11 +7,12 @@
 //! context and runs `validate()` before `execute()` persists ACTIVE), then applies
 //! `PoolPicksUp`. If the child's row is gone (the parent already ended), nothing runs, as in the
 //! bug report; otherwise `execute()` does nothing but succeed (`ChildReturns`): the child's
-//! steps are driven by its callback.
+//! steps are driven by its callback. From 4.5.7 it asks the host for top first (`GetImageInfo`);
+//! no answer is `ImageInfoFails`.
 
 use super::Sources;
-use crate::engine::{Engine, Source};
-use livemerge_model::{step, Event};
+use crate::engine::{Engine, Work};
+use livemerge_model::{wants, ChildAct};
 use std::sync::Arc;
 
 pub(crate) fn worker(engine: Arc<Engine>, sources: Arc<Sources>) {
@@ -20,15 +21,23 @@ pub(crate) fn worker(engine: Arc<Engine>, sources: Arc<Sources>) {
         if !cost.is_zero() {
             std::thread::sleep(cost);
         }
-        if let Ok(s) = engine.apply(Source::Pool, Event::PoolPicksUp(d as u8)) {
+        if let Ok(s) = engine.apply(ChildAct::PickUp.event(d)) {
             // The thread goes on into execute() only if the model says one is running there: a
             // thread that found no row ran nothing.
-            let returns = Event::ChildReturns(d as u8);
-            if step(engine.config(), &s, returns).is_ok() {
-                // Refused later only if a restart or the parent's end-action took the row.
-                let _ = engine.apply(Source::Pool, returns);
+            if let Some(act) = wants(engine.config(), &s).disks()[d]
+                .child
+                .filter(|&a| a != ChildAct::PickUp)
+            {
+                // 4.5.7's execute() asks the host for top first: what the host answered (or that
+                // it did not) is the event. Refused later only if a restart or the parent's
+                // end-action took the row.
+                let event = match act.no_answer_event(d) {
+                    Some(no_answer) if engine.storage().image_info(d).is_err() => no_answer,
+                    _ => act.event(d),
+                };
+                let _ = engine.apply(event);
             }
         }
-        engine.with_io(|io| io.child[d] = false);
+        engine.finished(Work::Child(d));
     }
 }

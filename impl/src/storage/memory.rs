@@ -145,6 +145,14 @@ impl Storage for Memory {
         Ok(())
     }
 
+    fn image_info(&self, d: usize) -> StorageResult<bool> {
+        let v = self.vol(d)?;
+        if self.faults().take_image_info_fault(d) {
+            return Err("GetImageInfo got no answer (injected fault)".into());
+        }
+        Ok(v.top_exists)
+    }
+
     fn facts(&self, d: usize) -> StorageResult<DiskFacts> {
         let v = self.vol(d)?;
         Ok(DiskFacts {

@@ -181,9 +181,13 @@ pub trait Storage: Send + Sync {
     fn start_merge(&self, d: usize) -> StorageResult<Box<dyn HostJob>>;
     /// The chain as the host reports it (MERGE_STATUS reads it).
     fn read_chain(&self, d: usize) -> StorageResult<Chain>;
-    /// `deleteVolume` of top. Refused while top is in the VM's chain; a top already gone counts
-    /// as deleted (a task re-executed after a restart).
+    /// `deleteVolume` of top. Refused while top is in the VM's chain. A top already gone is not
+    /// an error here: VDSM's task fails then (`VolumeDoesNotExist`), and the model reads that
+    /// from its own state (`task_ends` at DESTROY_IMAGE with top gone).
     fn delete_top(&self, d: usize) -> StorageResult<()>;
+    /// `GetImageInfo` for top (a 4.5.7 child asks it in its `execute()`): whether top's volume
+    /// exists; an error when the host gives no answer (an injected fault).
+    fn image_info(&self, d: usize) -> StorageResult<bool>;
     /// The facts, read from storage itself (for qcow2: `qemu-img info`, `qemu-io`).
     fn facts(&self, d: usize) -> StorageResult<DiskFacts>;
     /// Cheap facts for the trace (no external process): pointer, file existence, jobs.
@@ -202,14 +206,17 @@ pub trait Storage: Send + Sync {
 pub struct InjectedFaults {
     pub merge_fails: Vec<usize>,
     pub delete_fails: Vec<usize>,
+    pub image_info_fails: Vec<usize>,
     pub plan: Option<FaultPlan>,
 }
 
-/// Per disk, the outcome of each merge job and each `deleteVolume` in order: `true` fails.
+/// Per disk, the outcome of each merge job, each `deleteVolume` and each `GetImageInfo` in order:
+/// `true` fails.
 #[derive(Clone, Debug, Default)]
 pub struct FaultPlan {
     pub merge: Vec<std::collections::VecDeque<bool>>,
     pub delete: Vec<std::collections::VecDeque<bool>>,
+    pub image_info: Vec<std::collections::VecDeque<bool>>,
 }
 
 impl InjectedFaults {
@@ -229,14 +236,25 @@ impl InjectedFaults {
         }
     }
 
-    /// The outcomes a path of events gives each disk's merge jobs and deletions, in order (the
-    /// model says which `TaskEnds` is a deletion).
+    /// Uses up the outcome of disk `d`'s next `GetImageInfo`: true if it is to get no answer.
+    pub fn take_image_info_fault(&mut self, d: usize) -> bool {
+        match &mut self.plan {
+            Some(p) => p.image_info.get_mut(d).and_then(|q| q.pop_front()) == Some(true),
+            None => take(&mut self.image_info_fails, d),
+        }
+    }
+
+    /// The outcomes a path of events gives each disk's merge jobs, deletions and image queries,
+    /// in order (the model says which `TaskEnds` called `deleteVolume`, and which child's
+    /// `execute()` asks `GetImageInfo`).
     pub fn of_path(cfg: &Config, events: &[Event]) -> InjectedFaults {
         let n = cfg.n();
         let mut plan = FaultPlan {
             merge: vec![Default::default(); n],
             delete: vec![Default::default(); n],
+            image_info: vec![Default::default(); n],
         };
+        let asks_host = livemerge_model::Rules::of(cfg.release).initial_step_asks_host;
         let mut s = State::initial(n);
         for &e in events {
             let Ok((t, transition)) = step(cfg, &s, e) else {
@@ -246,9 +264,11 @@ impl InjectedFaults {
                 Event::HostJobEnds(d) => plan.merge[d as usize].push_back(false),
                 Event::HostJobFails(d) => plan.merge[d as usize].push_back(true),
                 Event::DeleteVolumeFails(d) => plan.delete[d as usize].push_back(true),
-                Event::TaskEnds(d) if transition.deleted_a_volume() => {
+                Event::TaskEnds(d) if transition.called_delete_volume() => {
                     plan.delete[d as usize].push_back(false)
                 }
+                Event::ChildReturns(d) if asks_host => plan.image_info[d as usize].push_back(false),
+                Event::ImageInfoFails(d) => plan.image_info[d as usize].push_back(true),
                 _ => {}
             }
             s = t;

@@ -324,6 +324,14 @@ impl Storage for Qcow2 {
         }
     }
 
+    fn image_info(&self, d: usize) -> StorageResult<bool> {
+        let dd = self.dd(d)?;
+        if self.faults().take_image_info_fault(d) {
+            return Err("GetImageInfo got no answer (injected fault)".into());
+        }
+        Ok(dd.join(TOP).exists())
+    }
+
     fn facts(&self, d: usize) -> StorageResult<DiskFacts> {
         let dd = self.dd(d)?;
         let top_exists = dd.join(TOP).exists();

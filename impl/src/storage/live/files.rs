@@ -31,6 +31,9 @@ impl Storage for Files {
     fn delete_top(&self, _: usize) -> StorageResult<()> {
         Err("the host is not running (files only)".into())
     }
+    fn image_info(&self, _: usize) -> StorageResult<bool> {
+        Err("the host is not running (files only)".into())
+    }
     fn facts(&self, d: usize) -> StorageResult<DiskFacts> {
         let mut f = self.0.facts(d)?;
         f.base_has_top = self.0.active(d)? == BASE;

@@ -362,6 +362,14 @@ impl Storage for Live {
         }
     }
 
+    fn image_info(&self, d: usize) -> StorageResult<bool> {
+        let top = self.dd(d)?.join(TOP);
+        if lock(&self.faults).take_image_info_fault(d) {
+            return Err("GetImageInfo got no answer (injected fault)".into());
+        }
+        Ok(top.exists())
+    }
+
     fn facts(&self, d: usize) -> StorageResult<DiskFacts> {
         let dd = self.dd(d)?;
         let Ok(q) = self.qmp() else {
