@@ -19,6 +19,7 @@
 
 use crate::error::{Error, Result};
 use crate::settings::Settings;
+use crate::storage::Host;
 use livemerge_model::{CmdStatus, Event, Images, Snapshot, State};
 use rusqlite::config::DbConfig;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
@@ -32,8 +33,9 @@ pub const CHILD_TYPE: &str = "RemoveSnapshotSingleDiskLive";
 /// The ids of everything the rows name; fixed at setup.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Layout {
-    /// `"qcow2"` or `"memory"`.
-    pub storage: String,
+    /// The host the engine drives (`"storage"` on disk).
+    #[serde(rename = "storage")]
+    pub host: Host,
     pub vm_id: String,
     pub snapshot_id: String,
     pub parent_command_id: String,
@@ -50,7 +52,7 @@ pub struct DiskIds {
 
 impl Layout {
     /// Fresh ids for `n` disks, derived from `seed` (uuid-shaped, not RFC-random).
-    pub fn new(storage: &str, n: usize, seed: u64) -> Layout {
+    pub fn new(host: Host, n: usize, seed: u64) -> Layout {
         let mut rng = fastrand::Rng::with_seed(seed);
         let mut id = || {
             let a = rng.u64(..);
@@ -65,7 +67,7 @@ impl Layout {
             )
         };
         Layout {
-            storage: storage.into(),
+            host,
             vm_id: id(),
             snapshot_id: id(),
             parent_command_id: id(),

@@ -6,13 +6,14 @@
 use super::{usage, Fail};
 use crate::bounds;
 use crate::follow::with_progress;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, ValueEnum};
-use livemerge_impl::session::live::{run_live, Host, LiveOptions};
+use livemerge_impl::session::live::{run_live, LiveOptions};
 use livemerge_impl::session::{self, Schedule};
 use livemerge_impl::settings::DEFAULT_COMMAND_LIFETIME_TICKS;
 use livemerge_impl::storage::InjectedFaults;
 use livemerge_impl::stress::{stress as run_stress, StressOptions};
-use livemerge_impl::{report, Backoff, Error, Settings};
+use livemerge_impl::{report, Backoff, Error, Host, Settings};
 use livemerge_model::{Config, Release};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -34,43 +35,23 @@ impl From<BackoffArg> for Backoff {
     }
 }
 
-/// The host `run` and `replay` drive.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HostArg {
-    /// Closed qcow2 images merged offline with `qemu-img commit`.
-    Qcow2,
-    /// A running qemu-storage-daemon: block-commit and pivot while a guest writes over NBD.
-    Live,
+/// `--host` of `run` and `replay`: a host on files, qcow2 or live (the memory host is for
+/// `stress` alone). Refused as clap refuses any value not listed, naming the two it takes.
+pub fn host_on_files() -> impl TypedValueParser<Value = Host> {
+    PossibleValuesParser::new(
+        Host::value_variants()
+            .iter()
+            .filter(|h| **h != Host::Memory)
+            .filter_map(ValueEnum::to_possible_value),
+    )
+    .map(|s| <Host as ValueEnum>::from_str(&s, false).unwrap_or(Host::Qcow2))
 }
 
-/// The host `stress` drives.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StressHostArg {
-    /// In memory: no IO, thousands of runs a minute.
-    Memory,
-    /// Closed qcow2 images merged offline with `qemu-img commit`.
-    Qcow2,
-    /// A running qemu-storage-daemon with a writing guest.
-    Live,
-}
-
-impl From<HostArg> for Host {
-    fn from(h: HostArg) -> Host {
-        match h {
-            HostArg::Qcow2 => Host::Qcow2,
-            HostArg::Live => Host::Live,
-        }
-    }
-}
-
-impl From<StressHostArg> for Host {
-    fn from(h: StressHostArg) -> Host {
-        match h {
-            StressHostArg::Memory => Host::Memory,
-            StressHostArg::Qcow2 => Host::Qcow2,
-            StressHostArg::Live => Host::Live,
-        }
-    }
+/// The refusal of a host `run` and `replay` do not drive (their parser lets none through).
+pub fn memory_host_refused(what: &str) -> Error {
+    Error::BadInput(format!(
+        "{what} drives a host on files: --host qcow2 or live"
+    ))
 }
 
 /// Milliseconds between two writes of the live backend's guest to each disk (1 to 60000).
@@ -124,8 +105,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub dir: PathBuf,
     /// The host: qcow2 (offline `qemu-img commit`) or live (a running qemu-storage-daemon).
-    #[arg(long, value_enum, default_value_t = HostArg::Qcow2)]
-    pub host: HostArg,
+    #[arg(long, value_parser = host_on_files(), default_value_t = Host::Qcow2)]
+    pub host: Host,
     /// Live host: the guest writes a block to each disk every this many milliseconds.
     #[arg(long, default_value_t = 5, value_parser = guest_ms)]
     pub guest_write_ms: u64,
@@ -192,8 +173,8 @@ pub struct StressArgs {
     #[arg(long, default_value_t = 2.0, value_parser = bounds::cost_ms)]
     pub job_ms: f64,
     /// The host every run drives: memory, qcow2 or live.
-    #[arg(long, value_enum, default_value_t = StressHostArg::Memory)]
-    pub host: StressHostArg,
+    #[arg(long, value_enum, default_value_t = Host::Memory)]
+    pub host: Host,
     /// Live host: the guest writes a block to each disk every this many milliseconds.
     #[arg(long, default_value_t = 5, value_parser = guest_ms)]
     pub guest_write_ms: u64,
@@ -259,8 +240,9 @@ pub fn run(args: RunArgs) -> Result<u8, Fail> {
         "run",
         Some(s.model_config()),
         |trace| match args.host {
-            HostArg::Qcow2 => session::run_dir(&args.dir, s, schedule, trace),
-            HostArg::Live => {
+            Host::Qcow2 => session::run_dir(&args.dir, s, schedule, trace),
+            Host::Memory => Err(memory_host_refused("run")),
+            Host::Live => {
                 let opts = LiveOptions {
                     guest_write_ms: args.guest_write_ms,
                 };
@@ -276,7 +258,7 @@ pub fn run(args: RunArgs) -> Result<u8, Fail> {
 /// The faults `run` asks the live host to meet (disk numbers 1-based on the command line).
 fn run_faults(args: &RunArgs) -> Result<InjectedFaults, Fail> {
     let asked = !(args.fail_merge.is_empty() && args.fail_delete.is_empty());
-    if asked && args.host != HostArg::Live {
+    if asked && args.host != Host::Live {
         return Err(usage(
             "--fail-merge and --fail-delete need --host live (only there is a fault met for real)",
         ));
@@ -323,7 +305,7 @@ pub fn stress(args: StressArgs) -> Result<u8, Fail> {
         settings: s,
         runs: args.runs,
         job_time: millis(args.job_ms),
-        host: args.host.into(),
+        host: args.host,
         live: LiveOptions {
             guest_write_ms: args.guest_write_ms,
         },

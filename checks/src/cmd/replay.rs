@@ -11,7 +11,7 @@ use crate::follow::with_progress;
 use clap::Args;
 use livemerge_impl::replay::replay_dir;
 use livemerge_impl::settings::DEFAULT_COMMAND_LIFETIME_TICKS;
-use livemerge_impl::{report, Settings};
+use livemerge_impl::{report, Host, Settings};
 use livemerge_model::Release;
 use std::path::PathBuf;
 
@@ -28,8 +28,8 @@ pub struct ReplayArgs {
     pub dir: PathBuf,
     /// The host: qcow2 (faults planted) or live (a running qemu-storage-daemon, faults met for
     /// real: blkdebug fails the merge job, an immutable file fails deleteVolume).
-    #[arg(long, value_enum, default_value_t = crate::cmd::engine::HostArg::Qcow2)]
-    pub host: crate::cmd::engine::HostArg,
+    #[arg(long, value_parser = crate::cmd::engine::host_on_files(), default_value_t = Host::Qcow2)]
+    pub host: Host,
     /// Live host: the guest writes a block to each disk every this many milliseconds.
     #[arg(long, default_value_t = 5, value_parser = crate::cmd::engine::guest_ms)]
     pub guest_write_ms: u64,
@@ -85,10 +85,9 @@ pub fn run(args: ReplayArgs) -> Result<u8, Fail> {
         "replay",
         Some(settings.model_config()),
         |trace| match args.host {
-            crate::cmd::engine::HostArg::Qcow2 => {
-                replay_dir(&args.dir, settings, &file.events, trace)
-            }
-            crate::cmd::engine::HostArg::Live => {
+            Host::Qcow2 => replay_dir(&args.dir, settings, &file.events, trace),
+            Host::Memory => Err(crate::cmd::engine::memory_host_refused("replay")),
+            Host::Live => {
                 let opts = livemerge_impl::session::live::LiveOptions {
                     guest_write_ms: args.guest_write_ms,
                 };
