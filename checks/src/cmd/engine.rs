@@ -18,23 +18,6 @@ use livemerge_model::{Config, Release};
 use std::path::PathBuf;
 use std::time::Duration;
 
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BackoffArg {
-    /// 3.6's poller: 1 tick, doubled to a cap of 10, reset when the command's status changes.
-    Capped,
-    /// 3.5's poller: every command polled on 10-tick passes.
-    Fixed,
-}
-
-impl From<BackoffArg> for Backoff {
-    fn from(b: BackoffArg) -> Backoff {
-        match b {
-            BackoffArg::Capped => Backoff::Capped,
-            BackoffArg::Fixed => Backoff::Fixed,
-        }
-    }
-}
-
 /// `--host` of `run` and `replay`: a host on files, qcow2 or live (the memory host is for
 /// `stress` alone). Refused as clap refuses any value not listed, naming the two it takes.
 pub fn host_on_files() -> impl TypedValueParser<Value = Host> {
@@ -64,14 +47,6 @@ pub fn guest_ms(s: &str) -> Result<u64, String> {
     }
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ScheduleArg {
-    /// Real thread timing decides every interleaving.
-    Free,
-    /// Hold the pool until the poller has polled the parent after its execute() returned.
-    PoolAfterParentPoll,
-}
-
 /// The knobs shared by `run` and `stress`.
 #[derive(Args, Debug, Clone)]
 pub struct EngineArgs {
@@ -85,7 +60,7 @@ pub struct EngineArgs {
     /// The poller's delay rule [default: the release's own poller, as the model's rules say:
     /// fixed for 3.5.0 and 3.5.7, capped from 3.6.0].
     #[arg(long, value_enum)]
-    pub backoff: Option<BackoffArg>,
+    pub backoff: Option<Backoff>,
     /// How many ticks a command may stay ACTIVE before the poller's expiry pass
     /// (markExpiredCommandsAsFailure, from 3.6.1) fails it, counted from when the removal
     /// stopped moving (oVirt: CoCoLifeInMinutes, 3000 minutes at its 1 s tick).
@@ -130,8 +105,8 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 600.0, value_parser = bounds::secs)]
     pub limit_secs: f64,
     /// Force an interleaving through the engine's scheduler hook.
-    #[arg(long, value_enum, default_value_t = ScheduleArg::Free)]
-    pub schedule: ScheduleArg,
+    #[arg(long, value_enum, default_value_t = Schedule::Free)]
+    pub schedule: Schedule,
     /// Write one JSON line per applied event to this file.
     #[arg(long)]
     pub trace: Option<PathBuf>,
@@ -209,7 +184,7 @@ impl EngineArgs {
             disks: self.disks,
             release: self.release,
             tick_ms,
-            backoff: self.backoff.map(Backoff::from),
+            backoff: self.backoff,
             pool_threads: self.pool_threads,
             start_cost_us: millis(start_cost_ms).as_micros() as u64,
             limit_ms: limit(limit_secs),
@@ -229,10 +204,7 @@ pub fn run(args: RunArgs) -> Result<u8, Fail> {
     let s = args
         .engine
         .settings(args.tick_ms, args.start_cost_ms, args.limit_secs)?;
-    let schedule = match args.schedule {
-        ScheduleArg::Free => Schedule::Free,
-        ScheduleArg::PoolAfterParentPoll => Schedule::PoolAfterParentPoll,
-    };
+    let schedule = args.schedule;
     let faults = run_faults(&args)?;
     let o = with_progress(
         args.trace.as_deref(),

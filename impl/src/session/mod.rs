@@ -38,13 +38,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// A forced schedule selectable from the command line.
+/// A forced schedule selectable from the command line (`--schedule`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Schedule {
-    /// Real thread timing decides.
+    /// Real thread timing decides every interleaving.
     Free,
-    /// No pool thread picks up a child until the poller has polled the parent after its
-    /// `execute()` returned (see [`HoldUntil::pool_after_parent_poll`]).
+    /// Hold the pool: no pool thread picks up a child until the poller has polled the parent
+    /// after its `execute()` returned (`HoldUntil::pool_after_parent_poll`).
     PoolAfterParentPoll,
 }
 
