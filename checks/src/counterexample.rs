@@ -18,7 +18,7 @@
 //! `events`. `steps` is for people reading the file and is ignored on input.
 
 use crate::files::{read_regular_file, write_atomically, Versioned};
-use crate::report::Trace;
+use crate::report::ConcretePath;
 use livemerge_model::properties::{self, Expectation, Prop, Witness};
 use livemerge_model::{describe_event, describe_step, step, Config, Event, State, MODEL_VERSION};
 use serde::{Deserialize, Serialize};
@@ -67,7 +67,7 @@ pub struct CounterexampleFile {
 }
 
 impl CounterexampleFile {
-    pub fn new(cfg: &Config, prop: &Prop, trace: &Trace) -> CounterexampleFile {
+    pub fn new(cfg: &Config, prop: &Prop, trace: &ConcretePath) -> CounterexampleFile {
         let mut states = vec![trace.initial];
         states.extend(trace.steps.iter().map(|s| s.after));
         CounterexampleFile {

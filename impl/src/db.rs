@@ -83,9 +83,10 @@ impl Layout {
     }
 }
 
-/// A row of `command_entities`.
+/// A row of `command_entities`, column for column (oVirt's `CommandEntity`); the model's
+/// `CommandRow` is what the abstraction reads from it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CommandRow {
+pub struct CommandEntity {
     pub command_id: String,
     pub command_type: String,
     pub parent_command_id: Option<String>,
@@ -120,7 +121,7 @@ pub struct ImageRow {
 /// The oVirt tables' content.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rows {
-    pub commands: Vec<CommandRow>,
+    pub commands: Vec<CommandEntity>,
     pub snapshot: Option<SnapshotRow>,
     pub images: Vec<ImageRow>,
 }
@@ -130,7 +131,7 @@ pub fn project(s: &State, layout: &Layout) -> Rows {
     let mut rows = Rows::default();
     let root = layout.parent_command_id.clone();
     if s.parent().status() != CmdStatus::NoRow {
-        rows.commands.push(CommandRow {
+        rows.commands.push(CommandEntity {
             command_id: root.clone(),
             command_type: PARENT_TYPE.into(),
             parent_command_id: None,
@@ -148,7 +149,7 @@ pub fn project(s: &State, layout: &Layout) -> Rows {
     for (i, ids) in layout.disks.iter().enumerate() {
         let d = s.disk(i);
         if d.status() != CmdStatus::NoRow {
-            rows.commands.push(CommandRow {
+            rows.commands.push(CommandEntity {
                 command_id: ids.child_command_id.clone(),
                 command_type: CHILD_TYPE.into(),
                 parent_command_id: Some(root.clone()),
@@ -573,7 +574,7 @@ impl Db {
         )?;
         let it = q.query_map([], |r| {
             Ok((
-                CommandRow {
+                CommandEntity {
                     command_id: r.get(0)?,
                     command_type: r.get(1)?,
                     parent_command_id: r.get(2)?,

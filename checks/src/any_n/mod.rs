@@ -10,7 +10,7 @@
 pub mod report;
 pub mod views;
 
-use crate::search::{bfs, Limits, Verdict};
+use crate::search::{bfs, SearchLimits, Verdict};
 use livemerge_model::properties::{Expectation, Prop};
 use livemerge_model::{properties, Config, Event};
 use views::{Abstraction, TooLarge};
@@ -76,7 +76,7 @@ pub fn check(
     threshold: usize,
     witnesses: usize,
     max_n: u8,
-    limits: &Limits,
+    limits: &SearchLimits,
 ) -> Result<AnyOutcome, TooLarge> {
     let abstraction = Abstraction::build(cfg, threshold, witnesses)?;
     let mut findings: Vec<AnyFinding> = properties::all(cfg)

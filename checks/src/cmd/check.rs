@@ -5,8 +5,8 @@ use super::{usage, Fail};
 use crate::any_n;
 use crate::args::ModelArgs;
 use crate::counterexample::{replay, CounterexampleFile, Replay};
-use crate::report::{self, Trace};
-use crate::search::{self, Limits, Verdict};
+use crate::report::{self, ConcretePath};
+use crate::search::{self, SearchLimits, Verdict};
 use clap::{Args, ValueEnum};
 use livemerge_model::properties::Prop;
 use livemerge_model::{describe_event, Config, Event, LiveMerge, MODEL_VERSION};
@@ -103,7 +103,7 @@ pub fn run(args: CheckArgs) -> Result<u8, Fail> {
     if let Some(dir) = &args.save {
         prepare_dir(dir)?;
     }
-    let limits = Limits {
+    let limits = SearchLimits {
         threads,
         max_states: args.max_states,
         timeout,
@@ -168,7 +168,7 @@ fn run_any(args: CheckArgs) -> Result<u8, Fail> {
     if let Some(dir) = &args.save {
         prepare_dir(dir)?;
     }
-    let limits = Limits {
+    let limits = SearchLimits {
         threads: threads(&args)?,
         max_states: None,
         timeout: None,
@@ -206,7 +206,7 @@ fn save(
     path: &[Event],
     quiet: bool,
 ) -> Result<(), Fail> {
-    let trace = Trace::rebuild(cfg, path).map_err(usage)?;
+    let trace = ConcretePath::rebuild(cfg, path).map_err(usage)?;
     let file = dir.join(format!("{}.json", prop.slug()));
     CounterexampleFile::new(cfg, prop, &trace)
         .save(&file)

@@ -20,7 +20,7 @@
 use super::{usage, Fail};
 use crate::args::ModelArgs;
 use crate::http_front::{self, Request, Response};
-use crate::search::{bfs, Limits};
+use crate::search::{bfs, SearchLimits};
 use clap::Args;
 use livemerge_model::{Config, Event, LiveMerge, State};
 use stateright::{Model, Path};
@@ -84,7 +84,7 @@ pub fn run(args: ExploreArgs) -> Result<u8, Fail> {
     let _ = std::io::stdout().flush();
 
     let handler = Arc::new(move |rq: &Request| answer(rq, backend, &ours));
-    http_front::serve(front, http_front::Limits::default(), handler, &stop)
+    http_front::serve(front, http_front::FrontLimits::default(), handler, &stop)
         .map_err(|e| usage(format!("cannot serve on {addr}: {e}")))?;
     say!("livemerge explore: stopped");
     Ok(0)
@@ -123,7 +123,7 @@ struct Ours {
 fn shortest_paths(cfg: &Config) -> Ours {
     let outcome = bfs::run(
         cfg,
-        &Limits {
+        &SearchLimits {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             max_states: Some(5_000_000),
             timeout: Some(Duration::from_secs(30)),

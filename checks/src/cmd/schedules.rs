@@ -3,7 +3,7 @@
 //! not (its seed and shortest failing schedule are printed, and saved with `--save`).
 
 use super::{usage, Fail};
-use crate::report::{format_trace, Trace};
+use crate::report::{format_trace, ConcretePath};
 use crate::schedules::{check_seed, save_failure};
 use clap::Args;
 use livemerge_model::Release;
@@ -73,7 +73,7 @@ pub fn run(args: SchedulesArgs) -> Result<u8, Fail> {
                     f.config,
                     f.events.len()
                 );
-                if let Ok(t) = Trace::rebuild_concrete(&f.config, &f.events) {
+                if let Ok(t) = ConcretePath::rebuild_concrete(&f.config, &f.events) {
                     say_raw!("{}", format_trace(&f.config, &t));
                 }
                 if let Some(dir) = &args.save {

@@ -20,7 +20,7 @@
 //! `null` for the other two.
 
 use super::axes::config_name;
-use super::{Observed, Row};
+use super::{MatrixCell, Row};
 use crate::files::{read_regular_file, write_atomically, Versioned};
 use livemerge_model::MODEL_VERSION;
 use serde::{Deserialize, Serialize};
@@ -67,13 +67,13 @@ pub struct PropEntry {
 pub struct Difference {
     pub configuration: String,
     pub property: String,
-    pub old: Option<Observed>,
-    pub new: Option<Observed>,
+    pub old: Option<MatrixCell>,
+    pub new: Option<MatrixCell>,
 }
 
 impl std::fmt::Display for Difference {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let show = |o: &Option<Observed>| match o {
+        let show = |o: &Option<MatrixCell>| match o {
             Some(o) => o.to_string(),
             None => "not checked".to_string(),
         };
@@ -176,7 +176,7 @@ impl Baseline {
             .iter()
             .map(|c| (c.configuration.as_str(), c))
             .collect();
-        let observed = |p: &PropEntry| Observed {
+        let observed = |p: &PropEntry| MatrixCell {
             verdict: p.verdict.clone(),
             length: p.length,
         };

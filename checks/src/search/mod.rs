@@ -1,5 +1,5 @@
 //! Searches over the model's state space and what they find. Every search answers the same
-//! [`Outcome`]: counts, time, completeness, and for each property its verdict and the path that
+//! [`SearchOutcome`]: counts, time, completeness, and for each property its verdict and the path that
 //! shows it (as events from the initial state, naming canonical disks under symmetry).
 
 pub mod bfs;
@@ -16,7 +16,7 @@ use std::time::Duration;
 
 /// Bounds and knobs common to every strategy.
 #[derive(Clone, Debug)]
-pub struct Limits {
+pub struct SearchLimits {
     pub threads: usize,
     /// Stop after this many unique states (the search is then incomplete).
     pub max_states: Option<u64>,
@@ -51,7 +51,7 @@ pub struct Finding {
 
 /// The result of a search.
 #[derive(Clone, Debug)]
-pub struct Outcome {
+pub struct SearchOutcome {
     pub strategy: &'static str,
     pub threads: usize,
     pub generated: u64,
@@ -79,7 +79,7 @@ pub fn peak_memory_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-impl Outcome {
+impl SearchOutcome {
     pub fn any_violated(&self) -> bool {
         self.findings.iter().any(|f| f.verdict == Verdict::Violated)
     }
