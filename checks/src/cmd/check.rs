@@ -78,51 +78,165 @@ pub struct CheckArgs {
     pub quiet: bool,
 }
 
-pub fn run(args: CheckArgs) -> Result<u8, Fail> {
-    if args.model.any_disks() {
-        return run_any(args);
+/// What `check` does, parsed once from its flags by [`Mode::parse`], the one place that says
+/// which flags go with which mode; [`run`] only dispatches on it.
+enum Mode {
+    /// Search the configuration's state space with `--strategy`.
+    Search {
+        cfg: Config,
+        search: Search,
+        limits: SearchLimits,
+    },
+    /// `--disks any`: the abstraction's verdicts for every number of disks (see `any_n`).
+    AnyN {
+        cfg: Config,
+        threshold: usize,
+        witnesses: usize,
+        max_n: u8,
+        limits: SearchLimits,
+    },
+    /// `--replay-model FILE`: a saved counterexample through the model, no search (clap
+    /// refuses the search's flags with it).
+    ReplayModel(PathBuf),
+}
+
+/// A search strategy and what only it takes.
+enum Search {
+    /// Breadth-first (the one `--max-memory` bounds).
+    Bfs,
+    Dfs,
+    Random {
+        seed: u64,
+    },
+}
+
+/// The flags `--disks any` refuses: it builds its own abstraction and search.
+fn refused_with_any_n(args: &CheckArgs) -> Option<&'static str> {
+    if args.replay_model.is_some() {
+        Some("--replay-model")
+    } else if args.strategy != Strategy::Bfs {
+        Some("--strategy")
+    } else if args.timeout.is_some() {
+        Some("--timeout")
+    } else if args.max_states.is_some() {
+        Some("--max-states")
+    } else if args.model.no_symmetry {
+        Some("--no-symmetry")
+    } else {
+        None
     }
-    if args.threshold.is_some() || args.witnesses.is_some() || args.max_n.is_some() {
-        return Err(usage(
-            "--threshold, --witnesses and --max-n go with --disks any",
-        ));
-    }
-    if let Some(file) = &args.replay_model {
-        return replay_model(file, &args.model);
-    }
-    let cfg = args.model.config().map_err(usage)?;
-    let threads = threads(&args)?;
-    let timeout = args.timeout.map(Duration::from_secs_f64);
-    match args.max_memory {
-        Some(0) => return Err(usage("--max-memory must be a positive number of MiB")),
-        Some(_) if args.strategy != Strategy::Bfs => {
-            return Err(usage("--max-memory bounds only --strategy bfs"))
+}
+
+impl Mode {
+    fn parse(args: &CheckArgs) -> Result<Mode, Fail> {
+        if args.model.any_disks() {
+            if let Some(flag) = refused_with_any_n(args) {
+                return Err(usage(format!(
+                    "{flag} does not apply to --disks any (it builds its own abstraction)"
+                )));
+            }
+            let cfg = ModelArgs {
+                disks: None,
+                ..args.model.clone()
+            }
+            .config()
+            .map_err(usage)?;
+            return Ok(Mode::AnyN {
+                cfg,
+                threshold: args.threshold.unwrap_or(1),
+                witnesses: args.witnesses.unwrap_or(1),
+                max_n: args.max_n.unwrap_or(4),
+                limits: SearchLimits {
+                    threads: threads(args),
+                    max_states: None,
+                    timeout: None,
+                    progress: !args.quiet,
+                    max_memory_mib: None,
+                },
+            });
         }
-        _ => {}
+        if args.threshold.is_some() || args.witnesses.is_some() || args.max_n.is_some() {
+            return Err(usage(
+                "--threshold, --witnesses and --max-n go with --disks any",
+            ));
+        }
+        if let Some(file) = &args.replay_model {
+            return Ok(Mode::ReplayModel(file.clone()));
+        }
+        let cfg = args.model.config().map_err(usage)?;
+        match args.max_memory {
+            Some(0) => return Err(usage("--max-memory must be a positive number of MiB")),
+            Some(_) if args.strategy != Strategy::Bfs => {
+                return Err(usage("--max-memory bounds only --strategy bfs"))
+            }
+            _ => {}
+        }
+        let search = match args.strategy {
+            Strategy::Bfs => Search::Bfs,
+            Strategy::Dfs => Search::Dfs,
+            Strategy::Random => Search::Random { seed: args.seed },
+        };
+        Ok(Mode::Search {
+            cfg,
+            search,
+            limits: SearchLimits {
+                threads: threads(args),
+                max_states: args.max_states,
+                timeout: args.timeout.map(Duration::from_secs_f64),
+                max_memory_mib: args.max_memory,
+                progress: !args.quiet,
+            },
+        })
     }
+}
+
+pub fn run(args: CheckArgs) -> Result<u8, Fail> {
+    match Mode::parse(&args)? {
+        Mode::ReplayModel(file) => replay_model(&file, &args.model),
+        Mode::Search {
+            cfg,
+            search,
+            limits,
+        } => run_search(&args, &cfg, search, &limits),
+        Mode::AnyN {
+            cfg,
+            threshold,
+            witnesses,
+            max_n,
+            limits,
+        } => run_any(&args, &cfg, threshold, witnesses, max_n, &limits),
+    }
+}
+
+/// `--threads` (bounded by its parser), or every core.
+fn threads(args: &CheckArgs) -> usize {
+    args.threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// A search of one configuration: its report, `--save`, and the exit code.
+fn run_search(
+    args: &CheckArgs,
+    cfg: &Config,
+    strategy: Search,
+    limits: &SearchLimits,
+) -> Result<u8, Fail> {
     if let Some(dir) = &args.save {
         prepare_dir(dir)?;
     }
-    let limits = SearchLimits {
-        threads,
-        max_states: args.max_states,
-        timeout,
-        max_memory_mib: args.max_memory,
-        progress: !args.quiet,
-    };
-    let outcome = match args.strategy {
-        Strategy::Bfs => search::bfs::run(&cfg, &limits),
-        Strategy::Dfs => search::dfs::run(LiveMerge::new(cfg), &limits),
-        Strategy::Random => search::random::run(&cfg, &limits, args.seed),
+    let outcome = match strategy {
+        Search::Bfs => search::bfs::run(cfg, limits),
+        Search::Dfs => search::dfs::run(LiveMerge::new(*cfg), limits),
+        Search::Random { seed } => search::random::run(cfg, limits, seed),
     };
     match args.format {
-        Format::Text => say_raw!("{}", report::text(&cfg, &outcome)),
-        Format::Json => say!("{}", report::json(&cfg, &outcome)),
+        Format::Text => say_raw!("{}", report::text(cfg, &outcome)),
+        Format::Json => say!("{}", report::json(cfg, &outcome)),
     }
     if let Some(dir) = &args.save {
         for f in &outcome.findings {
             if let (Verdict::Violated, Some(path)) = (&f.verdict, &f.path) {
-                save(dir, &cfg, &f.prop, path, args.quiet)?;
+                save(dir, cfg, &f.prop, path, args.quiet)?;
             }
         }
     }
@@ -135,48 +249,20 @@ pub fn run(args: CheckArgs) -> Result<u8, Fail> {
     })
 }
 
-/// `--threads` (bounded by its parser), or every core.
-fn threads(args: &CheckArgs) -> Result<usize, Fail> {
-    Ok(args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())))
-}
-
 /// `check --disks any`: the abstraction's verdicts for every number of disks (see `any_n`).
-fn run_any(args: CheckArgs) -> Result<u8, Fail> {
-    let refused = [
-        (args.replay_model.is_some(), "--replay-model"),
-        (args.strategy != Strategy::Bfs, "--strategy"),
-        (args.timeout.is_some(), "--timeout"),
-        (args.max_states.is_some(), "--max-states"),
-        (args.model.no_symmetry, "--no-symmetry"),
-    ];
-    if let Some((_, flag)) = refused.iter().find(|(given, _)| *given) {
-        return Err(usage(format!(
-            "{flag} does not apply to --disks any (it builds its own abstraction)"
-        )));
-    }
-    let cfg = ModelArgs {
-        disks: None,
-        ..args.model.clone()
-    }
-    .config()
-    .map_err(usage)?;
-    let threshold = args.threshold.unwrap_or(1);
-    let witnesses = args.witnesses.unwrap_or(1);
-    let max_n = args.max_n.unwrap_or(4);
+fn run_any(
+    args: &CheckArgs,
+    cfg: &Config,
+    threshold: usize,
+    witnesses: usize,
+    max_n: u8,
+    limits: &SearchLimits,
+) -> Result<u8, Fail> {
     if let Some(dir) = &args.save {
         prepare_dir(dir)?;
     }
-    let limits = SearchLimits {
-        threads: threads(&args)?,
-        max_states: None,
-        timeout: None,
-        progress: !args.quiet,
-        max_memory_mib: None,
-    };
-    let outcome = any_n::check(&cfg, threshold, witnesses, max_n, &limits)
-        .map_err(|e| usage(e.to_string()))?;
+    let outcome =
+        any_n::check(cfg, threshold, witnesses, max_n, limits).map_err(|e| usage(e.to_string()))?;
     match args.format {
         Format::Text => say_raw!("{}", any_n::report::text(&outcome)),
         Format::Json => say!("{}", any_n::report::json(&outcome)),
