@@ -33,21 +33,21 @@ pub struct Unreadable(pub String);
 
 /// The first line where the trace departs from the model.
 #[derive(Debug, PartialEq)]
-pub struct Divergence {
-    pub line: usize,
-    pub message: String,
+pub(crate) struct Divergence {
+    pub(crate) line: usize,
+    pub(crate) message: String,
 }
 
 /// What an audit found.
 #[derive(Debug, PartialEq)]
 pub struct Audit {
-    pub config: Config,
+    pub(crate) config: Config,
     /// Steps checked before the end or the divergence.
-    pub steps: usize,
-    pub last: Option<State>,
-    pub divergence: Option<Divergence>,
+    pub(crate) steps: usize,
+    pub(crate) last: Option<State>,
+    pub(crate) divergence: Option<Divergence>,
     /// The first line whose state breaks an always-property (while conforming up to there).
-    pub violation: Option<Divergence>,
+    pub(crate) violation: Option<Divergence>,
 }
 
 /// What the auditor is told besides the trace.
@@ -83,7 +83,7 @@ pub fn audit(input: impl BufRead, config: Option<Config>) -> Result<Audit, Unrea
 
 /// [`audit`], optionally without judging the invariants: conformance alone (an engine that
 /// faithfully follows a buggy poller into a violation still conforms).
-pub fn audit_with(
+pub(crate) fn audit_with(
     input: impl BufRead,
     config: Option<Config>,
     invariants: bool,

@@ -20,11 +20,11 @@ use std::time::{Duration, Instant};
 
 /// The bounds of the front.
 #[derive(Clone, Copy, Debug)]
-pub struct FrontLimits {
-    pub max_head: usize,
-    pub head_timeout: Duration,
-    pub io_timeout: Duration,
-    pub max_connections: usize,
+pub(crate) struct FrontLimits {
+    pub(crate) max_head: usize,
+    pub(crate) head_timeout: Duration,
+    pub(crate) io_timeout: Duration,
+    pub(crate) max_connections: usize,
 }
 
 impl Default for FrontLimits {
@@ -47,14 +47,14 @@ pub struct Request {
 
 /// An answer: status, content type, body.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Response {
-    pub status: u16,
-    pub content_type: &'static str,
-    pub body: Vec<u8>,
+pub(crate) struct Response {
+    pub(crate) status: u16,
+    pub(crate) content_type: &'static str,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Response {
-    pub fn empty(status: u16) -> Response {
+    pub(crate) fn empty(status: u16) -> Response {
         Response {
             status,
             content_type: "text/plain; charset=utf-8",
@@ -165,7 +165,7 @@ fn read_head(s: &mut TcpStream, limits: &FrontLimits) -> Result<Request, u16> {
 }
 
 /// Serves `listener` until `stop` is set, answering each request with `handler`.
-pub fn serve(
+pub(crate) fn serve(
     listener: TcpListener,
     limits: FrontLimits,
     handler: Arc<dyn Fn(&Request) -> Response + Send + Sync>,

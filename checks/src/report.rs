@@ -46,7 +46,7 @@ impl ConcretePath {
 }
 
 /// The word a report shows for a verdict: `holds`/`VIOLATED`, `found`/`NEVER`, `unknown`.
-pub fn verdict_word(f: &Finding) -> &'static str {
+pub(crate) fn verdict_word(f: &Finding) -> &'static str {
     match (&f.verdict, f.prop.expectation.witness()) {
         (Verdict::Holds, Witness::Example) => "found",
         (Verdict::Holds, Witness::Counterexample) => "holds",
@@ -57,7 +57,7 @@ pub fn verdict_word(f: &Finding) -> &'static str {
 }
 
 /// The numbered steps of a trace, one per line, then the final state.
-pub fn format_trace(cfg: &Config, trace: &ConcretePath) -> String {
+pub(crate) fn format_trace(cfg: &Config, trace: &ConcretePath) -> String {
     let mut out = String::new();
     for (i, st) in trace.steps.iter().enumerate() {
         let _ = writeln!(
@@ -74,7 +74,7 @@ pub fn format_trace(cfg: &Config, trace: &ConcretePath) -> String {
     out
 }
 
-pub fn text(cfg: &Config, o: &SearchOutcome) -> String {
+pub(crate) fn text(cfg: &Config, o: &SearchOutcome) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "livemerge check: {cfg}");
     let completeness = match &o.stopped_by {
@@ -151,7 +151,7 @@ struct JsonStep {
 /// A path in the JSON reports (`check`'s and `check --disks any`'s): the initial state, then
 /// each step's event, its description and the state it led to.
 #[derive(Serialize)]
-pub struct JsonPath {
+pub(crate) struct JsonPath {
     initial_state: State,
     steps: Vec<JsonStep>,
 }
@@ -192,7 +192,7 @@ struct JsonReport<'a> {
 }
 
 /// `events` from the initial state as a [`JsonPath`] (`None` if the model refuses them).
-pub fn json_path(cfg: &Config, events: &[Event]) -> Option<JsonPath> {
+pub(crate) fn json_path(cfg: &Config, events: &[Event]) -> Option<JsonPath> {
     let trace = ConcretePath::rebuild(cfg, events).ok()?;
     Some(JsonPath {
         initial_state: trace.initial,
@@ -208,7 +208,7 @@ pub fn json_path(cfg: &Config, events: &[Event]) -> Option<JsonPath> {
     })
 }
 
-pub fn json(cfg: &Config, o: &SearchOutcome) -> String {
+pub(crate) fn json(cfg: &Config, o: &SearchOutcome) -> String {
     let properties = o
         .findings
         .iter()

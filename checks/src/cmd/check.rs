@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Strategy {
+pub(crate) enum Strategy {
     /// Breadth-first, level by level: counterexamples are shortest.
     Bfs,
     /// stateright's depth-first checker.
@@ -24,7 +24,7 @@ pub enum Strategy {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum Format {
     Text,
     Json,
 }
@@ -32,50 +32,50 @@ pub enum Format {
 #[derive(Args, Debug)]
 pub struct CheckArgs {
     #[command(flatten)]
-    pub model: ModelArgs,
+    pub(crate) model: ModelArgs,
     #[arg(long, value_enum, default_value_t = Strategy::Bfs)]
-    pub strategy: Strategy,
+    pub(crate) strategy: Strategy,
     /// Worker threads of bfs and dfs (default: all cores). The random strategy walks on one
     /// thread, so that a seed always gives the same walks.
     #[arg(long, value_parser = crate::bounds::threads)]
-    pub threads: Option<usize>,
+    pub(crate) threads: Option<usize>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    pub(crate) format: Format,
     /// Stop after this many seconds (the search is then incomplete: exit 3).
     #[arg(long, value_parser = crate::bounds::secs)]
-    pub timeout: Option<f64>,
+    pub(crate) timeout: Option<f64>,
     /// Stop after this many states (the search is then incomplete: exit 3).
     #[arg(long, value_parser = crate::bounds::max_states)]
-    pub max_states: Option<u64>,
+    pub(crate) max_states: Option<u64>,
     /// Stop before the search's data passes this many MiB (the search is then incomplete: exit
     /// 3), rather than be killed by the operating system. Breadth-first search only.
     #[arg(long, value_name = "MIB")]
-    pub max_memory: Option<u64>,
+    pub(crate) max_memory: Option<u64>,
     /// Seed of the random strategy.
     #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    pub(crate) seed: u64,
     /// Write each violated property's counterexample to DIR/<property>.json.
     #[arg(long, value_name = "DIR")]
-    pub save: Option<PathBuf>,
+    pub(crate) save: Option<PathBuf>,
     /// Re-run a saved counterexample through the model instead of searching: exit 1 if it still
     /// reaches the violation, 0 if the model now refuses it or no longer violates. Model flags
     /// given with it override the file's configuration (for example `--release 4.0.2`).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["save", "strategy", "max_states", "timeout", "max_memory"])]
-    pub replay_model: Option<PathBuf>,
+    pub(crate) replay_model: Option<PathBuf>,
     /// With `--disks any`: views of K disks (1 to 3); higher is more precise and slower.
     #[arg(long, value_name = "K")]
-    pub threshold: Option<usize>,
+    pub(crate) threshold: Option<usize>,
     /// With `--disks any`: configurations hold the view plus W more disks (the disk that moves
     /// or the one that makes a guard true) [default: 1].
     #[arg(long, value_name = "W")]
-    pub witnesses: Option<usize>,
+    pub(crate) witnesses: Option<usize>,
     /// With `--disks any`: confirm an abstract violation with the concrete search on 1 to N
     /// disks [default: 4].
     #[arg(long, value_name = "N", value_parser = crate::bounds::disks)]
-    pub max_n: Option<u8>,
+    pub(crate) max_n: Option<u8>,
     /// No progress lines on stderr.
     #[arg(long, short)]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 }
 
 /// What `check` does, parsed once from its flags by [`Mode::parse`], the one place that says

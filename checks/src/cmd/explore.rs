@@ -32,10 +32,10 @@ use std::time::{Duration, Instant};
 #[derive(Args, Debug)]
 pub struct ExploreArgs {
     #[command(flatten)]
-    pub model: ModelArgs,
+    pub(crate) model: ModelArgs,
     /// Address to serve on. Loopback unless you name another address.
     #[arg(long, default_value = "127.0.0.1:3000")]
-    pub listen: String,
+    pub(crate) listen: String,
 }
 
 pub fn run(args: ExploreArgs) -> Result<u8, Fail> {
@@ -169,7 +169,7 @@ fn shortest_paths(cfg: &Config) -> Ours {
 }
 
 /// The explorer's URL path for a list of events (action indices, init state first).
-pub fn encode(model: &LiveMerge, events: &[Event]) -> Option<String> {
+pub(crate) fn encode(model: &LiveMerge, events: &[Event]) -> Option<String> {
     let init = model.init_states().into_iter().next()?;
     Path::<State, Event>::from_actions(model, init, events.iter()).map(|p| p.encode(model))
 }

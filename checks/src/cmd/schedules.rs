@@ -14,22 +14,22 @@ use std::time::Instant;
 pub struct SchedulesArgs {
     /// How many schedules (seeds SEED, SEED+1, ...).
     #[arg(long, default_value_t = 1000, value_parser = crate::bounds::runs)]
-    pub runs: u64,
+    pub(crate) runs: u64,
     /// The first seed.
     #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    pub(crate) seed: u64,
     /// Disks in every schedule [default: 1 to 3, varying with the seed].
     #[arg(long, value_parser = crate::bounds::disks)]
-    pub disks: Option<u8>,
+    pub(crate) disks: Option<u8>,
     /// The release of every schedule [default: varying with the seed]. `--poller` is an alias.
     #[arg(long = "release", alias = "poller", value_name = "RELEASE")]
-    pub release: Option<Release>,
+    pub(crate) release: Option<Release>,
     /// Save a failing schedule as a counterexample file in DIR.
     #[arg(long, value_name = "DIR")]
-    pub save: Option<PathBuf>,
+    pub(crate) save: Option<PathBuf>,
     /// No progress lines on stderr.
     #[arg(long, short)]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 }
 
 pub fn run(args: SchedulesArgs) -> Result<u8, Fail> {

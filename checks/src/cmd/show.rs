@@ -12,10 +12,10 @@ use std::path::PathBuf;
 #[derive(Args, Debug)]
 pub struct ShowArgs {
     /// A counterexample written by `livemerge check --save`.
-    pub file: PathBuf,
+    pub(crate) file: PathBuf,
     /// Write the sequence diagram to this SVG file instead of printing the steps.
     #[arg(long, value_name = "OUT.svg")]
-    pub svg: Option<PathBuf>,
+    pub(crate) svg: Option<PathBuf>,
 }
 
 pub fn run(args: ShowArgs) -> Result<u8, Fail> {

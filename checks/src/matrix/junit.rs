@@ -12,7 +12,7 @@ use quick_xml::Writer;
 use std::io;
 
 /// The XML document (quick-xml escapes every attribute and text).
-pub fn render(rows: &[Row], diffs: &[Difference], baseline: &str) -> io::Result<String> {
+pub(crate) fn render(rows: &[Row], diffs: &[Difference], baseline: &str) -> io::Result<String> {
     let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
     w.write_event(Event::Decl(quick_xml::events::BytesDecl::new(
         "1.0",

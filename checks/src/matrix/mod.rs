@@ -3,26 +3,26 @@
 //! (`findings.json`), printed as one table and, for CI systems, as JUnit XML.
 
 pub mod axes;
-pub mod baseline;
-pub mod junit;
-pub mod table;
+pub(crate) mod baseline;
+pub(crate) mod junit;
+pub(crate) mod table;
 
 use crate::report::verdict_word;
 use crate::search::{self, SearchLimits, SearchOutcome};
 use livemerge_model::Config;
 
 /// One configuration's search.
-pub struct Row {
-    pub cfg: Config,
-    pub outcome: SearchOutcome,
+pub(crate) struct Row {
+    pub(crate) cfg: Config,
+    pub(crate) outcome: SearchOutcome,
 }
 
 /// What the matrix records of one property: its verdict, and the length of the path that shows
 /// it (the shortest counterexample of a violated property, the shortest example of a `sometimes`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MatrixCell {
-    pub verdict: String,
-    pub length: Option<usize>,
+pub(crate) struct MatrixCell {
+    pub(crate) verdict: String,
+    pub(crate) length: Option<usize>,
 }
 
 impl std::fmt::Display for MatrixCell {
@@ -36,7 +36,7 @@ impl std::fmt::Display for MatrixCell {
 
 impl Row {
     /// Each property's name and what was observed of it, in the model's order.
-    pub fn observed(&self) -> Vec<(&'static str, MatrixCell)> {
+    pub(crate) fn observed(&self) -> Vec<(&'static str, MatrixCell)> {
         self.outcome
             .findings
             .iter()
@@ -57,7 +57,7 @@ impl Row {
 /// `threads` threads in all. Small configurations gain nothing from a parallel search, so the
 /// configurations are spread over the threads and each search gets its share of them; `done`
 /// is called as each one finishes (for progress lines), from the thread that ran it.
-pub fn run(configs: &[Config], threads: usize, done: &(dyn Fn(&Row) + Sync)) -> Vec<Row> {
+pub(crate) fn run(configs: &[Config], threads: usize, done: &(dyn Fn(&Row) + Sync)) -> Vec<Row> {
     let workers = threads.clamp(1, configs.len().max(1));
     let limits = SearchLimits {
         threads: (threads / workers).max(1),

@@ -356,7 +356,7 @@ pub fn run_observing(cfg: &Config, limits: &SearchLimits, observe: &Observer<'_>
 }
 
 /// What [`run_observing`] shows each expanded state to.
-pub type Observer<'a> = dyn Fn(&State) + Sync + 'a;
+pub(crate) type Observer<'a> = dyn Fn(&State) + Sync + 'a;
 
 fn run_with<S: Slot>(
     cfg: &Config,

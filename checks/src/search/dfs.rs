@@ -8,7 +8,7 @@ use livemerge_model::LiveMerge;
 use stateright::{Checker, Model};
 use std::time::Instant;
 
-pub fn run(model: LiveMerge, limits: &SearchLimits) -> SearchOutcome {
+pub(crate) fn run(model: LiveMerge, limits: &SearchLimits) -> SearchOutcome {
     let start = Instant::now();
     let cfg = model.cfg;
     // stateright enforces a timeout only when a thread shares work (job_market.rs), which never

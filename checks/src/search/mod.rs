@@ -3,12 +3,10 @@
 //! shows it (as events from the initial state, naming canonical disks under symmetry).
 
 pub mod bfs;
-pub mod dfs;
+pub(crate) mod dfs;
 mod fingerprint;
-pub mod random;
+pub(crate) mod random;
 mod visited;
-
-pub use fingerprint::collision_probability;
 
 use livemerge_model::properties::{Expectation, Prop, Witness};
 use livemerge_model::Event;
@@ -72,7 +70,7 @@ pub struct SearchOutcome {
 }
 
 /// The process's peak resident memory so far, in MiB (Linux; `None` elsewhere).
-pub fn peak_memory_mib() -> Option<f64> {
+pub(crate) fn peak_memory_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -80,7 +78,7 @@ pub fn peak_memory_mib() -> Option<f64> {
 }
 
 impl SearchOutcome {
-    pub fn any_violated(&self) -> bool {
+    pub(crate) fn any_violated(&self) -> bool {
         self.findings.iter().any(|f| f.verdict == Verdict::Violated)
     }
 }

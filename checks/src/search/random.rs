@@ -11,7 +11,7 @@ use livemerge_model::{successors, Config, Event, LiveMerge, State};
 use std::time::{Duration, Instant};
 
 /// Runs walks until `limits.timeout` (default 10 s) or `limits.max_states` states.
-pub fn run(cfg: &Config, limits: &SearchLimits, seed: u64) -> SearchOutcome {
+pub(crate) fn run(cfg: &Config, limits: &SearchLimits, seed: u64) -> SearchOutcome {
     let start = Instant::now();
     let model = LiveMerge::new(*cfg);
     let props = properties::all(cfg);
