@@ -678,3 +678,25 @@ pub fn db_path(dir: &Path) -> Result<std::path::PathBuf> {
     }
     Ok(p)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The layout names its host as directories written before `Host` existed do: the field
+    /// `storage`, the words `memory`, `qcow2`, `live`.
+    #[test]
+    fn a_layout_keeps_its_on_disk_host_names() {
+        for (host, word) in [
+            (Host::Memory, "memory"),
+            (Host::Qcow2, "qcow2"),
+            (Host::Live, "live"),
+        ] {
+            let l = Layout::new(host, 1, 7);
+            let v = serde_json::to_value(&l).unwrap();
+            assert_eq!(v["storage"], word);
+            assert_eq!(serde_json::from_value::<Layout>(v).unwrap(), l);
+            assert_eq!(host.to_string(), word);
+        }
+    }
+}
