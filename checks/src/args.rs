@@ -8,47 +8,47 @@ use livemerge_model::{Config, Faults, Release};
 /// The flags that select a configuration of the model. Each is optional so that a command that
 /// also reads a configuration from a file can tell which ones the user gave.
 #[derive(Args, Debug, Clone, Default)]
-pub struct ModelArgs {
+pub(crate) struct ModelArgs {
     /// Number of disks in the snapshot, one child command each [default: 3]; `check` also takes
     /// `any`: safety properties proved for every number of disks.
     #[arg(long, value_parser = parse_disks)]
-    pub disks: Option<DiskCount>,
+    pub(crate) disks: Option<DiskCount>,
     /// The oVirt release whose rules to follow: 3.5.0 (bug 1280160, fixed-delay poller), 3.5.7
     /// (its fix on the 3.5 branch), 3.6.0 (bug 1280160), 3.6.1 (its fix), 4.0.0, 4.0.2, 4.1.0
     /// (see docs/releases.md) [default: 4.0.2]. `--poller` is an alias; its `4.0` means 4.0.0.
     #[arg(long, alias = "poller")]
-    pub release: Option<Release>,
+    pub(crate) release: Option<Release>,
     /// Faults to inject: none, all, or a comma-separated list of merge-job-fails,
     /// delete-volume-fails [default: all].
     #[arg(long)]
-    pub faults: Option<Faults>,
+    pub(crate) faults: Option<Faults>,
     /// How many engine restarts may happen [default: 1].
     #[arg(long)]
-    pub restarts: Option<u8>,
+    pub(crate) restarts: Option<u8>,
     /// How many times the user may remove the snapshot again after a failed removal [default: 1].
     #[arg(long)]
-    pub retries: Option<u8>,
+    pub(crate) retries: Option<u8>,
     /// Explore every permutation of disks instead of one canonical representative.
     #[arg(long)]
-    pub no_symmetry: bool,
+    pub(crate) no_symmetry: bool,
 }
 
 /// `--disks N`, or `--disks any` (only `check` accepts it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DiskCount {
+pub(crate) enum DiskCount {
     Exactly(u8),
     Any,
 }
 
 impl ModelArgs {
     /// Whether `--disks any` was given.
-    pub fn any_disks(&self) -> bool {
+    pub(crate) fn any_disks(&self) -> bool {
         self.disks == Some(DiskCount::Any)
     }
 
     /// `--disks N` as given (`None` without `--disks`); `--disks any` is refused: only `check`
     /// takes it, and it asks [`ModelArgs::any_disks`] first.
-    pub fn exact_disks(&self) -> Result<Option<u8>, String> {
+    pub(crate) fn exact_disks(&self) -> Result<Option<u8>, String> {
         match self.disks {
             None => Ok(None),
             Some(DiskCount::Exactly(n)) => Ok(Some(n)),
@@ -57,12 +57,12 @@ impl ModelArgs {
     }
 
     /// The configuration these flags select, over the defaults.
-    pub fn config(&self) -> Result<Config, String> {
+    pub(crate) fn config(&self) -> Result<Config, String> {
         self.config_over(Config::default())
     }
 
     /// The configuration these flags select, over `base` (flags not given keep `base`'s values).
-    pub fn config_over(&self, base: Config) -> Result<Config, String> {
+    pub(crate) fn config_over(&self, base: Config) -> Result<Config, String> {
         let cfg = Config {
             disks: self.exact_disks()?.unwrap_or(base.disks),
             release: self.release.unwrap_or(base.release),
@@ -76,7 +76,7 @@ impl ModelArgs {
     }
 
     /// Whether the user gave any flag that selects a configuration.
-    pub fn any_given(&self) -> bool {
+    pub(crate) fn any_given(&self) -> bool {
         self.disks.is_some()
             || self.release.is_some()
             || self.faults.is_some()

@@ -34,21 +34,21 @@ pub struct Unreadable(pub String);
 
 /// The first line where the trace departs from the model.
 #[derive(Debug, PartialEq)]
-pub struct Divergence {
-    pub line: usize,
-    pub message: String,
+pub(crate) struct Divergence {
+    pub(crate) line: usize,
+    pub(crate) message: String,
 }
 
 /// What an audit found.
 #[derive(Debug, PartialEq)]
 pub struct Audit {
-    pub config: Config,
+    pub(crate) config: Config,
     /// Steps checked before the end or the divergence.
-    pub steps: usize,
-    pub last: Option<State>,
-    pub divergence: Option<Divergence>,
+    pub(crate) steps: usize,
+    pub(crate) last: Option<State>,
+    pub(crate) divergence: Option<Divergence>,
     /// The first line whose state breaks an always-property (while conforming up to there).
-    pub violation: Option<Divergence>,
+    pub(crate) violation: Option<Divergence>,
 }
 
 /// What the auditor is told besides the trace.
@@ -98,7 +98,7 @@ pub fn audit(input: impl BufRead, config: Option<Config>) -> Result<Audit, Unrea
 
 /// [`audit`], optionally without judging the invariants: conformance alone (an engine that
 /// faithfully follows a buggy poller into a violation still conforms).
-pub fn audit_with(
+pub(crate) fn audit_with(
     input: impl BufRead,
     config: Option<Config>,
     invariants: bool,
@@ -204,244 +204,293 @@ fn record_fields(
 
 /// Audits trace lines from `input` with everything the caller knows (see [`Expect`]).
 pub fn audit_expect(input: impl BufRead, expect: &Expect) -> Result<Audit, Unreadable> {
-    let invariants = expect.invariants;
-    let mut cfg = expect.fallback;
-    let mut layout: Option<Layout> = None;
-    let mut prev: Option<State> = None;
-    let mut steps = 0usize;
-    let mut seen_line = false;
-    let mut seq = 1u64;
-    let mut t_ms = 0u64;
-    let mut props = Vec::new();
-    let mut violation: Option<Divergence> = None;
-    let diverge = |cfg: Config, steps, last, line, message: String, violation| {
-        Ok(Audit {
-            config: cfg,
-            steps,
-            last,
-            divergence: Some(Divergence { line, message }),
-            violation,
-        })
-    };
+    let mut a = Auditor::new(expect);
     for (i, line) in input.split(b'\n').enumerate() {
         let n = i + 1;
         let line = line.map_err(|e| Unreadable(format!("cannot read the trace: {e}")))?;
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let value: serde_json::Value = match serde_json::from_slice(&line) {
-            Ok(v) => v,
-            Err(e) if !seen_line => {
-                return Err(Unreadable(format!("line {n}: not a livemerge trace ({e})")))
-            }
-            // A line that is not a record cannot be judged: the input is unreadable there.
-            Err(e) => {
+        let value = a.json(n, &line)?;
+        let judged = if trace::is_header(&value) {
+            a.header(n, value)
+        } else {
+            a.record(n, value)
+        };
+        match judged {
+            Ok(()) => {}
+            Err(Stop::Unreadable(u)) => return Err(u),
+            Err(Stop::Diverged { config, message }) => return Ok(a.diverged(config, n, message)),
+        }
+    }
+    a.finish()
+}
+
+/// Why the audit stops at a line: the input cannot be judged there, or it departs from the
+/// model (the audit's configuration at that point, and why).
+enum Stop {
+    Unreadable(Unreadable),
+    Diverged { config: Config, message: String },
+}
+
+impl From<Unreadable> for Stop {
+    fn from(u: Unreadable) -> Stop {
+        Stop::Unreadable(u)
+    }
+}
+
+fn diverged(config: Config, message: impl Into<String>) -> Stop {
+    Stop::Diverged {
+        config,
+        message: message.into(),
+    }
+}
+
+/// An audit in progress: what the lines read so far established.
+struct Auditor<'e> {
+    expect: &'e Expect,
+    /// The configuration: the first header's, else the caller's fallback.
+    cfg: Option<Config>,
+    /// The layout the headers named.
+    layout: Option<Layout>,
+    /// The state after the last record.
+    prev: Option<State>,
+    steps: usize,
+    /// A header or a record was read (a line before one that is not a trace is unreadable).
+    seen_line: bool,
+    /// The `seq` the next record must have.
+    seq: u64,
+    /// The last record's `t_ms` since the last header.
+    t_ms: u64,
+    /// The always-properties (judged with `expect.invariants`), once a configuration is known.
+    props: Vec<properties::Prop>,
+    violation: Option<Divergence>,
+}
+
+impl<'e> Auditor<'e> {
+    fn new(expect: &'e Expect) -> Self {
+        Auditor {
+            expect,
+            cfg: expect.fallback,
+            layout: None,
+            prev: None,
+            steps: 0,
+            seen_line: false,
+            seq: 1,
+            t_ms: 0,
+            props: Vec::new(),
+            violation: None,
+        }
+    }
+
+    /// Line `n` as JSON: a line that is not JSON cannot be judged, the input is unreadable there.
+    fn json(&self, n: usize, line: &[u8]) -> Result<serde_json::Value, Unreadable> {
+        serde_json::from_slice(line).map_err(|e| {
+            if !self.seen_line {
+                Unreadable(format!("line {n}: not a livemerge trace ({e})"))
+            } else {
                 let what = if e.is_eof() { "truncated" } else { "not JSON" };
-                return Err(Unreadable(format!("line {n}: {what} ({e})")));
+                Unreadable(format!("line {n}: {what} ({e})"))
             }
+        })
+    }
+
+    /// A header: checked against the flags, `--dir` and the earlier headers, then it names the
+    /// configuration and layout of the records after it.
+    fn header(&mut self, n: usize, value: serde_json::Value) -> Result<(), Stop> {
+        let h = trace::parse_header(value).map_err(|e| Unreadable(format!("line {n}: {e}")))?;
+        header_against_flags(self.expect, &h, n)?;
+        let hc = Config {
+            symmetry: false,
+            ..h.configuration
         };
-        if trace::is_header(&value) {
-            let h = trace::parse_header(value).map_err(|e| Unreadable(format!("line {n}: {e}")))?;
-            // The engine steps with unbounded restarts, so only the disk count is checked.
-            if crate::bounds::disk_count(h.configuration.disks).is_err() {
-                return Err(Unreadable(format!(
-                    "line {n}: bad configuration: {} disks",
-                    h.configuration.disks
-                )));
-            }
-            if let Some(d) = expect.disks.filter(|d| *d != h.configuration.disks) {
-                return Err(Unreadable(format!(
-                    "--disks {d} disagrees with the trace's header (line {n}: {} disk(s)); leave it out",
-                    h.configuration.disks
-                )));
-            }
-            if let Some(p) = expect.release.filter(|p| *p != h.configuration.release) {
-                return Err(Unreadable(format!(
-                    "--release {p} disagrees with the trace's header (line {n}: release {}); leave it out",
-                    h.configuration.release
-                )));
-            }
-            let hc = Config {
-                symmetry: false,
-                ..h.configuration
-            };
-            let here = cfg.unwrap_or(hc);
-            if let Some((dc, dl)) = &expect.dir {
-                if *dc != hc {
-                    return diverge(
-                        here,
-                        steps,
-                        prev,
-                        n,
-                        format!(
-                        "the header's configuration ({hc}) is not the engine directory's ({dc})"
-                    ),
-                        violation,
-                    );
-                }
-                match &h.layout {
-                    None => {
-                        return diverge(here, steps, prev, n,
-                            "the header names no engine directory (no layout): it cannot be tied to --dir".into(), violation)
-                    }
-                    Some(l) if l != dl => {
-                        return diverge(here, steps, prev, n, format!(
-                            "the trace belongs to another engine directory (its header names VM {}, the directory's database VM {})",
-                            l.vm_id, dl.vm_id
-                        ), violation)
-                    }
-                    _ => {}
-                }
-            }
-            if let (Some(old), Some(new)) = (&layout, &h.layout) {
-                if old != new {
-                    return diverge(
-                        here,
-                        steps,
-                        prev,
-                        n,
-                        format!(
-                            "the layout changes (VM {} to VM {}): two engines' traces in one file",
-                            old.vm_id, new.vm_id
-                        ),
-                        violation,
-                    );
-                }
-            }
-            if seen_line && layout.is_some() && h.layout.is_none() {
-                return diverge(
-                    here,
-                    steps,
-                    prev,
-                    n,
-                    "a header without the layout the earlier one named".into(),
-                    violation,
-                );
-            }
-            match cfg {
-                Some(c) if seen_line && c != hc => {
-                    return diverge(
-                        c,
-                        steps,
-                        prev,
-                        n,
-                        format!("the configuration changes to ({})", h.configuration),
-                        violation,
-                    );
-                }
-                _ => cfg = Some(hc),
-            }
-            if h.layout.is_some() {
-                layout = h.layout;
-            }
-            // A new engine process: its clock starts again.
-            t_ms = 0;
-            seen_line = true;
-            continue;
+        let here = self.cfg.unwrap_or(hc);
+        let why = header_against_dir(self.expect, hc, &h).or_else(|| self.header_changes(&h));
+        if let Some(message) = why {
+            return Err(diverged(here, message));
         }
-        let c = match cfg {
-            Some(c) => c,
-            None => {
-                return Err(Unreadable(
-                    "the trace names no configuration: give --poller (and --disks) for it".into(),
-                ))
+        match self.cfg {
+            Some(c) if self.seen_line && c != hc => {
+                return Err(diverged(
+                    c,
+                    format!("the configuration changes to ({})", h.configuration),
+                ));
             }
-        };
-        if expect.dir.is_some() && layout.is_none() {
-            return diverge(c, steps, prev, n,
-                "a record before any header naming the engine directory: the trace cannot be tied to --dir".into(), violation);
+            _ => self.cfg = Some(hc),
         }
-        let record: ReadRecord = match serde_json::from_value(value) {
-            Ok(r) => r,
-            Err(e) if !seen_line => {
-                return Err(Unreadable(format!(
-                    "line {n}: not a livemerge trace record ({e})"
-                )))
+        if h.layout.is_some() {
+            self.layout = h.layout;
+        }
+        // A new engine process: its clock starts again.
+        self.t_ms = 0;
+        self.seen_line = true;
+        Ok(())
+    }
+
+    /// What a header changes in the layout the earlier ones named, if it may not.
+    fn header_changes(&self, h: &trace::Header) -> Option<String> {
+        if let (Some(old), Some(new)) = (&self.layout, &h.layout) {
+            if old != new {
+                return Some(format!(
+                    "the layout changes (VM {} to VM {}): two engines' traces in one file",
+                    old.vm_id, new.vm_id
+                ));
             }
-            Err(e) => return Err(Unreadable(format!("line {n}: malformed record ({e})"))),
-        };
-        if layout.as_ref().is_some_and(|l| l.disks.len() != c.n()) {
-            return diverge(
+        }
+        if self.seen_line && self.layout.is_some() && h.layout.is_none() {
+            return Some("a header without the layout the earlier one named".into());
+        }
+        None
+    }
+
+    /// A record: its step checked against the model, its fields against the header's.
+    fn record(&mut self, n: usize, value: serde_json::Value) -> Result<(), Stop> {
+        let c = self.cfg.ok_or_else(|| {
+            Unreadable(
+                "the trace names no configuration: give --poller (and --disks) for it".into(),
+            )
+        })?;
+        if self.expect.dir.is_some() && self.layout.is_none() {
+            return Err(diverged(c, "a record before any header naming the engine directory: the trace cannot be tied to --dir"));
+        }
+        let record: ReadRecord = serde_json::from_value(value).map_err(|e| {
+            if !self.seen_line {
+                Unreadable(format!("line {n}: not a livemerge trace record ({e})"))
+            } else {
+                Unreadable(format!("line {n}: malformed record ({e})"))
+            }
+        })?;
+        if self.layout.as_ref().is_some_and(|l| l.disks.len() != c.n()) {
+            return Err(diverged(
                 c,
-                steps,
-                prev,
-                n,
-                "the header's layout and configuration disagree on the disks".into(),
-                violation,
-            );
+                "the header's layout and configuration disagree on the disks",
+            ));
         }
-        seen_line = true;
-        if props.is_empty() && invariants {
-            props = properties::all(&c)
+        self.seen_line = true;
+        if self.props.is_empty() && self.expect.invariants {
+            self.props = properties::all(&c)
                 .into_iter()
                 .filter(|p| p.expectation == Expectation::Always)
                 .collect();
         }
-        let expected_before = prev.unwrap_or_else(|| State::initial(c.n()));
-        if record.before != expected_before {
-            let what = if prev.is_none() {
-                "the first state is not the configuration's initial state"
-            } else {
-                "the state before differs from the previous line's state after"
-            };
-            let d = state_difference(&record.before, &expected_before);
-            return diverge(c, steps, prev, n, format!("{what}: {d}"), violation);
+        let after = self.step(&c, &record).map_err(|why| diverged(c, why))?;
+        if let Some(why) = record_fields(&record, &c, self.layout.as_ref(), self.seq, self.t_ms) {
+            return Err(diverged(c, why));
         }
-        let after = match step(&c, &record.before, record.event) {
-            Ok((t, _)) => t,
-            Err(r) => {
-                return diverge(
-                    c,
-                    steps,
-                    prev,
-                    n,
-                    format!(
-                        "event {} ({}) is not enabled in the recorded state: {r}",
-                        serde_json::to_string(&record.event).unwrap_or_default(),
-                        describe_event(record.event)
-                    ),
-                    violation,
-                )
-            }
-        };
-        if record.after != after {
-            let d = state_difference(&record.after, &after);
-            return diverge(
-                c,
-                steps,
-                prev,
-                n,
-                format!("the state after is not what model::step gives: {d}"),
-                violation,
-            );
-        }
-        if let Some(why) = record_fields(&record, &c, layout.as_ref(), seq, t_ms) {
-            return diverge(c, steps, prev, n, why, violation);
-        }
-        seq += 1;
+        self.seq += 1;
         if record.source != BACKFILL {
-            t_ms = record.t_ms;
+            self.t_ms = record.t_ms;
         }
-        steps += 1;
-        prev = Some(after);
-        if violation.is_none() {
-            if let Some(p) = props.iter().find(|p| !(p.holds)(&c, &after)) {
-                violation = Some(Divergence {
+        self.steps += 1;
+        self.prev = Some(after);
+        if self.violation.is_none() {
+            if let Some(p) = self.props.iter().find(|p| !(p.holds)(&c, &after)) {
+                self.violation = Some(Divergence {
                     line: n,
                     message: format!("violates always \"{}\"", p.name),
                 });
             }
         }
+        Ok(())
     }
-    match cfg {
-        Some(c) if seen_line => Ok(Audit {
-            config: c,
-            steps,
-            last: prev,
-            divergence: None,
-            violation,
-        }),
-        _ => Err(Unreadable("empty trace".into())),
+
+    /// The record's step as the model takes it: its `before` follows on from the previous
+    /// record, its event is enabled there, and its `after` is what `step` gives.
+    fn step(&self, c: &Config, record: &ReadRecord) -> Result<State, String> {
+        let expected_before = self.prev.unwrap_or_else(|| State::initial(c.n()));
+        if record.before != expected_before {
+            let what = if self.prev.is_none() {
+                "the first state is not the configuration's initial state"
+            } else {
+                "the state before differs from the previous line's state after"
+            };
+            let d = state_difference(&record.before, &expected_before);
+            return Err(format!("{what}: {d}"));
+        }
+        let (after, _) = step(c, &record.before, record.event).map_err(|r| {
+            format!(
+                "event {} ({}) is not enabled in the recorded state: {r}",
+                serde_json::to_string(&record.event).unwrap_or_default(),
+                describe_event(record.event)
+            )
+        })?;
+        if record.after != after {
+            let d = state_difference(&record.after, &after);
+            return Err(format!(
+                "the state after is not what model::step gives: {d}"
+            ));
+        }
+        Ok(after)
+    }
+
+    /// The audit stopped at line `line`, which departs from the model.
+    fn diverged(self, config: Config, line: usize, message: String) -> Audit {
+        Audit {
+            config,
+            steps: self.steps,
+            last: self.prev,
+            divergence: Some(Divergence { line, message }),
+            violation: self.violation,
+        }
+    }
+
+    /// The end of the input: every record conformed.
+    fn finish(self) -> Result<Audit, Unreadable> {
+        match self.cfg {
+            Some(c) if self.seen_line => Ok(Audit {
+                config: c,
+                steps: self.steps,
+                last: self.prev,
+                divergence: None,
+                violation: self.violation,
+            }),
+            _ => Err(Unreadable("empty trace".into())),
+        }
+    }
+}
+
+/// A header the flags contradict, or one whose configuration no engine runs (exit 2).
+fn header_against_flags(expect: &Expect, h: &trace::Header, n: usize) -> Result<(), Unreadable> {
+    // The engine steps with unbounded restarts, so only the disk count is checked.
+    if crate::bounds::disk_count(h.configuration.disks).is_err() {
+        return Err(Unreadable(format!(
+            "line {n}: bad configuration: {} disks",
+            h.configuration.disks
+        )));
+    }
+    if let Some(d) = expect.disks.filter(|d| *d != h.configuration.disks) {
+        return Err(Unreadable(format!(
+            "--disks {d} disagrees with the trace's header (line {n}: {} disk(s)); leave it out",
+            h.configuration.disks
+        )));
+    }
+    if let Some(p) = expect.release.filter(|p| *p != h.configuration.release) {
+        return Err(Unreadable(format!(
+            "--release {p} disagrees with the trace's header (line {n}: release {}); leave it out",
+            h.configuration.release
+        )));
+    }
+    Ok(())
+}
+
+/// Why a header is not the engine directory's (`--dir`), if it is not; `hc` is its
+/// configuration as the engine steps it.
+fn header_against_dir(expect: &Expect, hc: Config, h: &trace::Header) -> Option<String> {
+    let (dc, dl) = expect.dir.as_ref()?;
+    if *dc != hc {
+        return Some(format!(
+            "the header's configuration ({hc}) is not the engine directory's ({dc})"
+        ));
+    }
+    match &h.layout {
+        None => Some(
+            "the header names no engine directory (no layout): it cannot be tied to --dir".into(),
+        ),
+        Some(l) if l != dl => Some(format!(
+            "the trace belongs to another engine directory (its header names VM {}, the directory's database VM {})",
+            l.vm_id, dl.vm_id
+        )),
+        _ => None,
     }
 }
 

@@ -22,7 +22,7 @@ use livemerge_impl::settings::{
 };
 
 /// The most runs of `stress` or `schedules` in one invocation.
-pub const MAX_RUNS: u64 = 1_000_000;
+pub(crate) const MAX_RUNS: u64 = 1_000_000;
 
 fn number<T: std::str::FromStr>(s: &str) -> Result<T, String>
 where
@@ -42,17 +42,17 @@ fn in_range<T: PartialOrd + std::fmt::Display + Copy>(v: T, lo: T, hi: T) -> Res
 }
 
 /// `--tick-ms`: the poller's tick.
-pub fn tick_ms(s: &str) -> Result<u64, String> {
+pub(crate) fn tick_ms(s: &str) -> Result<u64, String> {
     in_range(number(s)?, 1, MAX_TICK_MS)
 }
 
 /// `--command-lifetime`: how many ticks a command may stay ACTIVE before it expires.
-pub fn lifetime_ticks(s: &str) -> Result<u64, String> {
+pub(crate) fn lifetime_ticks(s: &str) -> Result<u64, String> {
     in_range(number(s)?, 1, MAX_COMMAND_LIFETIME_TICKS)
 }
 
 /// `--start-cost-ms`, `--job-ms`: a simulated cost (fractions allowed).
-pub fn cost_ms(s: &str) -> Result<f64, String> {
+pub(crate) fn cost_ms(s: &str) -> Result<f64, String> {
     let v: f64 = number(s)?;
     if !v.is_finite() {
         return Err(format!("{s} is not a finite number"));
@@ -61,7 +61,7 @@ pub fn cost_ms(s: &str) -> Result<f64, String> {
 }
 
 /// `--limit-secs`, `--timeout`: a wall-clock limit in seconds.
-pub fn secs(s: &str) -> Result<f64, String> {
+pub(crate) fn secs(s: &str) -> Result<f64, String> {
     let v: f64 = number(s)?;
     if !(v > 0.0 && v <= MAX_LIMIT_SECS as f64) {
         return Err(format!(
@@ -72,12 +72,12 @@ pub fn secs(s: &str) -> Result<f64, String> {
 }
 
 /// `--threads`, `--pool-threads`.
-pub fn threads(s: &str) -> Result<usize, String> {
+pub(crate) fn threads(s: &str) -> Result<usize, String> {
     in_range(number(s)?, 1, MAX_POOL_THREADS)
 }
 
 /// `--max-states`: a search bound of 0 would explore nothing and call it incomplete.
-pub fn max_states(s: &str) -> Result<u64, String> {
+pub(crate) fn max_states(s: &str) -> Result<u64, String> {
     match number(s)? {
         0 => Err("0 states explores nothing: give at least 1".into()),
         v => Ok(v),
@@ -85,23 +85,23 @@ pub fn max_states(s: &str) -> Result<u64, String> {
 }
 
 /// `--runs` of `stress`.
-pub fn runs_u32(s: &str) -> Result<u32, String> {
+pub(crate) fn runs_u32(s: &str) -> Result<u32, String> {
     in_range(number(s)?, 1, MAX_RUNS as u32)
 }
 
 /// `--runs` of `schedules`.
-pub fn runs(s: &str) -> Result<u64, String> {
+pub(crate) fn runs(s: &str) -> Result<u64, String> {
     in_range(number(s)?, 1, MAX_RUNS)
 }
 
 /// `--disks`, `--max-n`: a number of disks.
-pub fn disks(s: &str) -> Result<u8, String> {
+pub(crate) fn disks(s: &str) -> Result<u8, String> {
     disk_count(number(s)?)
 }
 
 /// A number of disks already read (one of the matrix's `--disks 1..3`, a trace header's): 1 to
 /// the model's `MAX_DISKS`, the most a state holds. Every disk count a user gives meets this.
-pub fn disk_count(n: u8) -> Result<u8, String> {
+pub(crate) fn disk_count(n: u8) -> Result<u8, String> {
     in_range(n, 1, livemerge_model::MAX_DISKS as u8)
 }
 

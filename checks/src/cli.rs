@@ -69,7 +69,7 @@ pub fn usage_error(e: clap::Error) -> ExitCode {
 }
 
 /// `usage: livemerge COMMAND [FLAGS]` with the commands' names, on one line.
-pub fn short_usage() -> String {
+pub(crate) fn short_usage() -> String {
     let names: Vec<String> = Cli::command()
         .get_subcommands()
         .map(|c| c.get_name().to_string())

@@ -18,19 +18,19 @@
 //! `events`. `steps` is for people reading the file and is ignored on input.
 
 use crate::files::{read_regular_file, write_atomically, Versioned};
-use crate::report::Trace;
+use crate::report::ConcretePath;
 use livemerge_model::properties::{self, Expectation, Prop, Witness};
 use livemerge_model::{describe_event, describe_step, step, Config, Event, State, MODEL_VERSION};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-pub const FORMAT: &str = "livemerge-counterexample";
+pub(crate) const FORMAT: &str = "livemerge-counterexample";
 /// The pseudo-property of a schedule on which the real engine departed from the model.
-pub const ENGINE_CONFORMS: &str = "the engine follows the model";
+pub(crate) const ENGINE_CONFORMS: &str = "the engine follows the model";
 
 /// [`ENGINE_CONFORMS`] as a property: the model cannot judge it (every state "holds"); replaying
 /// the file on the engine can.
-pub fn engine_conforms() -> Prop {
+pub(crate) fn engine_conforms() -> Prop {
     Prop {
         name: ENGINE_CONFORMS,
         expectation: Expectation::Always,
@@ -39,7 +39,7 @@ pub fn engine_conforms() -> Prop {
         doomed: None,
     }
 }
-pub const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 1;
 
 const KIND: Versioned = Versioned {
     format: FORMAT,
@@ -48,26 +48,26 @@ const KIND: Versioned = Versioned {
 };
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct PropertyRef {
-    pub name: String,
-    pub expectation: String,
+pub(crate) struct PropertyRef {
+    pub(crate) name: String,
+    pub(crate) expectation: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct CounterexampleFile {
-    pub format: String,
-    pub version: u32,
-    pub model_version: u32,
+    pub(crate) format: String,
+    pub(crate) version: u32,
+    pub(crate) model_version: u32,
     pub configuration: Config,
-    pub property: PropertyRef,
-    pub events: Vec<Event>,
-    pub states: Vec<State>,
+    pub(crate) property: PropertyRef,
+    pub(crate) events: Vec<Event>,
+    pub(crate) states: Vec<State>,
     #[serde(default)]
-    pub steps: Vec<String>,
+    pub(crate) steps: Vec<String>,
 }
 
 impl CounterexampleFile {
-    pub fn new(cfg: &Config, prop: &Prop, trace: &Trace) -> CounterexampleFile {
+    pub fn new(cfg: &Config, prop: &Prop, trace: &ConcretePath) -> CounterexampleFile {
         let mut states = vec![trace.initial];
         states.extend(trace.steps.iter().map(|s| s.after));
         CounterexampleFile {
@@ -114,7 +114,7 @@ impl CounterexampleFile {
     }
 
     /// Reads and validates a file: one-line errors for anything malformed, truncated or foreign.
-    pub fn load(path: &Path) -> Result<CounterexampleFile, String> {
+    pub(crate) fn load(path: &Path) -> Result<CounterexampleFile, String> {
         let text = read_regular_file(path, MAX_FILE_BYTES)?;
         Self::parse(&text, &path.display().to_string())
     }
@@ -163,7 +163,7 @@ impl CounterexampleFile {
     /// counterexample ends in a violation, an example in the property holding). A schedule the
     /// engine failed to follow ([`ENGINE_CONFORMS`]) has no witness the model can judge. The
     /// error is one line naming the file as `shown` and the first step that is wrong.
-    pub fn check_path(&self, shown: &str, witness: bool) -> Result<(), String> {
+    pub(crate) fn check_path(&self, shown: &str, witness: bool) -> Result<(), String> {
         let cfg = self.configuration;
         let prop = self.prop().map_err(|e| format!("{shown}: {e}"))?;
         match replay(self, &cfg, &prop) {

@@ -7,20 +7,20 @@ use std::path::Path;
 
 /// Reads a regular file of at most `max` bytes: a device, a FIFO or a giant file is refused
 /// rather than read forever.
-pub fn read_regular_file(path: &Path, max: u64) -> Result<Vec<u8>, String> {
+pub(crate) fn read_regular_file(path: &Path, max: u64) -> Result<Vec<u8>, String> {
     livemerge_impl::outfile::read_regular(path, max)
 }
 
 /// Writes `bytes` to `path` whole (see [`livemerge_impl::outfile::write_atomically`]): a target
 /// that is not a regular file is refused and left alone.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
     livemerge_impl::outfile::write_atomically(path, bytes)
 }
 
 /// Makes `dir` ready for `--save DIR` (created if missing): a path that exists and is not a
 /// directory (a regular file, a device, a symlink to one) is refused before anything runs, by
 /// every command that saves files, in the same words.
-pub fn prepare_save_dir(dir: &Path) -> Result<(), String> {
+pub(crate) fn prepare_save_dir(dir: &Path) -> Result<(), String> {
     if dir.exists() && !dir.is_dir() {
         return Err(format!("--save {}: not a directory", dir.display()));
     }
@@ -29,19 +29,19 @@ pub fn prepare_save_dir(dir: &Path) -> Result<(), String> {
 }
 
 /// A kind of versioned JSON file: `{"format": FORMAT, "version": VERSION, ...}`.
-pub struct Versioned {
+pub(crate) struct Versioned {
     /// The `format` field it must have.
-    pub format: &'static str,
+    pub(crate) format: &'static str,
     /// The one `version` this livemerge reads.
-    pub version: u32,
+    pub(crate) version: u32,
     /// What errors call it: `counterexample`, `findings`.
-    pub kind: &'static str,
+    pub(crate) kind: &'static str,
 }
 
 impl Versioned {
     /// Parses `text` as JSON of this kind: one-line errors, naming the file as `shown`, for an
     /// empty, truncated or non-JSON file, another format, or another version.
-    pub fn parse(&self, text: &[u8], shown: &str) -> Result<serde_json::Value, String> {
+    pub(crate) fn parse(&self, text: &[u8], shown: &str) -> Result<serde_json::Value, String> {
         let kind = self.kind;
         let (format, version) = (self.format, self.version);
         if text.iter().all(u8::is_ascii_whitespace) {

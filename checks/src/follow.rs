@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// A thread printing the trace's new records until [`Follower::finish`].
-pub struct Follower {
+pub(crate) struct Follower {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -22,7 +22,7 @@ impl Follower {
     /// Follows `trace` from its current end (earlier lines are an earlier run's), prefixing each
     /// line with `what` (`run`, `resume`, `replay`). `cfg` describes the records until the
     /// trace names its own configuration.
-    pub fn start(trace: &Path, what: &'static str, cfg: Option<Config>) -> Follower {
+    pub(crate) fn start(trace: &Path, what: &'static str, cfg: Option<Config>) -> Follower {
         let stop = Arc::new(AtomicBool::new(false));
         let from = std::fs::metadata(trace).map_or(0, |m| m.len());
         let path = trace.to_path_buf();
@@ -35,7 +35,7 @@ impl Follower {
     }
 
     /// Prints what is left to print, then stops.
-    pub fn finish(mut self) {
+    pub(crate) fn finish(mut self) {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -46,7 +46,7 @@ impl Follower {
 /// Runs an engine command (`go`) with its progress lines: `go` is handed the trace to write,
 /// and while it runs a [`Follower`] prints that trace's records as `what` (`cfg` describes them
 /// until the trace names its own configuration). See [`trace_for`] for which trace.
-pub fn with_progress<T>(
+pub(crate) fn with_progress<T>(
     given: Option<&Path>,
     quiet: bool,
     what: &'static str,

@@ -1,11 +1,11 @@
 //! The explorer's HTTP front: the only server a client reaches. It is small on purpose and
 //! bounded everywhere a client could make it grow or wait:
 //!
-//! - a request head (request line and headers) of at most [`Limits::max_head`] bytes, else
+//! - a request head (request line and headers) of at most [`FrontLimits::max_head`] bytes, else
 //!   `431`; at most 64 headers; a body is refused (`413`): no endpoint takes one;
-//! - the head must arrive within [`Limits::head_timeout`] (a slow or silent client gets `408` and
-//!   is closed), each write within [`Limits::io_timeout`];
-//! - at most [`Limits::max_connections`] connections are served at once (one thread each);
+//! - the head must arrive within [`FrontLimits::head_timeout`] (a slow or silent client gets `408` and
+//!   is closed), each write within [`FrontLimits::io_timeout`];
+//! - at most [`FrontLimits::max_connections`] connections are served at once (one thread each);
 //!   beyond that a client is answered `503` at once and closed;
 //! - one request per connection (`Connection: close`), so nothing is held between requests.
 //!
@@ -20,16 +20,16 @@ use std::time::{Duration, Instant};
 
 /// The bounds of the front.
 #[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    pub max_head: usize,
-    pub head_timeout: Duration,
-    pub io_timeout: Duration,
-    pub max_connections: usize,
+pub(crate) struct FrontLimits {
+    pub(crate) max_head: usize,
+    pub(crate) head_timeout: Duration,
+    pub(crate) io_timeout: Duration,
+    pub(crate) max_connections: usize,
 }
 
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
+impl Default for FrontLimits {
+    fn default() -> FrontLimits {
+        FrontLimits {
             max_head: 8 * 1024,
             head_timeout: Duration::from_secs(3),
             io_timeout: Duration::from_secs(10),
@@ -47,14 +47,14 @@ pub struct Request {
 
 /// An answer: status, content type, body.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Response {
-    pub status: u16,
-    pub content_type: &'static str,
-    pub body: Vec<u8>,
+pub(crate) struct Response {
+    pub(crate) status: u16,
+    pub(crate) content_type: &'static str,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Response {
-    pub fn empty(status: u16) -> Response {
+    pub(crate) fn empty(status: u16) -> Response {
         Response {
             status,
             content_type: "text/plain; charset=utf-8",
@@ -133,7 +133,7 @@ fn respond(mut s: TcpStream, r: &Response, drain: bool) {
 }
 
 /// Reads a request head within the limits.
-fn read_head(s: &mut TcpStream, limits: &Limits) -> Result<Request, u16> {
+fn read_head(s: &mut TcpStream, limits: &FrontLimits) -> Result<Request, u16> {
     let deadline = Instant::now() + limits.head_timeout;
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 2048];
@@ -165,9 +165,9 @@ fn read_head(s: &mut TcpStream, limits: &Limits) -> Result<Request, u16> {
 }
 
 /// Serves `listener` until `stop` is set, answering each request with `handler`.
-pub fn serve(
+pub(crate) fn serve(
     listener: TcpListener,
-    limits: Limits,
+    limits: FrontLimits,
     handler: Arc<dyn Fn(&Request) -> Response + Send + Sync>,
     stop: &AtomicBool,
 ) -> std::io::Result<()> {

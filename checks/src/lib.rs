@@ -2,17 +2,17 @@
 //! reports. `main.rs` only wires them to the process (arguments, output, exit code).
 
 pub mod any_n;
-pub mod args;
+pub(crate) mod args;
 pub mod audit;
-pub mod bounds;
+pub(crate) mod bounds;
 pub mod cli;
 pub mod cmd;
 pub mod counterexample;
-pub mod files;
-pub mod follow;
+pub(crate) mod files;
+pub(crate) mod follow;
 pub mod http_front;
 pub mod matrix;
-pub mod progress;
+pub(crate) mod progress;
 pub mod report;
 pub mod schedules;
 pub mod search;

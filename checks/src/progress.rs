@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-pub struct Progress {
+pub(crate) struct Progress {
     enabled: bool,
     start: Instant,
     last: Instant,
@@ -20,7 +20,7 @@ fn resident_mib() -> Option<f64> {
 }
 
 impl Progress {
-    pub fn new(enabled: bool, start: Instant) -> Progress {
+    pub(crate) fn new(enabled: bool, start: Instant) -> Progress {
         Progress {
             enabled,
             start,
@@ -30,7 +30,7 @@ impl Progress {
     }
 
     /// Prints a line if a second has passed since the last one.
-    pub fn tick(&mut self, depth: u64, unique: u64, generated: u64) {
+    pub(crate) fn tick(&mut self, depth: u64, unique: u64, generated: u64) {
         if !self.enabled {
             return;
         }
@@ -51,7 +51,7 @@ impl Progress {
         );
     }
 
-    pub fn done(&self) {
+    pub(crate) fn done(&self) {
         if self.printed {
             let _ = writeln!(std::io::stderr(), "livemerge: search finished");
         }

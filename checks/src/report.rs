@@ -1,25 +1,25 @@
 //! The check's report: text for people, JSON for CI. Counterexamples are printed as numbered
 //! steps in oVirt's words, mapped back from canonical to concrete disks.
 
-use crate::search::{Finding, Outcome, Verdict};
+use crate::search::{Finding, SearchOutcome, Verdict};
 use livemerge_model::properties::Witness;
 use livemerge_model::{concretize, describe_step, summarize, ConcreteStep, Config, Event, State};
 use serde::Serialize;
 use std::fmt::Write;
 
 /// A path rebuilt on concrete disks, ready to print or serialize.
-pub struct Trace {
+pub struct ConcretePath {
     pub initial: State,
     pub steps: Vec<ConcreteStep>,
 }
 
-impl Trace {
+impl ConcretePath {
     /// Rebuilds the path through the model. A path the search found is always accepted; a
     /// refusal here is a bug in the tool, reported as text rather than a panic.
-    pub fn rebuild(cfg: &Config, events: &[Event]) -> Result<Trace, String> {
+    pub fn rebuild(cfg: &Config, events: &[Event]) -> Result<ConcretePath, String> {
         let steps = concretize(cfg, events)
             .map_err(|(i, r)| format!("step {} of the path is refused by the model: {r}", i + 1))?;
-        Ok(Trace {
+        Ok(ConcretePath {
             initial: State::initial(cfg.n()),
             steps,
         })
@@ -29,12 +29,12 @@ impl Trace {
     pub fn rebuild_concrete(
         cfg: &Config,
         events: &[Event],
-    ) -> Result<Trace, (usize, livemerge_model::Refused)> {
+    ) -> Result<ConcretePath, (usize, livemerge_model::Refused)> {
         let concrete = Config {
             symmetry: false,
             ..*cfg
         };
-        Ok(Trace {
+        Ok(ConcretePath {
             initial: State::initial(cfg.n()),
             steps: concretize(&concrete, events)?,
         })
@@ -46,7 +46,7 @@ impl Trace {
 }
 
 /// The word a report shows for a verdict: `holds`/`VIOLATED`, `found`/`NEVER`, `unknown`.
-pub fn verdict_word(f: &Finding) -> &'static str {
+pub(crate) fn verdict_word(f: &Finding) -> &'static str {
     match (&f.verdict, f.prop.expectation.witness()) {
         (Verdict::Holds, Witness::Example) => "found",
         (Verdict::Holds, Witness::Counterexample) => "holds",
@@ -57,7 +57,7 @@ pub fn verdict_word(f: &Finding) -> &'static str {
 }
 
 /// The numbered steps of a trace, one per line, then the final state.
-pub fn format_trace(cfg: &Config, trace: &Trace) -> String {
+pub(crate) fn format_trace(cfg: &Config, trace: &ConcretePath) -> String {
     let mut out = String::new();
     for (i, st) in trace.steps.iter().enumerate() {
         let _ = writeln!(out, "  {:>3}. {}", i + 1, describe_step(cfg, st));
@@ -69,7 +69,7 @@ pub fn format_trace(cfg: &Config, trace: &Trace) -> String {
     out
 }
 
-pub fn text(cfg: &Config, o: &Outcome) -> String {
+pub(crate) fn text(cfg: &Config, o: &SearchOutcome) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "livemerge check: {cfg}");
     let completeness = match &o.stopped_by {
@@ -126,7 +126,7 @@ pub fn text(cfg: &Config, o: &Outcome) -> String {
             f.prop.name,
             path.len()
         );
-        match Trace::rebuild(cfg, path) {
+        match ConcretePath::rebuild(cfg, path) {
             Ok(trace) => out.push_str(&format_trace(cfg, &trace)),
             Err(e) => {
                 let _ = writeln!(out, "  (cannot show it: {e})");
@@ -146,7 +146,7 @@ struct JsonStep {
 /// A path in the JSON reports (`check`'s and `check --disks any`'s): the initial state, then
 /// each step's event, its description and the state it led to.
 #[derive(Serialize)]
-pub struct JsonPath {
+pub(crate) struct JsonPath {
     initial_state: State,
     steps: Vec<JsonStep>,
 }
@@ -187,8 +187,8 @@ struct JsonReport<'a> {
 }
 
 /// `events` from the initial state as a [`JsonPath`] (`None` if the model refuses them).
-pub fn json_path(cfg: &Config, events: &[Event]) -> Option<JsonPath> {
-    let trace = Trace::rebuild(cfg, events).ok()?;
+pub(crate) fn json_path(cfg: &Config, events: &[Event]) -> Option<JsonPath> {
+    let trace = ConcretePath::rebuild(cfg, events).ok()?;
     Some(JsonPath {
         initial_state: trace.initial,
         steps: trace
@@ -203,7 +203,7 @@ pub fn json_path(cfg: &Config, events: &[Event]) -> Option<JsonPath> {
     })
 }
 
-pub fn json(cfg: &Config, o: &Outcome) -> String {
+pub(crate) fn json(cfg: &Config, o: &SearchOutcome) -> String {
     let properties = o
         .findings
         .iter()

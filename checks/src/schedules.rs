@@ -10,7 +10,7 @@
 
 use crate::audit::audit_with;
 use crate::counterexample::{engine_conforms, CounterexampleFile};
-use crate::report::Trace;
+use crate::report::ConcretePath;
 use livemerge_impl::replay::replay_memory;
 use livemerge_impl::Settings;
 use livemerge_model::{successors, Config, Event, Faults, Release, State};
@@ -87,7 +87,7 @@ pub fn run_on_engine(cfg: &Config, events: &[Event], dir: &Path) -> Result<(), S
             events.len()
         ));
     }
-    let expected = Trace::rebuild_concrete(cfg, events)
+    let expected = ConcretePath::rebuild_concrete(cfg, events)
         .map_err(|(i, r)| format!("step {} refused by the model: {r}", i + 1))?
         .final_state();
     if r.outcome.observed.state != expected {
@@ -152,7 +152,7 @@ pub fn check_seed(
 
 /// Saves a failure as a counterexample file (`DIR/schedule-<seed>.json`).
 pub fn save_failure(f: &Failure, dir: &Path) -> Result<std::path::PathBuf, String> {
-    let trace = Trace::rebuild_concrete(&f.config, &f.events)
+    let trace = ConcretePath::rebuild_concrete(&f.config, &f.events)
         .map_err(|(i, r)| format!("step {} refused by the model: {r}", i + 1))?;
     let path = dir.join(format!("schedule-{}.json", f.seed));
     CounterexampleFile::new(&f.config, &engine_conforms(), &trace).save(&path)?;

@@ -3,7 +3,7 @@
 
 use livemerge_checks::any_n::views::{controller, Abstraction};
 use livemerge_checks::any_n::{self, AnyVerdict};
-use livemerge_checks::search::{bfs, Limits, Verdict};
+use livemerge_checks::search::{bfs, SearchLimits, Verdict};
 use livemerge_model::properties::{self, Expectation};
 use livemerge_model::*;
 use std::collections::HashMap;
@@ -23,8 +23,8 @@ fn cfg(release: Release, disks: u8) -> Config {
     }
 }
 
-fn limits() -> Limits {
-    Limits {
+fn limits() -> SearchLimits {
+    SearchLimits {
         threads: 2,
         max_states: None,
         timeout: None,

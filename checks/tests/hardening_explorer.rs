@@ -10,7 +10,7 @@ use std::os::fd::AsRawFd;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The front's connection cap and head timeout (`http_front::Limits::default()`).
+/// The front's connection cap and head timeout (`http_front::FrontLimits::default()`).
 const CAP: usize = 32;
 const HEAD_TIMEOUT: Duration = Duration::from_secs(3);
 

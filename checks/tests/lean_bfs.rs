@@ -7,14 +7,14 @@ mod common;
 mod full_state_bfs;
 
 use common::{livemerge, stderr};
-use livemerge_checks::search::{bfs, Limits, Outcome, Verdict};
+use livemerge_checks::search::{bfs, SearchLimits, SearchOutcome, Verdict};
 use livemerge_model::properties::Expectation;
 use livemerge_model::*;
 use std::collections::HashSet;
 use std::sync::Mutex;
 
-fn limits(threads: usize) -> Limits {
-    Limits {
+fn limits(threads: usize) -> SearchLimits {
+    SearchLimits {
         threads,
         max_states: None,
         timeout: None,
@@ -37,7 +37,7 @@ fn cfg(disks: u8, release: Release, symmetry: bool) -> Config {
 }
 
 /// Per property: its verdict and the length of its path.
-fn summary(o: &Outcome) -> Vec<(&'static str, Verdict, Option<usize>)> {
+fn summary(o: &SearchOutcome) -> Vec<(&'static str, Verdict, Option<usize>)> {
     o.findings
         .iter()
         .map(|f| {
@@ -51,7 +51,7 @@ fn summary(o: &Outcome) -> Vec<(&'static str, Verdict, Option<usize>)> {
 }
 
 /// Every path replays from the initial state to a state that shows its finding.
-fn assert_paths_replay(c: &Config, o: &Outcome) {
+fn assert_paths_replay(c: &Config, o: &SearchOutcome) {
     for f in &o.findings {
         let Some(path) = &f.path else { continue };
         let steps = concretize(c, path)
@@ -158,7 +158,7 @@ fn a_memory_bound_stops_the_search_with_what_it_found() {
     let c = cfg(6, Release::V3_6_0, true);
     let o = bfs::run(
         &c,
-        &Limits {
+        &SearchLimits {
             max_memory_mib: Some(4),
             ..limits(2)
         },

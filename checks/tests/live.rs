@@ -7,7 +7,7 @@ mod common;
 
 use common::{livemerge, printed as text};
 use livemerge_checks::counterexample::CounterexampleFile;
-use livemerge_checks::report::Trace;
+use livemerge_checks::report::ConcretePath;
 use livemerge_model::{enabled, properties, step, Config, Event, Faults, Release, State};
 use std::collections::{HashSet, VecDeque};
 use std::path::Path;
@@ -49,7 +49,7 @@ fn path_through(cfg: &Config, fault: Event) -> Vec<Event> {
 
 /// Saves `events` as a counterexample file (of a property that holds: replay only needs a path).
 fn save(cfg: &Config, events: &[Event], file: &Path) {
-    let trace = Trace::rebuild_concrete(cfg, events).expect("a model path");
+    let trace = ConcretePath::rebuild_concrete(cfg, events).expect("a model path");
     let prop = properties::all(cfg)
         .into_iter()
         .find(|p| p.name == properties::REMOVAL_FAILED_CLEANLY)

@@ -183,7 +183,7 @@ fn bad_input_is_one_line_and_exit_2() {
 #[ignore = "slow tier: replays on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
 fn a_path_with_a_failed_merge_job_replays_on_real_images() {
     use livemerge_checks::counterexample::CounterexampleFile;
-    use livemerge_checks::report::Trace;
+    use livemerge_checks::report::ConcretePath;
     use livemerge_model::{properties, Config, Event as E, Faults, Release};
     let cfg = Config {
         disks: 1,
@@ -215,7 +215,7 @@ fn a_path_with_a_failed_merge_job_replays_on_real_images() {
         E::PollParent,   // 4.0 counts it failed
         E::PollParent,   // onFailed: snapshot back to OK
     ];
-    let trace = Trace::rebuild_concrete(&cfg, &events).expect("a model path");
+    let trace = ConcretePath::rebuild_concrete(&cfg, &events).expect("a model path");
     let prop = properties::all(&cfg)
         .into_iter()
         .find(|p| p.name == properties::REMOVAL_FAILED_CLEANLY)

@@ -1,13 +1,13 @@
 //! The searches: shortest counterexamples, symmetry that loses nothing, and agreement with
 //! stateright's own checker on the same model.
 
-use livemerge_checks::search::{bfs, Limits, Outcome, Verdict};
+use livemerge_checks::search::{bfs, SearchLimits, SearchOutcome, Verdict};
 use livemerge_model::properties::SNAPSHOT_REMOVED_IMPLIES_MERGE_DONE;
 use livemerge_model::*;
 use stateright::{Checker, Model};
 
-fn limits() -> Limits {
-    Limits {
+fn limits() -> SearchLimits {
+    SearchLimits {
         threads: 2,
         max_states: None,
         timeout: None,
@@ -30,7 +30,7 @@ fn cfg(disks: u8, release: Release, symmetry: bool) -> Config {
 }
 
 /// Per property: its verdict and the length of its path.
-fn summary(o: &Outcome) -> Vec<(&'static str, Verdict, Option<usize>)> {
+fn summary(o: &SearchOutcome) -> Vec<(&'static str, Verdict, Option<usize>)> {
     o.findings
         .iter()
         .map(|f| {
@@ -160,7 +160,7 @@ fn stateright_dfs_on_canonical_states_visits_what_our_bfs_visits() {
 fn a_bound_makes_the_search_incomplete() {
     let o = bfs::run(
         &cfg(3, Release::V4_0_2, true),
-        &Limits {
+        &SearchLimits {
             max_states: Some(50),
             ..limits()
         },

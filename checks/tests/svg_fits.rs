@@ -4,8 +4,8 @@
 //! everything else is read back from the SVG itself with an XML parser.
 
 use livemerge_checks::matrix::axes::Axes;
-use livemerge_checks::report::Trace;
-use livemerge_checks::search::{bfs, Limits, Verdict};
+use livemerge_checks::report::ConcretePath;
+use livemerge_checks::search::{bfs, SearchLimits, Verdict};
 use livemerge_model::{sequence_diagram, text_width};
 use quick_xml::events::Event as Xml;
 use quick_xml::Reader;
@@ -130,7 +130,7 @@ fn overlaps(a: Rect, b: Rect) -> bool {
 #[test]
 #[ignore = "slow tier: draws every counterexample of the matrix, over 30 s (scripts/test runs it)"]
 fn every_counterexample_diagram_of_the_matrix_fits_its_text() {
-    let limits = Limits {
+    let limits = SearchLimits {
         threads: 2,
         max_states: None,
         timeout: None,
@@ -144,7 +144,7 @@ fn every_counterexample_diagram_of_the_matrix_fits_its_text() {
             let (Verdict::Violated, Some(path)) = (&f.verdict, &f.path) else {
                 continue;
             };
-            let trace = Trace::rebuild(&cfg, path).unwrap();
+            let trace = ConcretePath::rebuild(&cfg, path).unwrap();
             let steps = &trace.steps;
             let svg = sequence_diagram(&cfg, steps);
             let pic = read(&svg);

@@ -1,5 +1,5 @@
 //! Fuzzes the trace auditor: any bytes give a verdict or an "unreadable" error, never a panic.
-//! Every field check runs: with a fallback configuration, with `--poller`/`--disks` given (the
+//! Every field check runs: with a fallback configuration, with `--release`/`--disks` given (the
 //! header-agreement check), and tied to an engine directory's configuration and layout (the
 //! `--dir` checks: header configuration and layout, `db` as the exact projection of `after`).
 #![no_main]
@@ -7,7 +7,8 @@
 use libfuzzer_sys::fuzz_target;
 use livemerge_checks::audit::{audit, audit_expect, Expect};
 use livemerge_impl::db::Layout;
-use livemerge_model::{Config, PollerRule};
+use livemerge_impl::Host;
+use livemerge_model::{Config, Release};
 
 fuzz_target!(|data: &[u8]| {
     let _ = audit(data, None);
@@ -24,8 +25,8 @@ fuzz_target!(|data: &[u8]| {
             &Expect {
                 fallback: Some(cfg),
                 disks: Some(disks),
-                poller: Some(PollerRule::V4_0_2),
-                dir: Some((cfg, Layout::new("qcow2", disks as usize, 7))),
+                release: Some(Release::V4_0_2),
+                dir: Some((cfg, Layout::new(Host::Qcow2, disks as usize, 7))),
                 invariants: true,
             },
         );

@@ -22,7 +22,7 @@
 
 use crate::db::{Db, Layout, Rows};
 use crate::error::{Error, Result};
-use crate::storage::{DiskFacts, Storage};
+use crate::storage::{DiskFacts, Host, Storage};
 use livemerge_model::{
     ChildRow, CmdStatus, CommandRow, DiskObservation, Images, Observation, Snapshot, State, Step,
     Task,
@@ -218,7 +218,7 @@ pub fn observe_dir(dir: &Path) -> Result<Observed> {
     let db = Db::open_read(&path)?;
     let p = db.load()?;
     let n = p.layout.disks.len();
-    if p.layout.storage == "live" {
+    if p.layout.host == Host::Live {
         let files = crate::storage::live::files::open_files(dir, n)?;
         return observe(&db, &files, &p.layout);
     }
@@ -278,7 +278,7 @@ mod tests {
                 retries: 1,
                 symmetry: false,
             };
-            let layout = Layout::new("memory", 1, 7);
+            let layout = Layout::new(Host::Memory, 1, 7);
             for s in reachable(&cfg) {
                 let back = abstract_state(&layout, &project(&s, &layout), &facts_of(&s, 1), &s)
                     .unwrap_or_else(|e| panic!("{release}: {e}"));

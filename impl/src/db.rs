@@ -19,6 +19,7 @@
 
 use crate::error::{Error, Result};
 use crate::settings::Settings;
+use crate::storage::Host;
 use livemerge_model::{CmdStatus, Event, Images, Snapshot, State};
 use rusqlite::config::DbConfig;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
@@ -32,8 +33,9 @@ pub const CHILD_TYPE: &str = "RemoveSnapshotSingleDiskLive";
 /// The ids of everything the rows name; fixed at setup.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Layout {
-    /// `"qcow2"` or `"memory"`.
-    pub storage: String,
+    /// The host the engine drives (`"storage"` on disk).
+    #[serde(rename = "storage")]
+    pub host: Host,
     pub vm_id: String,
     pub snapshot_id: String,
     pub parent_command_id: String,
@@ -50,7 +52,7 @@ pub struct DiskIds {
 
 impl Layout {
     /// Fresh ids for `n` disks, derived from `seed` (uuid-shaped, not RFC-random).
-    pub fn new(storage: &str, n: usize, seed: u64) -> Layout {
+    pub fn new(host: Host, n: usize, seed: u64) -> Layout {
         let mut rng = fastrand::Rng::with_seed(seed);
         let mut id = || {
             let a = rng.u64(..);
@@ -65,7 +67,7 @@ impl Layout {
             )
         };
         Layout {
-            storage: storage.into(),
+            host,
             vm_id: id(),
             snapshot_id: id(),
             parent_command_id: id(),
@@ -81,9 +83,10 @@ impl Layout {
     }
 }
 
-/// A row of `command_entities`.
+/// A row of `command_entities`, column for column (oVirt's `CommandEntity`); the model's
+/// `CommandRow` is what the abstraction reads from it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CommandRow {
+pub struct CommandEntity {
     pub command_id: String,
     pub command_type: String,
     pub parent_command_id: Option<String>,
@@ -118,7 +121,7 @@ pub struct ImageRow {
 /// The oVirt tables' content.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rows {
-    pub commands: Vec<CommandRow>,
+    pub commands: Vec<CommandEntity>,
     pub snapshot: Option<SnapshotRow>,
     pub images: Vec<ImageRow>,
 }
@@ -128,7 +131,7 @@ pub fn project(s: &State, layout: &Layout) -> Rows {
     let mut rows = Rows::default();
     let root = layout.parent_command_id.clone();
     if s.parent().status() != CmdStatus::NoRow {
-        rows.commands.push(CommandRow {
+        rows.commands.push(CommandEntity {
             command_id: root.clone(),
             command_type: PARENT_TYPE.into(),
             parent_command_id: None,
@@ -146,7 +149,7 @@ pub fn project(s: &State, layout: &Layout) -> Rows {
     for (i, ids) in layout.disks.iter().enumerate() {
         let d = s.disk(i);
         if d.status() != CmdStatus::NoRow {
-            rows.commands.push(CommandRow {
+            rows.commands.push(CommandEntity {
                 command_id: ids.child_command_id.clone(),
                 command_type: CHILD_TYPE.into(),
                 parent_command_id: Some(root.clone()),
@@ -571,7 +574,7 @@ impl Db {
         )?;
         let it = q.query_map([], |r| {
             Ok((
-                CommandRow {
+                CommandEntity {
                     command_id: r.get(0)?,
                     command_type: r.get(1)?,
                     parent_command_id: r.get(2)?,
@@ -674,4 +677,26 @@ pub fn db_path(dir: &Path) -> Result<std::path::PathBuf> {
         )));
     }
     Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The layout names its host as directories written before `Host` existed do: the field
+    /// `storage`, the words `memory`, `qcow2`, `live`.
+    #[test]
+    fn a_layout_keeps_its_on_disk_host_names() {
+        for (host, word) in [
+            (Host::Memory, "memory"),
+            (Host::Qcow2, "qcow2"),
+            (Host::Live, "live"),
+        ] {
+            let l = Layout::new(host, 1, 7);
+            let v = serde_json::to_value(&l).unwrap();
+            assert_eq!(v["storage"], word);
+            assert_eq!(serde_json::from_value::<Layout>(v).unwrap(), l);
+            assert_eq!(host.to_string(), word);
+        }
+    }
 }

@@ -43,3 +43,4 @@ pub use livemerge_model::MAX_DISKS;
 pub use session::{Outcome, Schedule};
 pub use settings::{Backoff, Settings};
 pub use sources::{start, Start};
+pub use storage::Host;

@@ -19,7 +19,7 @@ use crate::sources::{start, Start};
 use crate::storage::live::Live;
 use crate::storage::memory::Memory;
 use crate::storage::qcow2::Qcow2;
-use crate::storage::{InjectedFaults, Storage};
+use crate::storage::{Host, InjectedFaults, Storage};
 use livemerge_model::{describe_event, step, Event};
 use std::path::Path;
 use std::sync::Arc;
@@ -85,7 +85,7 @@ pub fn replay_memory(
         job_time,
         InjectedFaults::of_path(&settings.model_config(), events),
     );
-    let layout = crate::db::Layout::new("memory", n, settings.seed);
+    let layout = crate::db::Layout::new(Host::Memory, n, settings.seed);
     session::create_db(db_dir, &settings, &layout)?;
     let first_trace = session::open_trace(trace)?;
     let run = Run {

@@ -17,7 +17,7 @@ pub fn text(o: &Outcome, what: &str, dir: Option<&Path>) -> String {
         s.disks,
         s.backoff().name(),
         s.tick_ms,
-        o.layout.storage
+        o.layout.host
     );
     let verdict = match (&o.stuck, o.observed.rows.snapshot.is_none()) {
         (Some(why), _) => why.clone(),

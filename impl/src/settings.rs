@@ -24,12 +24,13 @@ pub const MAX_COMMAND_LIFETIME_TICKS: u64 = 100 * DEFAULT_COMMAND_LIFETIME_TICKS
 
 /// The poller's per-command delay rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Backoff {
-    /// 3.6 (`3175d5a141a`): a pass every tick; each command waits 1 tick, doubled after every
-    /// poll that changed nothing, capped at 10; reset to 1 when its status changed.
+    /// 3.6's poller (`3175d5a141a`): a pass every tick; each command waits 1 tick, doubled
+    /// after every poll that changed nothing, capped at 10; reset to 1 when its status changed.
     Capped,
-    /// 3.5: the poller passes only every 10 ticks and polls every registered command then.
+    /// 3.5's poller: it passes only every 10 ticks and polls every registered command then.
     Fixed,
 }
 

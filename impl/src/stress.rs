@@ -10,10 +10,11 @@
 
 use crate::error::{Error, Result};
 use crate::scheduler::Free;
-use crate::session::live::{run_live, Host, LiveOptions};
+use crate::session::live::{run_live, LiveOptions};
 use crate::session::{run_memory, Outcome, Schedule};
 use crate::settings::Settings;
 use crate::storage::memory::Memory;
+use crate::storage::Host;
 use livemerge_model::races;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -390,6 +390,7 @@ fn wants_names_exactly_the_events_step_accepts_for_every_thread_but_the_pollers(
             let accepted: Vec<Event> = enabled(&c, &s);
             let parent = w.parent().map(ParentAct::event);
             let child = |d: usize| w.disks()[d].child.map(|a| a.event(d));
+            let no_answer = |d: usize| w.disks()[d].child.and_then(|a| a.no_answer_event(d));
             let grandchild = |d: usize| match w.disks()[d].grandchild {
                 Some((_, Some(act))) => act.events(d).all().collect(),
                 _ => Vec::new(),
@@ -398,7 +399,7 @@ fn wants_names_exactly_the_events_step_accepts_for_every_thread_but_the_pollers(
                 let d = e.disk().unwrap_or(0);
                 let wanted = match e.actor() {
                     Actor::Parent => parent == Some(e),
-                    Actor::Pool => child(d) == Some(e),
+                    Actor::Pool => child(d) == Some(e) || no_answer(d) == Some(e),
                     Actor::Grandchild => grandchild(d).contains(&e),
                     Actor::Host => w.disks()[d].host_job,
                     Actor::Poller | Actor::User | Actor::Restart => continue,

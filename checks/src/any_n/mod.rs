@@ -10,7 +10,7 @@
 pub mod report;
 pub mod views;
 
-use crate::search::{bfs, Limits, Verdict};
+use crate::search::{bfs, SearchLimits, Verdict};
 use livemerge_model::properties::{Expectation, Prop};
 use livemerge_model::{properties, Config, Event};
 use views::{Abstraction, TooLarge};
@@ -42,18 +42,18 @@ pub struct AnyOutcome {
     pub abstraction: Abstraction,
     pub findings: Vec<AnyFinding>,
     /// The concrete searches run to confirm violations: (disks, unique states, seconds).
-    pub confirmations: Vec<(u8, u64, f64)>,
-    pub max_n: u8,
+    pub(crate) confirmations: Vec<(u8, u64, f64)>,
+    pub(crate) max_n: u8,
 }
 
 impl AnyOutcome {
-    pub fn any_violated(&self) -> bool {
+    pub(crate) fn any_violated(&self) -> bool {
         self.findings
             .iter()
             .any(|f| matches!(f.verdict, AnyVerdict::Violated { .. }))
     }
 
-    pub fn any_unconfirmed(&self) -> bool {
+    pub(crate) fn any_unconfirmed(&self) -> bool {
         self.findings
             .iter()
             .any(|f| matches!(f.verdict, AnyVerdict::NotConfirmed { .. }))
@@ -76,7 +76,7 @@ pub fn check(
     threshold: usize,
     witnesses: usize,
     max_n: u8,
-    limits: &Limits,
+    limits: &SearchLimits,
 ) -> Result<AnyOutcome, TooLarge> {
     let abstraction = Abstraction::build(cfg, threshold, witnesses)?;
     let mut findings: Vec<AnyFinding> = properties::all(cfg)

@@ -4,7 +4,7 @@
 
 use super::views::Abstraction;
 use super::{AnyFinding, AnyOutcome, AnyVerdict};
-use crate::report::{format_trace, json_path, JsonPath, Trace};
+use crate::report::{format_trace, json_path, ConcretePath, JsonPath};
 use livemerge_model::{
     describe_step, summarize, ConcreteStep, Config, Event, Faults, Release, State,
 };
@@ -107,7 +107,7 @@ pub fn text(o: &AnyOutcome) -> String {
                     f.prop.name,
                     path.len()
                 );
-                match Trace::rebuild(&cfg, path) {
+                match ConcretePath::rebuild(&cfg, path) {
                     Ok(trace) => out.push_str(&format_trace(&cfg, &trace)),
                     Err(e) => {
                         let _ = writeln!(out, "  (cannot show it: {e})");

@@ -15,7 +15,7 @@ use rustc_hash::FxBuildHasher;
 use std::time::Instant;
 
 /// The largest view size `--threshold` accepts.
-pub const MAX_THRESHOLD: usize = 3;
+pub(crate) const MAX_THRESHOLD: usize = 3;
 
 type Map<K, V> = HashMap<K, V, FxBuildHasher>;
 type Set<K> = HashSet<K, FxBuildHasher>;
@@ -24,8 +24,8 @@ type Set<K> = HashSet<K, FxBuildHasher>;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct View {
     pub ctrl: u32,
-    pub len: u8,
-    pub disks: [u16; MAX_THRESHOLD],
+    pub(crate) len: u8,
+    pub(crate) disks: [u16; MAX_THRESHOLD],
 }
 
 impl View {
@@ -55,7 +55,7 @@ impl Configuration {
 /// Where a view came from: `None` for the views of the initial states, else the configuration,
 /// the disk order it was stepped in (see [`Configuration::ordered`]) and the event whose
 /// successor has it (the event names the configuration's disk positions).
-pub type Origin = Option<(u32, u8, Event)>;
+pub(crate) type Origin = Option<(u32, u8, Event)>;
 
 /// An always-property violated by a configuration of the abstraction.
 #[derive(Clone, Debug)]
@@ -67,7 +67,7 @@ pub struct AbstractViolation {
 pub struct Abstraction {
     pub cfg: Config,
     pub threshold: usize,
-    pub witnesses: usize,
+    pub(crate) witnesses: usize,
     pub controllers: Vec<State>,
     ctrl_index: Map<State, u32>,
     pub locals: Vec<Disk>,
@@ -84,8 +84,8 @@ pub struct Abstraction {
     /// that violates it (an eventually-property: a terminal configuration that does not satisfy
     /// it, or one that shows its doom).
     pub violations: Vec<Option<AbstractViolation>>,
-    pub steps: u64,
-    pub seconds: f64,
+    pub(crate) steps: u64,
+    pub(crate) seconds: f64,
 }
 
 /// Why the abstraction cannot be built.

@@ -13,15 +13,15 @@ use std::path::PathBuf;
 #[derive(Args, Debug)]
 pub struct AuditArgs {
     /// The trace (JSON lines) written by `livemerge run --trace` / `resume --trace`.
-    pub trace: PathBuf,
+    pub(crate) trace: PathBuf,
     /// The engine directory the trace came from: also compare its real rows and volumes with the
     /// trace's last state.
     #[arg(long)]
-    pub dir: Option<PathBuf>,
+    pub(crate) dir: Option<PathBuf>,
     /// The configuration, for a trace that does not name one (given with a trace that does, it
     /// must agree with it).
     #[command(flatten)]
-    pub model: ModelArgs,
+    pub(crate) model: ModelArgs,
 }
 
 pub fn run(args: AuditArgs) -> Result<u8, Fail> {

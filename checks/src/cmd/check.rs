@@ -5,8 +5,8 @@ use super::{usage, Fail};
 use crate::any_n;
 use crate::args::ModelArgs;
 use crate::counterexample::{replay, CounterexampleFile, Replay};
-use crate::report::{self, Trace};
-use crate::search::{self, Limits, Verdict};
+use crate::report::{self, ConcretePath};
+use crate::search::{self, SearchLimits, Verdict};
 use clap::{Args, ValueEnum};
 use livemerge_model::properties::Prop;
 use livemerge_model::{describe_event, Config, Event, LiveMerge, MODEL_VERSION};
@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Strategy {
+pub(crate) enum Strategy {
     /// Breadth-first, level by level: counterexamples are shortest.
     Bfs,
     /// stateright's depth-first checker.
@@ -24,7 +24,7 @@ pub enum Strategy {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum Format {
     Text,
     Json,
 }
@@ -32,97 +32,211 @@ pub enum Format {
 #[derive(Args, Debug)]
 pub struct CheckArgs {
     #[command(flatten)]
-    pub model: ModelArgs,
+    pub(crate) model: ModelArgs,
     #[arg(long, value_enum, default_value_t = Strategy::Bfs)]
-    pub strategy: Strategy,
+    pub(crate) strategy: Strategy,
     /// Worker threads of bfs and dfs (default: all cores). The random strategy walks on one
     /// thread, so that a seed always gives the same walks.
     #[arg(long, value_parser = crate::bounds::threads)]
-    pub threads: Option<usize>,
+    pub(crate) threads: Option<usize>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    pub(crate) format: Format,
     /// Stop after this many seconds (the search is then incomplete: exit 3).
     #[arg(long, value_parser = crate::bounds::secs)]
-    pub timeout: Option<f64>,
+    pub(crate) timeout: Option<f64>,
     /// Stop after this many states (the search is then incomplete: exit 3).
     #[arg(long, value_parser = crate::bounds::max_states)]
-    pub max_states: Option<u64>,
+    pub(crate) max_states: Option<u64>,
     /// Stop before the search's data passes this many MiB (the search is then incomplete: exit
     /// 3), rather than be killed by the operating system. Breadth-first search only.
     #[arg(long, value_name = "MIB")]
-    pub max_memory: Option<u64>,
+    pub(crate) max_memory: Option<u64>,
     /// Seed of the random strategy.
     #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    pub(crate) seed: u64,
     /// Write each violated property's counterexample to DIR/<property>.json.
     #[arg(long, value_name = "DIR")]
-    pub save: Option<PathBuf>,
+    pub(crate) save: Option<PathBuf>,
     /// Re-run a saved counterexample through the model instead of searching: exit 1 if it still
     /// reaches the violation, 0 if the model now refuses it or no longer violates. Model flags
     /// given with it override the file's configuration (for example `--release 4.0.2`).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["save", "strategy", "max_states", "timeout", "max_memory"])]
-    pub replay_model: Option<PathBuf>,
+    pub(crate) replay_model: Option<PathBuf>,
     /// With `--disks any`: views of K disks (1 to 3); higher is more precise and slower.
     #[arg(long, value_name = "K")]
-    pub threshold: Option<usize>,
+    pub(crate) threshold: Option<usize>,
     /// With `--disks any`: configurations hold the view plus W more disks (the disk that moves
     /// or the one that makes a guard true) [default: 1].
     #[arg(long, value_name = "W")]
-    pub witnesses: Option<usize>,
+    pub(crate) witnesses: Option<usize>,
     /// With `--disks any`: confirm an abstract violation with the concrete search on 1 to N
     /// disks [default: 4].
     #[arg(long, value_name = "N", value_parser = crate::bounds::disks)]
-    pub max_n: Option<u8>,
+    pub(crate) max_n: Option<u8>,
     /// No progress lines on stderr.
     #[arg(long, short)]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
+}
+
+/// What `check` does, parsed once from its flags by [`Mode::parse`], the one place that says
+/// which flags go with which mode; [`run`] only dispatches on it.
+enum Mode {
+    /// Search the configuration's state space with `--strategy`.
+    Search {
+        cfg: Config,
+        search: Search,
+        limits: SearchLimits,
+    },
+    /// `--disks any`: the abstraction's verdicts for every number of disks (see `any_n`).
+    AnyN {
+        cfg: Config,
+        threshold: usize,
+        witnesses: usize,
+        max_n: u8,
+        limits: SearchLimits,
+    },
+    /// `--replay-model FILE`: a saved counterexample through the model, no search (clap
+    /// refuses the search's flags with it).
+    ReplayModel(PathBuf),
+}
+
+/// A search strategy and what only it takes.
+enum Search {
+    /// Breadth-first (the one `--max-memory` bounds).
+    Bfs,
+    Dfs,
+    Random {
+        seed: u64,
+    },
+}
+
+/// The flags `--disks any` refuses: it builds its own abstraction and search.
+fn refused_with_any_n(args: &CheckArgs) -> Option<&'static str> {
+    if args.replay_model.is_some() {
+        Some("--replay-model")
+    } else if args.strategy != Strategy::Bfs {
+        Some("--strategy")
+    } else if args.timeout.is_some() {
+        Some("--timeout")
+    } else if args.max_states.is_some() {
+        Some("--max-states")
+    } else if args.model.no_symmetry {
+        Some("--no-symmetry")
+    } else {
+        None
+    }
+}
+
+impl Mode {
+    fn parse(args: &CheckArgs) -> Result<Mode, Fail> {
+        if args.model.any_disks() {
+            if let Some(flag) = refused_with_any_n(args) {
+                return Err(usage(format!(
+                    "{flag} does not apply to --disks any (it builds its own abstraction)"
+                )));
+            }
+            let cfg = ModelArgs {
+                disks: None,
+                ..args.model.clone()
+            }
+            .config()
+            .map_err(usage)?;
+            return Ok(Mode::AnyN {
+                cfg,
+                threshold: args.threshold.unwrap_or(1),
+                witnesses: args.witnesses.unwrap_or(1),
+                max_n: args.max_n.unwrap_or(4),
+                limits: SearchLimits {
+                    threads: threads(args),
+                    max_states: None,
+                    timeout: None,
+                    progress: !args.quiet,
+                    max_memory_mib: None,
+                },
+            });
+        }
+        if args.threshold.is_some() || args.witnesses.is_some() || args.max_n.is_some() {
+            return Err(usage(
+                "--threshold, --witnesses and --max-n go with --disks any",
+            ));
+        }
+        if let Some(file) = &args.replay_model {
+            return Ok(Mode::ReplayModel(file.clone()));
+        }
+        let cfg = args.model.config().map_err(usage)?;
+        match args.max_memory {
+            Some(0) => return Err(usage("--max-memory must be a positive number of MiB")),
+            Some(_) if args.strategy != Strategy::Bfs => {
+                return Err(usage("--max-memory bounds only --strategy bfs"))
+            }
+            _ => {}
+        }
+        let search = match args.strategy {
+            Strategy::Bfs => Search::Bfs,
+            Strategy::Dfs => Search::Dfs,
+            Strategy::Random => Search::Random { seed: args.seed },
+        };
+        Ok(Mode::Search {
+            cfg,
+            search,
+            limits: SearchLimits {
+                threads: threads(args),
+                max_states: args.max_states,
+                timeout: args.timeout.map(Duration::from_secs_f64),
+                max_memory_mib: args.max_memory,
+                progress: !args.quiet,
+            },
+        })
+    }
 }
 
 pub fn run(args: CheckArgs) -> Result<u8, Fail> {
-    if args.model.any_disks() {
-        return run_any(args);
+    match Mode::parse(&args)? {
+        Mode::ReplayModel(file) => replay_model(&file, &args.model),
+        Mode::Search {
+            cfg,
+            search,
+            limits,
+        } => run_search(&args, &cfg, search, &limits),
+        Mode::AnyN {
+            cfg,
+            threshold,
+            witnesses,
+            max_n,
+            limits,
+        } => run_any(&args, &cfg, threshold, witnesses, max_n, &limits),
     }
-    if args.threshold.is_some() || args.witnesses.is_some() || args.max_n.is_some() {
-        return Err(usage(
-            "--threshold, --witnesses and --max-n go with --disks any",
-        ));
-    }
-    if let Some(file) = &args.replay_model {
-        return replay_model(file, &args.model);
-    }
-    let cfg = args.model.config().map_err(usage)?;
-    let threads = threads(&args)?;
-    let timeout = args.timeout.map(Duration::from_secs_f64);
-    match args.max_memory {
-        Some(0) => return Err(usage("--max-memory must be a positive number of MiB")),
-        Some(_) if args.strategy != Strategy::Bfs => {
-            return Err(usage("--max-memory bounds only --strategy bfs"))
-        }
-        _ => {}
-    }
+}
+
+/// `--threads` (bounded by its parser), or every core.
+fn threads(args: &CheckArgs) -> usize {
+    args.threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// A search of one configuration: its report, `--save`, and the exit code.
+fn run_search(
+    args: &CheckArgs,
+    cfg: &Config,
+    strategy: Search,
+    limits: &SearchLimits,
+) -> Result<u8, Fail> {
     if let Some(dir) = &args.save {
         prepare_dir(dir)?;
     }
-    let limits = Limits {
-        threads,
-        max_states: args.max_states,
-        timeout,
-        max_memory_mib: args.max_memory,
-        progress: !args.quiet,
-    };
-    let outcome = match args.strategy {
-        Strategy::Bfs => search::bfs::run(&cfg, &limits),
-        Strategy::Dfs => search::dfs::run(LiveMerge::new(cfg), &limits),
-        Strategy::Random => search::random::run(&cfg, &limits, args.seed),
+    let outcome = match strategy {
+        Search::Bfs => search::bfs::run(cfg, limits),
+        Search::Dfs => search::dfs::run(LiveMerge::new(*cfg), limits),
+        Search::Random { seed } => search::random::run(cfg, limits, seed),
     };
     match args.format {
-        Format::Text => say_raw!("{}", report::text(&cfg, &outcome)),
-        Format::Json => say!("{}", report::json(&cfg, &outcome)),
+        Format::Text => say_raw!("{}", report::text(cfg, &outcome)),
+        Format::Json => say!("{}", report::json(cfg, &outcome)),
     }
     if let Some(dir) = &args.save {
         for f in &outcome.findings {
             if let (Verdict::Violated, Some(path)) = (&f.verdict, &f.path) {
-                save(dir, &cfg, &f.prop, path, args.quiet)?;
+                save(dir, cfg, &f.prop, path, args.quiet)?;
             }
         }
     }
@@ -135,48 +249,20 @@ pub fn run(args: CheckArgs) -> Result<u8, Fail> {
     })
 }
 
-/// `--threads` (bounded by its parser), or every core.
-fn threads(args: &CheckArgs) -> Result<usize, Fail> {
-    Ok(args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())))
-}
-
 /// `check --disks any`: the abstraction's verdicts for every number of disks (see `any_n`).
-fn run_any(args: CheckArgs) -> Result<u8, Fail> {
-    let refused = [
-        (args.replay_model.is_some(), "--replay-model"),
-        (args.strategy != Strategy::Bfs, "--strategy"),
-        (args.timeout.is_some(), "--timeout"),
-        (args.max_states.is_some(), "--max-states"),
-        (args.model.no_symmetry, "--no-symmetry"),
-    ];
-    if let Some((_, flag)) = refused.iter().find(|(given, _)| *given) {
-        return Err(usage(format!(
-            "{flag} does not apply to --disks any (it builds its own abstraction)"
-        )));
-    }
-    let cfg = ModelArgs {
-        disks: None,
-        ..args.model.clone()
-    }
-    .config()
-    .map_err(usage)?;
-    let threshold = args.threshold.unwrap_or(1);
-    let witnesses = args.witnesses.unwrap_or(1);
-    let max_n = args.max_n.unwrap_or(4);
+fn run_any(
+    args: &CheckArgs,
+    cfg: &Config,
+    threshold: usize,
+    witnesses: usize,
+    max_n: u8,
+    limits: &SearchLimits,
+) -> Result<u8, Fail> {
     if let Some(dir) = &args.save {
         prepare_dir(dir)?;
     }
-    let limits = Limits {
-        threads: threads(&args)?,
-        max_states: None,
-        timeout: None,
-        progress: !args.quiet,
-        max_memory_mib: None,
-    };
-    let outcome = any_n::check(&cfg, threshold, witnesses, max_n, &limits)
-        .map_err(|e| usage(e.to_string()))?;
+    let outcome =
+        any_n::check(cfg, threshold, witnesses, max_n, limits).map_err(|e| usage(e.to_string()))?;
     match args.format {
         Format::Text => say_raw!("{}", any_n::report::text(&outcome)),
         Format::Json => say!("{}", any_n::report::json(&outcome)),
@@ -206,7 +292,7 @@ fn save(
     path: &[Event],
     quiet: bool,
 ) -> Result<(), Fail> {
-    let trace = Trace::rebuild(cfg, path).map_err(usage)?;
+    let trace = ConcretePath::rebuild(cfg, path).map_err(usage)?;
     let file = dir.join(format!("{}.json", prop.slug()));
     CounterexampleFile::new(cfg, prop, &trace)
         .save(&file)

@@ -6,75 +6,39 @@
 use super::{usage, Fail};
 use crate::bounds;
 use crate::follow::with_progress;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, ValueEnum};
-use livemerge_impl::session::live::{run_live, Host, LiveOptions};
+use livemerge_impl::session::live::{run_live, LiveOptions};
 use livemerge_impl::session::{self, Schedule};
 use livemerge_impl::settings::DEFAULT_COMMAND_LIFETIME_TICKS;
 use livemerge_impl::storage::InjectedFaults;
 use livemerge_impl::stress::{stress as run_stress, StressOptions};
-use livemerge_impl::{report, Backoff, Error, Settings};
+use livemerge_impl::{report, Backoff, Error, Host, Settings};
 use livemerge_model::{Config, Release};
 use std::path::PathBuf;
 use std::time::Duration;
 
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BackoffArg {
-    /// 3.6's poller: 1 tick, doubled to a cap of 10, reset when the command's status changes.
-    Capped,
-    /// 3.5's poller: every command polled on 10-tick passes.
-    Fixed,
+/// `--host` of `run` and `replay`: a host on files, qcow2 or live (the memory host is for
+/// `stress` alone). Refused as clap refuses any value not listed, naming the two it takes.
+pub(crate) fn host_on_files() -> impl TypedValueParser<Value = Host> {
+    PossibleValuesParser::new(
+        Host::value_variants()
+            .iter()
+            .filter(|h| **h != Host::Memory)
+            .filter_map(ValueEnum::to_possible_value),
+    )
+    .map(|s| <Host as ValueEnum>::from_str(&s, false).unwrap_or(Host::Qcow2))
 }
 
-impl From<BackoffArg> for Backoff {
-    fn from(b: BackoffArg) -> Backoff {
-        match b {
-            BackoffArg::Capped => Backoff::Capped,
-            BackoffArg::Fixed => Backoff::Fixed,
-        }
-    }
-}
-
-/// The host `run` and `replay` drive.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HostArg {
-    /// Closed qcow2 images merged offline with `qemu-img commit`.
-    Qcow2,
-    /// A running qemu-storage-daemon: block-commit and pivot while a guest writes over NBD.
-    Live,
-}
-
-/// The host `stress` drives.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StressHostArg {
-    /// In memory: no IO, thousands of runs a minute.
-    Memory,
-    /// Closed qcow2 images merged offline with `qemu-img commit`.
-    Qcow2,
-    /// A running qemu-storage-daemon with a writing guest.
-    Live,
-}
-
-impl From<HostArg> for Host {
-    fn from(h: HostArg) -> Host {
-        match h {
-            HostArg::Qcow2 => Host::Qcow2,
-            HostArg::Live => Host::Live,
-        }
-    }
-}
-
-impl From<StressHostArg> for Host {
-    fn from(h: StressHostArg) -> Host {
-        match h {
-            StressHostArg::Memory => Host::Memory,
-            StressHostArg::Qcow2 => Host::Qcow2,
-            StressHostArg::Live => Host::Live,
-        }
-    }
+/// The refusal of a host `run` and `replay` do not drive (their parser lets none through).
+pub(crate) fn memory_host_refused(what: &str) -> Error {
+    Error::BadInput(format!(
+        "{what} drives a host on files: --host qcow2 or live"
+    ))
 }
 
 /// Milliseconds between two writes of the live backend's guest to each disk (1 to 60000).
-pub fn guest_ms(s: &str) -> Result<u64, String> {
+pub(crate) fn guest_ms(s: &str) -> Result<u64, String> {
     match s.parse::<u64>() {
         Ok(v) if (1..=60_000).contains(&v) => Ok(v),
         _ => Err(format!(
@@ -83,126 +47,118 @@ pub fn guest_ms(s: &str) -> Result<u64, String> {
     }
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ScheduleArg {
-    /// Real thread timing decides every interleaving.
-    Free,
-    /// Hold the pool until the poller has polled the parent after its execute() returned.
-    PoolAfterParentPoll,
-}
-
 /// The knobs shared by `run` and `stress`.
 #[derive(Args, Debug, Clone)]
-pub struct EngineArgs {
+pub(crate) struct EngineArgs {
     /// Number of disks in the snapshot (one child command each).
     #[arg(long, default_value_t = 3, value_parser = bounds::disks)]
-    pub disks: u8,
+    pub(crate) disks: u8,
     /// The oVirt release whose rules the engine follows: 3.5.0, 3.5.7, 3.6.0, 3.6.1, 4.0.0,
     /// 4.0.2, 4.1.0 (`--poller` is an alias; its `4.0` means 4.0.0).
     #[arg(long = "release", alias = "poller", value_name = "RELEASE", default_value_t = Config::default().release)]
-    pub release: Release,
+    pub(crate) release: Release,
     /// The poller's delay rule [default: the release's own poller, as the model's rules say:
     /// fixed for 3.5.0 and 3.5.7, capped from 3.6.0].
     #[arg(long, value_enum)]
-    pub backoff: Option<BackoffArg>,
+    pub(crate) backoff: Option<Backoff>,
     /// How many ticks a command may stay ACTIVE before the poller's expiry pass
     /// (markExpiredCommandsAsFailure, from 3.6.1) fails it, counted from when the removal
     /// stopped moving (oVirt: CoCoLifeInMinutes, 3000 minutes at its 1 s tick).
     #[arg(long = "command-lifetime", value_name = "TICKS", default_value_t = DEFAULT_COMMAND_LIFETIME_TICKS, value_parser = bounds::lifetime_ticks)]
-    pub command_lifetime: u64,
+    pub(crate) command_lifetime: u64,
     /// Threads of the pool that runs child commands (oVirt: 10).
     #[arg(long, default_value_t = 10, value_parser = bounds::threads)]
-    pub pool_threads: usize,
+    pub(crate) pool_threads: usize,
     /// Seed of the poller's pass order.
     #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    pub(crate) seed: u64,
 }
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
     /// The engine directory to create (new or empty): disks, snapshot, database.
     #[arg(long)]
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// The host: qcow2 (offline `qemu-img commit`) or live (a running qemu-storage-daemon).
-    #[arg(long, value_enum, default_value_t = HostArg::Qcow2)]
-    pub host: HostArg,
+    #[arg(long, value_parser = host_on_files(), default_value_t = Host::Qcow2)]
+    pub(crate) host: Host,
     /// Live host: the guest writes a block to each disk every this many milliseconds.
     #[arg(long, default_value_t = 5, value_parser = guest_ms)]
-    pub guest_write_ms: u64,
+    pub(crate) guest_write_ms: u64,
     /// Live host: disk N's next merge job fails for real (blkdebug injects an I/O error into
     /// base's writes). Repeat for more failures: each one fails one attempt.
     #[arg(long, value_name = "N", value_parser = bounds::disks)]
-    pub fail_merge: Vec<u8>,
+    pub(crate) fail_merge: Vec<u8>,
     /// Live host: disk N's next `deleteVolume` fails for real (top is made immutable). Repeat
     /// for more failures.
     #[arg(long, value_name = "N", value_parser = bounds::disks)]
-    pub fail_delete: Vec<u8>,
+    pub(crate) fail_delete: Vec<u8>,
     #[command(flatten)]
-    pub engine: EngineArgs,
+    pub(crate) engine: EngineArgs,
     /// The poller's tick in milliseconds (oVirt: 1000; 1 to 60000).
     #[arg(long, default_value_t = 1000, value_parser = bounds::tick_ms)]
-    pub tick_ms: u64,
+    pub(crate) tick_ms: u64,
     /// Milliseconds a pool thread spends before it persists a child ACTIVE.
     #[arg(long, default_value_t = 0.0, value_parser = bounds::cost_ms)]
-    pub start_cost_ms: f64,
+    pub(crate) start_cost_ms: f64,
     /// Give up (exit 3) if the removal has not ended after this many seconds.
     #[arg(long, default_value_t = 600.0, value_parser = bounds::secs)]
-    pub limit_secs: f64,
+    pub(crate) limit_secs: f64,
     /// Force an interleaving through the engine's scheduler hook.
-    #[arg(long, value_enum, default_value_t = ScheduleArg::Free)]
-    pub schedule: ScheduleArg,
+    #[arg(long, value_enum, default_value_t = Schedule::Free)]
+    pub(crate) schedule: Schedule,
     /// Write one JSON line per applied event to this file.
     #[arg(long)]
-    pub trace: Option<PathBuf>,
+    pub(crate) trace: Option<PathBuf>,
     /// No progress line per step on stderr.
     #[arg(long, short)]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 }
 
 #[derive(Args, Debug)]
 pub struct ResumeArgs {
     /// The engine directory of a killed engine.
     #[arg(long)]
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// Give up (exit 3) after this many seconds [default: the run's limit].
     #[arg(long, value_parser = bounds::secs)]
-    pub limit_secs: Option<f64>,
+    pub(crate) limit_secs: Option<f64>,
     /// Append one JSON line per applied event to this file.
     #[arg(long)]
-    pub trace: Option<PathBuf>,
+    pub(crate) trace: Option<PathBuf>,
     /// No progress line per step on stderr.
     #[arg(long, short)]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 }
 
 #[derive(Args, Debug)]
 pub struct StressArgs {
     /// How many removals to run.
     #[arg(long, default_value_t = 200, value_parser = bounds::runs_u32)]
-    pub runs: u32,
+    pub(crate) runs: u32,
     #[command(flatten)]
-    pub engine: EngineArgs,
+    pub(crate) engine: EngineArgs,
     /// The poller's tick in milliseconds (1 to 60000).
     #[arg(long, default_value_t = 10, value_parser = bounds::tick_ms)]
-    pub tick_ms: u64,
+    pub(crate) tick_ms: u64,
     /// Milliseconds a pool thread spends before it persists a child ACTIVE.
     #[arg(long, default_value_t = 2.0, value_parser = bounds::cost_ms)]
-    pub start_cost_ms: f64,
+    pub(crate) start_cost_ms: f64,
     /// Milliseconds the in-memory host merge job takes.
     #[arg(long, default_value_t = 2.0, value_parser = bounds::cost_ms)]
-    pub job_ms: f64,
+    pub(crate) job_ms: f64,
     /// The host every run drives: memory, qcow2 or live.
-    #[arg(long, value_enum, default_value_t = StressHostArg::Memory)]
-    pub host: StressHostArg,
+    #[arg(long, value_enum, default_value_t = Host::Memory)]
+    pub(crate) host: Host,
     /// Live host: the guest writes a block to each disk every this many milliseconds.
     #[arg(long, default_value_t = 5, value_parser = guest_ms)]
-    pub guest_write_ms: u64,
+    pub(crate) guest_write_ms: u64,
     /// Per-run limit in seconds (a run past it counts as "did not end").
     #[arg(long, default_value_t = 60.0, value_parser = bounds::secs)]
-    pub limit_secs: f64,
+    pub(crate) limit_secs: f64,
     /// No progress line per run on stderr.
     #[arg(long, short)]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 }
 
 /// A duration in milliseconds (already bounded by [`bounds::cost_ms`]).
@@ -228,7 +184,7 @@ impl EngineArgs {
             disks: self.disks,
             release: self.release,
             tick_ms,
-            backoff: self.backoff.map(Backoff::from),
+            backoff: self.backoff,
             pool_threads: self.pool_threads,
             start_cost_us: millis(start_cost_ms).as_micros() as u64,
             limit_ms: limit(limit_secs),
@@ -248,10 +204,7 @@ pub fn run(args: RunArgs) -> Result<u8, Fail> {
     let s = args
         .engine
         .settings(args.tick_ms, args.start_cost_ms, args.limit_secs)?;
-    let schedule = match args.schedule {
-        ScheduleArg::Free => Schedule::Free,
-        ScheduleArg::PoolAfterParentPoll => Schedule::PoolAfterParentPoll,
-    };
+    let schedule = args.schedule;
     let faults = run_faults(&args)?;
     let o = with_progress(
         args.trace.as_deref(),
@@ -259,8 +212,9 @@ pub fn run(args: RunArgs) -> Result<u8, Fail> {
         "run",
         Some(s.model_config()),
         |trace| match args.host {
-            HostArg::Qcow2 => session::run_dir(&args.dir, s, schedule, trace),
-            HostArg::Live => {
+            Host::Qcow2 => session::run_dir(&args.dir, s, schedule, trace),
+            Host::Memory => Err(memory_host_refused("run")),
+            Host::Live => {
                 let opts = LiveOptions {
                     guest_write_ms: args.guest_write_ms,
                 };
@@ -276,7 +230,7 @@ pub fn run(args: RunArgs) -> Result<u8, Fail> {
 /// The faults `run` asks the live host to meet (disk numbers 1-based on the command line).
 fn run_faults(args: &RunArgs) -> Result<InjectedFaults, Fail> {
     let asked = !(args.fail_merge.is_empty() && args.fail_delete.is_empty());
-    if asked && args.host != HostArg::Live {
+    if asked && args.host != Host::Live {
         return Err(usage(
             "--fail-merge and --fail-delete need --host live (only there is a fault met for real)",
         ));
@@ -324,7 +278,7 @@ pub fn stress(args: StressArgs) -> Result<u8, Fail> {
         settings: s,
         runs: args.runs,
         job_time: millis(args.job_ms),
-        host: args.host.into(),
+        host: args.host,
         live: LiveOptions {
             guest_write_ms: args.guest_write_ms,
         },

@@ -20,7 +20,7 @@
 use super::{usage, Fail};
 use crate::args::ModelArgs;
 use crate::http_front::{self, Request, Response};
-use crate::search::{bfs, Limits};
+use crate::search::{bfs, SearchLimits};
 use clap::Args;
 use livemerge_model::{Config, Event, LiveMerge, State};
 use stateright::{Model, Path};
@@ -32,10 +32,10 @@ use std::time::{Duration, Instant};
 #[derive(Args, Debug)]
 pub struct ExploreArgs {
     #[command(flatten)]
-    pub model: ModelArgs,
+    pub(crate) model: ModelArgs,
     /// Address to serve on. Loopback unless you name another address.
     #[arg(long, default_value = "127.0.0.1:3000")]
-    pub listen: String,
+    pub(crate) listen: String,
 }
 
 pub fn run(args: ExploreArgs) -> Result<u8, Fail> {
@@ -84,7 +84,7 @@ pub fn run(args: ExploreArgs) -> Result<u8, Fail> {
     let _ = std::io::stdout().flush();
 
     let handler = Arc::new(move |rq: &Request| answer(rq, backend, &ours));
-    http_front::serve(front, http_front::Limits::default(), handler, &stop)
+    http_front::serve(front, http_front::FrontLimits::default(), handler, &stop)
         .map_err(|e| usage(format!("cannot serve on {addr}: {e}")))?;
     say!("livemerge explore: stopped");
     Ok(0)
@@ -123,7 +123,7 @@ struct Ours {
 fn shortest_paths(cfg: &Config) -> Ours {
     let outcome = bfs::run(
         cfg,
-        &Limits {
+        &SearchLimits {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             max_states: Some(5_000_000),
             timeout: Some(Duration::from_secs(30)),
@@ -169,7 +169,7 @@ fn shortest_paths(cfg: &Config) -> Ours {
 }
 
 /// The explorer's URL path for a list of events (action indices, init state first).
-pub fn encode(model: &LiveMerge, events: &[Event]) -> Option<String> {
+pub(crate) fn encode(model: &LiveMerge, events: &[Event]) -> Option<String> {
     let init = model.init_states().into_iter().next()?;
     Path::<State, Event>::from_actions(model, init, events.iter()).map(|p| p.encode(model))
 }

@@ -21,36 +21,36 @@ pub struct MatrixArgs {
     /// Releases to check: `all`, or a comma-separated list of 3.5.0, 3.5.7, 3.6.0, 3.6.1, 4.0.0,
     /// 4.0.2, 4.1.0 [default: all]. `--pollers` is an alias.
     #[arg(long, alias = "pollers", value_parser = axes::parse_releases)]
-    pub releases: Option<::std::vec::Vec<Release>>,
+    pub(crate) releases: Option<::std::vec::Vec<Release>>,
     /// Disk counts: a range `1..3`, a number, or a comma-separated list [default: 1..3].
     #[arg(long, value_parser = axes::parse_disks)]
-    pub disks: Option<::std::vec::Vec<u8>>,
+    pub(crate) disks: Option<::std::vec::Vec<u8>>,
     /// Fault sets, comma-separated: `none`, `all`, or fault names joined by `+`
     /// (merge-job-fails+delete-volume-fails) [default: none,all].
     #[arg(long, value_parser = axes::parse_fault_sets)]
-    pub faults: Option<::std::vec::Vec<Faults>>,
+    pub(crate) faults: Option<::std::vec::Vec<Faults>>,
     /// Restart counts: a range, a number or a list [default: 0,1].
     #[arg(long, value_parser = axes::parse_numbers)]
-    pub restarts: Option<::std::vec::Vec<u8>>,
+    pub(crate) restarts: Option<::std::vec::Vec<u8>>,
     /// Retry counts (removals started again after a failed one): a range, a number or a list
     /// [default: 1].
     #[arg(long, value_parser = axes::parse_numbers)]
-    pub retries: Option<::std::vec::Vec<u8>>,
+    pub(crate) retries: Option<::std::vec::Vec<u8>>,
     /// The baseline to compare with (and to rewrite with --update).
     #[arg(long, value_name = "FILE", default_value = "findings.json")]
-    pub baseline: PathBuf,
+    pub(crate) baseline: PathBuf,
     /// Rewrite the baseline with this run's table (its configurations only) and exit 0.
     #[arg(long)]
-    pub update: bool,
+    pub(crate) update: bool,
     /// Also write the results as JUnit XML to FILE.
     #[arg(long, value_name = "FILE")]
-    pub junit: Option<PathBuf>,
+    pub(crate) junit: Option<PathBuf>,
     /// Threads in all (default: all cores); the configurations are spread over them.
     #[arg(long, value_parser = crate::bounds::threads)]
-    pub threads: Option<usize>,
+    pub(crate) threads: Option<usize>,
     /// No progress lines on stderr.
     #[arg(long, short)]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 }
 
 pub fn run(args: MatrixArgs) -> Result<u8, Fail> {

@@ -36,7 +36,7 @@ pub struct Fail {
 }
 
 /// Bad usage or input: exit 2.
-pub fn usage(message: impl Into<String>) -> Fail {
+pub(crate) fn usage(message: impl Into<String>) -> Fail {
     Fail {
         code: 2,
         message: message.into(),

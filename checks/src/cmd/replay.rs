@@ -11,47 +11,47 @@ use crate::follow::with_progress;
 use clap::Args;
 use livemerge_impl::replay::replay_dir;
 use livemerge_impl::settings::DEFAULT_COMMAND_LIFETIME_TICKS;
-use livemerge_impl::{report, Settings};
+use livemerge_impl::{report, Host, Settings};
 use livemerge_model::Release;
 use std::path::PathBuf;
 
 /// The command lifetime of a replayed path that expires a command, unless `--command-lifetime`
 /// says otherwise: 100 ticks, half a second at the replay's default tick.
-pub const REPLAY_EXPIRY_TICKS: u64 = 100;
+pub(crate) const REPLAY_EXPIRY_TICKS: u64 = 100;
 
 #[derive(Args, Debug)]
 pub struct ReplayArgs {
     /// A counterexample written by `livemerge check --save` (or by the random-schedule tests).
-    pub file: PathBuf,
+    pub(crate) file: PathBuf,
     /// The engine directory to create (new or empty).
     #[arg(long)]
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// The host: qcow2 (faults planted) or live (a running qemu-storage-daemon, faults met for
     /// real: blkdebug fails the merge job, an immutable file fails deleteVolume).
-    #[arg(long, value_enum, default_value_t = crate::cmd::engine::HostArg::Qcow2)]
-    pub host: crate::cmd::engine::HostArg,
+    #[arg(long, value_parser = crate::cmd::engine::host_on_files(), default_value_t = Host::Qcow2)]
+    pub(crate) host: Host,
     /// Live host: the guest writes a block to each disk every this many milliseconds.
     #[arg(long, default_value_t = 5, value_parser = crate::cmd::engine::guest_ms)]
-    pub guest_write_ms: u64,
+    pub(crate) guest_write_ms: u64,
     /// Run the engine with this release's rules instead of the counterexample's (`--poller` is
     /// an alias).
     #[arg(long = "release", alias = "poller", value_name = "RELEASE")]
-    pub release: Option<Release>,
+    pub(crate) release: Option<Release>,
     /// The poller's tick in milliseconds (the script, not the clock, decides the order).
     #[arg(long, default_value_t = 5, value_parser = crate::bounds::tick_ms)]
-    pub tick_ms: u64,
+    pub(crate) tick_ms: u64,
     /// Ticks a command may stay ACTIVE before the poller's expiry pass fails it, counted from
     /// when the removal stopped moving: a path's `Expire` step waits that long [default:
     /// 100 for a path that expires a command (a replay's clock is compressed
     /// like its tick), else oVirt's 3000 minutes at its 1 s tick].
     #[arg(long = "command-lifetime", value_name = "TICKS", value_parser = crate::bounds::lifetime_ticks)]
-    pub command_lifetime: Option<u64>,
+    pub(crate) command_lifetime: Option<u64>,
     /// Write one JSON line per applied event to this file.
     #[arg(long)]
-    pub trace: Option<PathBuf>,
+    pub(crate) trace: Option<PathBuf>,
     /// No progress line per step on stderr.
     #[arg(long, short)]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 }
 
 pub fn run(args: ReplayArgs) -> Result<u8, Fail> {
@@ -85,10 +85,9 @@ pub fn run(args: ReplayArgs) -> Result<u8, Fail> {
         "replay",
         Some(settings.model_config()),
         |trace| match args.host {
-            crate::cmd::engine::HostArg::Qcow2 => {
-                replay_dir(&args.dir, settings, &file.events, trace)
-            }
-            crate::cmd::engine::HostArg::Live => {
+            Host::Qcow2 => replay_dir(&args.dir, settings, &file.events, trace),
+            Host::Memory => Err(crate::cmd::engine::memory_host_refused("replay")),
+            Host::Live => {
                 let opts = livemerge_impl::session::live::LiveOptions {
                     guest_write_ms: args.guest_write_ms,
                 };

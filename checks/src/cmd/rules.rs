@@ -12,7 +12,7 @@ pub struct RulesArgs {}
 
 /// The table in Markdown: one row per rule, one column per release; a cell that is the same as
 /// in the release this one is written against says `=` and that release.
-pub fn markdown() -> String {
+pub(crate) fn markdown() -> String {
     let mut out = String::from("| rule (`Rules` field) | decides |");
     for r in Release::ALL {
         out.push_str(&format!(" {r} |"));

@@ -3,7 +3,7 @@
 //! not (its seed and shortest failing schedule are printed, and saved with `--save`).
 
 use super::{usage, Fail};
-use crate::report::{format_trace, Trace};
+use crate::report::{format_trace, ConcretePath};
 use crate::schedules::{check_seed, save_failure};
 use clap::Args;
 use livemerge_model::Release;
@@ -14,22 +14,22 @@ use std::time::Instant;
 pub struct SchedulesArgs {
     /// How many schedules (seeds SEED, SEED+1, ...).
     #[arg(long, default_value_t = 1000, value_parser = crate::bounds::runs)]
-    pub runs: u64,
+    pub(crate) runs: u64,
     /// The first seed.
     #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    pub(crate) seed: u64,
     /// Disks in every schedule [default: 1 to 3, varying with the seed].
     #[arg(long, value_parser = crate::bounds::disks)]
-    pub disks: Option<u8>,
+    pub(crate) disks: Option<u8>,
     /// The release of every schedule [default: varying with the seed]. `--poller` is an alias.
     #[arg(long = "release", alias = "poller", value_name = "RELEASE")]
-    pub release: Option<Release>,
+    pub(crate) release: Option<Release>,
     /// Save a failing schedule as a counterexample file in DIR.
     #[arg(long, value_name = "DIR")]
-    pub save: Option<PathBuf>,
+    pub(crate) save: Option<PathBuf>,
     /// No progress lines on stderr.
     #[arg(long, short)]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 }
 
 pub fn run(args: SchedulesArgs) -> Result<u8, Fail> {
@@ -73,7 +73,7 @@ pub fn run(args: SchedulesArgs) -> Result<u8, Fail> {
                     f.config,
                     f.events.len()
                 );
-                if let Ok(t) = Trace::rebuild_concrete(&f.config, &f.events) {
+                if let Ok(t) = ConcretePath::rebuild_concrete(&f.config, &f.events) {
                     say_raw!("{}", format_trace(&f.config, &t));
                 }
                 if let Some(dir) = &args.save {

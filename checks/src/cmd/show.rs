@@ -4,7 +4,7 @@
 use super::{usage, Fail};
 use crate::counterexample::CounterexampleFile;
 use crate::files::write_atomically;
-use crate::report::{format_trace, Trace};
+use crate::report::{format_trace, ConcretePath};
 use clap::Args;
 use livemerge_model::{describe_event, sequence_diagram};
 use std::path::PathBuf;
@@ -12,10 +12,10 @@ use std::path::PathBuf;
 #[derive(Args, Debug)]
 pub struct ShowArgs {
     /// A counterexample written by `livemerge check --save`.
-    pub file: PathBuf,
+    pub(crate) file: PathBuf,
     /// Write the sequence diagram to this SVG file instead of printing the steps.
     #[arg(long, value_name = "OUT.svg")]
-    pub svg: Option<PathBuf>,
+    pub(crate) svg: Option<PathBuf>,
 }
 
 pub fn run(args: ShowArgs) -> Result<u8, Fail> {
@@ -28,7 +28,7 @@ pub fn run(args: ShowArgs) -> Result<u8, Fail> {
     file.check_path(&args.file.display().to_string(), true)
         .map_err(usage)?;
     // Rebuild through the model: the descriptions come from the states before and after each step.
-    let trace = Trace::rebuild_concrete(&cfg, &file.events).map_err(|(i, r)| {
+    let trace = ConcretePath::rebuild_concrete(&cfg, &file.events).map_err(|(i, r)| {
         usage(format!(
             "{}: step {} ({}) is refused by the model: {r}",
             args.file.display(),

@@ -6,11 +6,11 @@ use livemerge_model::{Config, Faults, Release};
 /// The values of each axis; the matrix is their cross product.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Axes {
-    pub releases: Vec<Release>,
-    pub disks: Vec<u8>,
-    pub faults: Vec<Faults>,
-    pub restarts: Vec<u8>,
-    pub retries: Vec<u8>,
+    pub(crate) releases: Vec<Release>,
+    pub(crate) disks: Vec<u8>,
+    pub(crate) faults: Vec<Faults>,
+    pub(crate) restarts: Vec<u8>,
+    pub(crate) retries: Vec<u8>,
 }
 
 impl Default for Axes {
@@ -58,7 +58,7 @@ impl Axes {
 }
 
 /// `1..3` (inclusive), `2`, or `1,3`: a set of small numbers, in the order given, without repeats.
-pub fn parse_numbers(s: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn parse_numbers(s: &str) -> Result<Vec<u8>, String> {
     let mut out: Vec<u8> = Vec::new();
     for part in s.split(',') {
         let num = |t: &str| {
@@ -86,7 +86,7 @@ pub fn parse_numbers(s: &str) -> Result<Vec<u8>, String> {
 }
 
 /// Disk counts: `1..3`, `2` or `1,3`, each one a state can hold.
-pub fn parse_disks(s: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn parse_disks(s: &str) -> Result<Vec<u8>, String> {
     let disks = parse_numbers(s)?;
     for &n in &disks {
         crate::bounds::disk_count(n)?;
@@ -95,7 +95,7 @@ pub fn parse_disks(s: &str) -> Result<Vec<u8>, String> {
 }
 
 /// `3.6.0,4.0.2` or `all`: each name read by the release's own `FromStr`.
-pub fn parse_releases(s: &str) -> Result<Vec<Release>, String> {
+pub(crate) fn parse_releases(s: &str) -> Result<Vec<Release>, String> {
     if s == "all" {
         return Ok(Release::ALL.to_vec());
     }
@@ -114,7 +114,7 @@ pub fn parse_releases(s: &str) -> Result<Vec<Release>, String> {
 
 /// A comma-separated list of fault sets, each `none`, `all`, or fault names joined by `+`
 /// (`none,merge-job-fails,all`).
-pub fn parse_fault_sets(s: &str) -> Result<Vec<Faults>, String> {
+pub(crate) fn parse_fault_sets(s: &str) -> Result<Vec<Faults>, String> {
     let mut out = Vec::new();
     for set in s.split(',') {
         let f: Faults = set
@@ -130,7 +130,7 @@ pub fn parse_fault_sets(s: &str) -> Result<Vec<Faults>, String> {
 }
 
 /// A fault set as the table and the baseline name it: `none`, `all`, or names joined by `+`.
-pub fn fault_set_name(f: Faults) -> String {
+pub(crate) fn fault_set_name(f: Faults) -> String {
     if f == Faults::ALL {
         "all".to_string()
     } else {
@@ -139,7 +139,7 @@ pub fn fault_set_name(f: Faults) -> String {
 }
 
 /// The name of a configuration in the baseline, the table's differences and the JUnit report.
-pub fn config_name(cfg: &Config) -> String {
+pub(crate) fn config_name(cfg: &Config) -> String {
     format!(
         "release {}, {} disk(s), faults {}, {} restart(s), {} retr{}",
         cfg.release,

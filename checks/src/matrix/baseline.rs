@@ -20,15 +20,15 @@
 //! `null` for the other two.
 
 use super::axes::config_name;
-use super::{Observed, Row};
+use super::{MatrixCell, Row};
 use crate::files::{read_regular_file, write_atomically, Versioned};
 use livemerge_model::MODEL_VERSION;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-pub const FORMAT: &str = "livemerge-findings";
-pub const VERSION: u32 = 1;
+pub(crate) const FORMAT: &str = "livemerge-findings";
+pub(crate) const VERSION: u32 = 1;
 
 const KIND: Versioned = Versioned {
     format: FORMAT,
@@ -39,41 +39,41 @@ const MAX_FILE_BYTES: u64 = 16 << 20;
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
-pub struct Baseline {
-    pub format: String,
-    pub version: u32,
-    pub model_version: u32,
-    pub configurations: Vec<ConfigEntry>,
+pub(crate) struct Baseline {
+    pub(crate) format: String,
+    pub(crate) version: u32,
+    pub(crate) model_version: u32,
+    pub(crate) configurations: Vec<ConfigEntry>,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
-pub struct ConfigEntry {
-    pub configuration: String,
-    pub properties: Vec<PropEntry>,
+pub(crate) struct ConfigEntry {
+    pub(crate) configuration: String,
+    pub(crate) properties: Vec<PropEntry>,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
-pub struct PropEntry {
-    pub property: String,
-    pub verdict: String,
-    pub length: Option<usize>,
+pub(crate) struct PropEntry {
+    pub(crate) property: String,
+    pub(crate) verdict: String,
+    pub(crate) length: Option<usize>,
 }
 
 /// One way a run departs from the baseline. `old` is `None` for a configuration or property the
 /// baseline lacks, `new` is `None` for one the run checked no longer.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Difference {
-    pub configuration: String,
-    pub property: String,
-    pub old: Option<Observed>,
-    pub new: Option<Observed>,
+pub(crate) struct Difference {
+    pub(crate) configuration: String,
+    pub(crate) property: String,
+    pub(crate) old: Option<MatrixCell>,
+    pub(crate) new: Option<MatrixCell>,
 }
 
 impl std::fmt::Display for Difference {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let show = |o: &Option<Observed>| match o {
+        let show = |o: &Option<MatrixCell>| match o {
             Some(o) => o.to_string(),
             None => "not checked".to_string(),
         };
@@ -90,7 +90,7 @@ impl std::fmt::Display for Difference {
 
 impl Baseline {
     /// The baseline a run would write.
-    pub fn from_rows(rows: &[Row]) -> Baseline {
+    pub(crate) fn from_rows(rows: &[Row]) -> Baseline {
         Baseline {
             format: FORMAT.to_string(),
             version: VERSION,
@@ -114,12 +114,12 @@ impl Baseline {
     }
 
     /// Reads and validates a baseline: a one-line error for anything malformed or foreign.
-    pub fn load(path: &Path) -> Result<Baseline, String> {
+    pub(crate) fn load(path: &Path) -> Result<Baseline, String> {
         let text = read_regular_file(path, MAX_FILE_BYTES)?;
         Self::parse(&text, &path.display().to_string())
     }
 
-    pub fn parse(text: &[u8], shown: &str) -> Result<Baseline, String> {
+    pub(crate) fn parse(text: &[u8], shown: &str) -> Result<Baseline, String> {
         let value = KIND.parse(text, shown)?;
         let b: Baseline =
             serde_json::from_value(value).map_err(|e| format!("{shown}: malformed: {e}"))?;
@@ -162,7 +162,7 @@ impl Baseline {
 
     /// Writes the baseline through a temporary file, fsync and rename: a crash leaves the old
     /// file or the new one, never half of one.
-    pub fn save(&self, path: &Path) -> Result<(), String> {
+    pub(crate) fn save(&self, path: &Path) -> Result<(), String> {
         let mut text = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
         text.push('\n');
         write_atomically(path, text.as_bytes())
@@ -170,13 +170,13 @@ impl Baseline {
 
     /// How `run` departs from this baseline, in the run's order. Only the configurations the run
     /// checked are compared: a run over fewer axes than the baseline's is not a difference.
-    pub fn compare(&self, run: &Baseline) -> Vec<Difference> {
+    pub(crate) fn compare(&self, run: &Baseline) -> Vec<Difference> {
         let old: HashMap<&str, &ConfigEntry> = self
             .configurations
             .iter()
             .map(|c| (c.configuration.as_str(), c))
             .collect();
-        let observed = |p: &PropEntry| Observed {
+        let observed = |p: &PropEntry| MatrixCell {
             verdict: p.verdict.clone(),
             length: p.length,
         };

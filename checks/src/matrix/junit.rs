@@ -5,14 +5,14 @@
 use super::axes::config_name;
 use super::baseline::Difference;
 use super::Row;
-use crate::report::{format_trace, Trace};
+use crate::report::{format_trace, ConcretePath};
 use crate::search::Verdict;
 use quick_xml::events::{BytesCData, Event};
 use quick_xml::Writer;
 use std::io;
 
 /// The XML document (quick-xml escapes every attribute and text).
-pub fn render(rows: &[Row], diffs: &[Difference], baseline: &str) -> io::Result<String> {
+pub(crate) fn render(rows: &[Row], diffs: &[Difference], baseline: &str) -> io::Result<String> {
     let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
     w.write_event(Event::Decl(quick_xml::events::BytesDecl::new(
         "1.0",
@@ -56,16 +56,18 @@ fn suite(w: &mut Writer<Vec<u8>>, r: &Row, diffs: &[Difference], baseline: &str)
             for f in &r.outcome.findings {
                 let diff = mine.iter().find(|d| d.property == f.prop.name);
                 let trace = match (&f.verdict, &f.path) {
-                    (Verdict::Violated, Some(path)) => Some(match Trace::rebuild(&r.cfg, path) {
-                        Ok(t) => format!(
-                            "counterexample to {} \"{}\" ({} steps, shortest):\n{}",
-                            f.prop.expectation.name(),
-                            f.prop.name,
-                            path.len(),
-                            format_trace(&r.cfg, &t)
-                        ),
-                        Err(e) => format!("(cannot show the counterexample: {e})"),
-                    }),
+                    (Verdict::Violated, Some(path)) => {
+                        Some(match ConcretePath::rebuild(&r.cfg, path) {
+                            Ok(t) => format!(
+                                "counterexample to {} \"{}\" ({} steps, shortest):\n{}",
+                                f.prop.expectation.name(),
+                                f.prop.name,
+                                path.len(),
+                                format_trace(&r.cfg, &t)
+                            ),
+                            Err(e) => format!("(cannot show the counterexample: {e})"),
+                        })
+                    }
                     _ => None,
                 };
                 let case = w

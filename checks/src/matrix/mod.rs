@@ -3,30 +3,30 @@
 //! (`findings.json`), printed as one table and, for CI systems, as JUnit XML.
 
 pub mod axes;
-pub mod baseline;
-pub mod history;
-pub mod junit;
-pub mod table;
+pub(crate) mod baseline;
+pub(crate) mod history;
+pub(crate) mod junit;
+pub(crate) mod table;
 
 use crate::report::verdict_word;
-use crate::search::{self, Limits, Outcome};
+use crate::search::{self, SearchLimits, SearchOutcome};
 use livemerge_model::Config;
 
 /// One configuration's search.
-pub struct Row {
-    pub cfg: Config,
-    pub outcome: Outcome,
+pub(crate) struct Row {
+    pub(crate) cfg: Config,
+    pub(crate) outcome: SearchOutcome,
 }
 
 /// What the matrix records of one property: its verdict, and the length of the path that shows
 /// it (the shortest counterexample of a violated property, the shortest example of a `sometimes`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Observed {
-    pub verdict: String,
-    pub length: Option<usize>,
+pub(crate) struct MatrixCell {
+    pub(crate) verdict: String,
+    pub(crate) length: Option<usize>,
 }
 
-impl std::fmt::Display for Observed {
+impl std::fmt::Display for MatrixCell {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.length {
             Some(n) => write!(f, "{} ({n} steps)", self.verdict),
@@ -37,14 +37,14 @@ impl std::fmt::Display for Observed {
 
 impl Row {
     /// Each property's name and what was observed of it, in the model's order.
-    pub fn observed(&self) -> Vec<(&'static str, Observed)> {
+    pub(crate) fn observed(&self) -> Vec<(&'static str, MatrixCell)> {
         self.outcome
             .findings
             .iter()
             .map(|f| {
                 (
                     f.prop.name,
-                    Observed {
+                    MatrixCell {
                         verdict: verdict_word(f).to_ascii_lowercase(),
                         length: f.path.as_ref().map(Vec::len),
                     },
@@ -58,9 +58,9 @@ impl Row {
 /// `threads` threads in all. Small configurations gain nothing from a parallel search, so the
 /// configurations are spread over the threads and each search gets its share of them; `done`
 /// is called as each one finishes (for progress lines), from the thread that ran it.
-pub fn run(configs: &[Config], threads: usize, done: &(dyn Fn(&Row) + Sync)) -> Vec<Row> {
+pub(crate) fn run(configs: &[Config], threads: usize, done: &(dyn Fn(&Row) + Sync)) -> Vec<Row> {
     let workers = threads.clamp(1, configs.len().max(1));
-    let limits = Limits {
+    let limits = SearchLimits {
         threads: (threads / workers).max(1),
         max_states: None,
         timeout: None,

@@ -20,7 +20,7 @@ fn cell(verdict: &str, length: Option<usize>) -> String {
 }
 
 /// The legend, the table, and nothing else (differences are listed by the caller).
-pub fn render(rows: &[Row], diffs: &[Difference]) -> String {
+pub(crate) fn render(rows: &[Row], diffs: &[Difference]) -> String {
     // Columns: every property of any configuration, in the model's order of first appearance.
     let mut props: Vec<(&'static str, &'static str)> = Vec::new();
     // A property new to the list goes right after the one before it in its own configuration.

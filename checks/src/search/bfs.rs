@@ -16,7 +16,7 @@
 
 use super::fingerprint;
 use super::visited::{Insert, Visited};
-use super::{verdict, Finding, Limits, Outcome};
+use super::{verdict, Finding, SearchLimits, SearchOutcome};
 use crate::progress::Progress;
 use livemerge_model::properties::{self, Prop};
 use livemerge_model::{step, Config, Event, LiveMerge, State};
@@ -107,7 +107,7 @@ struct Round<'a, S> {
     model: &'a LiveMerge,
     props: &'a [Prop],
     observe: &'a Observer<'a>,
-    limits: &'a Limits,
+    limits: &'a SearchLimits,
     start: Instant,
     visited: &'a Visited,
     frontier: &'a [Vec<State>],
@@ -338,14 +338,14 @@ fn return_big_blocks_to_the_system() {
 }
 
 /// Runs the search to completion or to a limit.
-pub fn run(cfg: &Config, limits: &Limits) -> Outcome {
+pub fn run(cfg: &Config, limits: &SearchLimits) -> SearchOutcome {
     run_observing(cfg, limits, &|_| {})
 }
 
 /// [`run`], showing `observe` every state it expands (the representative, as stored), from any
 /// worker thread and in no fixed order; a state may be shown twice. The `--disks any` tests use
 /// it to check, at the lean search's cost per state, that every reachable state is covered.
-pub fn run_observing(cfg: &Config, limits: &Limits, observe: &Observer<'_>) -> Outcome {
+pub fn run_observing(cfg: &Config, limits: &SearchLimits, observe: &Observer<'_>) -> SearchOutcome {
     return_big_blocks_to_the_system();
     let events: Vec<Event> = Event::candidates(cfg.n()).collect();
     if events.len() <= 256 {
@@ -356,14 +356,14 @@ pub fn run_observing(cfg: &Config, limits: &Limits, observe: &Observer<'_>) -> O
 }
 
 /// What [`run_observing`] shows each expanded state to.
-pub type Observer<'a> = dyn Fn(&State) + Sync + 'a;
+pub(crate) type Observer<'a> = dyn Fn(&State) + Sync + 'a;
 
 fn run_with<S: Slot>(
     cfg: &Config,
-    limits: &Limits,
+    limits: &SearchLimits,
     events: &[Event],
     observe: &Observer<'_>,
-) -> Outcome {
+) -> SearchOutcome {
     let start = Instant::now();
     let model = LiveMerge::new(*cfg);
     let props = properties::all(cfg);
@@ -498,7 +498,7 @@ fn run_with<S: Slot>(
         .collect();
     progress.done();
     let unique = visited.len();
-    Outcome {
+    SearchOutcome {
         strategy: "bfs",
         threads,
         generated: generated.into_inner(),
@@ -536,7 +536,7 @@ mod tests {
             let theirs = LiveMerge::new(cfg).checker().threads(1).spawn_bfs().join();
             let full_before = super::super::visited::FULL.load(Relaxed);
             for threads in [1, 2] {
-                let limits = Limits {
+                let limits = SearchLimits {
                     threads,
                     max_states: None,
                     timeout: None,

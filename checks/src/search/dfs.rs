@@ -2,13 +2,13 @@
 //! reports are not the shortest; its `eventually` check can miss a violation reached again
 //! through an already-visited state (stateright's documented limit).
 
-use super::{verdict, Finding, Limits, Outcome};
+use super::{verdict, Finding, SearchLimits, SearchOutcome};
 use livemerge_model::properties;
 use livemerge_model::LiveMerge;
 use stateright::{Checker, Model};
 use std::time::Instant;
 
-pub fn run(model: LiveMerge, limits: &Limits) -> Outcome {
+pub(crate) fn run(model: LiveMerge, limits: &SearchLimits) -> SearchOutcome {
     let start = Instant::now();
     let cfg = model.cfg;
     // stateright enforces a timeout only when a thread shares work (job_market.rs), which never
@@ -49,7 +49,7 @@ pub fn run(model: LiveMerge, limits: &Limits) -> Outcome {
             }
         })
         .collect();
-    Outcome {
+    SearchOutcome {
         strategy: "dfs",
         threads,
         generated: checker.state_count() as u64,

@@ -12,7 +12,7 @@ use xxhash_rust::xxh3::xxh3_64;
 /// The fingerprint of `s`: xxh3 over [`State::packed`] (fixed bytes, distinct for distinct
 /// states); never 0 (the visited set marks empty slots with 0).
 #[inline]
-pub fn of(s: &State) -> u64 {
+pub(crate) fn of(s: &State) -> u64 {
     match xxh3_64(&s.packed()) {
         0 => 1,
         fp => fp,
@@ -21,7 +21,7 @@ pub fn of(s: &State) -> u64 {
 
 /// The probability that a search which stored `n` distinct states' fingerprints merged two of
 /// them (and so skipped a state): the birthday bound n(n-1)/2 / 2^64.
-pub fn collision_probability(n: u64) -> f64 {
+pub(crate) fn collision_probability(n: u64) -> f64 {
     let n = n as f64;
     (n * (n - 1.0) / 2.0 / 2f64.powi(64)).min(1.0)
 }

@@ -1,14 +1,12 @@
 //! Searches over the model's state space and what they find. Every search answers the same
-//! [`Outcome`]: counts, time, completeness, and for each property its verdict and the path that
+//! [`SearchOutcome`]: counts, time, completeness, and for each property its verdict and the path that
 //! shows it (as events from the initial state, naming canonical disks under symmetry).
 
 pub mod bfs;
-pub mod dfs;
+pub(crate) mod dfs;
 mod fingerprint;
-pub mod random;
+pub(crate) mod random;
 mod visited;
-
-pub use fingerprint::collision_probability;
 
 use livemerge_model::properties::{Expectation, Prop, Witness};
 use livemerge_model::Event;
@@ -16,7 +14,7 @@ use std::time::Duration;
 
 /// Bounds and knobs common to every strategy.
 #[derive(Clone, Debug)]
-pub struct Limits {
+pub struct SearchLimits {
     pub threads: usize,
     /// Stop after this many unique states (the search is then incomplete).
     pub max_states: Option<u64>,
@@ -51,7 +49,7 @@ pub struct Finding {
 
 /// The result of a search.
 #[derive(Clone, Debug)]
-pub struct Outcome {
+pub struct SearchOutcome {
     pub strategy: &'static str,
     pub threads: usize,
     pub generated: u64,
@@ -72,15 +70,15 @@ pub struct Outcome {
 }
 
 /// The process's peak resident memory so far, in MiB (Linux; `None` elsewhere).
-pub fn peak_memory_mib() -> Option<f64> {
+pub(crate) fn peak_memory_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
 }
 
-impl Outcome {
-    pub fn any_violated(&self) -> bool {
+impl SearchOutcome {
+    pub(crate) fn any_violated(&self) -> bool {
         self.findings.iter().any(|f| f.verdict == Verdict::Violated)
     }
 }

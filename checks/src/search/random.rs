@@ -4,14 +4,14 @@
 //! A walk needs only `successors`, so this does not go through stateright's simulation checker,
 //! whose recorded paths and time bound we could not rely on (see the stateright notes).
 
-use super::{verdict, Finding, Limits, Outcome};
+use super::{verdict, Finding, SearchLimits, SearchOutcome};
 use crate::progress::Progress;
 use livemerge_model::properties;
 use livemerge_model::{successors, Config, Event, LiveMerge, State};
 use std::time::{Duration, Instant};
 
 /// Runs walks until `limits.timeout` (default 10 s) or `limits.max_states` states.
-pub fn run(cfg: &Config, limits: &Limits, seed: u64) -> Outcome {
+pub(crate) fn run(cfg: &Config, limits: &SearchLimits, seed: u64) -> SearchOutcome {
     let start = Instant::now();
     let model = LiveMerge::new(*cfg);
     let props = properties::all(cfg);
@@ -64,7 +64,7 @@ pub fn run(cfg: &Config, limits: &Limits, seed: u64) -> Outcome {
             path: w,
         })
         .collect();
-    Outcome {
+    SearchOutcome {
         strategy: "random",
         threads: 1,
         generated,

@@ -14,7 +14,7 @@ const SHARDS: usize = 1 << SHARD_BITS;
 /// racing workers. Unit tests use tiny shards, so that they fill up in the middle of a round.
 const MIN_SLOTS: usize = if cfg!(test) { 64 } else { 4096 };
 
-pub enum Insert {
+pub(crate) enum Insert {
     New,
     Known,
     /// The shard is nearly full: grow it and try again.
@@ -71,9 +71,9 @@ impl Shard {
 
 /// How often an insert found its shard full (unit tests check that the search recovers).
 #[cfg(test)]
-pub static FULL: AtomicUsize = AtomicUsize::new(0);
+pub(crate) static FULL: AtomicUsize = AtomicUsize::new(0);
 
-pub struct Visited {
+pub(crate) struct Visited {
     shards: Vec<Shard>,
 }
 
@@ -93,7 +93,7 @@ impl Visited {
 
     /// Asks the CPU to fetch `fp`'s slot now, so that a later `insert` does not wait for it.
     #[inline]
-    pub fn prefetch(&self, fp: u64) {
+    pub(crate) fn prefetch(&self, fp: u64) {
         #[cfg(target_arch = "x86_64")]
         {
             let s = self.shard(fp);
@@ -110,7 +110,7 @@ impl Visited {
 
     /// Adds the fingerprint `fp` (never 0) unless it is there.
     #[inline]
-    pub fn insert(&self, fp: u64) -> Insert {
+    pub(crate) fn insert(&self, fp: u64) -> Insert {
         let s = self.shard(fp);
         let n = s.slots.len();
         let mut i = s.home(fp);
@@ -142,12 +142,12 @@ impl Visited {
     }
 
     /// Some shard is over 4/5 full.
-    pub fn wants_growth(&self) -> bool {
+    pub(crate) fn wants_growth(&self) -> bool {
         self.shards.iter().any(Shard::wants_growth)
     }
 
     /// The bytes that growing every shard that wants it would add, at its peak.
-    pub fn growth_bytes(&self, threads: usize) -> u64 {
+    pub(crate) fn growth_bytes(&self, threads: usize) -> u64 {
         let grow: usize = self
             .shards
             .iter()
@@ -161,7 +161,7 @@ impl Visited {
 
     /// Grows every shard that is over 4/5 full by a quarter, on `threads` threads. No worker
     /// may run meanwhile.
-    pub fn grow(&mut self, threads: usize) {
+    pub(crate) fn grow(&mut self, threads: usize) {
         let mut todo: Vec<&mut Shard> = self
             .shards
             .iter_mut()
@@ -180,7 +180,7 @@ impl Visited {
     }
 
     /// How many fingerprints are stored.
-    pub fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         self.shards
             .iter()
             .map(|s| s.count.load(Relaxed) as u64)
@@ -188,7 +188,7 @@ impl Visited {
     }
 
     /// The memory the tables take.
-    pub fn bytes(&self) -> u64 {
+    pub(crate) fn bytes(&self) -> u64 {
         self.shards.iter().map(|s| s.slots.len() as u64 * 8).sum()
     }
 }

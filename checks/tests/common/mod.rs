@@ -91,8 +91,8 @@ pub fn path_through(
 /// not fail on it: a replay only needs a path of the model).
 pub fn save_path(cfg: &livemerge_model::Config, events: &[livemerge_model::Event], file: &Path) {
     use livemerge_checks::counterexample::CounterexampleFile;
-    use livemerge_checks::report::Trace;
-    let trace = Trace::rebuild_concrete(cfg, events).expect("a model path");
+    use livemerge_checks::report::ConcretePath;
+    let trace = ConcretePath::rebuild_concrete(cfg, events).expect("a model path");
     let prop = livemerge_model::properties::all(cfg)
         .into_iter()
         .find(|p| p.name == livemerge_model::properties::EVERY_REMOVAL_ENDS)

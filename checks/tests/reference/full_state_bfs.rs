@@ -3,7 +3,7 @@
 //! states, verdicts and counterexample lengths. It ignores every limit but the thread count.
 
 use hashbrown::HashTable;
-use livemerge_checks::search::{verdict, Finding, Limits, Outcome};
+use livemerge_checks::search::{verdict, Finding, SearchLimits, SearchOutcome};
 use livemerge_model::properties::{self, Expectation, Prop};
 use livemerge_model::{successors, Config, Event, LiveMerge, State};
 use rustc_hash::FxBuildHasher;
@@ -114,7 +114,7 @@ fn expand(
 }
 
 /// Runs the search to completion or to a limit.
-pub fn run(cfg: &Config, limits: &Limits) -> Outcome {
+pub fn run(cfg: &Config, limits: &SearchLimits) -> SearchOutcome {
     let start = Instant::now();
     let model = LiveMerge::new(*cfg);
     let props = properties::all(cfg);
@@ -184,7 +184,7 @@ pub fn run(cfg: &Config, limits: &Limits) -> Outcome {
             path: w.map(|i| store.path_to(i)),
         })
         .collect();
-    Outcome {
+    SearchOutcome {
         strategy: "bfs",
         threads,
         generated,

@@ -6,6 +6,7 @@ use crate::db::{Db, Layout, Persisted, DB_FILE};
 use crate::error::{Error, Result};
 use crate::settings::Settings;
 use crate::storage::qcow2::{self, Qcow2};
+use crate::storage::Host;
 use crate::trace::Trace;
 use livemerge_model::{CmdStatus, Snapshot, State};
 use std::path::Path;
@@ -68,14 +69,14 @@ pub(crate) fn precheck_new_dir(dir: &Path) -> Result<()> {
 /// lock is taken before anything is checked or written, and returned to be held while the
 /// engine runs, so two `run`s on one new directory cannot both set it up.
 pub(crate) fn setup_dir(dir: &Path, settings: &Settings) -> Result<(Layout, DirLock)> {
-    setup_dir_as(dir, settings, "qcow2")
+    setup_dir_as(dir, settings, Host::Qcow2)
 }
 
-/// [`setup_dir`] for a backend on the same files (`"qcow2"` or `"live"`), named in the layout.
+/// [`setup_dir`] for a host on the same files (qcow2 or live), named in the layout.
 pub(crate) fn setup_dir_as(
     dir: &Path,
     settings: &Settings,
-    kind: &str,
+    host: Host,
 ) -> Result<(Layout, DirLock)> {
     if dir.exists() && !dir.is_dir() {
         check_new_dir(dir)?;
@@ -86,7 +87,7 @@ pub(crate) fn setup_dir_as(
     // outside it could see that run's half-written files and call the directory foreign.
     let lock = lock_dir(dir)?;
     check_new_dir(dir)?;
-    Ok((setup_checked(dir, settings, kind)?, lock))
+    Ok((setup_checked(dir, settings, host)?, lock))
 }
 
 /// Refuses a directory `run` must not touch: one that holds an engine, is not a directory, or
@@ -119,7 +120,7 @@ pub(crate) fn check_new_dir(dir: &Path) -> Result<()> {
 }
 
 /// Continues [`setup_dir`] once the directory is known to be usable.
-fn setup_checked(dir: &Path, settings: &Settings, kind: &str) -> Result<Layout> {
+fn setup_checked(dir: &Path, settings: &Settings, host: Host) -> Result<Layout> {
     let io = |e: std::io::Error| Error::Storage(format!("{}: {e}", dir.display()));
     // Through the one writer of files: a marker planted as a FIFO or device is refused, not
     // waited on or written through.
@@ -134,7 +135,7 @@ fn setup_checked(dir: &Path, settings: &Settings, kind: &str) -> Result<Layout> 
     }
     Qcow2::create(dir, settings.disks as usize)?;
     let layout = Layout::new(
-        kind,
+        host,
         settings.disks as usize,
         seed_from_clock(settings.seed),
     );

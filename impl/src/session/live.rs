@@ -15,7 +15,7 @@ use crate::settings::Settings;
 use crate::sources::Start;
 use crate::storage::live::guest::GuestVerdict;
 use crate::storage::live::{daemon, Live};
-use crate::storage::{InjectedFaults, Storage};
+use crate::storage::{Host, InjectedFaults, Storage};
 use livemerge_model::State;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
@@ -25,27 +25,6 @@ use std::time::Duration;
 
 /// The live backend's knobs, kept in the engine directory.
 pub const CONFIG: &str = "live.json";
-
-/// Which host a command drives.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Host {
-    /// In memory: fast, no IO (stress, tests).
-    Memory,
-    /// Closed qcow2 images merged offline with `qemu-img commit`.
-    Qcow2,
-    /// A running `qemu-storage-daemon`: `block-commit` while a guest writes.
-    Live,
-}
-
-impl Host {
-    pub fn name(self) -> &'static str {
-        match self {
-            Host::Memory => "memory",
-            Host::Qcow2 => "qcow2",
-            Host::Live => "live",
-        }
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LiveOptions {
@@ -79,7 +58,7 @@ pub(crate) fn setup(
     settings: &Settings,
     opts: LiveOptions,
 ) -> Result<(Layout, session::DirLock)> {
-    let (layout, lock) = session::setup_dir_as(dir, settings, Host::Live.name())?;
+    let (layout, lock) = session::setup_dir_as(dir, settings, Host::Live)?;
     let json = serde_json::to_string(&opts).unwrap_or_default();
     crate::outfile::write_atomically(&dir.join(CONFIG), json.as_bytes()).map_err(Error::Storage)?;
     Ok((layout, lock))

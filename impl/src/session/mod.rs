@@ -31,20 +31,21 @@ use crate::settings::Settings;
 use crate::sources::{start, Start};
 use crate::storage::memory::Memory;
 use crate::storage::qcow2::{self, Qcow2};
-use crate::storage::Storage;
+use crate::storage::{Host, Storage};
 use crate::trace::Trace;
 use livemerge_model::State;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// A forced schedule selectable from the command line.
+/// A forced schedule selectable from the command line (`--schedule`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Schedule {
-    /// Real thread timing decides.
+    /// Real thread timing decides every interleaving.
     Free,
-    /// No pool thread picks up a child until the poller has polled the parent after its
-    /// `execute()` returned (see [`HoldUntil::pool_after_parent_poll`]).
+    /// Hold the pool: no pool thread picks up a child until the poller has polled the parent
+    /// after its `execute()` returned (`HoldUntil::pool_after_parent_poll`).
     PoolAfterParentPoll,
 }
 
@@ -121,13 +122,13 @@ pub fn resume_locked(
     }
     settings.validate()?;
     // The live backend's host is restarted from the files (the daemon died with its engine).
-    let (storage, live): (Arc<dyn Storage>, _) = match p.layout.storage.as_str() {
-        "qcow2" => (Arc::new(Qcow2::open(dir, p.layout.disks.len())?), None),
-        "live" => {
+    let (storage, live): (Arc<dyn Storage>, _) = match p.layout.host {
+        Host::Qcow2 => (Arc::new(Qcow2::open(dir, p.layout.disks.len())?), None),
+        Host::Live => {
             let l = live::open_for_resume(dir, p.layout.disks.len())?;
             (Arc::clone(&l) as Arc<dyn Storage>, Some(l))
         }
-        other => {
+        other @ Host::Memory => {
             return Err(Error::BadInput(format!(
                 "{} holds a {other} engine, which cannot be resumed",
                 dir.display()
@@ -186,7 +187,7 @@ pub fn run_memory(
 ) -> Result<Outcome> {
     settings.validate()?;
     let trace = open_trace(trace)?;
-    let layout = Layout::new("memory", settings.disks as usize, settings.seed);
+    let layout = Layout::new(Host::Memory, settings.disks as usize, settings.seed);
     create_db(db_dir, &settings, &layout)?;
     let db = Db::open_engine(&db_dir.join(DB_FILE))?;
     let parts = fresh_parts(settings, layout, db, storage, gate, trace);

@@ -11,7 +11,7 @@
 //! no answer is `ImageInfoFails`.
 
 use super::Sources;
-use crate::engine::{Engine, Work};
+use crate::engine::{ApplyError, Engine, Work};
 use livemerge_model::{wants, ChildAct};
 use std::sync::Arc;
 
@@ -32,10 +32,28 @@ pub(crate) fn worker(engine: Arc<Engine>, sources: Arc<Sources>) {
                 // it did not) is the event. Refused later only if a restart or the parent's
                 // end-action took the row.
                 let event = match act.no_answer_event(d) {
-                    Some(no_answer) if engine.storage().image_info(d).is_err() => no_answer,
-                    _ => act.event(d),
+                    Some(no_answer) => engine
+                        .storage()
+                        .image_info(d)
+                        .map(|_| act.event(d))
+                        .map_err(|e| (no_answer, e)),
+                    None => Ok(act.event(d)),
                 };
-                let _ = engine.apply(event);
+                match event {
+                    Ok(e) => {
+                        let _ = engine.apply(e);
+                    }
+                    // No answer where the model has no such event (the fault is off): the
+                    // engine cannot go on faithfully.
+                    Err((e, why)) => {
+                        if let Err(ApplyError::Refused(r)) = engine.apply(e) {
+                            engine.abort(format!(
+                                "GetImageInfo for disk {} got no answer ({why}) and the model refuses that: {r}",
+                                d + 1
+                            ));
+                        }
+                    }
+                }
             }
         }
         engine.finished(Work::Child(d));

@@ -64,8 +64,8 @@ impl Memory {
 }
 
 impl Storage for Memory {
-    fn kind(&self) -> &'static str {
-        "memory"
+    fn host(&self) -> super::Host {
+        super::Host::Memory
     }
 
     fn disks(&self) -> usize {

@@ -17,6 +17,36 @@ pub mod qcow2;
 use livemerge_model::{step, Config, Event, State};
 use serde::{Deserialize, Serialize};
 
+/// Which host an engine drives. Named in an engine directory's layout (and so in traces) as
+/// `"memory"`, `"qcow2"` or `"live"`; on the command line by the same words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum Host {
+    /// In memory: no IO, thousands of runs a minute (stress, replays, tests).
+    Memory,
+    /// Closed qcow2 images merged offline with `qemu-img commit`.
+    Qcow2,
+    /// A running qemu-storage-daemon: block-commit and pivot while a guest writes over NBD.
+    Live,
+}
+
+impl Host {
+    pub fn name(self) -> &'static str {
+        match self {
+            Host::Memory => "memory",
+            Host::Qcow2 => "qcow2",
+            Host::Live => "live",
+        }
+    }
+}
+
+impl std::fmt::Display for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// File names of the two volumes of every disk (both backends use them).
 pub const BASE: &str = "base.qcow2";
 pub const TOP: &str = "top.qcow2";
@@ -168,8 +198,8 @@ impl HostJob for ThreadJob {
 
 /// The host and its storage, as the engine drives them. Disk numbers are 0-based.
 pub trait Storage: Send + Sync {
-    /// `"qcow2"` or `"memory"`.
-    fn kind(&self) -> &'static str;
+    /// Which host this is.
+    fn host(&self) -> Host;
     fn disks(&self) -> usize;
     /// `VM.merge`, as VDSM answers it: refused with `mergeErr` ([`StorageError::merge_err`])
     /// when top is not in the VM's chain of the disk (or the host refuses the block commit),

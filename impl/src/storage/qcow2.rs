@@ -252,8 +252,8 @@ fn merge_job(dd: PathBuf) -> StorageResult<()> {
 }
 
 impl Storage for Qcow2 {
-    fn kind(&self) -> &'static str {
-        "qcow2"
+    fn host(&self) -> super::Host {
+        super::Host::Qcow2
     }
 
     fn disks(&self) -> usize {

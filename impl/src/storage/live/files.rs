@@ -13,8 +13,8 @@ use std::path::Path;
 pub struct Files(pub Qcow2);
 
 impl Storage for Files {
-    fn kind(&self) -> &'static str {
-        "live"
+    fn host(&self) -> crate::storage::Host {
+        crate::storage::Host::Live
     }
     fn disks(&self) -> usize {
         self.0.disks()

@@ -155,12 +155,12 @@ fn run(
 
 /// Per block: the last acknowledged sequence number, and writes in flight after it.
 #[derive(Clone, Debug, Default)]
-pub struct Expect {
+pub struct BlockExpectation {
     pub acked: Option<u64>,
     pub in_flight: Vec<u64>,
 }
 
-impl Expect {
+impl BlockExpectation {
     /// Whether `data` is a content this block may hold.
     pub fn accepts(&self, d: usize, b: u64, data: &[u8]) -> bool {
         let ok = |seq: u64| data == content(d, b, seq).as_slice();
@@ -172,8 +172,8 @@ impl Expect {
 }
 
 /// What `guest.log` says each block of each disk must hold, and the highest sequence number.
-pub fn expectations(dir: &Path, n: usize) -> Result<(Vec<Vec<Expect>>, u64), String> {
-    let mut exp = vec![vec![Expect::default(); BLOCKS as usize]; n];
+pub fn expectations(dir: &Path, n: usize) -> Result<(Vec<Vec<BlockExpectation>>, u64), String> {
+    let mut exp = vec![vec![BlockExpectation::default(); BLOCKS as usize]; n];
     let text = match std::fs::read_to_string(dir.join(LOG)) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -212,7 +212,7 @@ pub fn expectations(dir: &Path, n: usize) -> Result<(Vec<Vec<Expect>>, u64), Str
 
 /// Blocks of disk `d` whose content `read(block)` does not match what the guest wrote.
 pub fn lost_blocks(
-    exp: &[Expect],
+    exp: &[BlockExpectation],
     d: usize,
     mut read: impl FnMut(u64) -> Result<Vec<u8>, String>,
 ) -> Result<Vec<u64>, String> {
@@ -262,7 +262,7 @@ impl GuestVerdict {
 mod tests {
     use super::*;
 
-    fn log(lines: &str) -> (tempfile::TempDir, Vec<Vec<Expect>>, u64) {
+    fn log(lines: &str) -> (tempfile::TempDir, Vec<Vec<BlockExpectation>>, u64) {
         let t = tempfile::tempdir().unwrap();
         std::fs::write(t.path().join(LOG), lines).unwrap();
         let (e, max) = expectations(t.path(), 2).unwrap();

@@ -303,8 +303,8 @@ impl Live {
 }
 
 impl Storage for Live {
-    fn kind(&self) -> &'static str {
-        "live"
+    fn host(&self) -> crate::storage::Host {
+        crate::storage::Host::Live
     }
 
     fn disks(&self) -> usize {
