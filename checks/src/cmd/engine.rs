@@ -253,6 +253,9 @@ pub fn run(args: RunArgs) -> Result<u8, Fail> {
         ScheduleArg::PoolAfterParentPoll => Schedule::PoolAfterParentPoll,
     };
     let faults = run_faults(&args)?;
+    if !args.quiet {
+        eprintln!("{}", report::starting(&s, "run"));
+    }
     let o = with_progress(
         args.trace.as_deref(),
         args.quiet,
