@@ -46,7 +46,10 @@ fn run_examples(which: &[String]) {
         let flat = page.replace('/', "-");
         let copy = scratch.path().join(&flat);
         std::fs::copy(root().join(page), &copy).unwrap();
-        std::fs::create_dir(copy.with_extension("in")).unwrap();
+        // The examples' working directory, with the repository's baseline for `matrix`.
+        let dir = copy.with_extension("in");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::copy(root().join("findings.json"), dir.join("findings.json")).unwrap();
         cases.case(&copy);
     }
     cases.run();
