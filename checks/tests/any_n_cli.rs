@@ -44,7 +44,11 @@ fn the_bug_is_shown_on_one_disk() {
         .unwrap();
     assert!(table.lines().count() >= 9, "{table}");
     for line in table.lines() {
-        assert!(line.chars().count() <= 100, "{} columns: {line}", line.len());
+        assert!(
+            line.chars().count() <= 100,
+            "{} columns: {line}",
+            line.len()
+        );
     }
 }
 

@@ -126,12 +126,19 @@ fn every_relative_link_resolves_inside_the_repository() {
             }
         }
     }
-    assert!(checked > 20, "only {checked} links found: is the reader right?");
+    assert!(
+        checked > 20,
+        "only {checked} links found: is the reader right?"
+    );
     assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
 }
 
 #[test]
 fn the_front_page_is_at_most_300_lines() {
     let text = std::fs::read_to_string(root().join("README.md")).unwrap();
-    assert!(text.lines().count() <= 300, "{} lines", text.lines().count());
+    assert!(
+        text.lines().count() <= 300,
+        "{} lines",
+        text.lines().count()
+    );
 }

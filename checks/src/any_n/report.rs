@@ -88,7 +88,11 @@ pub fn text(o: &AnyOutcome) -> String {
     }
     let _ = writeln!(out, "properties:");
     // Each column as wide as its widest cell, so the table fits 100 columns.
-    let words: Vec<String> = o.findings.iter().map(|f| verdict_words(&f.verdict)).collect();
+    let words: Vec<String> = o
+        .findings
+        .iter()
+        .map(|f| verdict_words(&f.verdict))
+        .collect();
     let wide = words.iter().map(|w| w.len()).max().unwrap_or(0);
     let kinds = o.findings.iter().map(|f| f.prop.expectation.name().len());
     let kind_wide = kinds.max().unwrap_or(0);

@@ -133,7 +133,11 @@ pub(crate) fn finish(engine: &Arc<Engine>, quiescent: bool, seq0: u64, t0: Insta
             let reason = match first {
                 Some(i) => properties::why_violated(&cfg, p.name, &went_through[i]).map(|w| {
                     let seq = log_seqs.get(i).copied().unwrap_or(i as u64 + 1);
-                    let later = if at_end { "; the end no longer shows it" } else { "" };
+                    let later = if at_end {
+                        "; the end no longer shows it"
+                    } else {
+                        ""
+                    };
                     format!("after step {seq}, {w}{later}")
                 }),
                 None => properties::why_violated(&cfg, p.name, &observed.state)
