@@ -5,7 +5,7 @@
 
 use super::{usage, Fail};
 use crate::bounds;
-use crate::follow::with_progress;
+use crate::follow::{with_progress, with_progress_saying};
 use clap::{Args, ValueEnum};
 use livemerge_impl::session::live::{run_live, Host, LiveOptions};
 use livemerge_impl::session::{self, Schedule};
@@ -253,14 +253,12 @@ pub fn run(args: RunArgs) -> Result<u8, Fail> {
         ScheduleArg::PoolAfterParentPoll => Schedule::PoolAfterParentPoll,
     };
     let faults = run_faults(&args)?;
-    if !args.quiet {
-        eprintln!("{}", report::starting(&s, "run"));
-    }
-    let o = with_progress(
+    let o = with_progress_saying(
         args.trace.as_deref(),
         args.quiet,
         "run",
         Some(s.model_config()),
+        Some(report::starting(&s, "run")),
         |trace| match args.host {
             HostArg::Qcow2 => session::run_dir(&args.dir, s, schedule, trace),
             HostArg::Live => {
