@@ -23,11 +23,22 @@ impl Follower {
     /// line with `what` (`run`, `resume`, `replay`). `cfg` describes the records until the
     /// trace names its own configuration.
     pub(crate) fn start(trace: &Path, what: &'static str, cfg: Option<Config>) -> Follower {
+        Follower::start_saying(trace, what, cfg, None)
+    }
+
+    /// As [`Follower::start`], and prints `banner` first, once the engine has opened the trace
+    /// (its header line): after the command's input was accepted, before the first step.
+    pub(crate) fn start_saying(
+        trace: &Path,
+        what: &'static str,
+        cfg: Option<Config>,
+        banner: Option<String>,
+    ) -> Follower {
         let stop = Arc::new(AtomicBool::new(false));
         let from = std::fs::metadata(trace).map_or(0, |m| m.len());
         let path = trace.to_path_buf();
         let flag = Arc::clone(&stop);
-        let thread = std::thread::spawn(move || follow(&path, from, what, cfg, &flag));
+        let thread = std::thread::spawn(move || follow(&path, from, what, cfg, banner, &flag));
         Follower {
             stop,
             thread: Some(thread),
@@ -53,11 +64,23 @@ pub(crate) fn with_progress<T>(
     cfg: Option<Config>,
     go: impl FnOnce(Option<&Path>) -> T,
 ) -> T {
+    with_progress_saying(given, quiet, what, cfg, None, go)
+}
+
+/// As [`with_progress`], with a first line (`banner`) said once the engine has started.
+pub fn with_progress_saying<T>(
+    given: Option<&Path>,
+    quiet: bool,
+    what: &'static str,
+    cfg: Option<Config>,
+    banner: Option<String>,
+    go: impl FnOnce(Option<&Path>) -> T,
+) -> T {
     let (trace, _tmp) = trace_for(given, quiet);
     let follower = trace
         .as_deref()
         .filter(|_| !quiet)
-        .map(|t| Follower::start(t, what, cfg));
+        .map(|t| Follower::start_saying(t, what, cfg, banner));
     let out = go(trace.as_deref());
     if let Some(f) = follower {
         f.finish();
@@ -86,7 +109,14 @@ impl Drop for Follower {
     }
 }
 
-fn follow(path: &PathBuf, mut offset: u64, what: &str, mut cfg: Option<Config>, stop: &AtomicBool) {
+fn follow(
+    path: &PathBuf,
+    mut offset: u64,
+    what: &str,
+    mut cfg: Option<Config>,
+    mut banner: Option<String>,
+    stop: &AtomicBool,
+) {
     let mut pending = Vec::new();
     let mut earlier = Earlier::default();
     loop {
@@ -107,6 +137,9 @@ fn follow(path: &PathBuf, mut offset: u64, what: &str, mut cfg: Option<Config>, 
         // Only whole lines: the engine writes each in one write, but a read may catch half.
         while let Some(end) = pending.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = pending.drain(..=end).collect();
+            if let Some(b) = banner.take() {
+                eprintln!("{b}");
+            }
             print_line(&line, what, &mut cfg, &mut earlier);
         }
         if last_round {

@@ -34,6 +34,22 @@ fn the_bug_is_shown_on_one_disk() {
         "{text}"
     );
     assert!(text.contains("holds for every number of disks"), "{text}");
+    // The verdict table fits 100 columns.
+    let table = text
+        .split("properties:\n")
+        .nth(1)
+        .unwrap()
+        .split("\n\n")
+        .next()
+        .unwrap();
+    assert!(table.lines().count() >= 9, "{table}");
+    for line in table.lines() {
+        assert!(
+            line.chars().count() <= 100,
+            "{} columns: {line}",
+            line.len()
+        );
+    }
 }
 
 #[test]

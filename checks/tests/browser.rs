@@ -16,6 +16,8 @@ struct Driver {
     process: Child,
     base: String,
     session: String,
+    /// Chromium's profile: a directory of our own, removed with the driver.
+    _profile: tempfile::TempDir,
 }
 
 impl Driver {
@@ -42,8 +44,10 @@ impl Driver {
             assert!(Instant::now() < deadline, "chromedriver did not answer");
             std::thread::sleep(Duration::from_millis(100));
         }
-        let profile =
-            std::env::temp_dir().join(format!("livemerge-chromium-{}", std::process::id()));
+        let profile = tempfile::Builder::new()
+            .prefix("livemerge-chromium-")
+            .tempdir()
+            .expect("a profile directory");
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {
@@ -52,13 +56,14 @@ impl Driver {
                          "--no-first-run", "--disable-background-networking",
                          "--disable-component-update", "--disable-sync",
                          "--window-size=1400,1400",
-                         format!("--user-data-dir={}", profile.display())]
+                         format!("--user-data-dir={}", profile.path().display())]
             }
         }}});
         let mut d = Driver {
             process,
             base,
             session: String::new(),
+            _profile: profile,
         };
         let v = d.call("POST", "/session", Some(caps));
         d.session = v["sessionId"].as_str().expect("a session").to_string();

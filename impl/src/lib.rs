@@ -7,7 +7,7 @@
 //! (SQLite, tables close to oVirt's) and real storage (qcow2 volumes through `qemu-img`, or an
 //! in-memory backend), and to carry out the effects each new state asks for.
 //!
-//! By what each part is (the README's architecture section draws the graph; no module depends
+//! By what each part is (`docs/architecture.md` draws the graph; no module depends
 //! on one that depends back on it):
 //! - the engine core, [`engine`]: `apply` (the one path to a new state), the IO in flight and
 //!   its diff against what the model wants; [`scheduler`]: the gate in front of `apply`;

@@ -7,7 +7,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 /// What a file type is, in words, for the refusal.
@@ -72,9 +72,12 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
     }
     let dir = dir_of(path);
     let fail = |e: &dyn std::fmt::Display| format!("{}: cannot write: {e}", path.display());
+    // Created as any new file is (0666 less the umask), not tempfile's private 0600: what the
+    // rename leaves behind is the user's file, readable as their other files are.
     let mut tmp = tempfile::Builder::new()
         .prefix(".livemerge-")
         .suffix(".tmp")
+        .permissions(std::fs::Permissions::from_mode(0o666))
         .tempfile_in(dir)
         .map_err(|e| fail(&e))?;
     tmp.write_all(bytes).map_err(|e| fail(&e))?;
@@ -188,4 +191,30 @@ pub fn read_regular(path: &Path, max: u64) -> Result<Vec<u8>, String> {
         return Err(format!("{shown}: too large (more than {max} bytes)"));
     }
     Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The process's umask, read without changing it (Linux 4.7 and later).
+    fn umask() -> Option<u32> {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find(|l| l.starts_with("Umask:"))?;
+        u32::from_str_radix(line.split_whitespace().nth(1)?, 8).ok()
+    }
+
+    #[test]
+    fn a_written_file_follows_the_umask() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.svg");
+        write_atomically(&target, b"<svg/>").unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"<svg/>");
+        let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+        if let Some(mask) = umask() {
+            assert_eq!(mode, 0o666 & !mask, "mode {mode:o}, umask {mask:o}");
+        }
+        // Nothing but the target is left in the directory.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
 }

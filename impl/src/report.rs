@@ -6,6 +6,23 @@ use crate::storage::qcow2::disk_dir;
 use std::fmt::Write;
 use std::path::Path;
 
+/// What `run` says on stderr as it starts: the settings that decide how long it takes, the
+/// tick first among them (oVirt's 1 s makes a removal take tens of seconds).
+pub fn starting(s: &crate::settings::Settings, what: &str) -> String {
+    let hint = if s.tick_ms >= 1000 {
+        " (oVirt's poller interval: a removal takes tens of seconds; --tick-ms 20 is quicker)"
+    } else {
+        ""
+    };
+    format!(
+        "livemerge {what}: release {}, {} disk(s), backoff {}, tick {} ms{hint}: starting",
+        s.release,
+        s.disks,
+        s.backoff().name(),
+        s.tick_ms
+    )
+}
+
 /// The text report of `run` / `resume`. `dir` is given for qcow2 runs (chains are read there).
 pub fn text(o: &Outcome, what: &str, dir: Option<&Path>) -> String {
     let s = &o.settings;
@@ -177,6 +194,9 @@ pub fn text(o: &Outcome, what: &str, dir: Option<&Path>) -> String {
             (true, false) => "unknown ",
         };
         let _ = writeln!(out, "  {verdict}  {name}");
+        if let Some((_, why)) = o.why.iter().find(|(n, _)| n == name).filter(|_| !ok) {
+            let _ = writeln!(out, "            why: {why}");
+        }
     }
     if !lost.is_empty() {
         let _ = writeln!(

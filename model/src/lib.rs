@@ -15,7 +15,7 @@
 //!
 //! The engine in `impl/` and the tools in `checks/` call these functions; they never interpret a
 //! status themselves. See `docs/releases.md` and `docs/outcomes.md` for the oVirt code this follows
-//! and `README.md` for what is simplified.
+//! and `docs/model.md` for what is simplified.
 
 mod canonical;
 mod config;

@@ -13,7 +13,7 @@ pub enum Expectation {
     Always,
     /// Holds in some reachable state (an example must exist).
     Sometimes,
-    /// On every path, holds in some state (checked on the paths' last states: see `README`).
+    /// On every path, holds in some state (checked on the paths' last states: see `docs/model.md`).
     Eventually,
 }
 
@@ -297,4 +297,81 @@ pub fn ended_before_expiry(_cfg: &Config, s: &State) -> bool {
 /// [`ended_before_expiry`] cannot hold at any end reached from here.
 pub fn a_command_expired(_cfg: &Config, s: &State) -> bool {
     s.parent.f.expired()
+}
+
+/// Why state `s` breaks the always-property named `name`, in one line that names the disks
+/// concerned: what a report prints beside `VIOLATED` when the state it shows does not make it
+/// plain (a 3.6.0 child merges after the snapshot row is gone, so the end looks merged).
+/// `None` when `s` does not break it, or `name` is not an always-property.
+pub fn why_violated(cfg: &Config, name: &str, s: &State) -> Option<String> {
+    let prop = ALL
+        .iter()
+        .find(|p| p.name == name && p.expectation == Expectation::Always)?;
+    if (prop.holds)(cfg, s) {
+        return None;
+    }
+    let disks = &s.disks[..cfg.n()];
+    let named = |pick: &dyn Fn(&Disk) -> Option<&'static str>| -> String {
+        disks
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| pick(d).map(|why| format!("disk-{} {why}", i + 1)))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    Some(match name {
+        SNAPSHOT_REMOVED_IMPLIES_MERGE_DONE => format!(
+            "the snapshot row is deleted while {}",
+            named(&|d| {
+                if d.f.top_in_chain() {
+                    Some("is not merged: top is still in its chain on the host")
+                } else if !d.f.base_has_top() {
+                    Some("is not merged: base lacks top's data")
+                } else {
+                    rows_disagree(d)
+                }
+            })
+        ),
+        NO_DATA_LOST => format!(
+            "a volume holding data no other volume holds was deleted: {}",
+            named(&|d| {
+                (!d.f.top_exists() && !d.f.base_has_top())
+                    .then_some("lost top, deleted before base held its data")
+            })
+        ),
+        DB_AGREES_WHEN_IDLE => format!(
+            "no command is running, and the rows disagree with storage: {}",
+            named(&rows_disagree)
+        ),
+        EVERY_DISAGREEMENT_MARKED => format!(
+            "no command is running, and rows that disagree with storage are not marked ILLEGAL: {}",
+            named(&|d| {
+                (!d.db_agrees() && !matches!(d.images, Images::TopIllegal | Images::MergedOrphan))
+                    .then(|| rows_disagree(d))
+                    .flatten()
+            })
+        ),
+        RETRY_CAN_COMPLETE => format!(
+            "the removal failed, and removing the snapshot again on a calm system cannot complete it: {}",
+            named(&|d| {
+                (d.images != Images::Merged && !calm_retry_succeeds(cfg, d))
+                    .then_some("cannot be merged by a retry")
+            })
+        ),
+        _ => return None,
+    })
+}
+
+/// How a disk's image rows disagree with its chain on the host, if they do.
+fn rows_disagree(d: &Disk) -> Option<&'static str> {
+    let rows_top = d.images.chain_has_top();
+    if rows_top && !d.f.top_in_chain() {
+        Some("has rows that still list top, which the host merged away")
+    } else if !rows_top && d.f.top_in_chain() {
+        Some("has rows that say merged while top is still in the host's chain")
+    } else if rows_top && !d.f.top_exists() {
+        Some("has rows that list top, whose volume is deleted")
+    } else {
+        None
+    }
 }

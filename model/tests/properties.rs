@@ -199,3 +199,34 @@ fn a_failed_removal_can_be_retried_on_hand_built_states() {
     s.disks[0].images = Images::BaseAndTop;
     assert!(retry_can_complete(&c, &s.build()));
 }
+
+/// Every state of small configurations of every release: `why_violated` explains exactly the
+/// always-properties a state breaks, naming at least one disk.
+#[test]
+fn why_violated_explains_exactly_the_violations() {
+    for release in Release::ALL {
+        for disks in 1..=2 {
+            let c = cfg(disks, release);
+            let mut seen = std::collections::HashSet::from([State::initial(c.n())]);
+            let mut todo: Vec<State> = seen.iter().copied().collect();
+            while let Some(s) = todo.pop() {
+                for p in all(&c) {
+                    let why = why_violated(&c, p.name, &s);
+                    if p.expectation != Expectation::Always {
+                        assert!(why.is_none(), "{}", p.name);
+                        continue;
+                    }
+                    assert_eq!(why.is_some(), !(p.holds)(&c, &s), "{}: {s:?}", p.name);
+                    if let Some(w) = why {
+                        assert!(w.contains("disk-"), "{}: {w}", p.name);
+                    }
+                }
+                for (_, t) in successors(&c, &s) {
+                    if seen.insert(t) {
+                        todo.push(t);
+                    }
+                }
+            }
+        }
+    }
+}

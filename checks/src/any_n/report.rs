@@ -16,9 +16,9 @@ fn verdict_words(v: &AnyVerdict) -> String {
         AnyVerdict::HoldsForEveryN => "holds for every number of disks".into(),
         AnyVerdict::Violated { disks, .. } => format!("VIOLATED (smallest: {disks} disk(s))"),
         AnyVerdict::NotConfirmed { up_to } => {
-            format!("abstract counterexample not confirmed up to {up_to} disk(s)")
+            format!("not confirmed up to {up_to} disk(s)")
         }
-        AnyVerdict::OutOfScope => "out of scope for --disks any".into(),
+        AnyVerdict::OutOfScope => "out of scope".into(),
     }
 }
 
@@ -87,11 +87,19 @@ pub fn text(o: &AnyOutcome) -> String {
         let _ = writeln!(out, "concrete searches to confirm: {}", runs.join("; "));
     }
     let _ = writeln!(out, "properties:");
-    for f in &o.findings {
+    // Each column as wide as its widest cell, so the table fits 100 columns.
+    let words: Vec<String> = o
+        .findings
+        .iter()
+        .map(|f| verdict_words(&f.verdict))
+        .collect();
+    let wide = words.iter().map(|w| w.len()).max().unwrap_or(0);
+    let kinds = o.findings.iter().map(|f| f.prop.expectation.name().len());
+    let kind_wide = kinds.max().unwrap_or(0);
+    for (f, w) in o.findings.iter().zip(&words) {
         let _ = writeln!(
             out,
-            "  {:<60} {:<10} {}",
-            verdict_words(&f.verdict),
+            "  {w:<wide$} {:<kind_wide$} {}",
             f.prop.expectation.name(),
             f.prop.name
         );

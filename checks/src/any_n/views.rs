@@ -7,7 +7,7 @@
 //! A *configuration* of the abstraction is a small concrete state (the controller and at most
 //! K + W disks, W = `--witnesses`) all of whose views are known; the fixpoint steps every
 //! configuration with [`step`] and adds the views of every successor until nothing new appears.
-//! `README.md` (*Every number of disks*) argues why this covers every N.
+//! `docs/any-disks.md` (*Why it covers every N*) argues why this covers every N.
 
 use hashbrown::{HashMap, HashSet};
 use livemerge_model::{properties, step, Config, Disk, Event, State, MAX_DISKS};

@@ -5,7 +5,7 @@
 
 use super::{usage, Fail};
 use crate::bounds;
-use crate::follow::with_progress;
+use crate::follow::{with_progress, with_progress_saying};
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, ValueEnum};
 use livemerge_impl::session::live::{run_live, LiveOptions};
@@ -206,11 +206,12 @@ pub fn run(args: RunArgs) -> Result<u8, Fail> {
         .settings(args.tick_ms, args.start_cost_ms, args.limit_secs)?;
     let schedule = args.schedule;
     let faults = run_faults(&args)?;
-    let o = with_progress(
+    let o = with_progress_saying(
         args.trace.as_deref(),
         args.quiet,
         "run",
         Some(s.model_config()),
+        Some(report::starting(&s, "run")),
         |trace| match args.host {
             Host::Qcow2 => session::run_dir(&args.dir, s, schedule, trace),
             Host::Memory => Err(memory_host_refused("run")),

@@ -171,7 +171,7 @@ pub fn run(args: MatrixArgs) -> Result<u8, Fail> {
     }
     if diffs.is_empty() {
         say!(
-            "all {verdicts} verdicts and lengths match {shown}: the VIOL cells are known findings (README, Findings), expected by the baseline"
+            "all {verdicts} verdicts and lengths match {shown}: the VIOL cells are known findings (docs/findings.md), expected by the baseline"
         );
         return Ok(0);
     }

@@ -24,6 +24,9 @@ pub struct Outcome {
     pub data: Vec<DataCheck>,
     /// The safety properties ("always") evaluated on `observed.state`: name, holds.
     pub properties: Vec<(&'static str, bool)>,
+    /// For a property that broke: why, in one line (the model's `why_violated`), and at which
+    /// step, since the end may no longer show it.
+    pub why: Vec<(&'static str, String)>,
     /// The first state the engine went through with the snapshot row deleted, if any (a 3.6.0
     /// child may merge after it, so the end alone cannot tell what the deletion left behind).
     pub removed_at: Option<State>,
@@ -108,23 +111,42 @@ pub(crate) fn finish(engine: &Arc<Engine>, quiescent: bool, seq0: u64, t0: Insta
     // An invariant must hold in every state the engine went through, not only at the end: a
     // 3.6.0 child whose row was deleted re-creates it and merges after the snapshot row is gone,
     // so the end can look right after the snapshot was removed with nothing merged.
-    let went_through: Vec<State> = engine
-        .with_db(|db| db.event_log())
-        .map(|log| log.into_iter().map(|r| r.after).collect())
-        .unwrap_or_else(|e| {
-            conformance.push(format!("cannot read the event log: {e}"));
-            Vec::new()
-        });
+    let log = engine.with_db(|db| db.event_log()).unwrap_or_else(|e| {
+        conformance.push(format!("cannot read the event log: {e}"));
+        Vec::new()
+    });
+    let log_seqs: Vec<u64> = log.iter().map(|r| r.seq).collect();
+    let went_through: Vec<State> = log.into_iter().map(|r| r.after).collect();
     let removed_at = went_through
         .iter()
         .find(|s| properties::snapshot_removed(&cfg, s))
         .copied();
+    let mut why = Vec::new();
     let props = properties::all(&cfg)
         .into_iter()
         .filter(|p| p.expectation == Expectation::Always)
         .map(|p| {
-            let always = went_through.iter().all(|s| (p.holds)(&cfg, s));
-            (p.name, always && (p.holds)(&cfg, &observed.state))
+            let first = went_through.iter().position(|s| !(p.holds)(&cfg, s));
+            let at_end = (p.holds)(&cfg, &observed.state);
+            // Why it broke, in the model's words: at the first step that broke it (the end may
+            // no longer show it), else in the real rows and storage at the end.
+            let reason = match first {
+                Some(i) => properties::why_violated(&cfg, p.name, &went_through[i]).map(|w| {
+                    let seq = log_seqs.get(i).copied().unwrap_or(i as u64 + 1);
+                    let later = if at_end {
+                        "; the end no longer shows it"
+                    } else {
+                        ""
+                    };
+                    format!("after step {seq}, {w}{later}")
+                }),
+                None => properties::why_violated(&cfg, p.name, &observed.state)
+                    .map(|w| format!("in the real rows and storage at the end, {w}")),
+            };
+            if let Some(r) = reason {
+                why.push((p.name, r));
+            }
+            (p.name, first.is_none() && at_end)
         })
         .collect();
     let ended = observed.state.removal_ended();
@@ -169,6 +191,7 @@ pub(crate) fn finish(engine: &Arc<Engine>, quiescent: bool, seq0: u64, t0: Insta
         observed,
         data,
         properties: props,
+        why,
         removed_at,
         ended,
         stuck,
