@@ -21,13 +21,8 @@ pub(crate) struct Follower {
 impl Follower {
     /// Follows `trace` from its current end (earlier lines are an earlier run's), prefixing each
     /// line with `what` (`run`, `resume`, `replay`). `cfg` describes the records until the
-    /// trace names its own configuration.
-    pub(crate) fn start(trace: &Path, what: &'static str, cfg: Option<Config>) -> Follower {
-        Follower::start_saying(trace, what, cfg, None)
-    }
-
-    /// As [`Follower::start`], and prints `banner` first, once the engine has opened the trace
-    /// (its header line): after the command's input was accepted, before the first step.
+    /// trace names its own configuration. Prints `banner` first, once the engine has opened the
+    /// trace (its header line): after the command's input was accepted, before the first step.
     pub(crate) fn start_saying(
         trace: &Path,
         what: &'static str,

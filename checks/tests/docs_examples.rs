@@ -8,6 +8,8 @@
 //! of its own there (`PAGE.in/`, which trycmd takes as the working directory), so files the
 //! examples write (`--save cx/`, `--dir vm/`) never land in the repository and go with the test.
 //! Pages whose examples need qemu-img (the engine on real volumes) are the slow tier's.
+//! After a deliberate change of output, `TRYCMD=overwrite LIVEMERGE_EXAMPLES_WRITE_BACK=1` updates
+//! the pages (then read the diff: it is the change a reader will see).
 
 use std::path::{Path, PathBuf};
 
@@ -53,6 +55,15 @@ fn run_examples(which: &[String]) {
         cases.case(&copy);
     }
     cases.run();
+    // `TRYCMD=overwrite LIVEMERGE_EXAMPLES_WRITE_BACK=1 cargo test ...` rewrites the examples'
+    // outputs in the copies; this carries them back to the pages. Only when asked: a test run
+    // never writes into the repository.
+    if std::env::var_os("LIVEMERGE_EXAMPLES_WRITE_BACK").is_some() {
+        for page in which {
+            let copy = scratch.path().join(page.replace('/', "-"));
+            std::fs::copy(&copy, root().join(page)).unwrap();
+        }
+    }
 }
 
 #[test]
