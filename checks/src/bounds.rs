@@ -77,6 +77,30 @@ pub(crate) fn threads(s: &str) -> Result<usize, String> {
 }
 
 /// `--max-states`: a search bound of 0 would explore nothing and call it incomplete.
+/// `--max-memory`: a size with a unit (`512M`, `2G`, `1.5G`, `1T`, `4096K`; `MiB`, `GiB` and a
+/// trailing `B` are accepted too, all binary) or a bare number of MiB, as MiB (at least 1).
+pub(crate) fn memory_mib(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let lower = t.to_ascii_lowercase();
+    let digits = lower.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &lower[digits.len()..];
+    let scale: f64 = match unit.trim_end_matches('b').trim_end_matches('i') {
+        "" | "m" => 1.0,
+        "k" => 1.0 / 1024.0,
+        "g" => 1024.0,
+        "t" => 1024.0 * 1024.0,
+        _ => return Err(format!(
+            "'{s}' is not a size: give a number with K, M, G or T (512M, 2G), or a number of MiB"
+        )),
+    };
+    let v: f64 = number(digits)?;
+    let mib = (v * scale).ceil();
+    if !mib.is_finite() || mib < 1.0 || mib > u64::MAX as f64 / 2.0 {
+        return Err(format!("'{s}' is not a size between 1 MiB and 8 EiB"));
+    }
+    Ok(mib as u64)
+}
+
 pub(crate) fn max_states(s: &str) -> Result<u64, String> {
     match number(s)? {
         0 => Err("0 states explores nothing: give at least 1".into()),
@@ -114,6 +138,19 @@ mod tests {
         for v in values {
             assert!(parse(v).is_err(), "{v} is accepted: {:?}", parse(v));
         }
+    }
+
+    #[test]
+    fn sizes_take_the_units_people_type() {
+        assert_eq!(memory_mib("512M"), Ok(512));
+        assert_eq!(memory_mib("512"), Ok(512));
+        assert_eq!(memory_mib("2G"), Ok(2048));
+        assert_eq!(memory_mib("2GiB"), Ok(2048));
+        assert_eq!(memory_mib("1.5g"), Ok(1536));
+        assert_eq!(memory_mib("1T"), Ok(1 << 20));
+        assert_eq!(memory_mib("4096K"), Ok(4));
+        assert_eq!(memory_mib("1K"), Ok(1), "rounded up to 1 MiB");
+        refuses(memory_mib, &["0", "0G", "lots", "2Q", "-1G", "G", "1e400G"]);
     }
 
     #[test]

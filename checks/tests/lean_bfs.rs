@@ -218,12 +218,60 @@ fn a_memory_bound_exits_3_and_a_loose_one_changes_nothing() {
     for bad in [
         vec!["check", "--max-memory", "0"],
         vec!["check", "--max-memory", "lots"],
-        vec!["check", "--max-memory", "100", "--strategy", "dfs"],
+        vec!["check", "--max-memory", "2Q"],
+        vec!["check", "--max-memory", "-1G"],
     ] {
         let o = livemerge(&bad);
         assert_eq!(o.status.code(), Some(2), "{bad:?}");
         assert!(!stderr(&o).contains("panicked"), "{bad:?}");
     }
+}
+
+#[test]
+fn every_search_takes_a_memory_bound_in_the_units_people_type() {
+    // Depth-first: stateright's checker bounded through the states it generates.
+    let o = livemerge(&[
+        "check",
+        "--strategy",
+        "dfs",
+        "--disks",
+        "5",
+        "--faults",
+        "none",
+        "--restarts",
+        "0",
+        "--max-memory",
+        "1M",
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("INCOMPLETE (--max-memory 1 MiB reached"),
+        "{out}"
+    );
+    // --disks any: the abstraction stops, with no verdict.
+    let o = livemerge(&["check", "--disks", "any", "--max-memory", "1M", "-q"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("stopped: --max-memory 1 MiB reached"), "{out}");
+    assert!(
+        out.contains("the abstraction is incomplete, no verdict"),
+        "{out}"
+    );
+    // A loose bound, in GiB, changes nothing.
+    let o = livemerge(&[
+        "check",
+        "--disks",
+        "any",
+        "--max-memory",
+        "2G",
+        "--restarts",
+        "0",
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("holds for every number of disks"));
 }
 
 #[test]

@@ -212,9 +212,16 @@ fn every_release_has_its_rules_in_order() {
         if let Some(p) = rules.previous {
             assert!(p < r, "{r} is written against a later release");
             assert_ne!(Rules::of(p), rules, "{r} differs from {p} in nothing");
+            // Each release names its own changes (`livemerge history` quotes them).
+            assert_ne!(
+                rules.changes,
+                Rules::of(p).changes,
+                "{r} repeats {p}'s changes"
+            );
         }
     }
     assert_eq!(Rules::ALL[0].previous, None);
+    assert!(Rules::ALL.iter().all(|r| !r.changes.is_empty()));
     // The releases each is written against, as docs/releases.md's table says.
     let written_against: Vec<_> = Rules::ALL
         .iter()

@@ -13,7 +13,7 @@ pub mod views;
 use crate::search::{bfs, SearchLimits, Verdict};
 use livemerge_model::properties::{Expectation, Prop};
 use livemerge_model::{properties, Config, Event};
-use views::{Abstraction, TooLarge};
+use views::{Abstraction, BuildError};
 
 /// What `--disks any` concludes about one property.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,8 +77,8 @@ pub fn check(
     witnesses: usize,
     max_n: u8,
     limits: &SearchLimits,
-) -> Result<AnyOutcome, TooLarge> {
-    let abstraction = Abstraction::build(cfg, threshold, witnesses)?;
+) -> Result<AnyOutcome, BuildError> {
+    let abstraction = Abstraction::build_within(cfg, threshold, witnesses, limits.max_memory_mib)?;
     let mut findings: Vec<AnyFinding> = properties::all(cfg)
         .into_iter()
         .zip(&abstraction.violations)

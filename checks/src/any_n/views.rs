@@ -92,6 +92,29 @@ pub struct Abstraction {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TooLarge(pub String);
 
+/// Why a bounded build gave no abstraction: refused parameters, or the bound reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildError {
+    Refused(TooLarge),
+    /// `--max-memory` reached: no verdict (exit 3).
+    Incomplete(String),
+}
+
+impl BuildError {
+    fn into_too_large(self) -> TooLarge {
+        match self {
+            BuildError::Refused(t) => t,
+            BuildError::Incomplete(why) => TooLarge(why),
+        }
+    }
+}
+
+impl From<TooLarge> for BuildError {
+    fn from(t: TooLarge) -> BuildError {
+        BuildError::Refused(t)
+    }
+}
+
 impl std::fmt::Display for TooLarge {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
@@ -144,15 +167,27 @@ impl Abstraction {
     /// Builds the fixpoint for `cfg` (its `disks` is ignored) with views of `threshold` disks and
     /// configurations of up to `threshold + witnesses` disks.
     pub fn build(cfg: &Config, threshold: usize, witnesses: usize) -> Result<Self, TooLarge> {
+        Self::build_within(cfg, threshold, witnesses, None).map_err(|e| e.into_too_large())
+    }
+
+    /// [`Abstraction::build`] that stops, incomplete, once it holds more than `max_memory_mib`.
+    pub fn build_within(
+        cfg: &Config,
+        threshold: usize,
+        witnesses: usize,
+        max_memory_mib: Option<u64>,
+    ) -> Result<Self, BuildError> {
         if !(1..=MAX_THRESHOLD).contains(&threshold) {
             return Err(TooLarge(format!(
                 "--threshold must be between 1 and {MAX_THRESHOLD}, got {threshold}"
-            )));
+            ))
+            .into());
         }
         if witnesses == 0 || threshold + witnesses > MAX_DISKS {
             return Err(TooLarge(format!(
                 "--witnesses must be at least 1 and --threshold + --witnesses at most {MAX_DISKS} (a state holds {MAX_DISKS} disks), got {threshold} + {witnesses}"
-            )));
+            ))
+            .into());
         }
         let start = Instant::now();
         let props = properties::all(cfg);
@@ -184,8 +219,20 @@ impl Abstraction {
             a.add_views(&State::initial(n), n, None, &mut work);
         }
         let mut subs = Vec::new();
+        let budget = max_memory_mib.map(crate::search::memory::Budget::new);
+        let mut expanded = 0u64;
         while let Some(v) = work.pop() {
             a.expand(v, &mut subs, &mut work);
+            expanded += 1;
+            if expanded % 1024 == 0 {
+                if let Some(b) = budget.filter(|b| b.exceeded()) {
+                    return Err(BuildError::Incomplete(format!(
+                        "{} after {} configurations: the abstraction is incomplete, no verdict",
+                        b.reason(),
+                        a.configurations.len()
+                    )));
+                }
+            }
         }
         a.seconds = start.elapsed().as_secs_f64();
         Ok(a)

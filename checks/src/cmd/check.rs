@@ -47,9 +47,11 @@ pub struct CheckArgs {
     /// Stop after this many states (the search is then incomplete: exit 3).
     #[arg(long, value_parser = crate::bounds::max_states)]
     pub(crate) max_states: Option<u64>,
-    /// Stop before the search's data passes this many MiB (the search is then incomplete: exit
-    /// 3), rather than be killed by the operating system. Breadth-first search only.
-    #[arg(long, value_name = "MIB")]
+    /// Stop before the search's data passes this size (the search is then incomplete: exit 3),
+    /// rather than be killed by the operating system: `512M`, `2G`, or a number of MiB. Every
+    /// search (`--strategy dfs` as a bound on generated states; `--disks any` on the
+    /// abstraction). Default: nine tenths of the memory available when the search starts.
+    #[arg(long, value_name = "SIZE", value_parser = crate::bounds::memory_mib)]
     pub(crate) max_memory: Option<u64>,
     /// Seed of the random strategy.
     #[arg(long, default_value_t = 0)]
@@ -151,7 +153,7 @@ impl Mode {
                     max_states: None,
                     timeout: None,
                     progress: !args.quiet,
-                    max_memory_mib: None,
+                    max_memory_mib: max_memory(args),
                 },
             });
         }
@@ -164,13 +166,6 @@ impl Mode {
             return Ok(Mode::ReplayModel(file.clone()));
         }
         let cfg = args.model.config().map_err(usage)?;
-        match args.max_memory {
-            Some(0) => return Err(usage("--max-memory must be a positive number of MiB")),
-            Some(_) if args.strategy != Strategy::Bfs => {
-                return Err(usage("--max-memory bounds only --strategy bfs"))
-            }
-            _ => {}
-        }
         let search = match args.strategy {
             Strategy::Bfs => Search::Bfs,
             Strategy::Dfs => Search::Dfs,
@@ -183,7 +178,7 @@ impl Mode {
                 threads: threads(args),
                 max_states: args.max_states,
                 timeout: args.timeout.map(Duration::from_secs_f64),
-                max_memory_mib: args.max_memory,
+                max_memory_mib: max_memory(args),
                 progress: !args.quiet,
             },
         })
@@ -206,6 +201,12 @@ pub fn run(args: CheckArgs) -> Result<u8, Fail> {
             limits,
         } => run_any(&args, &cfg, threshold, witnesses, max_n, &limits),
     }
+}
+
+/// `--max-memory`, or the default: most of the memory available now.
+fn max_memory(args: &CheckArgs) -> Option<u64> {
+    args.max_memory
+        .or_else(crate::search::memory::default_limit_mib)
 }
 
 /// `--threads` (bounded by its parser), or every core.
@@ -261,8 +262,17 @@ fn run_any(
     if let Some(dir) = &args.save {
         prepare_dir(dir)?;
     }
-    let outcome =
-        any_n::check(cfg, threshold, witnesses, max_n, limits).map_err(|e| usage(e.to_string()))?;
+    let outcome = match any_n::check(cfg, threshold, witnesses, max_n, limits) {
+        Ok(o) => o,
+        Err(any_n::views::BuildError::Refused(e)) => return Err(usage(e.to_string())),
+        Err(any_n::views::BuildError::Incomplete(why)) => {
+            say!(
+                "livemerge check --disks any: release {}, faults {}, {} restart(s), {} retries: stopped: {why}",
+                cfg.release, cfg.faults, cfg.restarts, cfg.retries
+            );
+            return Ok(3);
+        }
+    };
     match args.format {
         Format::Text => say_raw!("{}", any_n::report::text(&outcome)),
         Format::Json => say!("{}", any_n::report::json(&outcome)),

@@ -5,6 +5,7 @@
 pub mod bfs;
 pub(crate) mod dfs;
 mod fingerprint;
+pub(crate) mod memory;
 pub(crate) mod random;
 mod visited;
 

@@ -20,7 +20,12 @@ pub(crate) fn run(cfg: &Config, limits: &SearchLimits, seed: u64) -> SearchOutco
     let mut witness: Vec<Option<Vec<Event>>> = vec![None; props.len()];
     let (mut generated, mut walks, mut max_depth) = (0u64, 0u64, 0u64);
     let mut progress = Progress::new(limits.progress, start);
+    // Walks keep only the witnesses they found: this bound is for the odd walk that is long.
+    let budget = limits.max_memory_mib.map(super::memory::Budget::new);
     let stopped_by = loop {
+        if let Some(b) = budget.filter(|b| b.exceeded()) {
+            break b.reason();
+        }
         if start.elapsed() >= timeout {
             break format!("random walks for {}s", timeout.as_secs_f64());
         }
