@@ -224,7 +224,7 @@ impl Abstraction {
         while let Some(v) = work.pop() {
             a.expand(v, &mut subs, &mut work);
             expanded += 1;
-            if expanded % 1024 == 0 {
+            if expanded.is_multiple_of(1024) {
                 if let Some(b) = budget.filter(|b| b.exceeded()) {
                     return Err(BuildError::Incomplete(format!(
                         "{} after {} configurations: the abstraction is incomplete, no verdict",

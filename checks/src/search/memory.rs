@@ -7,7 +7,7 @@ pub(crate) fn resident_mib() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     // Every Linux this runs on uses 4 KiB pages for anonymous memory by default.
-    Some(pages * 4096 >> 20)
+    Some((pages * 4096) >> 20)
 }
 
 /// The memory the machine has available (`MemAvailable`), in MiB.
