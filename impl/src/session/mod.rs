@@ -1,11 +1,11 @@
 //! A removal from start to end: set up an engine directory, run the engine until the removal
 //! ends (or cannot), and judge the result on the REAL database and storage.
 //!
-//! "The end" of a run: `step` accepts nothing but `Restart` and no IO is outstanding. A removal
-//! can reach that without ending: after a restart inside the parent's `execute()`, the parent is
-//! FAILED_RESTARTED and the poller never dispatches it (oVirt's own liveness bug, which the model
-//! finds). A wall-clock limit catches anything else that hangs. Either way the run reports
-//! "removal did not end: ..." instead of hanging.
+//! "The end" of a run: the model says it is `settled` (only a restart, the user or expiry could
+//! still act) and no IO is outstanding. A removal can reach that without ending: the model's
+//! liveness findings (a 3.x parent FAILED_RESTARTED that the poller never dispatches, a 4.0 child
+//! EXECUTION_FAILED that it never polls). A wall-clock limit catches anything else that hangs.
+//! Either way the run reports "removal did not end: ..." instead of hanging.
 //!
 //! - [`dir`]: engine directories (setup, lock, the checks that keep a run off foreign files);
 //! - [`verdict`]: the [`Outcome`] of a run, judged on reality;

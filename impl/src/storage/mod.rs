@@ -1,9 +1,9 @@
-//! Storage: the host side of a live merge, behind one trait with two backends.
+//! Storage: the host side of a live merge, behind one trait with three backends.
 //!
 //! Each disk has a base volume and a snapshot overlay (top) backed by it; a per-disk pointer
 //! names the VM's active (leaf) volume. A merge is the host's block-commit job: top's data is
 //! committed into base in the background, then the VM pivots to base. `deleteVolume` removes
-//! top's file. Both backends report, per disk, the facts the model reasons about:
+//! top's file. Every backend reports, per disk, the facts the model reasons about:
 //! [`DiskFacts`] (top in the chain, top exists, base holds top's data, job running).
 //!
 //! - [`qcow2::Qcow2`]: real qcow2 files driven by `qemu-img` / `qemu-io`;
