@@ -89,9 +89,11 @@ pub(crate) fn memory_mib(s: &str) -> Result<u64, String> {
         "k" => 1.0 / 1024.0,
         "g" => 1024.0,
         "t" => 1024.0 * 1024.0,
-        _ => return Err(format!(
+        _ => {
+            return Err(format!(
             "'{s}' is not a size: give a number with K, M, G or T (512M, 2G), or a number of MiB"
-        )),
+        ))
+        }
     };
     let v: f64 = number(digits)?;
     let mib = (v * scale).ceil();
