@@ -11,8 +11,9 @@
 //! no answer is `ImageInfoFails`.
 
 use super::Sources;
-use crate::engine::{ApplyError, Engine, Work};
-use livemerge_model::{wants, ChildAct};
+use crate::engine::{ApplyError, Deed, Engine, Work};
+use livemerge_model::{wants, ChildAct, Event};
+use serde_json::json;
 use std::sync::Arc;
 
 pub(crate) fn worker(engine: Arc<Engine>, sources: Arc<Sources>) {
@@ -28,34 +29,47 @@ pub(crate) fn worker(engine: Arc<Engine>, sources: Arc<Sources>) {
                 .child
                 .filter(|&a| a != ChildAct::PickUp)
             {
-                // 4.5.7's execute() asks the host for top first: what the host answered (or that
-                // it did not) is the event. Refused later only if a restart or the parent's
-                // end-action took the row.
-                let event = match act.no_answer_event(d) {
-                    Some(no_answer) => engine
-                        .storage()
-                        .image_info(d)
-                        .map(|_| act.event(d))
-                        .map_err(|e| (no_answer, e)),
-                    None => Ok(act.event(d)),
-                };
-                match event {
-                    Ok(e) => {
-                        let _ = engine.apply(e);
+                match act.no_answer_event(d) {
+                    // Refused only if a restart or the parent's end-action took the row.
+                    None => {
+                        let _ = engine.apply(act.event(d));
                     }
-                    // No answer where the model has no such event (the fault is off): the
-                    // engine cannot go on faithfully.
-                    Err((e, why)) => {
-                        if let Err(ApplyError::Refused(r)) = engine.apply(e) {
-                            engine.abort(format!(
-                                "GetImageInfo for disk {} got no answer ({why}) and the model refuses that: {r}",
-                                d + 1
-                            ));
-                        }
-                    }
+                    // 4.5.7's execute() asks the host for top first: what the host answered (or
+                    // that it did not) is the event. The call is made under the engine's lock,
+                    // once the model accepts one of the two (a scripted schedule may restart
+                    // the engine first).
+                    Some(no_answer) => answer_image_info(&engine, d, act.event(d), no_answer),
                 }
             }
         }
         engine.finished(Work::Child(d));
+    }
+}
+
+/// The child's `GetImageInfo` for top, and the event it makes: `answered` if the host answered
+/// (top there or gone), `no_answer` if it did not. A `no_answer` the model refuses (the fault is
+/// off) stops the engine: it cannot go on faithfully.
+fn answer_image_info(engine: &Arc<Engine>, d: usize, answered: Event, no_answer: Event) {
+    let storage = Arc::clone(engine.storage());
+    let mut unanswered = false;
+    let r = engine.apply_deed(Deed::io([answered, no_answer], || {
+        match storage.image_info(d) {
+            Ok(exists) => (
+                answered,
+                json!({"get_image_info": if exists { "top there" } else { "top gone" }}),
+            ),
+            Err(e) => {
+                unanswered = true;
+                (no_answer, json!({"get_image_info": e.to_string()}))
+            }
+        }
+    }));
+    // Refused before the call: a restart or the parent's end-action took the row. Refused after
+    // a call that got no answer: the model has no such event here.
+    if let (Err(ApplyError::Refused(r)), true) = (r, unanswered) {
+        engine.abort(format!(
+            "disk-{}: GetImageInfo got no answer and the model refuses that: {r}",
+            d + 1
+        ));
     }
 }
