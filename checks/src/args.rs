@@ -14,12 +14,13 @@ pub(crate) struct ModelArgs {
     #[arg(long, value_parser = parse_disks)]
     pub(crate) disks: Option<DiskCount>,
     /// The oVirt release whose rules to follow: 3.5.0 (bug 1280160, fixed-delay poller), 3.5.7
-    /// (its fix on the 3.5 branch), 3.6.0 (bug 1280160), 3.6.1 (its fix), 4.0.0, 4.0.2, 4.1.0
-    /// (see docs/releases.md) [default: 4.0.2]. `--poller` is an alias; its `4.0` means 4.0.0.
+    /// (its fix on the 3.5 branch), 3.6.0 (bug 1280160), 3.6.1 (its fix), 4.0.0, 4.0.2, 4.1.0,
+    /// 4.2.0, 4.3.0, 4.4.0, 4.5.7 (the release people run today; see docs/releases.md)
+    /// [default: 4.0.2]. `--poller` is an alias; its `4.0` means 4.0.0.
     #[arg(long, alias = "poller")]
     pub(crate) release: Option<Release>,
     /// Faults to inject: none, all, or a comma-separated list of merge-job-fails,
-    /// delete-volume-fails [default: all].
+    /// delete-volume-fails, image-info-fails (4.5.7's GetImageInfo) [default: all].
     #[arg(long)]
     pub(crate) faults: Option<Faults>,
     /// How many engine restarts may happen [default: 1].

@@ -25,6 +25,11 @@ pub enum Command {
     /// Print a saved counterexample as numbered steps, or write its sequence diagram.
     Show(crate::cmd::show::ShowArgs),
     /// Serve stateright's web explorer for a configuration.
+    // The explorer shows every permutation of disks, and one number of them: its help says so.
+    #[command(
+        mut_arg("no_symmetry", |a| a.hide(true)),
+        mut_arg("disks", |a| a.help("Number of disks in the snapshot, one child command each [default: 3]"))
+    )]
     Explore(crate::cmd::explore::ExploreArgs),
     /// Remove a snapshot live with the production engine, on real qcow2 volumes in DIR (or, with
     /// `--host live`, on a running qemu-storage-daemon while a guest writes).
@@ -38,6 +43,15 @@ pub enum Command {
     /// Run the engine under many seeded random schedules of the model and audit every trace.
     Schedules(crate::cmd::schedules::SchedulesArgs),
     /// Check an engine trace against the model, step by step (and the real world at its end).
+    // The trace names its configuration: the model flags are for one that does not.
+    #[command(
+        mut_arg("no_symmetry", |a| a.hide(true)),
+        mut_arg("disks", |a| a.help("For a trace that names no configuration: its number of disks")),
+        mut_arg("release", |a| a.help("For a trace that names no configuration: its release")),
+        mut_arg("faults", |a| a.help("For a trace that names no configuration: its faults")),
+        mut_arg("restarts", |a| a.help("For a trace that names no configuration: its restarts")),
+        mut_arg("retries", |a| a.help("For a trace that names no configuration: its retries"))
+    )]
     Audit(crate::cmd::audit::AuditArgs),
     /// Print the rules of every release as a Markdown table (from the model's release table).
     Rules(crate::cmd::rules::RulesArgs),

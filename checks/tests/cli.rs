@@ -269,3 +269,44 @@ fn a_dfs_timeout_is_honoured_even_with_one_thread() {
     assert_eq!(r["complete"], false);
     assert!(r["stopped_by"].as_str().unwrap().contains("timeout"));
 }
+
+#[test]
+fn the_help_names_every_release_and_every_fault() {
+    for cmd in ["check", "matrix", "run"] {
+        let o = livemerge(&[cmd, "--help"]);
+        let out = String::from_utf8_lossy(&o.stdout).replace('\n', " ");
+        for r in livemerge_model::Release::ALL {
+            assert!(out.contains(r.name()), "`{cmd} --help` does not name {r}");
+        }
+        if cmd != "run" {
+            for f in livemerge_model::Fault::ALL {
+                assert!(
+                    out.contains(f.name()),
+                    "`{cmd} --help` does not name {}",
+                    f.name()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn each_subcommand_offers_only_the_model_flags_it_uses() {
+    for cmd in ["audit", "explore"] {
+        let o = livemerge(&[cmd, "--help"]);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(!out.contains("--no-symmetry"), "`{cmd} --help`: {out}");
+        assert!(!out.contains("takes `any`"), "`{cmd} --help`: {out}");
+    }
+    let out = String::from_utf8_lossy(&livemerge(&["audit", "--help"]).stdout).to_string();
+    assert!(
+        out.contains("For a trace that names no configuration"),
+        "{out}"
+    );
+    assert!(!out.contains("[default: 4.0.2]"), "{out}");
+    let out = String::from_utf8_lossy(&livemerge(&["check", "--help"]).stdout).to_string();
+    assert!(
+        out.contains("--no-symmetry") && out.contains("takes `any`"),
+        "{out}"
+    );
+}

@@ -54,7 +54,7 @@ pub(crate) struct EngineArgs {
     #[arg(long, default_value_t = 3, value_parser = bounds::disks)]
     pub(crate) disks: u8,
     /// The oVirt release whose rules the engine follows: 3.5.0, 3.5.7, 3.6.0, 3.6.1, 4.0.0,
-    /// 4.0.2, 4.1.0 (`--poller` is an alias; its `4.0` means 4.0.0).
+    /// 4.0.2, 4.1.0, 4.2.0, 4.3.0, 4.4.0, 4.5.7 (`--poller` is an alias; its `4.0` means 4.0.0).
     #[arg(long = "release", alias = "poller", value_name = "RELEASE", default_value_t = Config::default().release)]
     pub(crate) release: Release,
     /// The poller's delay rule [default: the release's own poller, as the model's rules say:

@@ -19,14 +19,14 @@ pub struct MatrixArgs {
     // The axes are parsed by clap, each list whole (hence `::std::vec::Vec`: clap would take a
     // plain `Vec` for a repeated flag).
     /// Releases to check: `all`, or a comma-separated list of 3.5.0, 3.5.7, 3.6.0, 3.6.1, 4.0.0,
-    /// 4.0.2, 4.1.0 [default: all]. `--pollers` is an alias.
+    /// 4.0.2, 4.1.0, 4.2.0, 4.3.0, 4.4.0, 4.5.7 [default: all]. `--pollers` is an alias.
     #[arg(long, alias = "pollers", value_parser = axes::parse_releases)]
     pub(crate) releases: Option<::std::vec::Vec<Release>>,
     /// Disk counts: a range `1..3`, a number, or a comma-separated list [default: 1..3].
     #[arg(long, value_parser = axes::parse_disks)]
     pub(crate) disks: Option<::std::vec::Vec<u8>>,
     /// Fault sets, comma-separated: `none`, `all`, or fault names joined by `+`
-    /// (merge-job-fails+delete-volume-fails) [default: none,all].
+    /// (merge-job-fails+delete-volume-fails; image-info-fails) [default: none,all].
     #[arg(long, value_parser = axes::parse_fault_sets)]
     pub(crate) faults: Option<::std::vec::Vec<Faults>>,
     /// Restart counts: a range, a number or a list [default: 0,1].
