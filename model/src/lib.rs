@@ -59,4 +59,4 @@ pub use wants::{
 
 /// The model's semantic version: bumped whenever `step` or the state changes meaning, so that a
 /// saved counterexample can say which model it was found on.
-pub const MODEL_VERSION: u32 = 3;
+pub const MODEL_VERSION: u32 = 4;
