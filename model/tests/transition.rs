@@ -7,7 +7,7 @@ mod common;
 use common::cfg;
 use livemerge_model::{
     polled_command, sequence_diagram, step, successors, ConcreteStep, Ending, Event, Release,
-    State, Transition,
+    State, Step, Task, Transition,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -45,6 +45,11 @@ fn reached() -> HashMap<Transition, HashSet<String>> {
                 } else {
                     assert!(!transition.ends_a_command() && !transition.changes_a_status());
                 }
+                // deleteVolume runs on the host exactly when a DestroyImage's task ends.
+                let deleting = e == Event::TaskEnds(0)
+                    && s.disk(0).step() == Step::DestroyImage
+                    && s.disk(0).task() == Task::Running;
+                assert_eq!(transition.called_delete_volume(), deleting, "{r}: {e:?}");
                 // Only a deletion removes top's volume (a second one finds it gone and succeeds).
                 let removed = s.disk(0).flags().top_exists() && !t.disk(0).flags().top_exists();
                 if removed || transition.deleted_a_volume() {
@@ -69,6 +74,16 @@ fn every_transition_is_reached_and_fits_its_event() {
         .collect();
     assert!(missing.is_empty(), "never taken: {missing:?}");
     assert_eq!(seen.len(), Transition::ALL.len(), "ALL lists each once");
+    // Each transition fits exactly the events that took it.
+    for t in Transition::ALL {
+        for e in Event::candidates(1) {
+            assert_eq!(
+                t.fits(e),
+                seen[&t].contains(&format!("{e:?}")),
+                "{t:?} and {e:?}"
+            );
+        }
+    }
 }
 
 #[test]
