@@ -132,8 +132,14 @@ fn follow(
         // Only whole lines: the engine writes each in one write, but a read may catch half.
         while let Some(end) = pending.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = pending.drain(..=end).collect();
-            if let Some(b) = banner.take() {
-                eprintln!("{b}");
+            // Only the engine's own lines (JSON objects) say it started: a path the engine then
+            // refuses (a procfs file) may hold other text.
+            let engines =
+                serde_json::from_slice::<serde_json::Value>(&line).is_ok_and(|v| v.is_object());
+            if engines {
+                if let Some(b) = banner.take() {
+                    eprintln!("{b}");
+                }
             }
             print_line(&line, what, &mut cfg, &mut earlier);
         }
