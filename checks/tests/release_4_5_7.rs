@@ -4,9 +4,8 @@
 
 mod common;
 
-use common::{livemerge, printed as text};
+use common::{backing_chain_len, livemerge, printed as text};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const P1: &str = "snapshot removed implies merge done";
 
@@ -141,14 +140,8 @@ fn the_finding_replays_on_real_qcow2_volumes() {
         "{out}"
     );
     // The database says base is the active volume; qemu-img says top still is, backed by base.
-    let info = Command::new("qemu-img")
-        .args(["info", "--backing-chain", "--output=json"])
-        .arg(vm.join("disk-1").join("top.qcow2"))
-        .output()
-        .unwrap();
-    let chain: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
     assert_eq!(
-        chain.as_array().unwrap().len(),
+        backing_chain_len(&vm.join("disk-1").join("top.qcow2")),
         2,
         "top still backed by base"
     );

@@ -2,7 +2,9 @@
 
 #![allow(dead_code)]
 
-use livemerge_model::{step, Config, Event, Faults, Release, Rules, State, Step};
+use livemerge_model::{
+    step, CmdStatus, Config, Draft, Event, Faults, Release, Rules, Snapshot, State, Step, Task,
+};
 
 pub fn cfg(disks: u8, release: Release) -> Config {
     Config {
@@ -71,4 +73,23 @@ pub fn merge_disk(d: u8, release: Release) -> Vec<Event> {
     v.push(Event::PollChild(d)); // -> COMPLETE (or REDUCE_IMAGE with nothing to start), SUCCEEDED
     v.push(Event::PollChild(d)); // onSucceeded
     v
+}
+
+/// An executed parent (ACTIVE, polled) with one executed, ACTIVE child at `step_` whose current
+/// grandchild is in `task`.
+pub fn hung(step_: Step, task: Task) -> Draft {
+    let mut s = Draft::initial(1);
+    s.parent.status = CmdStatus::Active;
+    s.parent.begun = true;
+    s.parent.executed = true;
+    s.parent.registered = true;
+    s.snapshot = Snapshot::Locked;
+    let d = &mut s.disks[0];
+    d.status = CmdStatus::Active;
+    d.created = true;
+    d.executed = true;
+    d.registered = true;
+    d.step = step_;
+    d.task = task;
+    s
 }

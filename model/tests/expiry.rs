@@ -7,25 +7,6 @@ use livemerge_model::properties::{ended_before_expiry, removal_ended};
 use livemerge_model::rules;
 use livemerge_model::*;
 
-/// An executed parent (ACTIVE, polled) with one executed, ACTIVE child at `step_` whose current
-/// grandchild is in `task`.
-fn hung(step_: Step, task: Task) -> Draft {
-    let mut s = Draft::initial(1);
-    s.parent.status = CmdStatus::Active;
-    s.parent.begun = true;
-    s.parent.executed = true;
-    s.parent.registered = true;
-    s.snapshot = Snapshot::Locked;
-    let d = &mut s.disks[0];
-    d.status = CmdStatus::Active;
-    d.created = true;
-    d.executed = true;
-    d.registered = true;
-    d.step = step_;
-    d.task = task;
-    s
-}
-
 fn releases_with_expiry() -> impl Iterator<Item = Release> {
     Release::ALL
         .into_iter()

@@ -4,27 +4,9 @@
 
 mod common;
 
-use common::cfg;
+use common::{cfg, hung as child_at};
 use livemerge_model::rules::ReduceImage;
 use livemerge_model::*;
-
-/// One disk whose child executed, at `step` with its grandchild in `task`; the parent polled.
-fn child_at(step_: Step, task: Task) -> Draft {
-    let mut s = Draft::initial(1);
-    s.parent.status = CmdStatus::Active;
-    s.parent.begun = true;
-    s.parent.executed = true;
-    s.parent.registered = true;
-    s.snapshot = Snapshot::Locked;
-    let d = &mut s.disks[0];
-    d.status = CmdStatus::Active;
-    d.created = true;
-    d.executed = true;
-    d.registered = true;
-    d.step = step_;
-    d.task = task;
-    s
-}
 
 fn after(r: Release, s: &Draft, e: Event) -> Result<(State, Transition), Refused> {
     step(&cfg(1, r), &s.build(), e)

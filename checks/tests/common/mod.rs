@@ -111,3 +111,15 @@ pub fn trace_records(trace: &Path) -> Vec<serde_json::Value> {
         .filter(|v| v.get("livemerge_trace").is_none())
         .collect()
 }
+
+/// The number of volumes in `image`'s backing chain, as `qemu-img info --backing-chain` reads it
+/// (not through the tool).
+pub fn backing_chain_len(image: &Path) -> usize {
+    let info = std::process::Command::new("qemu-img")
+        .args(["info", "--backing-chain", "--output=json"])
+        .arg(image)
+        .output()
+        .unwrap();
+    let chain: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    chain.as_array().unwrap().len()
+}
