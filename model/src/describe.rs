@@ -90,14 +90,18 @@ pub fn describe_step(cfg: &Config, st: &ConcreteStep) -> String {
             "pool thread picks up {}: status ACTIVE",
             grandchild_of(before, i)
         ),
-        Event::ChildReturns(i) if after.disks[i as usize].step != before.disks[i as usize].step
-            || Rules::of(cfg.release).initial_step_asks_host =>
-        {
+        Event::ChildReturns(i) if Rules::of(cfg.release).initial_step_asks_host => {
+            let (b, a) = (&before.disks[i as usize], &after.disks[i as usize]);
+            let asked = if b.images == Images::MergedOrphan {
+                "the image is an orphan".to_string()
+            } else {
+                let top = if b.f.top_exists() { "there" } else { "gone" };
+                format!("GetImageInfo finds top {top}")
+            };
             format!(
-                "{}'s child execute() returns: GetImageInfo finds top {}, first step {}; executed = true",
+                "{}'s child execute() returns: {asked}, first step {}; executed = true",
                 disk_name(i as usize),
-                if before.disks[i as usize].f.top_exists() { "there" } else { "gone" },
-                after.disks[i as usize].step.ovirt_name()
+                a.step.ovirt_name()
             )
         }
         Event::ImageInfoFails(i) => format!(
