@@ -56,13 +56,19 @@ pub fn lock_dir(dir: &Path) -> Result<DirLock> {
 
 /// [`check_new_dir`] before anything is opened, for a clear answer early: a directory another
 /// livemerge is setting up or running on is "in use" (its lock is held), not "not empty".
+///
+/// A directory that does not exist yet is left to [`setup_dir`]: another `run` may create it
+/// between this look and a check, and its half-written files, seen without the lock, would read
+/// as a foreign directory's.
 pub(crate) fn precheck_new_dir(dir: &Path) -> Result<()> {
-    let _lock = if dir.is_dir() {
-        Some(lock_dir(dir)?)
-    } else {
-        None
-    };
-    check_new_dir(dir)
+    match std::fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Ok(m) if m.is_dir() => {
+            let _lock = lock_dir(dir)?;
+            check_new_dir(dir)
+        }
+        _ => check_new_dir(dir),
+    }
 }
 
 /// Creates an engine directory: qcow2 disks with a snapshot, and the database. The directory's
