@@ -115,6 +115,11 @@ pub(crate) fn runs_u32(s: &str) -> Result<u32, String> {
     in_range(number(s)?, 1, MAX_RUNS as u32)
 }
 
+/// `--vms` of `run` and `stress`: removals in one engine, 1 to `livemerge_impl::MAX_VMS`.
+pub(crate) fn vms(s: &str) -> Result<u32, String> {
+    in_range(number(s)?, 1, livemerge_impl::MAX_VMS)
+}
+
 /// `--runs` of `schedules`.
 pub(crate) fn runs(s: &str) -> Result<u64, String> {
     in_range(number(s)?, 1, MAX_RUNS)

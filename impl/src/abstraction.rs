@@ -214,10 +214,19 @@ pub fn observe(db: &Db, storage: &dyn Storage, layout: &Layout) -> Result<Observ
 
 /// [`observe`] on an engine directory with qcow2 disks (no engine may be running on it).
 pub fn observe_dir(dir: &Path) -> Result<Observed> {
+    observe_removal(dir, 0)
+}
+
+/// [`observe_dir`] for removal `vm` of an engine directory that holds several (its rows, and
+/// its disks under `vm-K/`).
+pub fn observe_removal(dir: &Path, vm: u32) -> Result<Observed> {
     let path = crate::db::db_path(dir)?;
-    let db = Db::open_read(&path)?;
+    let all = Db::open_read(&path)?;
+    let vms = all.removals()?;
+    let db = all.for_vm(vm);
     let p = db.load()?;
     let n = p.layout.disks.len();
+    let dir = &crate::session::vm_dir(dir, vm, vms);
     if p.layout.host == Host::Live {
         let files = crate::storage::live::files::open_files(dir, n)?;
         return observe(&db, &files, &p.layout);

@@ -7,9 +7,14 @@
 //!   disks its configuration still lists.
 //! - `images`: each disk's volumes, as the chain the engine believes in (`OK`/`ILLEGAL`, parent,
 //!   active leaf).
-//! - `engine_state`: one row: the settings, the ids (layout), the full model state (JSON), the
-//!   last event's sequence number.
+//! - `engine_state`: one row per removal: the settings, the ids (layout), the full model state
+//!   (JSON), the last event's sequence number.
 //! - `event_log`: every applied event with the state before and after.
+//!
+//! One database holds every removal of one engine, as oVirt's holds every VM's: each row names
+//! its removal in a `vm` column (0 for an engine that runs one removal), and a [`Db`] handle
+//! reads and writes one removal's rows ([`Db::for_vm`] gives another removal's handle on the
+//! same connection).
 //!
 //! [`project`] maps a model state to the three oVirt tables; [`Db::commit_step`] writes that
 //! projection, the state and the log row in ONE transaction, so a crash leaves the database at a
@@ -25,6 +30,7 @@ use rusqlite::config::DbConfig;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub const PARENT_TYPE: &str = "RemoveSnapshot";
@@ -231,6 +237,7 @@ pub struct Persisted {
 
 const SCHEMA: &str = "
 CREATE TABLE command_entities (
+    vm INTEGER NOT NULL DEFAULT 0,
     command_id TEXT PRIMARY KEY,
     command_type TEXT NOT NULL,
     parent_command_id TEXT,
@@ -242,6 +249,7 @@ CREATE TABLE command_entities (
     command_params TEXT NOT NULL
 );
 CREATE TABLE snapshots (
+    vm INTEGER NOT NULL DEFAULT 0,
     snapshot_id TEXT PRIMARY KEY,
     vm_id TEXT NOT NULL,
     status TEXT NOT NULL,
@@ -249,6 +257,7 @@ CREATE TABLE snapshots (
     disk_ids TEXT NOT NULL
 );
 CREATE TABLE images (
+    vm INTEGER NOT NULL DEFAULT 0,
     image_guid TEXT PRIMARY KEY,
     disk_id TEXT NOT NULL,
     parent_id TEXT,
@@ -256,7 +265,7 @@ CREATE TABLE images (
     active INTEGER NOT NULL
 );
 CREATE TABLE engine_state (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
+    vm INTEGER PRIMARY KEY,
     settings TEXT NOT NULL,
     layout TEXT NOT NULL,
     state TEXT NOT NULL,
@@ -264,11 +273,13 @@ CREATE TABLE engine_state (
     opened_by INTEGER
 );
 CREATE TABLE event_log (
-    seq INTEGER PRIMARY KEY,
+    vm INTEGER NOT NULL DEFAULT 0,
+    seq INTEGER NOT NULL,
     source TEXT NOT NULL,
     event TEXT NOT NULL,
     before TEXT NOT NULL,
-    after TEXT NOT NULL
+    after TEXT NOT NULL,
+    PRIMARY KEY (vm, seq)
 );
 ";
 
@@ -280,9 +291,12 @@ fn parse<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T> {
     serde_json::from_str(s).map_err(|e| Error::Db(format!("{what} is not readable: {e}")))
 }
 
-/// An open engine database.
+/// An open engine database, as one removal's handle on it.
 pub struct Db {
-    conn: Connection,
+    /// Shared by the handles of every removal of one engine: one connection, one writer.
+    conn: Arc<Mutex<Connection>>,
+    /// The removal whose rows this handle reads and writes.
+    vm: u32,
     /// The engine's database file as it was opened (path, device, inode): checked before every
     /// commit, so that an engine whose file was unlinked or replaced under it stops instead of
     /// committing into a file nobody will read again. `None` for a reader.
@@ -295,14 +309,15 @@ fn identity(path: &Path) -> std::io::Result<(u64, u64)> {
     std::fs::metadata(path).map(|m| (m.dev(), m.ino()))
 }
 
-fn write_rows(tx: &rusqlite::Transaction<'_>, rows: &Rows) -> rusqlite::Result<()> {
-    tx.execute("DELETE FROM command_entities", [])?;
-    tx.execute("DELETE FROM snapshots", [])?;
-    tx.execute("DELETE FROM images", [])?;
+fn write_rows(tx: &rusqlite::Transaction<'_>, vm: u32, rows: &Rows) -> rusqlite::Result<()> {
+    tx.execute("DELETE FROM command_entities WHERE vm = ?1", [vm])?;
+    tx.execute("DELETE FROM snapshots WHERE vm = ?1", [vm])?;
+    tx.execute("DELETE FROM images WHERE vm = ?1", [vm])?;
     for c in &rows.commands {
         tx.execute(
-            "INSERT INTO command_entities VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO command_entities VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
+                vm,
                 c.command_id,
                 c.command_type,
                 c.parent_command_id,
@@ -317,8 +332,9 @@ fn write_rows(tx: &rusqlite::Transaction<'_>, rows: &Rows) -> rusqlite::Result<(
     }
     if let Some(s) = &rows.snapshot {
         tx.execute(
-            "INSERT INTO snapshots VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO snapshots VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
+                vm,
                 s.snapshot_id,
                 s.vm_id,
                 s.status,
@@ -329,8 +345,9 @@ fn write_rows(tx: &rusqlite::Transaction<'_>, rows: &Rows) -> rusqlite::Result<(
     }
     for i in &rows.images {
         tx.execute(
-            "INSERT INTO images VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO images VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
+                vm,
                 i.image_guid,
                 i.disk_id,
                 i.parent_id,
@@ -403,14 +420,23 @@ fn corrupt(path: &Path, why: &str) -> Error {
 impl Db {
     /// Creates a database at `path` (which must not exist) holding the initial state.
     pub fn create(path: &Path, settings: &Settings, layout: &Layout, state: &State) -> Result<()> {
+        Db::create_all(path, &[(*settings, layout.clone(), *state)])
+    }
+
+    /// Creates a database at `path` (which must not exist) holding one removal per entry
+    /// (removal `i` is `vm` `i`), each at its initial state.
+    pub fn create_all(path: &Path, removals: &[(Settings, Layout, State)]) -> Result<()> {
         let mut conn = Connection::open(path)?;
         conn.execute_batch(SCHEMA)?;
         let tx = conn.transaction()?;
-        write_rows(&tx, &project(state, layout))?;
-        tx.execute(
-            "INSERT INTO engine_state (id, settings, layout, state, seq) VALUES (1, ?1, ?2, ?3, 0)",
-            params![json(settings), json(layout), json(state)],
-        )?;
+        for (vm, (settings, layout, state)) in removals.iter().enumerate() {
+            let vm = vm as u32;
+            write_rows(&tx, vm, &project(state, layout))?;
+            tx.execute(
+                "INSERT INTO engine_state (vm, settings, layout, state, seq) VALUES (?1, ?2, ?3, ?4, 0)",
+                params![vm, json(settings), json(layout), json(state)],
+            )?;
+        }
         tx.commit()?;
         conn.close().map_err(|(_, e)| Error::from(e))?;
         Ok(())
@@ -442,7 +468,8 @@ impl Db {
         let (dev, ino) =
             identity(path).map_err(|e| Error::Db(format!("{}: {e}", path.display())))?;
         let db = Db {
-            conn,
+            conn: Arc::new(Mutex::new(conn)),
+            vm: 0,
             file: Some((path.to_path_buf(), dev, ino)),
         };
         // A refusal must leave the files as they are: closing would checkpoint the WAL into
@@ -450,7 +477,7 @@ impl Db {
         // that the open created (the database had none) goes again.
         let keep_wal = |db: Db| {
             let _ = db
-                .conn
+                .conn()
                 .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true);
             drop(db);
             if !had_wal && std::fs::metadata(&wal).is_ok_and(|m| m.len() == 0) {
@@ -459,7 +486,8 @@ impl Db {
         };
         // A damaged file would start an engine that fails mid-way on the first page it touches:
         // check every page's structure before anything runs (or is written).
-        if let Err(e) = quick_check(&db.conn, path) {
+        let checked = quick_check(&db.conn(), path);
+        if let Err(e) = checked {
             keep_wal(db);
             return Err(e);
         }
@@ -471,9 +499,9 @@ impl Db {
             }
         };
         // The first write takes the exclusive lock, which EXCLUSIVE mode never gives back.
-        db.conn
+        db.conn()
             .execute(
-                "UPDATE engine_state SET opened_by = ?1 WHERE id = 1",
+                "UPDATE engine_state SET opened_by = ?1",
                 params![std::process::id()],
             )
             .map_err(|e| map_open_error(path, e))?;
@@ -493,7 +521,11 @@ impl Db {
             r.get::<_, i64>(0)
         })
         .map_err(|e| map_open_error(path, e))?;
-        Ok(Db { conn, file: None })
+        Ok(Db {
+            conn: Arc::new(Mutex::new(conn)),
+            vm: 0,
+            file: None,
+        })
     }
 
     /// Commits one applied event: the oVirt rows of `after`, the state, the log row.
@@ -507,17 +539,17 @@ impl Db {
         rows: &Rows,
     ) -> Result<()> {
         self.check_still_there()?;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        write_rows(&tx, rows)?;
+        let vm = self.vm;
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        write_rows(&tx, vm, rows)?;
         tx.execute(
-            "UPDATE engine_state SET state = ?1, seq = ?2 WHERE id = 1",
-            params![json(after), seq],
+            "UPDATE engine_state SET state = ?1, seq = ?2 WHERE vm = ?3",
+            params![json(after), seq, vm],
         )?;
         tx.execute(
-            "INSERT INTO event_log VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![seq, source, json(&event), json(before), json(after)],
+            "INSERT INTO event_log VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![vm, seq, source, json(&event), json(before), json(after)],
         )?;
         tx.commit()?;
         Ok(())
@@ -544,13 +576,47 @@ impl Db {
         }
     }
 
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        crate::sync::lock(&self.conn)
+    }
+
+    /// The removals this database holds (`vm` 0, 1, ...): one for an engine that runs one.
+    pub fn removals(&self) -> Result<u32> {
+        let (n, max): (u32, Option<u32>) =
+            self.conn()
+                .query_row("SELECT count(*), max(vm) FROM engine_state", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
+        // The rows are numbered 0..n when the database is made; anything else is not ours.
+        if n == 0 || max != Some(n - 1) {
+            return Err(Error::NotEngineDir(format!(
+                "the database's removals are not numbered 0..{n} (found {n} row(s), the highest {max:?})"
+            )));
+        }
+        Ok(n)
+    }
+
+    /// The handle of removal `vm` on the same connection (and file).
+    pub fn for_vm(&self, vm: u32) -> Db {
+        Db {
+            conn: Arc::clone(&self.conn),
+            vm,
+            file: self.file.clone(),
+        }
+    }
+
+    /// The removal this handle reads and writes.
+    pub fn vm(&self) -> u32 {
+        self.vm
+    }
+
     /// The engine's persisted settings, ids and state.
     pub fn load(&self) -> Result<Persisted> {
         let row: Option<(String, String, String, u64)> = self
-            .conn
+            .conn()
             .query_row(
-                "SELECT settings, layout, state, seq FROM engine_state WHERE id = 1",
-                [],
+                "SELECT settings, layout, state, seq FROM engine_state WHERE vm = ?1",
+                [self.vm],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()?;
@@ -567,12 +633,13 @@ impl Db {
     /// The oVirt tables as they are.
     pub fn read_rows(&self) -> Result<Rows> {
         let mut rows = Rows::default();
-        let mut q = self.conn.prepare(
+        let conn = self.conn();
+        let mut q = conn.prepare(
             "SELECT command_id, command_type, parent_command_id, root_command_id, status, executed,
                     callback_enabled, callback_notified, command_params
-             FROM command_entities ORDER BY rowid",
+             FROM command_entities WHERE vm = ?1 ORDER BY rowid",
         )?;
-        let it = q.query_map([], |r| {
+        let it = q.query_map([self.vm], |r| {
             Ok((
                 CommandEntity {
                     command_id: r.get(0)?,
@@ -593,11 +660,10 @@ impl Db {
             c.command_params = parse("command_params", &p)?;
             rows.commands.push(c);
         }
-        let snap: Option<(String, String, String, String, String)> = self
-            .conn
+        let snap: Option<(String, String, String, String, String)> = conn
             .query_row(
-                "SELECT snapshot_id, vm_id, status, description, disk_ids FROM snapshots",
-                [],
+                "SELECT snapshot_id, vm_id, status, description, disk_ids FROM snapshots WHERE vm = ?1",
+                [self.vm],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )
             .optional()?;
@@ -610,10 +676,10 @@ impl Db {
                 disk_ids: parse("snapshots.disk_ids", &disk_ids)?,
             });
         }
-        let mut q = self.conn.prepare(
-            "SELECT image_guid, disk_id, parent_id, image_status, active FROM images ORDER BY rowid",
+        let mut q = conn.prepare(
+            "SELECT image_guid, disk_id, parent_id, image_status, active FROM images WHERE vm = ?1 ORDER BY rowid",
         )?;
-        let it = q.query_map([], |r| {
+        let it = q.query_map([self.vm], |r| {
             Ok(ImageRow {
                 image_guid: r.get(0)?,
                 disk_id: r.get(1)?,
@@ -630,10 +696,11 @@ impl Db {
 
     /// Every applied event, in order.
     pub fn event_log(&self) -> Result<Vec<LogRow>> {
-        let mut q = self
-            .conn
-            .prepare("SELECT seq, source, event, before, after FROM event_log ORDER BY seq")?;
-        let it = q.query_map([], |r| {
+        let conn = self.conn();
+        let mut q = conn.prepare(
+            "SELECT seq, source, event, before, after FROM event_log WHERE vm = ?1 ORDER BY seq",
+        )?;
+        let it = q.query_map([self.vm], |r| {
             Ok((
                 r.get::<_, u64>(0)?,
                 r.get::<_, String>(1)?,

@@ -40,7 +40,10 @@ pub mod trace;
 pub use engine::{Applied, ApplyError, Engine, InFlight, Parts, Work};
 pub use error::Error;
 pub use livemerge_model::MAX_DISKS;
+
+/// The most removals one engine process runs at once (`run --vms`, `stress --vms`).
+pub const MAX_VMS: u32 = 100;
 pub use session::{Outcome, Schedule};
 pub use settings::{Backoff, Settings};
-pub use sources::{start, Start};
+pub use sources::{start, Fleet, Start};
 pub use storage::Host;

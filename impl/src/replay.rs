@@ -186,10 +186,11 @@ impl Run<'_> {
             } else {
                 Start::Fresh
             };
-            let engine = start(parts, how, retries);
+            let mut fleet = start(vec![parts], how, retries);
+            let engine = Arc::clone(&fleet.engines()[0]);
             let stopped = follow(&engine, &script, &self.settings);
             let followed = from + script.done();
-            engine.shutdown();
+            fleet.shutdown();
             let mut outcome = session::finish(&engine, false, seq0, t0);
             if !outcome.ended && outcome.stuck.is_some() {
                 // Not stuck: the script stopped the engine where the path ends or where it could

@@ -228,3 +228,81 @@ fn disk_name(o: &Outcome, id: &str) -> String {
         .position(|d| d.disk_id == id)
         .map_or_else(|| id.to_string(), |i| format!("disk-{}", i + 1))
 }
+
+/// The text report of `run --vms N` / `resume` of several removals in one engine: a line per
+/// removal (its verdict, and each property it broke), then the count of each kind.
+pub fn fleet_text(outcomes: &[Outcome], what: &str) -> String {
+    let mut out = String::new();
+    let Some(first) = outcomes.first() else {
+        return out;
+    };
+    let s = &first.settings;
+    let _ = writeln!(
+        out,
+        "livemerge {what}: {} removals in one engine (one poller, one pool of {} thread(s), one database), release {}, {} disk(s) each, backoff {}, tick {} ms, storage {}",
+        outcomes.len(),
+        s.pool_threads,
+        s.release,
+        s.disks,
+        s.backoff().name(),
+        s.tick_ms,
+        first.layout.host
+    );
+    let (mut ended, mut violated, mut stuck) = (0, 0, 0);
+    for (vm, o) in outcomes.iter().enumerate() {
+        let verdict = match (&o.stuck, o.observed.rows.snapshot.is_none()) {
+            (Some(why), _) => why.clone(),
+            (None, true) => "removal ended: snapshot deleted".into(),
+            (None, false) => "removal ended: it failed, the snapshot is kept".into(),
+        };
+        let _ = writeln!(
+            out,
+            "vm-{}: {verdict} ({} event(s) applied here, {} in all)",
+            vm + 1,
+            o.events_here,
+            o.events_total
+        );
+        for (name, ok) in &o.properties {
+            if !ok {
+                let why = o
+                    .why
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map_or(String::new(), |(_, w)| format!(": {w}"));
+                let _ = writeln!(out, "  VIOLATED  {name}{why}");
+            }
+        }
+        for (d, c) in o.data.iter().enumerate() {
+            if !c.all_readable() {
+                let _ = writeln!(out, "  VIOLATED  disk-{}: DATA LOST", d + 1);
+            }
+        }
+        for c in &o.conformance {
+            let _ = writeln!(out, "  CONFORMANCE  {c}");
+        }
+        match o.exit_code() {
+            1 => violated += 1,
+            3 => stuck += 1,
+            _ => ended += 1,
+        }
+    }
+    let secs = outcomes.iter().map(|o| o.seconds).fold(0.0, f64::max);
+    let _ = writeln!(
+        out,
+        "{} removals: {ended} ended with every invariant holding, {violated} violated, {stuck} did not end ({secs:.2} s)",
+        outcomes.len()
+    );
+    out
+}
+
+/// The exit code of several removals: 1 if any violated, else 3 if any did not end, else 0.
+pub fn fleet_exit_code(outcomes: &[Outcome]) -> u8 {
+    let codes: Vec<u8> = outcomes.iter().map(Outcome::exit_code).collect();
+    if codes.contains(&1) {
+        1
+    } else if codes.contains(&3) {
+        3
+    } else {
+        0
+    }
+}

@@ -11,6 +11,7 @@
 use crate::error::{Error, Result};
 use crate::scheduler::Free;
 use crate::session::live::{run_live, LiveOptions};
+use crate::session::fleet::{run_vms, run_vms_memory};
 use crate::session::{run_memory, Outcome, Schedule};
 use crate::settings::Settings;
 use crate::storage::memory::Memory;
@@ -29,12 +30,18 @@ pub struct StressOptions {
     /// The host every run drives (memory unless asked), and the live backend's guest.
     pub host: Host,
     pub live: LiveOptions,
+    /// Removals in each engine run, at once, sharing its pool, poller and database (memory
+    /// and qcow2 hosts; 1 on the live host).
+    pub vms: u32,
 }
 
 /// The figures.
 #[derive(Clone, Debug, Default)]
 pub struct StressReport {
+    /// Removals judged (engine runs times removals per run): the rates are per removal.
     pub runs: u32,
+    /// Engine runs (each with `runs / engine_runs` removals at once).
+    pub engine_runs: u32,
     /// Runs that ended with some safety property violated (or data unreadable).
     pub violations: u32,
     /// Per property: how many runs violated it.
@@ -92,14 +99,23 @@ pub fn wilson(k: u64, n: u64, z: f64) -> (f64, f64) {
     ((center - half).max(0.0), (center + half).min(1.0))
 }
 
-/// Runs `opts.runs` removals; `each` sees every run's outcome (for progress).
+/// Runs the engine `opts.runs` times, each with `opts.vms` removals at once; `each` sees every
+/// removal's outcome (for progress), numbered from 0 across runs.
 pub fn stress(opts: &StressOptions, mut each: impl FnMut(u32, &Outcome)) -> Result<StressReport> {
     opts.settings.validate()?;
+    crate::session::fleet::check_vms(opts.vms)?;
+    if opts.vms > 1 && opts.host == Host::Live {
+        return Err(Error::BadInput(
+            "--vms: several removals in one engine run on the memory or qcow2 host (one live daemon per engine)".into(),
+        ));
+    }
     let t0 = Instant::now();
     let mut rep = StressReport {
-        runs: opts.runs,
+        runs: opts.runs * opts.vms,
+        engine_runs: opts.runs,
         ..Default::default()
     };
+    let mut k = 0u32;
     // A fresh directory of a random name, created by us alone (a predictable name in /tmp could
     // be a symlink planted to make us write, and remove, elsewhere).
     let base = tempfile::Builder::new()
@@ -112,23 +128,42 @@ pub fn stress(opts: &StressOptions, mut each: impl FnMut(u32, &Outcome)) -> Resu
             .map_err(|e| Error::Storage(format!("cannot create {}: {e}", dir.display())))?;
         let mut settings = opts.settings;
         settings.seed = opts.settings.seed.wrapping_add(i as u64);
-        let r = match opts.host {
-            Host::Memory => {
+        let r = match (opts.host, opts.vms) {
+            (Host::Memory, 1) => {
                 let storage = Arc::new(Memory::new(settings.disks as usize, opts.job_time));
-                run_memory(&dir, settings, storage, Arc::new(Free), None)
+                run_memory(&dir, settings, storage, Arc::new(Free), None).map(|o| vec![o])
             }
-            Host::Qcow2 => crate::session::run_dir(&dir, settings, Schedule::Free, None),
-            Host::Live => run_live(
+            (Host::Memory, n) => run_vms_memory(&dir, settings, n, opts.job_time),
+            (Host::Qcow2, 1) => {
+                crate::session::run_dir(&dir, settings, Schedule::Free, None).map(|o| vec![o])
+            }
+            (Host::Qcow2, n) => run_vms(&dir, settings, n, None),
+            (Host::Live, _) => run_live(
                 &dir,
                 settings,
                 opts.live,
                 Default::default(),
                 Schedule::Free,
                 None,
-            ),
+            )
+            .map(|o| vec![o]),
         };
         let _ = std::fs::remove_dir_all(&dir);
-        let o = r?;
+        for o in r? {
+            rep.add(&o);
+            each(k, &o);
+            k += 1;
+        }
+    }
+    let _ = std::fs::remove_dir_all(&base);
+    rep.seconds = t0.elapsed().as_secs_f64();
+    Ok(rep)
+}
+
+impl StressReport {
+    /// Counts one removal's outcome.
+    fn add(&mut self, o: &Outcome) {
+        let rep = self;
         if o.violated() {
             rep.violations += 1;
         }
@@ -151,11 +186,7 @@ pub fn stress(opts: &StressOptions, mut each: impl FnMut(u32, &Outcome)) -> Resu
             rep.first_conformance
                 .get_or_insert_with(|| o.conformance.join("; "));
         }
-        each(i, &o);
     }
-    let _ = std::fs::remove_dir_all(&base);
-    rep.seconds = t0.elapsed().as_secs_f64();
-    Ok(rep)
 }
 
 /// Which of the two known races a run shows (the model tells them apart): a disk of the

@@ -6,7 +6,7 @@ use super::{usage, Fail};
 use crate::args::ModelArgs;
 use crate::audit::{audit_expect, Expect, Unreadable};
 use clap::Args;
-use livemerge_impl::abstraction::{discrepancies, observe_dir};
+use livemerge_impl::abstraction::{discrepancies, observe_removal};
 use std::io::BufReader;
 use std::path::PathBuf;
 
@@ -40,16 +40,22 @@ pub fn run(args: AuditArgs) -> Result<u8, Fail> {
     } else {
         None
     };
-    let dir = match &args.dir {
+    // A directory of several removals: the one whose VM the trace's header names.
+    let removal = match &args.dir {
         Some(d) => {
-            let db = livemerge_impl::session::db_path(d)
-                .and_then(|p| livemerge_impl::db::Db::open_read(&p))
-                .and_then(|db| db.load())
+            let named = livemerge_impl::trace::Existing::read(&args.trace)
+                .ok()
+                .and_then(|x| x.layouts.first().cloned())
+                .and_then(|l| l["vm_id"].as_str().map(str::to_string));
+            let r = livemerge_impl::session::fleet::removal_named(d, named.as_deref())
                 .map_err(|e| usage(format!("{}: {e}", d.display())))?;
-            Some((db.settings.model_config(), db.layout))
+            Some(r)
         }
         None => None,
     };
+    let dir = removal
+        .as_ref()
+        .map(|(_, p, _)| (p.settings.model_config(), p.layout.clone()));
     let expect = Expect {
         fallback,
         disks: args.model.exact_disks().map_err(usage)?,
@@ -77,14 +83,16 @@ pub fn run(args: AuditArgs) -> Result<u8, Fail> {
         let last = result
             .last
             .unwrap_or_else(|| livemerge_model::State::initial(result.config.n()));
-        let observed = observe_dir(dir).map_err(|e| usage(format!("{}: {e}", dir.display())))?;
+        let (vm, _, disks_dir) = removal.as_ref().expect("--dir was read above");
+        let observed = observe_removal(dir, *vm)
+            .map_err(|e| usage(format!("{}: {e}", dir.display())))?;
         // Every volume the last state says exists must be there and read as qcow2: a deleted
         // base reads as "base lacks top's data", which a state that never merged also says.
         for (d, volume) in volumes_of(&last) {
-            if let Err(e) = livemerge_impl::storage::qcow2::read_volume(dir, d, volume) {
+            if let Err(e) = livemerge_impl::storage::qcow2::read_volume(disks_dir, d, volume) {
                 say!(
                     "{}: disk-{}'s {volume}, which the trace's last state says exists, cannot be read: {e}",
-                    dir.display(),
+                    disks_dir.display(),
                     d + 1
                 );
                 return Ok(1);

@@ -107,9 +107,14 @@ pub struct RunArgs {
     /// Force an interleaving through the engine's scheduler hook.
     #[arg(long, value_enum, default_value_t = Schedule::Free)]
     pub(crate) schedule: Schedule,
-    /// Write one JSON line per applied event to this file.
+    /// Write one JSON line per applied event to this file (with --vms, to the file vm-K.jsonl
+    /// of this directory for each removal).
     #[arg(long)]
     pub(crate) trace: Option<PathBuf>,
+    /// Remove this many VMs' snapshots at once in one engine (one poller, one pool, one
+    /// database), each VM with its own disks under DIR/vm-K (qcow2 host; 1 to 100).
+    #[arg(long, default_value_t = 1, value_parser = bounds::vms)]
+    pub(crate) vms: u32,
     /// No progress line per step on stderr.
     #[arg(long, short)]
     pub(crate) quiet: bool,
@@ -123,7 +128,8 @@ pub struct ResumeArgs {
     /// Give up (exit 3) after this many seconds [default: the run's limit].
     #[arg(long, value_parser = bounds::secs)]
     pub(crate) limit_secs: Option<f64>,
-    /// Append one JSON line per applied event to this file.
+    /// Append one JSON line per applied event to this file (the directory of the vm-K.jsonl
+    /// traces when DIR holds several removals).
     #[arg(long)]
     pub(crate) trace: Option<PathBuf>,
     /// No progress line per step on stderr.
@@ -133,9 +139,13 @@ pub struct ResumeArgs {
 
 #[derive(Args, Debug)]
 pub struct StressArgs {
-    /// How many removals to run.
+    /// How many times to run the engine (each run removes --vms snapshots at once).
     #[arg(long, default_value_t = 200, value_parser = bounds::runs_u32)]
     pub(crate) runs: u32,
+    /// Removals in each engine run, at once, sharing its poller, pool and database (memory and
+    /// qcow2 hosts; 1 to 100). Rates are per removal.
+    #[arg(long, default_value_t = 1, value_parser = bounds::vms)]
+    pub(crate) vms: u32,
     #[command(flatten)]
     pub(crate) engine: EngineArgs,
     /// The poller's tick in milliseconds (1 to 60000).
@@ -206,6 +216,9 @@ pub fn run(args: RunArgs) -> Result<u8, Fail> {
         .settings(args.tick_ms, args.start_cost_ms, args.limit_secs)?;
     let schedule = args.schedule;
     let faults = run_faults(&args)?;
+    if args.vms > 1 {
+        return run_vms(&args, s);
+    }
     let o = with_progress_saying(
         args.trace.as_deref(),
         args.quiet,
@@ -226,6 +239,28 @@ pub fn run(args: RunArgs) -> Result<u8, Fail> {
     .map_err(fail)?;
     say_raw!("{}", report::text(&o, "run", Some(&args.dir)));
     Ok(o.exit_code())
+}
+
+/// `run --vms N`: every removal in one engine; a line each (no per-step progress: the steps
+/// of all removals interleave).
+fn run_vms(args: &RunArgs, s: Settings) -> Result<u8, Fail> {
+    if args.host != Host::Qcow2 {
+        return Err(usage(
+            "--vms: several removals in one engine run on the qcow2 host (one live daemon per engine)",
+        ));
+    }
+    if args.schedule != Schedule::Free {
+        return Err(usage(
+            "--vms: a forced --schedule holds one removal's pool; several removals run free",
+        ));
+    }
+    if !args.quiet {
+        eprintln!("{}", report::starting(&s, "run"));
+    }
+    let all = session::fleet::run_vms(&args.dir, s, args.vms, args.trace.as_deref())
+        .map_err(fail)?;
+    say_raw!("{}", report::fleet_text(&all, "run"));
+    Ok(report::fleet_exit_code(&all))
 }
 
 /// The faults `run` asks the live host to meet (disk numbers 1-based on the command line).
@@ -263,10 +298,23 @@ pub fn resume(args: ResumeArgs) -> Result<u8, Fail> {
     // The lock before the progress lines start: another process's steps in a shared trace
     // must not be printed as ours before we find the directory in use.
     let lock = session::lock_engine_dir(&args.dir).map_err(fail)?;
-    let o = with_progress(args.trace.as_deref(), args.quiet, "resume", None, |trace| {
-        session::resume_locked(&args.dir, lock, trace, limit_ms)
+    // Several removals interleave their steps: a line each at the end, no progress follower.
+    let several = session::fleet::removals_in(&args.dir).is_ok_and(|n| n > 1);
+    if several {
+        let all = session::resume_all_locked(&args.dir, lock, args.trace.as_deref(), limit_ms)
+            .map_err(fail)?;
+        say_raw!("{}", report::fleet_text(&all, "resume"));
+        return Ok(report::fleet_exit_code(&all));
+    }
+    let mut all = with_progress(args.trace.as_deref(), args.quiet, "resume", None, |trace| {
+        session::resume_all_locked(&args.dir, lock, trace, limit_ms)
     })
     .map_err(fail)?;
+    if all.len() != 1 {
+        say_raw!("{}", report::fleet_text(&all, "resume"));
+        return Ok(report::fleet_exit_code(&all));
+    }
+    let o = all.remove(0);
     say_raw!("{}", report::text(&o, "resume", Some(&args.dir)));
     Ok(o.exit_code())
 }
@@ -283,6 +331,7 @@ pub fn stress(args: StressArgs) -> Result<u8, Fail> {
         live: LiveOptions {
             guest_write_ms: args.guest_write_ms,
         },
+        vms: args.vms,
     };
     let quiet = args.quiet;
     let rep = run_stress(&opts, |i, o| {
@@ -294,13 +343,26 @@ pub fn stress(args: StressArgs) -> Result<u8, Fail> {
             } else {
                 "ok"
             };
-            eprintln!("run {}/{}: {what} ({:.2} s)", i + 1, opts.runs, o.seconds);
+            eprintln!(
+                "removal {}/{}: {what} ({:.2} s)",
+                i + 1,
+                opts.runs * opts.vms,
+                o.seconds
+            );
         }
     })
     .map_err(fail)?;
     let (lo, hi) = rep.interval();
     say!(
-        "livemerge stress: release {}, {} disk(s), backoff {}, tick {} ms, pool {} thread(s), start cost {} ms, {}",
+        "livemerge stress: {}release {}, {} disk(s), backoff {}, tick {} ms, pool {} thread(s), start cost {} ms, {}",
+        if opts.vms > 1 {
+            format!(
+                "{} engine runs of {} removals at once, ",
+                rep.engine_runs, opts.vms
+            )
+        } else {
+            String::new()
+        },
         s.release,
         s.disks,
         s.backoff().name(),

@@ -176,7 +176,8 @@ pub struct Parts {
     pub trace: Option<Trace>,
 }
 
-/// A running engine. Start one with `crate::sources::start`; every thread holds an `Arc` to it.
+/// A running removal's core. Started by `crate::sources::start` (one per removal); every
+/// thread that works for it holds an `Arc` to it.
 pub struct Engine {
     cfg: Config,
     settings: Settings,
@@ -513,6 +514,27 @@ impl Engine {
         })
     }
 
+    /// Whether the removal is over by `deadline`: `Some(true)` quiescent, `Some(false)` failed,
+    /// past the deadline, or left only to an expiry that comes after it; `None` while it goes
+    /// on ([`Engine::wait_end`] says why each).
+    pub fn over(&self, deadline: Instant) -> Option<bool> {
+        self.over_locked(&self.lock(), deadline)
+    }
+
+    fn over_locked(&self, g: &Inner, deadline: Instant) -> Option<bool> {
+        if g.fatal.is_some() {
+            return Some(false);
+        }
+        if self.quiescent_locked(g) {
+            return Some(true);
+        }
+        let now = Instant::now();
+        let expiry_too_late = self
+            .awaits_expiry_locked(g)
+            .is_some_and(|left| now + left > deadline);
+        (now >= deadline || expiry_too_late).then_some(false)
+    }
+
     /// Waits until the run is quiescent, the engine failed, or `limit` passed. True if quiescent.
     /// It also returns (false) as soon as only the expiry of the commands can end the removal and
     /// their lifetime runs out after `limit`: waiting would only run into the limit
@@ -521,27 +543,11 @@ impl Engine {
         let deadline = Instant::now() + limit;
         let mut g = self.lock();
         loop {
-            if g.fatal.is_some() {
-                return false;
+            if let Some(quiescent) = self.over_locked(&g, deadline) {
+                return quiescent;
             }
-            if self.quiescent_locked(&g) {
-                return true;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            if self
-                .awaits_expiry_locked(&g)
-                .is_some_and(|left| now + left > deadline)
-            {
-                return false;
-            }
-            g = wait(
-                &self.changed,
-                g,
-                (deadline - now).min(Duration::from_millis(50)),
-            );
+            let left = deadline.saturating_duration_since(Instant::now());
+            g = wait(&self.changed, g, left.min(Duration::from_millis(50)));
         }
     }
 

@@ -78,12 +78,24 @@ pub(crate) fn setup_dir(dir: &Path, settings: &Settings) -> Result<(Layout, DirL
     setup_dir_as(dir, settings, Host::Qcow2)
 }
 
-/// [`setup_dir`] for a host on the same files (qcow2 or live), named in the layout.
+/// [`setup_dir`] for a host on files (qcow2 or live), named in the layout.
 pub(crate) fn setup_dir_as(
     dir: &Path,
     settings: &Settings,
     host: Host,
 ) -> Result<(Layout, DirLock)> {
+    let (mut layouts, lock) = setup_vms(dir, settings, host, 1)?;
+    Ok((layouts.remove(0), lock))
+}
+
+/// [`setup_dir`] for `vms` removals in one engine directory: one database for all, each
+/// removal's disks in [`vm_dir`] (the directory itself for one removal).
+pub(crate) fn setup_vms(
+    dir: &Path,
+    settings: &Settings,
+    host: Host,
+    vms: u32,
+) -> Result<(Vec<Layout>, DirLock)> {
     if dir.exists() && !dir.is_dir() {
         check_new_dir(dir)?;
     }
@@ -93,7 +105,17 @@ pub(crate) fn setup_dir_as(
     // outside it could see that run's half-written files and call the directory foreign.
     let lock = lock_dir(dir)?;
     check_new_dir(dir)?;
-    Ok((setup_checked(dir, settings, host)?, lock))
+    Ok((setup_checked(dir, settings, host, vms)?, lock))
+}
+
+/// Where removal `vm` of `vms` keeps its disks in the engine directory `dir`: `dir` itself when
+/// it is the only one, `dir/vm-K` (K from 1) when there are several.
+pub fn vm_dir(dir: &Path, vm: u32, vms: u32) -> std::path::PathBuf {
+    if vms <= 1 {
+        dir.to_path_buf()
+    } else {
+        dir.join(format!("vm-{}", vm + 1))
+    }
 }
 
 /// Refuses a directory `run` must not touch: one that holds an engine, is not a directory, or
@@ -126,7 +148,7 @@ pub(crate) fn check_new_dir(dir: &Path) -> Result<()> {
 }
 
 /// Continues [`setup_dir`] once the directory is known to be usable.
-fn setup_checked(dir: &Path, settings: &Settings, host: Host) -> Result<Layout> {
+fn setup_checked(dir: &Path, settings: &Settings, host: Host, vms: u32) -> Result<Vec<Layout>> {
     let io = |e: std::io::Error| Error::Storage(format!("{}: {e}", dir.display()));
     // Through the one writer of files: a marker planted as a FIFO or device is refused, not
     // waited on or written through.
@@ -139,29 +161,42 @@ fn setup_checked(dir: &Path, settings: &Settings, host: Host) -> Result<Layout> 
             std::fs::remove_dir_all(&dd).map_err(io)?;
         }
     }
-    Qcow2::create(dir, settings.disks as usize)?;
-    let layout = Layout::new(
-        host,
-        settings.disks as usize,
-        seed_from_clock(settings.seed),
-    );
-    create_db(dir, settings, &layout)?;
+    for vm in 0..crate::MAX_VMS {
+        let vd = vm_dir(dir, vm, crate::MAX_VMS);
+        if vd.exists() {
+            std::fs::remove_dir_all(&vd).map_err(io)?;
+        }
+    }
+    let seed = seed_from_clock(settings.seed);
+    let mut layouts = Vec::new();
+    for vm in 0..vms {
+        Qcow2::create(&vm_dir(dir, vm, vms), settings.disks as usize)?;
+        // Each removal its own ids (its VM, snapshot, disks, commands), as oVirt's VMs have.
+        let vm_seed = seed ^ u64::from(vm).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        layouts.push(Layout::new(host, settings.disks as usize, vm_seed));
+    }
+    create_db_all(dir, settings, &layouts)?;
     std::fs::remove_file(dir.join(SETUP_MARKER)).map_err(io)?;
-    Ok(layout)
+    Ok(layouts)
 }
 
 /// Writes the database under a temporary name and renames it: `engine.db` exists only whole.
 pub(crate) fn create_db(dir: &Path, settings: &Settings, layout: &Layout) -> Result<()> {
+    create_db_all(dir, settings, std::slice::from_ref(layout))
+}
+
+/// [`create_db`] with one removal per layout, all at the initial state.
+pub(crate) fn create_db_all(dir: &Path, settings: &Settings, layouts: &[Layout]) -> Result<()> {
     let tmp = dir.join(format!("{DB_FILE}.tmp"));
     for suffix in ["", "-journal", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", tmp.display()));
     }
-    Db::create(
-        &tmp,
-        settings,
-        layout,
-        &State::initial(settings.disks as usize),
-    )?;
+    let initial = State::initial(settings.disks as usize);
+    let removals: Vec<_> = layouts
+        .iter()
+        .map(|l| (*settings, l.clone(), initial))
+        .collect();
+    Db::create_all(&tmp, &removals)?;
     std::fs::rename(&tmp, dir.join(DB_FILE))
         .map_err(|e| Error::Db(format!("cannot install {DB_FILE}: {e}")))
 }

@@ -9,9 +9,11 @@
 //!
 //! - [`dir`]: engine directories (setup, lock, the checks that keep a run off foreign files);
 //! - [`verdict`]: the [`Outcome`] of a run, judged on reality;
-//! - [`live`]: `run`, `resume` and `replay` on the live host, and the guest's report.
+//! - [`live`]: `run`, `resume` and `replay` on the live host, and the guest's report;
+//! - [`fleet`]: many removals in one engine process (one pool, poller and database).
 
 mod dir;
+pub mod fleet;
 pub mod live;
 mod verdict;
 
@@ -19,7 +21,7 @@ pub use crate::db::{db_path, DB_FILE};
 pub(crate) use dir::{
     create_db, open_trace, precheck_new_dir, refuse_used_trace, setup_dir, setup_dir_as,
 };
-pub use dir::{lock_dir, DirLock, SETUP_MARKER};
+pub use dir::{lock_dir, vm_dir, DirLock, SETUP_MARKER};
 pub(crate) use verdict::finish;
 pub use verdict::Outcome;
 
@@ -36,7 +38,7 @@ use crate::trace::Trace;
 use livemerge_model::State;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A forced schedule selectable from the command line (`--schedule`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,23 +100,40 @@ pub fn resume_locked(
     trace: Option<&Path>,
     limit_ms: Option<u64>,
 ) -> Result<Outcome> {
+    let mut all = resume_all_locked(dir, lock, trace, limit_ms)?;
+    if all.len() != 1 {
+        return Err(Error::BadInput(format!(
+            "{} held {} removals",
+            dir.display(),
+            all.len()
+        )));
+    }
+    Ok(all.remove(0))
+}
+
+/// [`resume_locked`] for an engine directory of one removal or several
+/// ([`fleet`]): every removal's outcome, in order. With several, `trace` is their trace
+/// directory.
+pub fn resume_all_locked(
+    dir: &Path,
+    lock: DirLock,
+    trace: Option<&Path>,
+    limit_ms: Option<u64>,
+) -> Result<Vec<Outcome>> {
     let _lock = lock;
     let path = db_path(dir)?;
-    if let Some(tp) = trace {
+    if let Some(tp) = trace.filter(|t| !t.is_dir()) {
         crate::outfile::check_target(tp).map_err(|e| Error::BadInput(format!("--trace {e}")))?;
     }
     // The trace is compared with the database before the engine writes anything to it.
     // So are the rows with the state they were committed with: a database edited behind the
     // engine's back (a status outside oVirt's enums, a row deleted) is refused as it is.
-    let (db, last_traced) = Db::open_engine_with(&path, |db| {
-        let p = db.load()?;
-        check_counts(&path, &p)?;
-        dir::check_rows(&path, db, &p)?;
-        match trace {
-            Some(tp) => dir::check_trace_belongs(tp, dir, &p),
-            None => Ok(0),
-        }
-    })?;
+    let (db, (vms, last)) =
+        Db::open_engine_with(&path, |db| fleet::check_all(&path, dir, db, trace))?;
+    if vms > 1 {
+        return fleet::resume_vms(dir, db, vms, trace, &last, limit_ms);
+    }
+    let last_traced = last[0];
     let p = db.load()?;
     let mut settings = p.settings;
     if let Some(l) = limit_ms {
@@ -159,11 +178,11 @@ pub fn resume_locked(
     if let Some(l) = live {
         o.guest = Some(l.shutdown());
     }
-    Ok(o)
+    Ok(vec![o])
 }
 
 /// Refuses a database whose settings, layout and state do not agree on the number of disks.
-fn check_counts(path: &Path, p: &crate::db::Persisted) -> Result<()> {
+pub(crate) fn check_counts(path: &Path, p: &crate::db::Persisted) -> Result<()> {
     let n = p.settings.disks as usize;
     if p.layout.disks.len() != n || p.state.disk_count() != n {
         return Err(Error::BadInput(format!(
@@ -217,11 +236,24 @@ fn fresh_parts(
 
 /// Runs an engine from `parts` to the end of the removal and judges the outcome.
 pub fn drive(parts: Parts, how: Start) -> Outcome {
+    drive_all(vec![parts], how).remove(0)
+}
+
+/// Runs one engine process with a removal per element of `parts` (sharing its pool, poller and
+/// database) until every removal is over, and judges each outcome on its own rows and storage.
+/// The limit is the first removal's.
+pub fn drive_all(parts: Vec<Parts>, how: Start) -> Vec<Outcome> {
     let t0 = Instant::now();
-    let seq0 = parts.seq;
-    let limit = parts.settings.limit();
-    let engine = start(parts, how, 0);
-    let quiescent = engine.wait_end(limit);
-    engine.shutdown();
-    finish(&engine, quiescent, seq0, t0)
+    let seq0: Vec<u64> = parts.iter().map(|p| p.seq).collect();
+    let limit = parts.first().map_or(Duration::ZERO, |p| p.settings.limit());
+    let mut fleet = start(parts, how, 0);
+    let quiescent = fleet.wait_end(limit);
+    fleet.shutdown();
+    fleet
+        .engines()
+        .iter()
+        .zip(quiescent)
+        .zip(seq0)
+        .map(|((e, q), s0)| finish(e, q, s0, t0))
+        .collect()
 }

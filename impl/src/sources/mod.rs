@@ -12,6 +12,11 @@
 //! The core hands work to the sources through [`Launch`]; the sources call the core's `apply`.
 //! What each thread does next is the model's answer ([`livemerge_model::wants`]): no source tries
 //! `step` to decide.
+//!
+//! One engine process may run many removals at once, as oVirt's one engine runs every VM's
+//! ([`Fleet`]): each removal has its own core (its state, changed only by `step`, its rows, its
+//! trace), and they share what oVirt shares: the pool's threads and queue ([`Pool`]), the
+//! poller's thread, and the database's connection.
 
 pub mod grandchild;
 pub mod host;
@@ -24,8 +29,10 @@ use crate::storage::{HostJob, StorageError};
 use crate::sync::{lock, wait};
 use livemerge_model::{Event, MAX_DISKS};
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// How an engine starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,29 +63,44 @@ impl Started {
     }
 }
 
-/// The sources' side of the engine: the pool's queue, the host jobs started for a watcher, and
-/// the threads each piece of work gets.
+/// The pool's queue, shared by every removal of one engine process: children of all of them
+/// wait in one queue, in the order their parents started them, for the same threads.
 #[derive(Default)]
-pub(crate) struct Sources {
-    queue: Mutex<VecDeque<usize>>,
+pub(crate) struct Pool {
+    queue: Mutex<VecDeque<(Arc<Engine>, usize)>>,
     queued: Condvar,
-    started: Arc<Started>,
+    stop: AtomicBool,
 }
 
-impl Sources {
-    /// Takes the next child off the pool's queue; None once the engine stops.
-    fn next_child(&self, engine: &Engine) -> Option<usize> {
+impl Pool {
+    /// Takes the next child (its removal's engine and its disk) off the queue; None once the
+    /// pool stops.
+    fn next_child(&self) -> Option<(Arc<Engine>, usize)> {
         let mut q = lock(&self.queue);
         loop {
-            if engine.stopping() {
+            if self.stop.load(Ordering::SeqCst) {
                 return None;
             }
-            if let Some(d) = q.pop_front() {
-                return Some(d);
+            if let Some(x) = q.pop_front() {
+                return Some(x);
             }
             q = wait(&self.queued, q, Duration::from_millis(50));
         }
     }
+
+    fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // The queue holds engines: emptied, so that none outlives the run through it.
+        lock(&self.queue).clear();
+        self.queued.notify_all();
+    }
+}
+
+/// One removal's sources, as its core sees them: the shared pool, the host jobs started for a
+/// watcher, and the threads each piece of work gets.
+pub(crate) struct Sources {
+    pool: Arc<Pool>,
+    started: Arc<Started>,
 }
 
 impl Launch for Sources {
@@ -87,8 +109,8 @@ impl Launch for Sources {
         match work {
             Work::Parent => engine.spawn(move || parent::execute(me)),
             Work::Child(d) => {
-                lock(&self.queue).push_back(d);
-                self.queued.notify_one();
+                lock(&self.pool.queue).push_back((me, d));
+                self.pool.queued.notify_one();
             }
             Work::Grandchild(d, id) => {
                 let started = Arc::clone(&self.started);
@@ -103,33 +125,113 @@ impl Launch for Sources {
     }
 
     fn wake(&self) {
-        self.queued.notify_all();
+        self.pool.queued.notify_all();
     }
 }
 
-/// The one way to start an engine: its core; `Restart` if it restarts; the pool and the
-/// poller; the work the state asks for, a parent `execute()` thread included when the model
-/// wants one (a fresh removal, or one whose request left no trace before the engine died: resume
-/// submits it again, as the user would), and a thread for `retries` user retries.
-pub fn start(parts: Parts, how: Start, retries: usize) -> Arc<Engine> {
-    let sources = Arc::new(Sources::default());
-    let pool_threads = parts.settings.pool_threads;
-    let engine = Engine::new(parts, Arc::clone(&sources) as Arc<dyn Launch>);
+/// The removals of one engine process, running: one core each, and the threads they share
+/// (the pool's and the poller's). Started by [`start`]; ended by [`Fleet::wait_end`] and
+/// [`Fleet::shutdown`].
+pub struct Fleet {
+    engines: Vec<Arc<Engine>>,
+    pool: Arc<Pool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// The one way to start engines: a core per removal; `Restart` on each if they restart; the
+/// pool (`pool_threads` of the first removal's settings, for all of them) and the poller; the
+/// work each state asks for, a parent `execute()` thread included when the model wants one (a
+/// fresh removal, or one whose request left no trace before the engine died: resume submits it
+/// again, as the user would), and, for each removal, a thread for `retries` user retries.
+pub fn start(parts: Vec<Parts>, how: Start, retries: usize) -> Fleet {
+    let pool = Arc::new(Pool::default());
+    let pool_threads = parts.first().map_or(0, |p| p.settings.pool_threads);
+    let engines: Vec<Arc<Engine>> = parts
+        .into_iter()
+        .map(|p| {
+            let sources = Sources {
+                pool: Arc::clone(&pool),
+                started: Arc::default(),
+            };
+            Engine::new(p, Arc::new(sources) as Arc<dyn Launch>)
+        })
+        .collect();
     if how == Start::Restart {
-        // Before any source runs, so that none of them acts on the dead engine's state. A
-        // restart that changes nothing (the removal had already ended) is refused: fine.
-        let _ = engine.apply(Event::Restart);
+        for e in &engines {
+            // Before any source runs, so that none of them acts on the dead engine's state. A
+            // restart that changes nothing (the removal had already ended) is refused: fine.
+            let _ = e.apply(Event::Restart);
+        }
     }
+    let mut threads = Vec::new();
     for _ in 0..pool_threads {
-        let (me, src) = (Arc::clone(&engine), Arc::clone(&sources));
-        engine.spawn(move || pool::worker(me, src));
+        let p = Arc::clone(&pool);
+        threads.push(std::thread::spawn(move || pool::worker(p)));
     }
-    let me = Arc::clone(&engine);
-    engine.spawn(move || poller::run(me));
-    engine.kick();
-    if retries > 0 {
-        let me = Arc::clone(&engine);
-        engine.spawn(move || parent::user(me, retries));
+    let all = engines.clone();
+    threads.push(std::thread::spawn(move || poller::run(all)));
+    for e in &engines {
+        e.kick();
+        if retries > 0 {
+            let me = Arc::clone(e);
+            e.spawn(move || parent::user(me, retries));
+        }
     }
-    engine
+    Fleet {
+        engines,
+        pool,
+        threads,
+    }
+}
+
+impl Fleet {
+    /// Every removal's core, in the order their parts were given.
+    pub fn engines(&self) -> &[Arc<Engine>] {
+        &self.engines
+    }
+
+    /// Waits until every removal is over (quiescent, failed, or past `limit`), stopping each as
+    /// soon as it is, so that nothing the others do (the poller's expiry pass) moves it on after
+    /// it was judged over. Per removal: true if it became quiescent ([`Engine::wait_end`]).
+    pub fn wait_end(&self, limit: Duration) -> Vec<bool> {
+        if let [e] = self.engines.as_slice() {
+            let quiescent = e.wait_end(limit);
+            e.shutdown();
+            return vec![quiescent];
+        }
+        let deadline = Instant::now() + limit;
+        let mut over: Vec<Option<bool>> = vec![None; self.engines.len()];
+        loop {
+            for (e, o) in self.engines.iter().zip(over.iter_mut()) {
+                if o.is_none() {
+                    if let Some(q) = e.over(deadline) {
+                        e.shutdown();
+                        *o = Some(q);
+                    }
+                }
+            }
+            if over.iter().all(Option::is_some) {
+                return over.into_iter().map(|o| o == Some(true)).collect();
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Stops every removal and every thread, and waits for them (a running host job is waited
+    /// for, not abandoned).
+    pub fn shutdown(&mut self) {
+        for e in &self.engines {
+            e.shutdown();
+        }
+        self.pool.stop();
+        for h in self.threads.drain(..) {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
 }

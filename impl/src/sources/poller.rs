@@ -170,61 +170,76 @@ impl Delays {
     }
 }
 
-/// The poller thread.
-pub(crate) fn run(engine: Arc<Engine>) {
-    let tick = engine.settings().tick();
-    let lifetime = engine.settings().command_lifetime();
-    let n = engine.config().n();
-    let mut delays = Delays::new(engine.settings().backoff());
-    let mut rng = fastrand::Rng::with_seed(engine.settings().seed ^ 0x005e_ed0f_9011);
+/// The poller thread, one for every removal of the engine process (oVirt's one
+/// `CommandCallbacksPoller` holds every VM's commands): each removal's commands keep their own
+/// delays, and a pass dispatches every due command of every removal in one shuffled order. The
+/// clock (tick, phase) is the first removal's settings'; a removal that stopped is passed over,
+/// and the thread ends once all have.
+pub(crate) fn run(engines: Vec<Arc<Engine>>) {
+    let Some(first) = engines.first() else { return };
+    let tick = first.settings().tick();
+    let lifetime = first.settings().command_lifetime();
+    let mut delays: Vec<Delays> = engines
+        .iter()
+        .map(|e| Delays::new(e.settings().backoff()))
+        .collect();
+    let mut rng = fastrand::Rng::with_seed(first.settings().seed ^ 0x005e_ed0f_9011);
     // The poller runs for the engine's whole life, so a request arrives at no particular
     // moment of its cycle: start at a random phase of the tick and, for the 10-tick passes of
     // the fixed backoff, at a random tick of the cycle.
     let phase = Duration::from_nanos(rng.u64(..tick.as_nanos().max(1) as u64));
-    let first = Instant::now() + phase;
+    let start = Instant::now() + phase;
     let mut t: u64 = rng.u64(..MAX_DELAY);
     let mut k: u32 = 0;
+    let all_stopped = || engines.iter().all(|e| e.stopping());
     loop {
         t += 1;
-        if !sleep_until(&engine, first + tick * k) {
+        if !sleep_until(&all_stopped, start + tick * k) {
             return;
         }
         k += 1;
-        let s = engine.state();
-        let mut cmds: Vec<Cmd> = std::iter::once(Cmd::Parent)
-            .chain((0..n).map(Cmd::Child))
-            .filter(|c| c.registered(&s))
-            .collect();
-        delays.sync(&cmds, t);
-        rng.shuffle(&mut cmds);
-        let paced = engine.gate().poller_delays();
-        for c in cmds {
-            if engine.stopping() {
-                return;
-            }
-            // A command may have left the poller earlier in this pass.
-            if !c.registered(&engine.state()) || (paced && !delays.due(c, t)) {
+        let mut cmds: Vec<(usize, Cmd)> = Vec::new();
+        for (i, e) in engines.iter().enumerate() {
+            if e.stopping() {
                 continue;
             }
-            let Some(r) = engine.try_poll(c.event()) else {
+            let s = e.state();
+            let mine: Vec<Cmd> = std::iter::once(Cmd::Parent)
+                .chain((0..e.config().n()).map(Cmd::Child))
+                .filter(|c| c.registered(&s))
+                .collect();
+            delays[i].sync(&mine, t);
+            cmds.extend(mine.into_iter().map(|c| (i, c)));
+        }
+        rng.shuffle(&mut cmds);
+        for (i, c) in cmds {
+            let e = &engines[i];
+            let paced = e.gate().poller_delays();
+            // A command may have left the poller earlier in this pass, or its removal stopped.
+            if e.stopping()
+                || !c.registered(&e.state())
+                || (paced && !delays[i].due(c, t))
+            {
+                continue;
+            }
+            let Some(r) = e.try_poll(c.event()) else {
                 continue;
             };
-            delays.after_poll(c, t, PollOutcome::of(&r));
-        }
-        if engine.stopping() {
-            return;
+            delays[i].after_poll(c, t, PollOutcome::of(&r));
         }
         // The expiry pass: the model decides what, if anything, expires.
-        if engine.still_for() >= lifetime {
-            let _ = engine.try_poll(Event::Expire);
+        for e in &engines {
+            if !e.stopping() && e.still_for() >= lifetime {
+                let _ = e.try_poll(Event::Expire);
+            }
         }
     }
 }
 
-/// Sleeps until `when` in short slices so a stop is noticed; false if the engine stops.
-fn sleep_until(engine: &Engine, when: Instant) -> bool {
+/// Sleeps until `when` in short slices so a stop is noticed; false once `stopped()`.
+fn sleep_until(stopped: &impl Fn() -> bool, when: Instant) -> bool {
     loop {
-        if engine.stopping() {
+        if stopped() {
             return false;
         }
         let now = Instant::now();

@@ -10,14 +10,22 @@
 //! steps are driven by its callback. From 4.5.7 it asks the host for top first (`GetImageInfo`);
 //! no answer is `ImageInfoFails`.
 
-use super::Sources;
+//!
+//! The pool is shared by every removal of one engine process ([`super::Fleet`]): a thread takes
+//! whichever removal's child is next in the queue.
+
+use super::Pool;
 use crate::engine::{ApplyError, Deed, Engine, Work};
 use livemerge_model::{wants, ChildAct, Event};
 use serde_json::json;
 use std::sync::Arc;
 
-pub(crate) fn worker(engine: Arc<Engine>, sources: Arc<Sources>) {
-    while let Some(d) = sources.next_child(&engine) {
+pub(crate) fn worker(pool: Arc<Pool>) {
+    while let Some((engine, d)) = pool.next_child() {
+        if engine.stopping() {
+            engine.finished(Work::Child(d));
+            continue;
+        }
         let cost = engine.settings().start_cost();
         if !cost.is_zero() {
             std::thread::sleep(cost);
