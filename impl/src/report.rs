@@ -277,6 +277,18 @@ pub fn fleet_text(outcomes: &[Outcome], what: &str) -> String {
                 let _ = writeln!(out, "  VIOLATED  disk-{}: DATA LOST", d + 1);
             }
         }
+        if let Some(g) = &o.guest {
+            let _ = writeln!(
+                out,
+                "  guest: {} write(s) acknowledged; {}",
+                g.acknowledged,
+                if g.intact() {
+                    "every block read back, nothing lost"
+                } else {
+                    "VIOLATED  an acknowledged guest write is lost or unreadable"
+                }
+            );
+        }
         for c in &o.conformance {
             let _ = writeln!(out, "  CONFORMANCE  {c}");
         }

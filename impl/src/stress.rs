@@ -10,8 +10,8 @@
 
 use crate::error::{Error, Result};
 use crate::scheduler::Free;
+use crate::session::fleet::{run_vms, run_vms_memory, run_vms_on};
 use crate::session::live::{run_live, LiveOptions};
-use crate::session::fleet::{run_vms, run_vms_memory};
 use crate::session::{run_memory, Outcome, Schedule};
 use crate::settings::Settings;
 use crate::storage::memory::Memory;
@@ -30,8 +30,7 @@ pub struct StressOptions {
     /// The host every run drives (memory unless asked), and the live backend's guest.
     pub host: Host,
     pub live: LiveOptions,
-    /// Removals in each engine run, at once, sharing its pool, poller and database (memory
-    /// and qcow2 hosts; 1 on the live host).
+    /// Removals in each engine run, at once, sharing its pool, poller and database.
     pub vms: u32,
 }
 
@@ -104,11 +103,6 @@ pub fn wilson(k: u64, n: u64, z: f64) -> (f64, f64) {
 pub fn stress(opts: &StressOptions, mut each: impl FnMut(u32, &Outcome)) -> Result<StressReport> {
     opts.settings.validate()?;
     crate::session::fleet::check_vms(opts.vms)?;
-    if opts.vms > 1 && opts.host == Host::Live {
-        return Err(Error::BadInput(
-            "--vms: several removals in one engine run on the memory or qcow2 host (one live daemon per engine)".into(),
-        ));
-    }
     let t0 = Instant::now();
     let mut rep = StressReport {
         runs: opts.runs * opts.vms,
@@ -138,6 +132,7 @@ pub fn stress(opts: &StressOptions, mut each: impl FnMut(u32, &Outcome)) -> Resu
                 crate::session::run_dir(&dir, settings, Schedule::Free, None).map(|o| vec![o])
             }
             (Host::Qcow2, n) => run_vms(&dir, settings, n, None),
+            (Host::Live, n) if n > 1 => run_vms_on(&dir, settings, n, Host::Live, opts.live, None),
             (Host::Live, _) => run_live(
                 &dir,
                 settings,

@@ -84,8 +84,8 @@ pub fn run(args: AuditArgs) -> Result<u8, Fail> {
             .last
             .unwrap_or_else(|| livemerge_model::State::initial(result.config.n()));
         let (vm, _, disks_dir) = removal.as_ref().expect("--dir was read above");
-        let observed = observe_removal(dir, *vm)
-            .map_err(|e| usage(format!("{}: {e}", dir.display())))?;
+        let observed =
+            observe_removal(dir, *vm).map_err(|e| usage(format!("{}: {e}", dir.display())))?;
         // Every volume the last state says exists must be there and read as qcow2: a deleted
         // base reads as "base lacks top's data", which a state that never merged also says.
         for (d, volume) in volumes_of(&last) {

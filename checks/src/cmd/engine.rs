@@ -112,7 +112,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub(crate) trace: Option<PathBuf>,
     /// Remove this many VMs' snapshots at once in one engine (one poller, one pool, one
-    /// database), each VM with its own disks under DIR/vm-K (qcow2 host; 1 to 100).
+    /// database), each VM with its own disks under DIR/vm-K (and, on the live host, its own
+    /// daemon and guest); 1 to 100.
     #[arg(long, default_value_t = 1, value_parser = bounds::vms)]
     pub(crate) vms: u32,
     /// No progress line per step on stderr.
@@ -142,8 +143,8 @@ pub struct StressArgs {
     /// How many times to run the engine (each run removes --vms snapshots at once).
     #[arg(long, default_value_t = 200, value_parser = bounds::runs_u32)]
     pub(crate) runs: u32,
-    /// Removals in each engine run, at once, sharing its poller, pool and database (memory and
-    /// qcow2 hosts; 1 to 100). Rates are per removal.
+    /// Removals in each engine run, at once, sharing its poller, pool and database (1 to 100).
+    /// Rates are per removal.
     #[arg(long, default_value_t = 1, value_parser = bounds::vms)]
     pub(crate) vms: u32,
     #[command(flatten)]
@@ -244,9 +245,9 @@ pub fn run(args: RunArgs) -> Result<u8, Fail> {
 /// `run --vms N`: every removal in one engine; a line each (no per-step progress: the steps
 /// of all removals interleave).
 fn run_vms(args: &RunArgs, s: Settings) -> Result<u8, Fail> {
-    if args.host != Host::Qcow2 {
+    if !(args.fail_merge.is_empty() && args.fail_delete.is_empty()) {
         return Err(usage(
-            "--vms: several removals in one engine run on the qcow2 host (one live daemon per engine)",
+            "--vms: --fail-merge and --fail-delete name one removal's disks; give them without --vms",
         ));
     }
     if args.schedule != Schedule::Free {
@@ -257,8 +258,18 @@ fn run_vms(args: &RunArgs, s: Settings) -> Result<u8, Fail> {
     if !args.quiet {
         eprintln!("{}", report::starting(&s, "run"));
     }
-    let all = session::fleet::run_vms(&args.dir, s, args.vms, args.trace.as_deref())
-        .map_err(fail)?;
+    let live = LiveOptions {
+        guest_write_ms: args.guest_write_ms,
+    };
+    let all = session::fleet::run_vms_on(
+        &args.dir,
+        s,
+        args.vms,
+        args.host,
+        live,
+        args.trace.as_deref(),
+    )
+    .map_err(fail)?;
     say_raw!("{}", report::fleet_text(&all, "run"));
     Ok(report::fleet_exit_code(&all))
 }

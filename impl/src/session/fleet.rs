@@ -8,6 +8,7 @@
 //! files `vm-K.jsonl` of one trace directory. One removal is the plain engine directory.
 
 use super::dir::{check_trace_belongs, open_trace, refuse_used_trace, setup_vms, vm_dir};
+use super::live::LiveOptions;
 use super::{check_counts, drive_all, Outcome};
 use crate::db::{db_path, Db, Layout, DB_FILE};
 use crate::engine::Parts;
@@ -15,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::scheduler::Free;
 use crate::settings::Settings;
 use crate::sources::Start;
+use crate::storage::live::Live;
 use crate::storage::memory::Memory;
 use crate::storage::qcow2::{self, Qcow2};
 use crate::storage::{Host, Storage};
@@ -110,21 +112,76 @@ pub fn run_vms(
     vms: u32,
     trace: Option<&Path>,
 ) -> Result<Vec<Outcome>> {
+    run_vms_on(
+        dir,
+        settings,
+        vms,
+        Host::Qcow2,
+        LiveOptions::default(),
+        trace,
+    )
+}
+
+/// [`run_vms`] on a host on files: qcow2, or live (each VM its own `qemu-storage-daemon` and
+/// guest, as each oVirt VM has its own QEMU).
+pub fn run_vms_on(
+    dir: &Path,
+    settings: Settings,
+    vms: u32,
+    host: Host,
+    live: LiveOptions,
+    trace: Option<&Path>,
+) -> Result<Vec<Outcome>> {
     settings.validate()?;
     check_vms(vms)?;
-    qcow2::check_tools()?;
+    match host {
+        Host::Qcow2 => qcow2::check_tools()?,
+        Host::Live => super::live::preflight(&vm_dir(dir, vms - 1, vms))?,
+        Host::Memory => {
+            return Err(Error::BadInput(
+                "run drives a host on files: --host qcow2 or live".into(),
+            ))
+        }
+    }
     super::precheck_new_dir(dir)?;
     let traces = open_traces(trace, vms, true)?;
-    let (layouts, _lock) = setup_vms(dir, &settings, Host::Qcow2, vms)?;
+    let (layouts, _lock) = setup_vms(dir, &settings, host, vms)?;
     let db = Db::open_engine(&dir.join(DB_FILE))?;
-    let storages = (0..vms)
+    let hosts = (0..vms)
         .map(|vm| {
-            Qcow2::open(&vm_dir(dir, vm, vms), settings.disks as usize)
-                .map(|q| Arc::new(q) as Arc<dyn Storage>)
+            let vd = vm_dir(dir, vm, vms);
+            if host == Host::Live {
+                super::live::write_config(&vd, live)?;
+            }
+            open_host(&vd, host, settings.disks as usize)
         })
         .collect::<Result<Vec<_>>>()?;
+    let storages = hosts.iter().map(|(s, _)| Arc::clone(s)).collect();
     let parts = fresh_parts(settings, layouts, &db, storages, traces);
-    Ok(drive_all(parts, Start::Fresh))
+    Ok(with_guests(drive_all(parts, Start::Fresh), &hosts))
+}
+
+/// A removal's host on the files of `vd` (the daemon of a live one started, or restarted).
+type Opened = (Arc<dyn Storage>, Option<Arc<Live>>);
+
+fn open_host(vd: &Path, host: Host, n: usize) -> Result<Opened> {
+    match host {
+        Host::Live => {
+            let l = super::live::open_for_resume(vd, n)?;
+            Ok((Arc::clone(&l) as Arc<dyn Storage>, Some(l)))
+        }
+        _ => Ok((Arc::new(Qcow2::open(vd, n)?) as Arc<dyn Storage>, None)),
+    }
+}
+
+/// Each live removal's guest verdict, once its engine is done (its daemon stopped).
+fn with_guests(mut all: Vec<Outcome>, hosts: &[Opened]) -> Vec<Outcome> {
+    for (o, (_, live)) in all.iter_mut().zip(hosts) {
+        if let Some(l) = live {
+            o.guest = Some(l.shutdown());
+        }
+    }
+    all
 }
 
 /// `vms` removals on the in-memory host (each its own), one database in `db_dir` (stress).
@@ -148,9 +205,7 @@ pub fn run_vms_memory(
     super::dir::create_db_all(db_dir, &settings, &layouts)?;
     let db = Db::open_engine(&db_dir.join(DB_FILE))?;
     let storages = (0..vms)
-        .map(|_| {
-            Arc::new(Memory::new(settings.disks as usize, job_time)) as Arc<dyn Storage>
-        })
+        .map(|_| Arc::new(Memory::new(settings.disks as usize, job_time)) as Arc<dyn Storage>)
         .collect();
     let traces = (0..vms).map(|_| None).collect();
     let parts = fresh_parts(settings, layouts, &db, storages, traces);
@@ -169,6 +224,7 @@ pub(crate) fn resume_vms(
     limit_ms: Option<u64>,
 ) -> Result<Vec<Outcome>> {
     let mut parts = Vec::new();
+    let mut hosts = Vec::new();
     for vm in 0..vms {
         let h = db.for_vm(vm);
         let p = h.load()?;
@@ -177,15 +233,16 @@ pub(crate) fn resume_vms(
             settings.limit_ms = l;
         }
         settings.validate()?;
-        if p.layout.host != Host::Qcow2 {
+        if p.layout.host == Host::Memory {
             return Err(Error::BadInput(format!(
-                "{} holds {vms} removals on a {} host: several removals run on qcow2 only",
+                "{} holds a {} engine, which cannot be resumed",
                 dir.display(),
                 p.layout.host
             )));
         }
-        let storage: Arc<dyn Storage> =
-            Arc::new(Qcow2::open(&vm_dir(dir, vm, vms), p.layout.disks.len())?);
+        let opened = open_host(&vm_dir(dir, vm, vms), p.layout.host, p.layout.disks.len())?;
+        let storage = Arc::clone(&opened.0);
+        hosts.push(opened);
         let mut t = match trace {
             Some(t) => open_trace(Some(&trace_of(t, vm, vms)))?,
             None => None,
@@ -210,7 +267,7 @@ pub(crate) fn resume_vms(
             trace: t,
         });
     }
-    Ok(drive_all(parts, Start::Restart))
+    Ok(with_guests(drive_all(parts, Start::Restart), &hosts))
 }
 
 /// What `resume` checks of every removal before anything is written: counts, rows, and the

@@ -59,9 +59,14 @@ pub(crate) fn setup(
     opts: LiveOptions,
 ) -> Result<(Layout, session::DirLock)> {
     let (layout, lock) = session::setup_dir_as(dir, settings, Host::Live)?;
-    let json = serde_json::to_string(&opts).unwrap_or_default();
-    crate::outfile::write_atomically(&dir.join(CONFIG), json.as_bytes()).map_err(Error::Storage)?;
+    write_config(dir, opts)?;
     Ok((layout, lock))
+}
+
+/// Keeps the live knobs in `dir` (`live.json`), for `resume`.
+pub(crate) fn write_config(dir: &Path, opts: LiveOptions) -> Result<()> {
+    let json = serde_json::to_string(&opts).unwrap_or_default();
+    crate::outfile::write_atomically(&dir.join(CONFIG), json.as_bytes()).map_err(Error::Storage)
 }
 
 /// `livemerge run --host live`: sets up `dir`, starts its host and guest, removes the snapshot.

@@ -216,10 +216,7 @@ pub(crate) fn run(engines: Vec<Arc<Engine>>) {
             let e = &engines[i];
             let paced = e.gate().poller_delays();
             // A command may have left the poller earlier in this pass, or its removal stopped.
-            if e.stopping()
-                || !c.registered(&e.state())
-                || (paced && !delays[i].due(c, t))
-            {
+            if e.stopping() || !c.registered(&e.state()) || (paced && !delays[i].due(c, t)) {
                 continue;
             }
             let Some(r) = e.try_poll(c.event()) else {

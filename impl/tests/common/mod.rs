@@ -46,6 +46,11 @@ pub fn mem(disks: u8) -> Memory {
 /// the persisted state is the last one. Returns the number of events.
 pub fn assert_log_is_model_steps(dir: &Path, start: State) -> usize {
     let db = Db::open_read(&dir.join(DB_FILE)).expect("the database opens");
+    assert_removal_log_is_model_steps(&db, start)
+}
+
+/// [`assert_log_is_model_steps`] for the removal `db` is a handle of.
+pub fn assert_removal_log_is_model_steps(db: &Db, start: State) -> usize {
     let p = db.load().expect("the engine state loads");
     let cfg = p.settings.model_config();
     let log = db.event_log().expect("the log reads");
