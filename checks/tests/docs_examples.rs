@@ -14,7 +14,11 @@
 use std::path::{Path, PathBuf};
 
 /// Pages whose examples run the engine on qcow2 volumes (qemu-img, qemu-io): slow tier.
-const SLOW: &[&str] = &["docs/engine.md", "docs/conformance.md"];
+const SLOW: &[&str] = &[
+    "docs/engine.md",
+    "docs/conformance.md",
+    "docs/many-removals.md",
+];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")

@@ -158,7 +158,7 @@ pub fn stress(opts: &StressOptions, mut each: impl FnMut(u32, &Outcome)) -> Resu
 impl StressReport {
     /// Counts one removal's outcome.
     fn add(&mut self, o: &Outcome) {
-        let rep = self;
+        let rep = &mut *self;
         if o.violated() {
             rep.violations += 1;
         }
@@ -170,7 +170,7 @@ impl StressReport {
                 }
             }
         }
-        let (never, skipped) = classify(&o);
+        let (never, skipped) = classify(o);
         rep.merge_never_ran += never as u32;
         rep.end_action_skipped += skipped as u32;
         if !o.ended {

@@ -390,7 +390,8 @@ pub fn stress(args: StressArgs) -> Result<u8, Fail> {
         }
     );
     say!(
-        "runs {}, violations {}, rate {:.4}, 95% CI [{:.4}, {:.4}] (Wilson), did not end {}, seconds {:.1}",
+        "{} {}, violations {}, rate {:.4}, 95% CI [{:.4}, {:.4}] (Wilson), did not end {}, seconds {:.1}",
+        if opts.vms > 1 { "removals" } else { "runs" },
         rep.runs,
         rep.violations,
         rep.rate(),
