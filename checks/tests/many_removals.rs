@@ -243,7 +243,7 @@ fn killed_with_twenty_removals_in_flight_every_removal_resumes_and_conforms() {
 }
 
 /// On the live host each VM has its own `qemu-storage-daemon` (as each oVirt VM its own QEMU).
-/// One VM's daemon killed while ten removals run: only that removal stops (its engine core
+/// One VM's daemon killed while twenty removals run: only that removal stops (its engine core
 /// stops on the dead host, exit 3); the others end. `resume` restarts the dead daemon from the
 /// files and finishes it; every trace conforms and no guest write is lost.
 #[test]
@@ -258,7 +258,7 @@ fn one_vms_daemon_killed_under_load_stops_only_its_removal_and_resume_finishes_i
             "--dir",
             d,
             "--vms",
-            "10",
+            "20",
             "--host",
             "live",
             "--disks",
@@ -285,7 +285,7 @@ fn one_vms_daemon_killed_under_load_stops_only_its_removal_and_resume_finishes_i
         );
         std::thread::sleep(Duration::from_millis(1));
     }
-    let pattern = format!("qemu-storage-daemon.*{}/", vm_dir(&dir, 2, 10).display());
+    let pattern = format!("qemu-storage-daemon.*{}/", vm_dir(&dir, 2, 20).display());
     let killed = Command::new("pkill")
         .args(["-9", "-f", &pattern])
         .status()
@@ -303,7 +303,7 @@ fn one_vms_daemon_killed_under_load_stops_only_its_removal_and_resume_finishes_i
             .unwrap_or_default()
             .to_string()
     };
-    for k in 1..=10 {
+    for k in 1..=20 {
         let l = line(&out, k);
         if k == 3 && !l.contains("removal ended") {
             assert!(l.contains("the engine stopped"), "{out}");
@@ -315,7 +315,7 @@ fn one_vms_daemon_killed_under_load_stops_only_its_removal_and_resume_finishes_i
     let o = livemerge(&["resume", "--dir", d, "--trace", t, "--limit-secs", "60"]);
     let out = printed(&o);
     assert!(matches!(o.status.code(), Some(0) | Some(1)), "{out}");
-    for k in 1..=10 {
+    for k in 1..=20 {
         assert!(line(&out, k).contains("removal ended"), "vm-{k}: {out}");
         let tr = traces.join(format!("vm-{k}.jsonl"));
         let a = livemerge(&["audit", tr.to_str().unwrap(), "--dir", d]);
