@@ -2,7 +2,7 @@
 //! seeded random paths of the model, each trace audited against the model and the real end
 //! state compared with the path's. A path is a random walk over the model's enabled events (the
 //! deterministic scheduler picking among them at random), replayed on the engine with
-//! [`livemerge_impl::replay`]. A failing schedule is cut down to its shortest failing prefix and
+//! [`livemerge_impl::harness::replay`]. A failing schedule is cut down to its shortest failing prefix and
 //! can be saved as a counterexample file that `show`, `check --replay-model` and `replay` read.
 //!
 //! A `Restart` in a path is a real restart of the engine (a new engine on the same database
@@ -11,7 +11,7 @@
 use crate::audit::audit_with;
 use crate::counterexample::{engine_conforms, CounterexampleFile};
 use crate::report::ConcretePath;
-use livemerge_impl::replay::replay_memory;
+use livemerge_impl::harness::replay::{replay, ReplayOn};
 use livemerge_impl::Settings;
 use livemerge_model::{successors, Config, Event, Faults, Release, State};
 use std::path::Path;
@@ -60,14 +60,11 @@ pub fn run_on_engine(cfg: &Config, events: &[Event], dir: &Path) -> Result<(), S
         ..Settings::following(cfg)
     };
     let trace = dir.join("trace.jsonl");
-    let r = replay_memory(
-        dir,
-        settings,
-        events,
-        Duration::from_micros(500),
-        Some(&trace),
-    )
-    .map_err(|e| format!("the engine did not start: {e}"))?;
+    let on = ReplayOn::Memory {
+        job_time: Duration::from_micros(500),
+    };
+    let r = replay(dir, on, settings, events, Some(&trace))
+        .map_err(|e| format!("the engine did not start: {e}"))?;
     if let Some(why) = r.stopped {
         return Err(why);
     }

@@ -226,7 +226,7 @@ pub fn observe_removal(dir: &Path, vm: u32) -> Result<Observed> {
     let db = all.for_vm(vm);
     let p = db.load()?;
     let n = p.layout.disks.len();
-    let dir = &crate::session::vm_dir(dir, vm, vms);
+    let dir = &crate::db::vm_dir(dir, vm, vms);
     if p.layout.host == Host::Live {
         let files = crate::storage::live::files::open_files(dir, n)?;
         return observe(&db, &files, &p.layout);

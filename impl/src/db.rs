@@ -508,7 +508,8 @@ impl Db {
         Ok((db, checked))
     }
 
-    /// Opens an engine database to read it (the engine must not be running on it).
+    /// Opens an engine database to read it (the engine must not be running on it); nothing is
+    /// written, not even a checkpoint when it closes.
     pub fn open_read(path: &Path) -> Result<Db> {
         let conn = Connection::open_with_flags(
             path,
@@ -516,6 +517,11 @@ impl Db {
         )
         .map_err(|e| map_open_error(path, e))?;
         conn.busy_timeout(Duration::from_millis(200))
+            .map_err(|e| map_open_error(path, e))?;
+        // A reader leaves the files as they are: closing the last connection would otherwise
+        // checkpoint the WAL into the database (and a damaged WAL is what `resume` must see
+        // untouched to refuse it).
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
             .map_err(|e| map_open_error(path, e))?;
         conn.query_row("SELECT count(*) FROM engine_state", [], |r| {
             r.get::<_, i64>(0)
@@ -726,6 +732,16 @@ impl Db {
 
 /// The engine's database file in an engine directory.
 pub const DB_FILE: &str = "engine.db";
+
+/// Where removal `vm` of `vms` keeps its disks in the engine directory `dir`: `dir` itself when
+/// it is the only one, `dir/vm-K` (K from 1) when there are several.
+pub fn vm_dir(dir: &Path, vm: u32, vms: u32) -> std::path::PathBuf {
+    if vms <= 1 {
+        dir.to_path_buf()
+    } else {
+        dir.join(format!("vm-{}", vm + 1))
+    }
+}
 
 /// The path of an engine directory's database; fails if `dir` is not an engine directory.
 pub fn db_path(dir: &Path) -> Result<std::path::PathBuf> {

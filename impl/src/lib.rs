@@ -16,24 +16,25 @@
 //! - persistence: [`db`] (the schema, the projection of a state onto rows, one transaction per
 //!   step), [`abstraction`] (real rows + storage facts -> model state), [`trace`] (the JSON-lines
 //!   trace), [`outfile`] (how every file is written: regular files only, atomically);
-//! - storage, [`storage`]: the backend trait, qcow2, memory and live (`qemu-storage-daemon`);
-//! - the run modes: [`session`] (set up, run and resume a removal, judge it on reality),
-//!   [`replay`], [`stress`], [`report`];
+//! - storage, [`storage`]: the backend trait, qcow2 and live (`qemu-storage-daemon`);
+//! - the run modes: [`session`] (set up, run and resume removals, judge them on reality),
+//!   [`report`];
+//! - the harness, [`harness`]: what drives the engine for checking (replay, stress, scripted
+//!   schedules, the in-memory host, fault plans); nothing else depends on it;
 //! - shared: [`settings`], [`error`].
 
 pub mod abstraction;
 pub mod db;
 pub mod engine;
 pub mod error;
+pub mod harness;
 pub mod outfile;
-pub mod replay;
 pub mod report;
 pub mod scheduler;
 pub mod session;
 pub mod settings;
 pub mod sources;
 pub mod storage;
-pub mod stress;
 pub mod sync;
 pub mod trace;
 
@@ -43,7 +44,8 @@ pub use livemerge_model::MAX_DISKS;
 
 /// The most removals one engine process runs at once (`run --vms`, `stress --vms`).
 pub const MAX_VMS: u32 = 100;
-pub use session::{Outcome, Schedule};
+pub use harness::schedules::Schedule;
+pub use session::Outcome;
 pub use settings::{Backoff, Settings};
 pub use sources::{start, Fleet, Start};
 pub use storage::Host;

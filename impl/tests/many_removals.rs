@@ -6,7 +6,6 @@ mod common;
 
 use common::*;
 use livemerge_impl::db::Db;
-use livemerge_impl::session::fleet::run_vms_memory;
 use livemerge_impl::session::DB_FILE;
 use livemerge_model::{Release, State};
 use std::collections::HashSet;
@@ -15,7 +14,7 @@ use std::time::{Duration, Instant};
 #[test]
 fn every_removal_of_one_engine_ends_on_its_own_rows_and_its_log_is_model_steps() {
     let tmp = tempfile::tempdir().unwrap();
-    let all = run_vms_memory(
+    let all = memory_vms(
         tmp.path(),
         settings(2, Release::V4_0_2, 2),
         8,
@@ -60,7 +59,7 @@ fn one_pool_serves_every_removal() {
     s.pool_threads = 1;
     s.start_cost_us = 20_000;
     let t0 = Instant::now();
-    let all = run_vms_memory(tmp.path(), s, 5, Duration::from_millis(1)).unwrap();
+    let all = memory_vms(tmp.path(), s, 5, Duration::from_millis(1)).unwrap();
     let took = t0.elapsed();
     assert!(all.iter().all(|o| o.exit_code() == 0), "{all:?}");
     assert!(took >= Duration::from_millis(200), "took {took:?}");
@@ -83,7 +82,7 @@ fn the_number_of_removals_is_bounded() {
     let tmp = tempfile::tempdir().unwrap();
     let s = settings(1, Release::V4_0_2, 2);
     for vms in [0, livemerge_impl::MAX_VMS + 1] {
-        let e = run_vms_memory(tmp.path(), s, vms, Duration::from_millis(1)).unwrap_err();
+        let e = memory_vms(tmp.path(), s, vms, Duration::from_millis(1)).unwrap_err();
         assert!(e.to_string().contains("--vms"), "{e}");
     }
 }

@@ -5,8 +5,9 @@
 mod common;
 
 use common::*;
-use livemerge_impl::scheduler::{Free, HoldUntil, Script};
-use livemerge_impl::storage::memory::{Memory, MemoryFaults};
+use livemerge_impl::harness::memory::{Memory, MemoryFaults};
+use livemerge_impl::harness::schedules::{HoldUntil, Script};
+use livemerge_impl::scheduler::Free;
 use livemerge_model::properties::{NO_DATA_LOST, SNAPSHOT_REMOVED_IMPLIES_MERGE_DONE};
 use livemerge_model::{step, Event, Images, Release, Snapshot, State};
 use std::sync::Arc;

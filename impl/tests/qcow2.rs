@@ -3,10 +3,12 @@
 
 mod common;
 
+use common::{qcow2_run, resume};
 use common::{reads, settings};
 use livemerge_impl::db::Db;
-use livemerge_impl::session::{resume_dir, run_dir, Schedule, DB_FILE};
+use livemerge_impl::session::DB_FILE;
 use livemerge_impl::Error;
+use livemerge_impl::Schedule;
 use livemerge_model::{Release, State};
 use std::path::Path;
 use std::process::Command;
@@ -47,7 +49,7 @@ fn a_4_0_removal_on_three_qcow2_disks_merges_and_keeps_every_block() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("vm");
     let trace = tmp.path().join("trace.jsonl");
-    let o = run_dir(
+    let o = qcow2_run(
         &dir,
         settings(3, Release::V4_0_2, 10),
         Schedule::Free,
@@ -84,7 +86,7 @@ fn a_4_0_removal_on_three_qcow2_disks_merges_and_keeps_every_block() {
 fn the_3_6_0_poller_under_the_forced_schedule_deletes_the_snapshot_before_merging() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("vm");
-    let o = run_dir(
+    let o = qcow2_run(
         &dir,
         settings(3, Release::V3_6_0, 10),
         Schedule::PoolAfterParentPoll,
@@ -117,13 +119,10 @@ fn the_3_6_0_poller_under_the_forced_schedule_deletes_the_snapshot_before_mergin
 #[ignore = "slow tier: needs qemu-img and qemu-io (scripts/test runs it)"]
 fn bad_directories_and_a_second_engine_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    assert!(matches!(
-        resume_dir(tmp.path(), None, None),
-        Err(Error::NotEngineDir(_))
-    ));
+    assert!(matches!(resume(tmp.path()), Err(Error::NotEngineDir(_))));
     std::fs::write(tmp.path().join("file"), "x").unwrap();
     assert!(matches!(
-        run_dir(
+        qcow2_run(
             tmp.path(),
             settings(1, Release::V4_0_2, 10),
             Schedule::Free,
@@ -132,9 +131,9 @@ fn bad_directories_and_a_second_engine_are_refused() {
         Err(Error::BadInput(_))
     ));
     let dir = tmp.path().join("vm");
-    run_dir(&dir, settings(1, Release::V4_0_2, 5), Schedule::Free, None).unwrap();
+    qcow2_run(&dir, settings(1, Release::V4_0_2, 5), Schedule::Free, None).unwrap();
     let held = Db::open_engine(&dir.join(DB_FILE)).expect("the first engine opens");
-    match resume_dir(&dir, None, None) {
+    match resume(&dir) {
         Err(Error::Locked(m)) => assert!(m.contains("locked by another engine"), "{m}"),
         other => panic!(
             "expected a locked database, got {:?}",
@@ -143,7 +142,7 @@ fn bad_directories_and_a_second_engine_are_refused() {
     }
     drop(held);
     // Resuming a removal that already ended changes nothing and reports it.
-    let o = resume_dir(&dir, None, None).unwrap();
+    let o = resume(&dir).unwrap();
     assert_eq!(o.exit_code(), 0);
     assert_eq!(o.events_here, 0);
 }

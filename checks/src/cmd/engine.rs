@@ -8,11 +8,12 @@ use crate::bounds;
 use crate::follow::{with_progress, with_progress_saying};
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, ValueEnum};
-use livemerge_impl::session::live::{run_live, LiveOptions};
-use livemerge_impl::session::{self, Schedule};
+use livemerge_impl::harness::schedules::Schedule;
+use livemerge_impl::harness::stress::{stress as run_stress, StressOptions};
+use livemerge_impl::session::live::LiveOptions;
+use livemerge_impl::session::{self, Fresh, Mode};
 use livemerge_impl::settings::DEFAULT_COMMAND_LIFETIME_TICKS;
 use livemerge_impl::storage::InjectedFaults;
-use livemerge_impl::stress::{stress as run_stress, StressOptions};
 use livemerge_impl::{report, Backoff, Error, Host, Settings};
 use livemerge_model::{Config, Release};
 use std::path::PathBuf;
@@ -215,10 +216,35 @@ pub fn run(args: RunArgs) -> Result<u8, Fail> {
     let s = args
         .engine
         .settings(args.tick_ms, args.start_cost_ms, args.limit_secs)?;
-    let schedule = args.schedule;
     let faults = run_faults(&args)?;
+    if args.vms > 1 && !faults.is_empty() {
+        return Err(usage(
+            "--vms: --fail-merge and --fail-delete name one removal's disks; give them without --vms",
+        ));
+    }
+    if args.vms > 1 && args.schedule != Schedule::Free {
+        return Err(usage(
+            "--vms: a forced --schedule holds one removal's pool; several removals run free",
+        ));
+    }
+    let fresh = || Fresh {
+        vms: args.vms,
+        live: LiveOptions {
+            guest_write_ms: args.guest_write_ms,
+        },
+        faults: faults.clone(),
+        gate: (args.schedule != Schedule::Free).then(|| args.schedule.gate()),
+        ..Fresh::new(s, args.host)
+    };
     if args.vms > 1 {
-        return run_vms(&args, s);
+        // The steps of many removals interleave: a line each at the end, no per-step progress.
+        if !args.quiet {
+            eprintln!("{}", report::starting(&s, "run"));
+        }
+        let all =
+            session::run(&args.dir, Mode::Run(fresh()), args.trace.as_deref()).map_err(fail)?;
+        say_raw!("{}", report::fleet_text(&all, "run"));
+        return Ok(report::fleet_exit_code(&all));
     }
     let o = with_progress_saying(
         args.trace.as_deref(),
@@ -226,52 +252,11 @@ pub fn run(args: RunArgs) -> Result<u8, Fail> {
         "run",
         Some(s.model_config()),
         Some(report::starting(&s, "run")),
-        |trace| match args.host {
-            Host::Qcow2 => session::run_dir(&args.dir, s, schedule, trace),
-            Host::Memory => Err(memory_host_refused("run")),
-            Host::Live => {
-                let opts = LiveOptions {
-                    guest_write_ms: args.guest_write_ms,
-                };
-                run_live(&args.dir, s, opts, faults.clone(), schedule, trace)
-            }
-        },
+        |trace| session::run(&args.dir, Mode::Run(fresh()), trace).map(|mut all| all.remove(0)),
     )
     .map_err(fail)?;
     say_raw!("{}", report::text(&o, "run", Some(&args.dir)));
     Ok(o.exit_code())
-}
-
-/// `run --vms N`: every removal in one engine; a line each (no per-step progress: the steps
-/// of all removals interleave).
-fn run_vms(args: &RunArgs, s: Settings) -> Result<u8, Fail> {
-    if !(args.fail_merge.is_empty() && args.fail_delete.is_empty()) {
-        return Err(usage(
-            "--vms: --fail-merge and --fail-delete name one removal's disks; give them without --vms",
-        ));
-    }
-    if args.schedule != Schedule::Free {
-        return Err(usage(
-            "--vms: a forced --schedule holds one removal's pool; several removals run free",
-        ));
-    }
-    if !args.quiet {
-        eprintln!("{}", report::starting(&s, "run"));
-    }
-    let live = LiveOptions {
-        guest_write_ms: args.guest_write_ms,
-    };
-    let all = session::fleet::run_vms_on(
-        &args.dir,
-        s,
-        args.vms,
-        args.host,
-        live,
-        args.trace.as_deref(),
-    )
-    .map_err(fail)?;
-    say_raw!("{}", report::fleet_text(&all, "run"));
-    Ok(report::fleet_exit_code(&all))
 }
 
 /// The faults `run` asks the live host to meet (disk numbers 1-based on the command line).
@@ -311,14 +296,14 @@ pub fn resume(args: ResumeArgs) -> Result<u8, Fail> {
     let lock = session::lock_engine_dir(&args.dir).map_err(fail)?;
     // Several removals interleave their steps: a line each at the end, no progress follower.
     let several = session::fleet::removals_in(&args.dir).is_ok_and(|n| n > 1);
+    let mode = Mode::Resume { lock, limit_ms };
     if several {
-        let all = session::resume_all_locked(&args.dir, lock, args.trace.as_deref(), limit_ms)
-            .map_err(fail)?;
+        let all = session::run(&args.dir, mode, args.trace.as_deref()).map_err(fail)?;
         say_raw!("{}", report::fleet_text(&all, "resume"));
         return Ok(report::fleet_exit_code(&all));
     }
     let mut all = with_progress(args.trace.as_deref(), args.quiet, "resume", None, |trace| {
-        session::resume_all_locked(&args.dir, lock, trace, limit_ms)
+        session::run(&args.dir, mode, trace)
     })
     .map_err(fail)?;
     if all.len() != 1 {

@@ -9,7 +9,7 @@ use super::{usage, Fail};
 use crate::counterexample::CounterexampleFile;
 use crate::follow::with_progress;
 use clap::Args;
-use livemerge_impl::replay::replay_dir;
+use livemerge_impl::harness::replay::{replay, ReplayOn};
 use livemerge_impl::settings::DEFAULT_COMMAND_LIFETIME_TICKS;
 use livemerge_impl::{report, Host, Settings};
 use livemerge_model::Release;
@@ -84,15 +84,15 @@ pub fn run(args: ReplayArgs) -> Result<u8, Fail> {
         args.quiet,
         "replay",
         Some(settings.model_config()),
-        |trace| match args.host {
-            Host::Qcow2 => replay_dir(&args.dir, settings, &file.events, trace),
-            Host::Memory => Err(crate::cmd::engine::memory_host_refused("replay")),
-            Host::Live => {
-                let opts = livemerge_impl::session::live::LiveOptions {
+        |trace| {
+            let on = match args.host {
+                Host::Qcow2 => ReplayOn::Qcow2,
+                Host::Memory => return Err(crate::cmd::engine::memory_host_refused("replay")),
+                Host::Live => ReplayOn::Live(livemerge_impl::session::live::LiveOptions {
                     guest_write_ms: args.guest_write_ms,
-                };
-                livemerge_impl::replay::replay_live(&args.dir, settings, opts, &file.events, trace)
-            }
+                }),
+            };
+            replay(&args.dir, on, settings, &file.events, trace)
         },
     )
     .map_err(|e| usage(e.to_string()))?;

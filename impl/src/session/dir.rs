@@ -2,7 +2,7 @@
 //! that an interrupted setup is redone, never half-used), its lock, and the checks that keep
 //! `run` and `resume` off directories and trace files that are not theirs.
 
-use crate::db::{Db, Layout, Persisted, DB_FILE};
+use crate::db::{vm_dir, Db, Layout, Persisted, DB_FILE};
 use crate::error::{Error, Result};
 use crate::settings::Settings;
 use crate::storage::qcow2::{self, Qcow2};
@@ -106,16 +106,6 @@ pub(crate) fn setup_vms(
     let lock = lock_dir(dir)?;
     check_new_dir(dir)?;
     Ok((setup_checked(dir, settings, host, vms)?, lock))
-}
-
-/// Where removal `vm` of `vms` keeps its disks in the engine directory `dir`: `dir` itself when
-/// it is the only one, `dir/vm-K` (K from 1) when there are several.
-pub fn vm_dir(dir: &Path, vm: u32, vms: u32) -> std::path::PathBuf {
-    if vms <= 1 {
-        dir.to_path_buf()
-    } else {
-        dir.join(format!("vm-{}", vm + 1))
-    }
 }
 
 /// Refuses a directory `run` must not touch: one that holds an engine, is not a directory, or

@@ -7,24 +7,22 @@
 //! row's removal) and each removal's disks under `vm-K/` ([`super::vm_dir`]); its traces are the
 //! files `vm-K.jsonl` of one trace directory. One removal is the plain engine directory.
 
-use super::dir::{check_trace_belongs, open_trace, refuse_used_trace, setup_vms, vm_dir};
+use super::dir::{check_trace_belongs, open_trace, refuse_used_trace, setup_vms};
 use super::live::LiveOptions;
 use super::{check_counts, drive_all, Outcome};
-use crate::db::{db_path, Db, Layout, DB_FILE};
+use crate::db::{db_path, vm_dir, Db, Layout, DB_FILE};
 use crate::engine::Parts;
 use crate::error::{Error, Result};
 use crate::scheduler::Free;
 use crate::settings::Settings;
 use crate::sources::Start;
 use crate::storage::live::Live;
-use crate::storage::memory::Memory;
 use crate::storage::qcow2::{self, Qcow2};
 use crate::storage::{Host, Storage};
 use crate::trace::Trace;
 use livemerge_model::State;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Refuses a number of removals outside 1..=[`crate::MAX_VMS`].
 pub fn check_vms(vms: u32) -> Result<()> {
@@ -104,27 +102,10 @@ fn fresh_parts(
         .collect()
 }
 
-/// `livemerge run --vms N`: sets up `dir` with `vms` VMs, each with its snapshot on qcow2
-/// disks, and removes every snapshot at once in one engine.
-pub fn run_vms(
-    dir: &Path,
-    settings: Settings,
-    vms: u32,
-    trace: Option<&Path>,
-) -> Result<Vec<Outcome>> {
-    run_vms_on(
-        dir,
-        settings,
-        vms,
-        Host::Qcow2,
-        LiveOptions::default(),
-        trace,
-    )
-}
-
-/// [`run_vms`] on a host on files: qcow2, or live (each VM its own `qemu-storage-daemon` and
-/// guest, as each oVirt VM has its own QEMU).
-pub fn run_vms_on(
+/// `livemerge run --vms N`: sets up `dir` with `vms` VMs, each with its snapshot, and removes
+/// every snapshot at once in one engine, on a host on files: qcow2, or live (each VM its own
+/// `qemu-storage-daemon` and guest, as each oVirt VM has its own QEMU).
+pub(crate) fn run_vms_on(
     dir: &Path,
     settings: Settings,
     vms: u32,
@@ -184,14 +165,16 @@ fn with_guests(mut all: Vec<Outcome>, hosts: &[Opened]) -> Vec<Outcome> {
     all
 }
 
-/// `vms` removals on the in-memory host (each its own), one database in `db_dir` (stress).
-pub fn run_vms_memory(
+/// One removal per host of `storages` (a host the harness holds in memory: each its own), one
+/// database in `db_dir` (stress and tests: `crate::harness::memory`).
+pub(crate) fn run_vms_memory(
     db_dir: &Path,
     settings: Settings,
-    vms: u32,
-    job_time: Duration,
+    storages: Vec<Arc<dyn Storage>>,
+    trace: Option<&Path>,
 ) -> Result<Vec<Outcome>> {
     settings.validate()?;
+    let vms = storages.len() as u32;
     check_vms(vms)?;
     let layouts: Vec<Layout> = (0..vms)
         .map(|vm| {
@@ -204,10 +187,7 @@ pub fn run_vms_memory(
         .collect();
     super::dir::create_db_all(db_dir, &settings, &layouts)?;
     let db = Db::open_engine(&db_dir.join(DB_FILE))?;
-    let storages = (0..vms)
-        .map(|_| Arc::new(Memory::new(settings.disks as usize, job_time)) as Arc<dyn Storage>)
-        .collect();
-    let traces = (0..vms).map(|_| None).collect();
+    let traces = open_traces(trace, vms, true)?;
     let parts = fresh_parts(settings, layouts, &db, storages, traces);
     Ok(drive_all(parts, Start::Fresh))
 }

@@ -1,15 +1,16 @@
 //! `run`, `resume`, `replay` and the guest's report on the live backend.
 //!
-//! These follow `session::run_dir` / `replay::replay_dir` step for step; what differs is the
-//! host: a [`Live`] started after the directory is set up (the daemon is this process's child),
+//! These follow `session::run_dir` and the harness's qcow2 replay step for step; what differs
+//! is the host: a [`Live`] started after the directory is set up (the daemon is this process's child),
 //! and once the engine is done, [`Live::shutdown`]: the guest stops, every block is read back
 //! through the export, the daemon stops, and every block is read again from the files. The
 //! guest's rate is kept in `live.json` so that `resume` writes at the same pace.
 
-use super::{drive, Outcome, Schedule, DB_FILE};
+use super::{drive, Outcome, DB_FILE};
 use crate::db::{Db, Layout};
 use crate::engine::Parts;
 use crate::error::{Error, Result};
+use crate::scheduler::Gate;
 use crate::session;
 use crate::settings::Settings;
 use crate::sources::Start;
@@ -71,12 +72,12 @@ pub(crate) fn write_config(dir: &Path, opts: LiveOptions) -> Result<()> {
 
 /// `livemerge run --host live`: sets up `dir`, starts its host and guest, removes the snapshot.
 /// `faults`: merge jobs and `deleteVolume`s to fail for real (blkdebug, an immutable top).
-pub fn run_live(
+pub(crate) fn run_live(
     dir: &Path,
     settings: Settings,
     opts: LiveOptions,
     faults: InjectedFaults,
-    schedule: Schedule,
+    gate: Arc<dyn Gate>,
     trace: Option<&Path>,
 ) -> Result<Outcome> {
     settings.validate()?;
@@ -95,7 +96,7 @@ pub fn run_live(
         state: State::initial(settings.disks as usize),
         seq: 0,
         storage: Arc::clone(&live) as Arc<dyn Storage>,
-        gate: schedule.gate(),
+        gate,
         trace,
     };
     let mut o = drive(parts, Start::Fresh);

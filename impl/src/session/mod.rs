@@ -17,54 +17,135 @@ pub mod fleet;
 pub mod live;
 mod verdict;
 
-pub use crate::db::{db_path, DB_FILE};
+pub use crate::db::{db_path, vm_dir, DB_FILE};
 pub(crate) use dir::{
     create_db, open_trace, precheck_new_dir, refuse_used_trace, setup_dir, setup_dir_as,
 };
-pub use dir::{lock_dir, vm_dir, DirLock, SETUP_MARKER};
+pub use dir::{lock_dir, DirLock, SETUP_MARKER};
 pub(crate) use verdict::finish;
 pub use verdict::Outcome;
 
 use crate::db::{Db, Layout};
 use crate::engine::Parts;
 use crate::error::{Error, Result};
-use crate::scheduler::{Free, Gate, HoldUntil};
+use crate::scheduler::{Free, Gate};
 use crate::settings::Settings;
 use crate::sources::{start, Start};
-use crate::storage::memory::Memory;
 use crate::storage::qcow2::{self, Qcow2};
-use crate::storage::{Host, Storage};
+use crate::storage::{Host, InjectedFaults, Storage};
 use crate::trace::Trace;
 use livemerge_model::State;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// A forced schedule selectable from the command line (`--schedule`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
-pub enum Schedule {
-    /// Real thread timing decides every interleaving.
-    Free,
-    /// Hold the pool: no pool thread picks up a child until the poller has polled the parent
-    /// after its `execute()` returned (`HoldUntil::pool_after_parent_poll`).
-    PoolAfterParentPoll,
+/// What [`run`] does in its directory.
+pub enum Mode {
+    /// Sets up a new engine directory and removes `vms` snapshots at once on a host on files.
+    Run(Fresh),
+    /// Removes one snapshot per host of `hosts` at once, hosts the harness holds in memory
+    /// (`crate::harness::memory`); the database goes in the directory.
+    InMemory {
+        settings: Settings,
+        hosts: Vec<Arc<dyn Storage>>,
+        /// Orders one removal's sources (`crate::harness::schedules`); `None` lets real timing
+        /// decide, as production does.
+        gate: Option<Arc<dyn Gate>>,
+    },
+    /// A killed engine's directory: every removal restarted through the model and finished, on
+    /// the host the directory names. Its lock ([`lock_engine_dir`]) is the caller's, held until
+    /// the engine is done.
+    Resume {
+        lock: DirLock,
+        limit_ms: Option<u64>,
+    },
 }
 
-impl Schedule {
-    pub fn gate(self) -> Arc<dyn Gate> {
-        match self {
-            Schedule::Free => Arc::new(Free),
-            Schedule::PoolAfterParentPoll => Arc::new(HoldUntil::pool_after_parent_poll()),
+/// A new engine directory's removals ([`Mode::Run`]).
+pub struct Fresh {
+    pub settings: Settings,
+    /// Removals at once, sharing one pool, poller and database ([`fleet`]).
+    pub vms: u32,
+    /// qcow2 or live.
+    pub host: Host,
+    /// The live host's guest.
+    pub live: live::LiveOptions,
+    /// Host calls the live host fails for real (one removal only).
+    pub faults: InjectedFaults,
+    /// Orders the sources of one removal (`crate::harness::schedules`); `None`: real timing.
+    pub gate: Option<Arc<dyn Gate>>,
+}
+
+impl Fresh {
+    /// One removal on `host`, as production runs it.
+    pub fn new(settings: Settings, host: Host) -> Fresh {
+        Fresh {
+            settings,
+            vms: 1,
+            host,
+            live: live::LiveOptions::default(),
+            faults: InjectedFaults::default(),
+            gate: None,
         }
     }
 }
 
+/// The one way to run the engine on a directory: set one up and remove its snapshots, or
+/// resume a killed one ([`Mode`]). Returns each removal's outcome, in order. `trace`: the trace
+/// file of one removal, the directory of their `vm-K.jsonl` files for several.
+pub fn run(dir: &Path, mode: Mode, trace: Option<&Path>) -> Result<Vec<Outcome>> {
+    let one_gate = |gate: &Option<Arc<dyn Gate>>, vms: usize| {
+        if gate.is_some() && vms != 1 {
+            return Err(Error::BadInput(
+                "a forced schedule orders one removal's sources: give one removal".into(),
+            ));
+        }
+        Ok(())
+    };
+    match mode {
+        Mode::Run(f) => {
+            one_gate(&f.gate, f.vms as usize)?;
+            let gate = f.gate.unwrap_or_else(|| Arc::new(Free));
+            match (f.host, f.vms) {
+                (Host::Memory, _) => Err(Error::BadInput(
+                    "run drives a host on files: qcow2 or live".into(),
+                )),
+                (Host::Qcow2, 1) => run_dir(dir, f.settings, gate, trace).map(|o| vec![o]),
+                (Host::Live, 1) => {
+                    live::run_live(dir, f.settings, f.live, f.faults, gate, trace).map(|o| vec![o])
+                }
+                (host, vms) => {
+                    if !f.faults.is_empty() {
+                        return Err(Error::BadInput(
+                            "faults to meet name one removal's disks: give one removal".into(),
+                        ));
+                    }
+                    fleet::run_vms_on(dir, f.settings, vms, host, f.live, trace)
+                }
+            }
+        }
+        Mode::InMemory {
+            settings,
+            mut hosts,
+            gate,
+        } => {
+            one_gate(&gate, hosts.len())?;
+            if hosts.len() == 1 {
+                let gate = gate.unwrap_or_else(|| Arc::new(Free));
+                run_memory(dir, settings, hosts.remove(0), gate, trace).map(|o| vec![o])
+            } else {
+                fleet::run_vms_memory(dir, settings, hosts, trace)
+            }
+        }
+        Mode::Resume { lock, limit_ms } => resume_all_locked(dir, lock, trace, limit_ms),
+    }
+}
+
 /// `livemerge run`: sets up `dir` with qcow2 disks and removes the snapshot live.
-pub fn run_dir(
+pub(crate) fn run_dir(
     dir: &Path,
     settings: Settings,
-    schedule: Schedule,
+    gate: Arc<dyn Gate>,
     trace: Option<&Path>,
 ) -> Result<Outcome> {
     settings.validate()?;
@@ -75,13 +156,8 @@ pub fn run_dir(
     let (layout, _lock) = setup_dir(dir, &settings)?;
     let db = Db::open_engine(&dir.join(DB_FILE))?;
     let storage = Arc::new(Qcow2::open(dir, settings.disks as usize)?);
-    let parts = fresh_parts(settings, layout, db, storage, schedule.gate(), trace);
+    let parts = fresh_parts(settings, layout, db, storage, gate, trace);
     Ok(drive(parts, Start::Fresh))
-}
-
-/// `livemerge resume`: the engine on `dir` was killed; restart it through the model and finish.
-pub fn resume_dir(dir: &Path, trace: Option<&Path>, limit_ms: Option<u64>) -> Result<Outcome> {
-    resume_locked(dir, lock_engine_dir(dir)?, trace, limit_ms)
 }
 
 /// The lock of an existing engine directory (one with a database): what `resume` takes before
@@ -92,29 +168,10 @@ pub fn lock_engine_dir(dir: &Path) -> Result<DirLock> {
     lock_dir(dir)
 }
 
-/// [`resume_dir`] on a directory whose lock ([`lock_engine_dir`]) the caller took; held until
-/// the engine is done.
-pub fn resume_locked(
-    dir: &Path,
-    lock: DirLock,
-    trace: Option<&Path>,
-    limit_ms: Option<u64>,
-) -> Result<Outcome> {
-    let mut all = resume_all_locked(dir, lock, trace, limit_ms)?;
-    if all.len() != 1 {
-        return Err(Error::BadInput(format!(
-            "{} held {} removals",
-            dir.display(),
-            all.len()
-        )));
-    }
-    Ok(all.remove(0))
-}
-
-/// [`resume_locked`] for an engine directory of one removal or several
+/// `livemerge resume` ([`Mode::Resume`]) on an engine directory of one removal or several
 /// ([`fleet`]): every removal's outcome, in order. With several, `trace` is their trace
 /// directory.
-pub fn resume_all_locked(
+fn resume_all_locked(
     dir: &Path,
     lock: DirLock,
     trace: Option<&Path>,
@@ -196,11 +253,12 @@ pub(crate) fn check_counts(path: &Path, p: &crate::db::Persisted) -> Result<()> 
     Ok(())
 }
 
-/// One removal on the in-memory backend, with its database in `db_dir` (stress and tests).
-pub fn run_memory(
+/// One removal on a host the harness holds in memory, with its database in `db_dir` (stress
+/// and tests: `crate::harness::memory`).
+pub(crate) fn run_memory(
     db_dir: &Path,
     settings: Settings,
-    storage: Arc<Memory>,
+    storage: Arc<dyn Storage>,
     gate: Arc<dyn Gate>,
     trace: Option<&Path>,
 ) -> Result<Outcome> {

@@ -7,14 +7,13 @@
 //! [`DiskFacts`] (top in the chain, top exists, base holds top's data, job running).
 //!
 //! - [`qcow2::Qcow2`]: real qcow2 files driven by `qemu-img` / `qemu-io`;
-//! - [`memory::Memory`]: the same semantics in memory, for fast tests and `livemerge stress`;
+//! - `crate::harness::memory::Memory`: the same semantics in memory, for fast tests and
+//!   `livemerge stress` (the harness's: no production engine runs on it);
 //! - [`live::Live`]: a running `qemu-storage-daemon`, `block-commit` while a guest writes.
 
 pub mod live;
-pub mod memory;
 pub mod qcow2;
 
-use livemerge_model::{step, Config, Event, State};
 use serde::{Deserialize, Serialize};
 
 /// Which host an engine drives. Named in an engine directory's layout (and so in traces) as
@@ -250,6 +249,14 @@ pub struct FaultPlan {
 }
 
 impl InjectedFaults {
+    /// No fault to inject.
+    pub fn is_empty(&self) -> bool {
+        self.merge_fails.is_empty()
+            && self.delete_fails.is_empty()
+            && self.image_info_fails.is_empty()
+            && self.plan.is_none()
+    }
+
     /// Uses up the outcome of disk `d`'s next merge job: true if it is to fail.
     pub fn take_merge_fault(&mut self, d: usize) -> bool {
         match &mut self.plan {
@@ -271,41 +278,6 @@ impl InjectedFaults {
         match &mut self.plan {
             Some(p) => p.image_info.get_mut(d).and_then(|q| q.pop_front()) == Some(true),
             None => take(&mut self.image_info_fails, d),
-        }
-    }
-
-    /// The outcomes a path of events gives each disk's merge jobs, deletions and image queries,
-    /// in order (the model says which `TaskEnds` called `deleteVolume`, and which child's
-    /// `execute()` asks `GetImageInfo`).
-    pub fn of_path(cfg: &Config, events: &[Event]) -> InjectedFaults {
-        let n = cfg.n();
-        let mut plan = FaultPlan {
-            merge: vec![Default::default(); n],
-            delete: vec![Default::default(); n],
-            image_info: vec![Default::default(); n],
-        };
-        let asks_host = livemerge_model::Rules::of(cfg.release).initial_step_asks_host;
-        let mut s = State::initial(n);
-        for &e in events {
-            let Ok((t, transition)) = step(cfg, &s, e) else {
-                break;
-            };
-            match e {
-                Event::HostJobEnds(d) => plan.merge[d as usize].push_back(false),
-                Event::HostJobFails(d) => plan.merge[d as usize].push_back(true),
-                Event::DeleteVolumeFails(d) => plan.delete[d as usize].push_back(true),
-                Event::TaskEnds(d) if transition.called_delete_volume() => {
-                    plan.delete[d as usize].push_back(false)
-                }
-                Event::ChildReturns(d) if asks_host => plan.image_info[d as usize].push_back(false),
-                Event::ImageInfoFails(d) => plan.image_info[d as usize].push_back(true),
-                _ => {}
-            }
-            s = t;
-        }
-        InjectedFaults {
-            plan: Some(plan),
-            ..InjectedFaults::default()
         }
     }
 }

@@ -4,10 +4,11 @@
 #![allow(dead_code)]
 
 use livemerge_impl::db::Db;
+use livemerge_impl::harness::memory::Memory;
 use livemerge_impl::scheduler::Gate;
-use livemerge_impl::session::{run_memory, DB_FILE};
-use livemerge_impl::storage::memory::Memory;
-use livemerge_impl::{Backoff, Outcome, Settings};
+use livemerge_impl::session::{self, lock_engine_dir, Fresh, Mode, DB_FILE};
+use livemerge_impl::storage::{Host, Storage};
+use livemerge_impl::{Backoff, Error, Outcome, Schedule, Settings};
 use livemerge_model::{step, Release, State};
 use std::path::Path;
 use std::process::Command;
@@ -35,7 +36,54 @@ pub fn memory_run(
     gate: Arc<dyn Gate>,
     trace: Option<&Path>,
 ) -> Outcome {
-    run_memory(dir, s, Arc::new(storage), gate, trace).expect("the run starts")
+    let mode = Mode::InMemory {
+        settings: s,
+        hosts: vec![Arc::new(storage)],
+        gate: Some(gate),
+    };
+    session::run(dir, mode, trace)
+        .expect("the run starts")
+        .remove(0)
+}
+
+/// `vms` removals at once on in-memory hosts whose merge job takes `job`, one engine.
+pub fn memory_vms(dir: &Path, s: Settings, vms: u32, job: Duration) -> Result<Vec<Outcome>, Error> {
+    let hosts = (0..vms)
+        .map(|_| Arc::new(Memory::new(s.disks as usize, job)) as Arc<dyn Storage>)
+        .collect();
+    session::run(
+        dir,
+        Mode::InMemory {
+            settings: s,
+            hosts,
+            gate: None,
+        },
+        None,
+    )
+}
+
+/// One removal on qcow2 volumes in the new engine directory `dir`, under `schedule`.
+pub fn qcow2_run(
+    dir: &Path,
+    s: Settings,
+    schedule: Schedule,
+    trace: Option<&Path>,
+) -> Result<Outcome, Error> {
+    let fresh = Fresh {
+        gate: (schedule != Schedule::Free).then(|| schedule.gate()),
+        ..Fresh::new(s, Host::Qcow2)
+    };
+    session::run(dir, Mode::Run(fresh), trace).map(|mut all| all.remove(0))
+}
+
+/// `livemerge resume` of the engine directory `dir` (one removal).
+pub fn resume(dir: &Path) -> Result<Outcome, Error> {
+    let lock = lock_engine_dir(dir)?;
+    let mode = Mode::Resume {
+        lock,
+        limit_ms: None,
+    };
+    session::run(dir, mode, None).map(|mut all| all.remove(0))
 }
 
 pub fn mem(disks: u8) -> Memory {

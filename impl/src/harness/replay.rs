@@ -9,17 +9,18 @@
 //! stopped (its threads and queue are lost, the database stays) and a new one is started on the
 //! same directory with the restart rules, as `resume` does.
 
+use super::faults::of_path;
+use super::memory::Memory;
+use super::schedules::Script;
 use crate::db::Db;
 use crate::engine::{Engine, Parts};
 use crate::error::Result;
-use crate::scheduler::Script;
 use crate::session::{self, live, Outcome, DB_FILE};
 use crate::settings::Settings;
 use crate::sources::{start, Start};
 use crate::storage::live::Live;
-use crate::storage::memory::Memory;
 use crate::storage::qcow2::Qcow2;
-use crate::storage::{Host, InjectedFaults, Storage};
+use crate::storage::{Host, Storage};
 use livemerge_model::{describe_event, step, Event};
 use std::path::Path;
 use std::sync::Arc;
@@ -43,8 +44,36 @@ fn stall_limit(settings: &Settings) -> Duration {
     Duration::from_millis((settings.tick_ms * 60).clamp(1_000, 10_000))
 }
 
+/// The host a replay drives.
+#[derive(Clone, Copy, Debug)]
+pub enum ReplayOn {
+    /// Real qcow2 volumes in a new engine directory.
+    Qcow2,
+    /// A live `qemu-storage-daemon` and guest in a new engine directory.
+    Live(live::LiveOptions),
+    /// The in-memory host, its merge job taking `job_time`; the database in the directory.
+    Memory { job_time: Duration },
+}
+
+/// The one way to replay: `events` (a model path) on a new engine on `on`, in `dir`, with the
+/// path's faults met on the attempts it fails them. A `Restart` stops the engine and starts a
+/// new one on the same database and host (the host outlives the engine).
+pub fn replay(
+    dir: &Path,
+    on: ReplayOn,
+    settings: Settings,
+    events: &[Event],
+    trace: Option<&Path>,
+) -> Result<Replayed> {
+    match on {
+        ReplayOn::Qcow2 => replay_dir(dir, settings, events, trace),
+        ReplayOn::Live(opts) => replay_live(dir, settings, opts, events, trace),
+        ReplayOn::Memory { job_time } => replay_memory(dir, settings, events, job_time, trace),
+    }
+}
+
 /// Replays `events` on a new engine directory `dir` with real qcow2 volumes.
-pub fn replay_dir(
+fn replay_dir(
     dir: &Path,
     settings: Settings,
     events: &[Event],
@@ -57,7 +86,7 @@ pub fn replay_dir(
     let first_trace = session::open_trace(trace)?;
     let (layout, _lock) = session::setup_dir(dir, &settings)?;
     let storage = Qcow2::open(dir, settings.disks as usize)?
-        .with_faults(InjectedFaults::of_path(&settings.model_config(), events));
+        .with_faults(of_path(&settings.model_config(), events));
     let run = Run {
         db_dir: dir,
         settings,
@@ -71,7 +100,7 @@ pub fn replay_dir(
 /// Replays `events` on the in-memory backend, its database in `db_dir`, its faults planted. A
 /// `Restart` stops the engine and starts a new one on the same database and the same (still
 /// living) storage: the host outlives the engine.
-pub fn replay_memory(
+fn replay_memory(
     db_dir: &Path,
     settings: Settings,
     events: &[Event],
@@ -80,11 +109,7 @@ pub fn replay_memory(
 ) -> Result<Replayed> {
     settings.validate()?;
     let n = settings.disks as usize;
-    let storage = Memory::with_faults(
-        n,
-        job_time,
-        InjectedFaults::of_path(&settings.model_config(), events),
-    );
+    let storage = Memory::with_faults(n, job_time, of_path(&settings.model_config(), events));
     let layout = crate::db::Layout::new(Host::Memory, n, settings.seed);
     session::create_db(db_dir, &settings, &layout)?;
     let first_trace = session::open_trace(trace)?;
@@ -100,7 +125,7 @@ pub fn replay_memory(
 
 /// Replays `events` on a new engine directory `dir` on the live backend: the path's faults are
 /// met for real (blkdebug, an immutable file), at the attempts the path fails.
-pub fn replay_live(
+fn replay_live(
     dir: &Path,
     settings: Settings,
     opts: live::LiveOptions,
@@ -115,7 +140,7 @@ pub fn replay_live(
     let (layout, _lock) = live::setup(dir, &settings, opts)?;
     let live = Arc::new(
         Live::open(dir, settings.disks as usize, opts.every())?
-            .with_faults(InjectedFaults::of_path(&settings.model_config(), events)),
+            .with_faults(of_path(&settings.model_config(), events)),
     );
     let run = Run {
         db_dir: dir,

@@ -3,7 +3,9 @@
 //! so its completion races with the engine's other threads as a real one would.
 //! Faults can be injected per disk (a merge job that fails, a `deleteVolume` that fails).
 
-use super::{Chain, DataCheck, DiskFacts, HostJob, Storage, StorageResult, ThreadJob, BASE, TOP};
+use crate::storage::{
+    Chain, DataCheck, DiskFacts, HostJob, Storage, StorageResult, ThreadJob, BASE, TOP,
+};
 use crate::sync::lock;
 use serde_json::json;
 use std::sync::{Arc, Mutex};
@@ -19,7 +21,7 @@ struct Vol {
 }
 
 /// Faults to inject, by disk (the same plan the qcow2 backend takes).
-pub type MemoryFaults = super::InjectedFaults;
+pub type MemoryFaults = crate::storage::InjectedFaults;
 
 pub struct Memory {
     vols: Arc<Mutex<Vec<Vol>>>,
@@ -64,8 +66,8 @@ impl Memory {
 }
 
 impl Storage for Memory {
-    fn host(&self) -> super::Host {
-        super::Host::Memory
+    fn host(&self) -> crate::storage::Host {
+        crate::storage::Host::Memory
     }
 
     fn disks(&self) -> usize {
@@ -75,7 +77,7 @@ impl Storage for Memory {
     fn vm_merge(&self, d: usize) -> StorageResult<Box<dyn HostJob>> {
         let chain = self.read_chain(d)?;
         if !chain.has_top() {
-            return Err(super::qcow2::refused_top(&chain));
+            return Err(crate::storage::qcow2::refused_top(&chain));
         }
         self.start_merge(d)
     }

@@ -8,14 +8,12 @@
 //! cost (what a pool thread spends before it persists a child ACTIVE). The rate scales roughly as
 //! start cost / tick for the capped backoff and start cost / (10 ticks) for the fixed one.
 
+use super::memory::Memory;
 use crate::error::{Error, Result};
-use crate::scheduler::Free;
-use crate::session::fleet::{run_vms, run_vms_memory, run_vms_on};
-use crate::session::live::{run_live, LiveOptions};
-use crate::session::{run_memory, Outcome, Schedule};
+use crate::session::live::LiveOptions;
+use crate::session::{self, Fresh, Mode, Outcome};
 use crate::settings::Settings;
-use crate::storage::memory::Memory;
-use crate::storage::Host;
+use crate::storage::{Host, Storage};
 use livemerge_model::races;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -122,27 +120,24 @@ pub fn stress(opts: &StressOptions, mut each: impl FnMut(u32, &Outcome)) -> Resu
             .map_err(|e| Error::Storage(format!("cannot create {}: {e}", dir.display())))?;
         let mut settings = opts.settings;
         settings.seed = opts.settings.seed.wrapping_add(i as u64);
-        let r = match (opts.host, opts.vms) {
-            (Host::Memory, 1) => {
-                let storage = Arc::new(Memory::new(settings.disks as usize, opts.job_time));
-                run_memory(&dir, settings, storage, Arc::new(Free), None).map(|o| vec![o])
-            }
-            (Host::Memory, n) => run_vms_memory(&dir, settings, n, opts.job_time),
-            (Host::Qcow2, 1) => {
-                crate::session::run_dir(&dir, settings, Schedule::Free, None).map(|o| vec![o])
-            }
-            (Host::Qcow2, n) => run_vms(&dir, settings, n, None),
-            (Host::Live, n) if n > 1 => run_vms_on(&dir, settings, n, Host::Live, opts.live, None),
-            (Host::Live, _) => run_live(
-                &dir,
+        let mode = match opts.host {
+            Host::Memory => Mode::InMemory {
                 settings,
-                opts.live,
-                Default::default(),
-                Schedule::Free,
-                None,
-            )
-            .map(|o| vec![o]),
+                hosts: (0..opts.vms)
+                    .map(|_| {
+                        Arc::new(Memory::new(settings.disks as usize, opts.job_time))
+                            as Arc<dyn Storage>
+                    })
+                    .collect(),
+                gate: None,
+            },
+            host => Mode::Run(Fresh {
+                vms: opts.vms,
+                live: opts.live,
+                ..Fresh::new(settings, host)
+            }),
         };
+        let r = session::run(&dir, mode, None);
         let _ = std::fs::remove_dir_all(&dir);
         for o in r? {
             rep.add(&o);
