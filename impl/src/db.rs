@@ -508,8 +508,7 @@ impl Db {
         Ok((db, checked))
     }
 
-    /// Opens an engine database to read it (the engine must not be running on it); nothing is
-    /// written, not even a checkpoint when it closes.
+    /// Opens an engine database to read it (the engine must not be running on it).
     pub fn open_read(path: &Path) -> Result<Db> {
         let conn = Connection::open_with_flags(
             path,
@@ -517,11 +516,6 @@ impl Db {
         )
         .map_err(|e| map_open_error(path, e))?;
         conn.busy_timeout(Duration::from_millis(200))
-            .map_err(|e| map_open_error(path, e))?;
-        // A reader leaves the files as they are: closing the last connection would otherwise
-        // checkpoint the WAL into the database (and a damaged WAL is what `resume` must see
-        // untouched to refuse it).
-        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
             .map_err(|e| map_open_error(path, e))?;
         conn.query_row("SELECT count(*) FROM engine_state", [], |r| {
             r.get::<_, i64>(0)

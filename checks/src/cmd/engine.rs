@@ -295,7 +295,7 @@ pub fn resume(args: ResumeArgs) -> Result<u8, Fail> {
     // must not be printed as ours before we find the directory in use.
     let lock = session::lock_engine_dir(&args.dir).map_err(fail)?;
     // Several removals interleave their steps: a line each at the end, no progress follower.
-    let several = session::fleet::removals_in(&args.dir).is_ok_and(|n| n > 1);
+    let several = session::fleet::laid_out_for_several(&args.dir);
     let mode = Mode::Resume { lock, limit_ms };
     if several {
         let all = session::run(&args.dir, mode, args.trace.as_deref()).map_err(fail)?;

@@ -289,9 +289,12 @@ pub(crate) fn check_all(
     Ok((vms, last))
 }
 
-/// How many removals the engine directory `dir` holds (read without an engine on it).
-pub fn removals_in(dir: &Path) -> Result<u32> {
-    Db::open_read(&db_path(dir)?)?.removals()
+/// Whether the engine directory `dir` is laid out for several removals (its first removal's
+/// disks under `vm-1/`). A look at the files only: opening the database would change them (a
+/// reader's close checkpoints the WAL), and `resume` must find a damaged WAL as it was; the
+/// database's rows decide what is resumed.
+pub fn laid_out_for_several(dir: &Path) -> bool {
+    vm_dir(dir, 0, 2).is_dir()
 }
 
 /// The removal of the engine directory `dir` whose VM is `vm_id` (what a trace's header names),
