@@ -252,10 +252,9 @@ fn the_largest_exhaustive_comparison_this_machine_reaches() {
     // All faults and one restart: the slow tier does 1 to 4 disks. Six disks only where they fit
     // in 24 GiB: 0.12 to about 0.5 billion states here, about 1.5 and 3.5 billion under 3.6.0 and
     // 4.1.0.
+    // The largest searches come last, so that a run cut short has the others' lines.
     let restart = cfg(Release::V4_0_2, 1);
     assert_sound_and_precise(&restart, 5..=5);
-    let fit = [Release::V3_6_1, Release::V4_0_0, Release::V4_0_2];
-    assert_sound_and_precise_for(&fit, &restart, 6..=6);
     // The default configuration (one retry): the slow tier does 1 to 3 disks.
     let default = Config {
         retries: 1,
@@ -268,6 +267,8 @@ fn the_largest_exhaustive_comparison_this_machine_reaches() {
         ..restart
     };
     assert_sound_and_precise(&calm, 1..=6);
+    let fit = [Release::V3_6_1, Release::V4_0_0, Release::V4_0_2];
+    assert_sound_and_precise_for(&fit, &restart, 6..=6);
 }
 
 #[test]

@@ -582,18 +582,41 @@ impl Db {
 
     /// The removals this database holds (`vm` 0, 1, ...): one for an engine that runs one.
     pub fn removals(&self) -> Result<u32> {
-        let (n, max): (u32, Option<u32>) =
-            self.conn()
-                .query_row("SELECT count(*), max(vm) FROM engine_state", [], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })?;
+        let conn = self.conn();
+        let schema = |e: rusqlite::Error| match e.to_string() {
+            m if m.contains("no such column") => Error::NotEngineDir(format!(
+                "the database has no removal numbers ({m}): not one this livemerge made"
+            )),
+            _ => Error::from(e),
+        };
+        let (n, min, max): (i64, Option<i64>, Option<i64>) = conn
+            .query_row(
+                "SELECT count(DISTINCT vm), min(vm), max(vm) FROM engine_state",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .map_err(schema)?;
         // The rows are numbered 0..n when the database is made; anything else is not ours.
-        if n == 0 || max != Some(n - 1) {
+        if n == 0 || min != Some(0) || max != Some(n - 1) {
             return Err(Error::NotEngineDir(format!(
-                "the database's removals are not numbered 0..{n} (found {n} row(s), the highest {max:?})"
+                "the database's removals are not numbered 0..{n} (found {n} row(s), from {min:?} to {max:?})"
             )));
         }
-        Ok(n)
+        for table in ["command_entities", "snapshots", "images", "event_log"] {
+            let stray: i64 = conn
+                .query_row(
+                    &format!("SELECT count(*) FROM {table} WHERE vm < 0 OR vm >= ?1"),
+                    [n],
+                    |r| r.get(0),
+                )
+                .map_err(schema)?;
+            if stray > 0 {
+                return Err(Error::NotEngineDir(format!(
+                    "{stray} row(s) of {table} belong to no removal (vm outside 0..{n})"
+                )));
+            }
+        }
+        u32::try_from(n).map_err(|_| Error::NotEngineDir(format!("{n} removals")))
     }
 
     /// The handle of removal `vm` on the same connection (and file).

@@ -86,3 +86,40 @@ fn the_number_of_removals_is_bounded() {
         assert!(e.to_string().contains("--vms"), "{e}");
     }
 }
+
+/// A row that belongs to no removal, or removals numbered other than 0..n, is not a database
+/// this engine wrote: refused, as are the rows of a database without removal numbers.
+#[test]
+fn rows_outside_the_removals_are_refused() {
+    let tamper = |sql: &str| {
+        let tmp = tempfile::tempdir().unwrap();
+        memory_vms(
+            tmp.path(),
+            settings(1, Release::V4_0_2, 1),
+            2,
+            Duration::from_millis(1),
+        )
+        .unwrap();
+        let path = tmp.path().join(DB_FILE);
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch(sql)
+            .unwrap();
+        Db::open_read(&path)
+            .unwrap()
+            .removals()
+            .map_err(|e| e.to_string())
+    };
+    assert_eq!(tamper("SELECT 1"), Ok(2));
+    let stray = tamper("UPDATE event_log SET vm = 7 WHERE seq = 1 AND vm = 1").unwrap_err();
+    assert!(
+        stray.contains("of event_log belong to no removal"),
+        "{stray}"
+    );
+    let stray = tamper("INSERT INTO images SELECT -1, 'x', disk_id, parent_id, image_status, active FROM images LIMIT 1").unwrap_err();
+    assert!(stray.contains("of images belong to no removal"), "{stray}");
+    let gap = tamper("UPDATE engine_state SET vm = -1 WHERE vm = 0").unwrap_err();
+    assert!(gap.contains("not numbered 0..2"), "{gap}");
+    let old = tamper("ALTER TABLE snapshots DROP COLUMN vm").unwrap_err();
+    assert!(old.contains("no removal numbers"), "{old}");
+}

@@ -554,6 +554,10 @@ impl Engine {
     /// Stops every thread and waits for them (a running host job is waited for, not abandoned).
     pub fn shutdown(&self) {
         self.stop.store(true, Ordering::SeqCst);
+        // A step checks `stop` under the lock: once the lock is ours, any step already past that
+        // check has ended, and none after it can launch work (a thread nobody joins, or a child
+        // queued in a pool that has been emptied, keeping this engine alive through it).
+        drop(self.lock());
         self.wake_all();
         loop {
             let hs: Vec<_> = lock(&self.threads).drain(..).collect();

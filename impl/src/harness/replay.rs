@@ -216,7 +216,7 @@ impl Run<'_> {
             let stopped = follow(&engine, &script, &self.settings);
             let followed = from + script.done();
             fleet.shutdown();
-            let mut outcome = session::finish(&engine, false, seq0, t0);
+            let mut outcome = session::finish(&engine, false, seq0, t0.elapsed().as_secs_f64());
             if !outcome.ended && outcome.stuck.is_some() {
                 // Not stuck: the script stopped the engine where the path ends or where it could
                 // not follow.

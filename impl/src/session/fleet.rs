@@ -203,7 +203,9 @@ pub(crate) fn resume_vms(
     last_traced: &[u64],
     limit_ms: Option<u64>,
 ) -> Result<Vec<Outcome>> {
-    let mut parts = Vec::new();
+    // Everything that can be refused (settings, hosts, trace files) is opened for every removal
+    // before any trace is written to: a refusal then leaves every trace as it was.
+    let mut opened = Vec::new();
     let mut hosts = Vec::new();
     for vm in 0..vms {
         let h = db.for_vm(vm);
@@ -220,13 +222,17 @@ pub(crate) fn resume_vms(
                 p.layout.host
             )));
         }
-        let opened = open_host(&vm_dir(dir, vm, vms), p.layout.host, p.layout.disks.len())?;
-        let storage = Arc::clone(&opened.0);
-        hosts.push(opened);
-        let mut t = match trace {
+        let host = open_host(&vm_dir(dir, vm, vms), p.layout.host, p.layout.disks.len())?;
+        let storage = Arc::clone(&host.0);
+        hosts.push(host);
+        let t = match trace {
             Some(t) => open_trace(Some(&trace_of(t, vm, vms)))?,
             None => None,
         };
+        opened.push((vm, h, p, settings, storage, t));
+    }
+    let mut parts = Vec::new();
+    for (vm, h, p, settings, storage, mut t) in opened {
         if let Some(t) = t.as_mut() {
             let missing: Vec<_> = h
                 .event_log()?

@@ -70,7 +70,7 @@ pub struct Fresh {
     pub host: Host,
     /// The live host's guest.
     pub live: live::LiveOptions,
-    /// Host calls the live host fails for real (one removal only).
+    /// Host calls the host fails for real (one removal only).
     pub faults: InjectedFaults,
     /// Orders the sources of one removal (`crate::harness::schedules`); `None`: real timing.
     pub gate: Option<Arc<dyn Gate>>,
@@ -110,7 +110,9 @@ pub fn run(dir: &Path, mode: Mode, trace: Option<&Path>) -> Result<Vec<Outcome>>
                 (Host::Memory, _) => Err(Error::BadInput(
                     "run drives a host on files: qcow2 or live".into(),
                 )),
-                (Host::Qcow2, 1) => run_dir(dir, f.settings, gate, trace).map(|o| vec![o]),
+                (Host::Qcow2, 1) => {
+                    run_dir(dir, f.settings, f.faults, gate, trace).map(|o| vec![o])
+                }
                 (Host::Live, 1) => {
                     live::run_live(dir, f.settings, f.live, f.faults, gate, trace).map(|o| vec![o])
                 }
@@ -141,10 +143,12 @@ pub fn run(dir: &Path, mode: Mode, trace: Option<&Path>) -> Result<Vec<Outcome>>
     }
 }
 
-/// `livemerge run`: sets up `dir` with qcow2 disks and removes the snapshot live.
+/// `livemerge run`: sets up `dir` with qcow2 disks and removes the snapshot live, the host
+/// failing the calls `faults` names.
 pub(crate) fn run_dir(
     dir: &Path,
     settings: Settings,
+    faults: InjectedFaults,
     gate: Arc<dyn Gate>,
     trace: Option<&Path>,
 ) -> Result<Outcome> {
@@ -155,7 +159,7 @@ pub(crate) fn run_dir(
     let trace = open_trace(trace)?;
     let (layout, _lock) = setup_dir(dir, &settings)?;
     let db = Db::open_engine(&dir.join(DB_FILE))?;
-    let storage = Arc::new(Qcow2::open(dir, settings.disks as usize)?);
+    let storage = Arc::new(Qcow2::open(dir, settings.disks as usize)?.with_faults(faults));
     let parts = fresh_parts(settings, layout, db, storage, gate, trace);
     Ok(drive(parts, Start::Fresh))
 }
@@ -312,6 +316,6 @@ pub fn drive_all(parts: Vec<Parts>, how: Start) -> Vec<Outcome> {
         .iter()
         .zip(quiescent)
         .zip(seq0)
-        .map(|((e, q), s0)| finish(e, q, s0, t0))
+        .map(|((e, (q, at)), s0)| finish(e, q, s0, (at - t0).as_secs_f64()))
         .collect()
 }

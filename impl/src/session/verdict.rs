@@ -9,7 +9,6 @@ use crate::storage::DataCheck;
 use livemerge_model::properties::{self, Expectation};
 use livemerge_model::{summarize, why_stuck, State};
 use std::sync::Arc;
-use std::time::Instant;
 
 /// How a run ended, judged on the real database and storage.
 #[derive(Clone, Debug)]
@@ -40,6 +39,8 @@ pub struct Outcome {
     /// Events applied by this process, and in the whole directory.
     pub events_here: u64,
     pub events_total: u64,
+    /// From the start of the engine process to this removal being judged over (a removal of
+    /// several is judged as soon as it is over, not when the last one is).
     pub seconds: f64,
     /// The live backend's guest: its writes read back (None on the other backends).
     pub guest: Option<crate::storage::live::guest::GuestVerdict>,
@@ -66,7 +67,7 @@ impl Outcome {
     }
 }
 
-pub(crate) fn finish(engine: &Arc<Engine>, quiescent: bool, seq0: u64, t0: Instant) -> Outcome {
+pub(crate) fn finish(engine: &Arc<Engine>, quiescent: bool, seq0: u64, seconds: f64) -> Outcome {
     let cfg = *engine.config();
     let state = engine.state();
     let storage = Arc::clone(engine.storage());
@@ -198,7 +199,7 @@ pub(crate) fn finish(engine: &Arc<Engine>, quiescent: bool, seq0: u64, t0: Insta
         conformance,
         events_here: events_total - seq0,
         events_total,
-        seconds: t0.elapsed().as_secs_f64(),
+        seconds,
         guest: None,
     }
 }

@@ -109,8 +109,13 @@ impl Launch for Sources {
         match work {
             Work::Parent => engine.spawn(move || parent::execute(me)),
             Work::Child(d) => {
-                lock(&self.pool.queue).push_back((me, d));
-                self.pool.queued.notify_one();
+                let mut q = lock(&self.pool.queue);
+                // Checked under the queue's lock, which `Pool::stop` takes to empty it: a child
+                // is queued before the pool empties its queue, or not at all.
+                if !self.pool.stop.load(Ordering::SeqCst) {
+                    q.push_back((me, d));
+                    self.pool.queued.notify_one();
+                }
             }
             Work::Grandchild(d, id) => {
                 let started = Arc::clone(&self.started);
@@ -192,26 +197,27 @@ impl Fleet {
 
     /// Waits until every removal is over (quiescent, failed, or past `limit`), stopping each as
     /// soon as it is, so that nothing the others do (the poller's expiry pass) moves it on after
-    /// it was judged over. Per removal: true if it became quiescent ([`Engine::wait_end`]).
-    pub fn wait_end(&self, limit: Duration) -> Vec<bool> {
+    /// it was judged over. Per removal: true if it became quiescent ([`Engine::wait_end`]), and
+    /// when it was judged over.
+    pub fn wait_end(&self, limit: Duration) -> Vec<(bool, Instant)> {
         if let [e] = self.engines.as_slice() {
             let quiescent = e.wait_end(limit);
             e.shutdown();
-            return vec![quiescent];
+            return vec![(quiescent, Instant::now())];
         }
         let deadline = Instant::now() + limit;
-        let mut over: Vec<Option<bool>> = vec![None; self.engines.len()];
+        let mut over: Vec<Option<(bool, Instant)>> = vec![None; self.engines.len()];
         loop {
             for (e, o) in self.engines.iter().zip(over.iter_mut()) {
                 if o.is_none() {
                     if let Some(q) = e.over(deadline) {
                         e.shutdown();
-                        *o = Some(q);
+                        *o = Some((q, Instant::now()));
                     }
                 }
             }
             if over.iter().all(Option::is_some) {
-                return over.into_iter().map(|o| o == Some(true)).collect();
+                return over.into_iter().flatten().collect();
             }
             std::thread::sleep(Duration::from_millis(5));
         }
