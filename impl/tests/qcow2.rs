@@ -168,3 +168,30 @@ fn vm_merge_of_a_merged_top_is_refused_with_merge_err() {
     assert!(!q.facts(0).unwrap().job_running, "no job was started");
     assert!(reads(tmp.path(), 0, 0xb0, 65536), "top's data is in base");
 }
+
+/// A merge reaches the volumes only once the engine has recorded it: qcow2's block-commit job
+/// starts when its watcher (launched after the step's commit) waits for it, so an engine killed
+/// between the host call and that commit leaves no `qemu-img commit` running behind it, and an
+/// abandoned job (its step refused) never touches the volumes.
+#[test]
+#[ignore = "slow tier: needs qemu-img and qemu-io (scripts/test runs it)"]
+fn a_merge_job_touches_the_volumes_only_when_waited_for() {
+    use livemerge_impl::storage::qcow2::Qcow2;
+    use livemerge_impl::storage::Storage;
+    let tmp = tempfile::tempdir().unwrap();
+    let q = Qcow2::create(tmp.path(), 1).unwrap();
+    let job = q.vm_merge(0).unwrap();
+    assert!(q.facts(0).unwrap().job_running);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let f = q.facts(0).unwrap();
+    assert!(
+        !f.base_has_top && f.top_in_chain,
+        "committed before waited for: {f:?}"
+    );
+    job.abandon();
+    let f = q.facts(0).unwrap();
+    assert!(!f.job_running && !f.base_has_top && f.top_in_chain, "{f:?}");
+    q.vm_merge(0).unwrap().wait().unwrap();
+    let f = q.facts(0).unwrap();
+    assert!(f.base_has_top && !f.top_in_chain && !f.job_running, "{f:?}");
+}

@@ -173,8 +173,9 @@ fn vm_merge(
         })
         .of_grandchild(d, id),
     );
-    // A job no watcher took (the model refused the step, or the engine stops) is waited for
-    // here, while this thread's mark keeps the engine from being idle.
+    // A job no watcher took (the model refused the step, or the engine stops) is abandoned
+    // here, while this thread's mark keeps the engine from being idle: waited for if it already
+    // runs on the host, never started if it does not.
     if let Some(j) = started.take(d) {
         if r.is_err() {
             engine.conformance_error(format!(
@@ -182,7 +183,9 @@ fn vm_merge(
                 d + 1
             ));
         }
-        let _ = j.and_then(|j| j.wait());
+        if let Ok(j) = j {
+            j.abandon();
+        }
     }
     // The host refused a merge whose top the model still has in the chain (the verb's own
     // failure, BZ 1301083): the model has no event for it, so the engine stops.

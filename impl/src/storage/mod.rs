@@ -182,6 +182,12 @@ pub type StorageResult<T> = Result<T, StorageError>;
 /// A running host job. `wait` blocks until it ends: `Ok` merged and pivoted, `Err` failed.
 pub trait HostJob: Send {
     fn wait(self: Box<Self>) -> StorageResult<()>;
+    /// A job whose start the engine did not record (its step was refused, or the engine
+    /// stopped first): one already running on the host is waited for; one that has not yet
+    /// touched the host (qcow2's, which starts when waited for) never does.
+    fn abandon(self: Box<Self>) {
+        let _ = self.wait();
+    }
 }
 
 /// A host job backed by a thread.

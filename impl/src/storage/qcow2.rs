@@ -14,8 +14,7 @@
 //! (force-share) so facts can be read while a job holds the images.
 
 use super::{
-    Chain, DataCheck, DiskFacts, HostJob, Storage, StorageError, StorageResult, ThreadJob, BASE,
-    TOP,
+    Chain, DataCheck, DiskFacts, HostJob, Storage, StorageError, StorageResult, BASE, TOP,
 };
 use crate::error::{one_line, Error};
 use crate::sync::lock;
@@ -251,6 +250,35 @@ fn merge_job(dd: PathBuf) -> StorageResult<()> {
         .map_err(|e| format!("pivot to {BASE} failed: {e}").into())
 }
 
+/// A started merge whose `qemu-img commit` runs when the job is waited for: in the watcher that
+/// the engine launches once the step recording `VM.merge` is committed. An engine killed between
+/// the host call and that commit then leaves no commit behind that its database does not know
+/// of (a spawned one would have outlived it and written top's data into base, where the state
+/// says no merge ever reached the host); one killed after it leaves a job that `resume` re-issues.
+struct CommitJob {
+    dd: PathBuf,
+    d: usize,
+    jobs: Arc<Mutex<Vec<bool>>>,
+    fails: bool,
+}
+
+impl HostJob for CommitJob {
+    fn wait(self: Box<Self>) -> StorageResult<()> {
+        if self.fails {
+            return Err("block commit failed (injected fault)".into());
+        }
+        merge_job(self.dd.clone())
+    }
+
+    fn abandon(self: Box<Self>) {}
+}
+
+impl Drop for CommitJob {
+    fn drop(&mut self) {
+        lock(&self.jobs)[self.d] = false;
+    }
+}
+
 impl Storage for Qcow2 {
     fn host(&self) -> super::Host {
         super::Host::Qcow2
@@ -271,18 +299,12 @@ impl Storage for Qcow2 {
     fn start_merge(&self, d: usize) -> StorageResult<Box<dyn HostJob>> {
         let dd = self.dd(d)?;
         lock(&self.jobs)[d] = true;
-        let jobs = Arc::clone(&self.jobs);
-        let fails = self.faults().take_merge_fault(d);
-        let h = std::thread::spawn(move || {
-            let r = if fails {
-                Err("block commit failed (injected fault)".into())
-            } else {
-                merge_job(dd)
-            };
-            lock(&jobs)[d] = false;
-            r
-        });
-        Ok(Box::new(ThreadJob(h)))
+        Ok(Box::new(CommitJob {
+            dd,
+            d,
+            jobs: Arc::clone(&self.jobs),
+            fails: self.faults().take_merge_fault(d),
+        }))
     }
 
     fn read_chain(&self, d: usize) -> StorageResult<Chain> {
