@@ -236,7 +236,7 @@ fn one_witness_is_enough_for_this_model() {
     }
 }
 
-/// `scripts/any-n-precision` runs this one (about 80 minutes and 13 GiB on this machine) and keeps
+/// `scripts/any-n-precision` runs this one (about 63 minutes and 13 GiB on this machine) and keeps
 /// its lines. It belongs to no test tier: `scripts/test` runs the ignored tests too, and this one
 /// then returns at once unless `LIVEMERGE_ANY_N_PRECISION` is set. `LIVEMERGE_ANY_N_ROWS` (a
 /// comma-separated list of `restart`, `default`, `calm`, `restart6`; all by default) picks rows.
