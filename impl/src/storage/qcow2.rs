@@ -217,15 +217,15 @@ pub(crate) fn refused_top(chain: &Chain) -> StorageError {
 }
 
 /// The body of a merge job: wait out a leftover commit, commit, pivot.
-fn merge_job(dd: PathBuf) -> StorageResult<()> {
+fn merge_job(dd: &Path) -> StorageResult<()> {
     let deadline = Instant::now() + LOCK_WAIT;
-    while Qcow2::orphan(&dd).is_some() && Instant::now() < deadline {
+    while Qcow2::orphan(dd).is_some() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
     loop {
         let child = Command::new("qemu-img")
             .args(["commit", "-q", "-d", "-f", "qcow2", TOP])
-            .current_dir(&dd)
+            .current_dir(dd)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -267,7 +267,7 @@ impl HostJob for CommitJob {
         if self.fails {
             return Err("block commit failed (injected fault)".into());
         }
-        merge_job(self.dd.clone())
+        merge_job(&self.dd)
     }
 
     fn abandon(self: Box<Self>) {}
