@@ -9,8 +9,9 @@ use livemerge_model::{Config, Faults, Release};
 /// also reads a configuration from a file can tell which ones the user gave.
 #[derive(Args, Debug, Clone, Default)]
 pub(crate) struct ModelArgs {
-    /// Number of disks in the snapshot, one child command each [default: 3]; `check` also takes
-    /// `any`: safety properties proved for every number of disks.
+    /// Number of disks in the snapshot, one child command each [default: 3]. `check` also takes
+    /// a range or list (`1..3`, `1,3`: one search each, in turn) and `any` (every property's
+    /// verdict for every number of disks, from an abstraction).
     #[arg(long, value_parser = parse_disks)]
     pub(crate) disks: Option<DiskCount>,
     /// The oVirt release whose rules to follow: 3.5.0 (bug 1280160, fixed-delay poller), 3.5.7
@@ -34,10 +35,12 @@ pub(crate) struct ModelArgs {
     pub(crate) no_symmetry: bool,
 }
 
-/// `--disks N`, or `--disks any` (only `check` accepts it).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// `--disks N`, or (only `check` accepts them) `--disks 1..3` / `1,3` and `--disks any`.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum DiskCount {
     Exactly(u8),
+    /// More than one number of disks, in the order given, without repeats.
+    Several(Vec<u8>),
     Any,
 }
 
@@ -47,13 +50,26 @@ impl ModelArgs {
         self.disks == Some(DiskCount::Any)
     }
 
-    /// `--disks N` as given (`None` without `--disks`); `--disks any` is refused: only `check`
-    /// takes it, and it asks [`ModelArgs::any_disks`] first.
+    /// `--disks N` as given (`None` without `--disks`); `--disks any` and a range are refused:
+    /// only `check` takes them, and it asks [`ModelArgs::any_disks`] and
+    /// [`ModelArgs::disk_list`] first.
     pub(crate) fn exact_disks(&self) -> Result<Option<u8>, String> {
-        match self.disks {
+        match &self.disks {
             None => Ok(None),
-            Some(DiskCount::Exactly(n)) => Ok(Some(n)),
+            Some(DiskCount::Exactly(n)) => Ok(Some(*n)),
+            Some(DiskCount::Several(_)) => Err(
+                "--disks takes one number here (a range or a list is for `livemerge check` and `livemerge matrix`)"
+                    .to_string(),
+            ),
             Some(DiskCount::Any) => Err("--disks any is only for `livemerge check`".to_string()),
+        }
+    }
+
+    /// The numbers of disks of `--disks 1..3` or `1,3`; `None` for one number, `any`, or none.
+    pub(crate) fn disk_list(&self) -> Option<&[u8]> {
+        match &self.disks {
+            Some(DiskCount::Several(list)) => Some(list),
+            _ => None,
         }
     }
 
@@ -91,7 +107,15 @@ fn parse_disks(s: &str) -> Result<DiskCount, String> {
     if s == "any" {
         return Ok(DiskCount::Any);
     }
+    if s.contains("..") || s.contains(',') {
+        let list = crate::matrix::axes::parse_disks(s)
+            .map_err(|e| format!("expected a number of disks, a range like 1..3, or `any`: {e}"))?;
+        return Ok(match list[..] {
+            [n] => DiskCount::Exactly(n),
+            _ => DiskCount::Several(list),
+        });
+    }
     crate::bounds::disks(s)
         .map(DiskCount::Exactly)
-        .map_err(|e| format!("expected a number of disks or `any`: {e}"))
+        .map_err(|e| format!("expected a number of disks, a range like 1..3, or `any`: {e}"))
 }

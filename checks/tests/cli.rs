@@ -296,7 +296,8 @@ fn each_subcommand_offers_only_the_model_flags_it_uses() {
         let o = livemerge(&[cmd, "--help"]);
         let out = String::from_utf8_lossy(&o.stdout);
         assert!(!out.contains("--no-symmetry"), "`{cmd} --help`: {out}");
-        assert!(!out.contains("takes `any`"), "`{cmd} --help`: {out}");
+        assert!(!out.contains("`any`"), "`{cmd} --help`: {out}");
+        assert!(!out.contains("1..3"), "`{cmd} --help`: {out}");
     }
     let out = String::from_utf8_lossy(&livemerge(&["audit", "--help"]).stdout).to_string();
     assert!(
@@ -306,7 +307,94 @@ fn each_subcommand_offers_only_the_model_flags_it_uses() {
     assert!(!out.contains("[default: 4.0.2]"), "{out}");
     let out = String::from_utf8_lossy(&livemerge(&["check", "--help"]).stdout).to_string();
     assert!(
-        out.contains("--no-symmetry") && out.contains("takes `any`"),
+        out.contains("--no-symmetry") && out.contains("`any`") && out.contains("`1..3`"),
         "{out}"
     );
+}
+
+#[test]
+fn check_takes_a_range_of_disks_one_search_each_and_exits_with_the_worst_code() {
+    // 4.5.7 with every fault and a restart: each of 1..3 disks violates P1 (the command).
+    let o = livemerge(&[
+        "check",
+        "--release",
+        "4.5.7",
+        "--disks",
+        "1..3",
+        "--faults",
+        "all",
+        "--restarts",
+        "1",
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    for n in 1..=3 {
+        assert!(
+            out.contains(&format!("livemerge check: release 4.5.7, {n} disk(s),")),
+            "{out}"
+        );
+    }
+    assert_eq!(
+        out.matches("VIOLATED  always     snapshot removed implies merge done")
+            .count(),
+        3,
+        "{out}"
+    );
+
+    // Every search complete and every property held: 0; a list, in the order given, as one
+    // JSON array.
+    let (code, v) = json(&[
+        "check",
+        "--release",
+        "4.0.2",
+        "--disks",
+        "2,1",
+        "--faults",
+        "none",
+        "--restarts",
+        "0",
+    ]);
+    assert_eq!(code, 0);
+    let disks: Vec<_> = v
+        .as_array()
+        .expect("several searches give one JSON array")
+        .iter()
+        .map(|r| r["configuration"]["disks"].as_u64().unwrap())
+        .collect();
+    assert_eq!(disks, [2, 1]);
+
+    // One stopped, none violated: 3 (the documented order: 1, then 3, then 0).
+    let o = livemerge(&[
+        "check",
+        "--release",
+        "4.0.2",
+        "--disks",
+        "1..2",
+        "--faults",
+        "none",
+        "--restarts",
+        "0",
+        "--max-states",
+        "100",
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stdout(&o));
+}
+
+#[test]
+fn a_range_of_disks_is_refused_where_one_configuration_is_meant() {
+    let dir = tempfile::tempdir().unwrap();
+    let save = dir.path().join("ce");
+    for args in [
+        vec!["check", "--disks", "1..2", "--save", save.to_str().unwrap()],
+        vec!["explore", "--disks", "1..2", "--listen", "127.0.0.1:0"],
+        vec!["check", "--disks", "2..1"],
+    ] {
+        let o = livemerge(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    }
+    assert!(!save.exists(), "nothing is written for a refused --save");
 }

@@ -83,9 +83,10 @@ pub struct CheckArgs {
 /// What `check` does, parsed once from its flags by [`Mode::parse`], the one place that says
 /// which flags go with which mode; [`run`] only dispatches on it.
 enum Mode {
-    /// Search the configuration's state space with `--strategy`.
+    /// Search each configuration's state space with `--strategy`, in turn (one, or one per
+    /// number of disks of `--disks 1..3`).
     Search {
-        cfg: Config,
+        cfgs: Vec<Config>,
         search: Search,
         limits: SearchLimits,
     },
@@ -165,14 +166,33 @@ impl Mode {
         if let Some(file) = &args.replay_model {
             return Ok(Mode::ReplayModel(file.clone()));
         }
-        let cfg = args.model.config().map_err(usage)?;
+        let cfgs = match args.model.disk_list() {
+            None => vec![args.model.config().map_err(usage)?],
+            Some(list) => {
+                if args.save.is_some() {
+                    return Err(usage(
+                        "--save takes one number of disks (its files are named by property alone)",
+                    ));
+                }
+                list.iter()
+                    .map(|&n| {
+                        ModelArgs {
+                            disks: Some(crate::args::DiskCount::Exactly(n)),
+                            ..args.model.clone()
+                        }
+                        .config()
+                        .map_err(usage)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+            }
+        };
         let search = match args.strategy {
             Strategy::Bfs => Search::Bfs,
             Strategy::Dfs => Search::Dfs,
             Strategy::Random => Search::Random { seed: args.seed },
         };
         Ok(Mode::Search {
-            cfg,
+            cfgs,
             search,
             limits: SearchLimits {
                 threads: threads(args),
@@ -189,10 +209,10 @@ pub fn run(args: CheckArgs) -> Result<u8, Fail> {
     match Mode::parse(&args)? {
         Mode::ReplayModel(file) => replay_model(&file, &args.model),
         Mode::Search {
-            cfg,
+            cfgs,
             search,
             limits,
-        } => run_search(&args, &cfg, search, &limits),
+        } => run_searches(&args, &cfgs, &search, &limits),
         Mode::AnyN {
             cfg,
             threshold,
@@ -215,12 +235,48 @@ fn threads(args: &CheckArgs) -> usize {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
-/// A search of one configuration: its report, `--save`, and the exit code.
+/// The searches of `--disks 1..3`, one report after another (`--format json`: one array), and
+/// the exit code of them all: 1 if any found a violation, else 3 if any stopped, else 0.
+fn run_searches(
+    args: &CheckArgs,
+    cfgs: &[Config],
+    strategy: &Search,
+    limits: &SearchLimits,
+) -> Result<u8, Fail> {
+    if let [cfg] = cfgs {
+        return run_search(args, cfg, strategy, limits, false);
+    }
+    let json = args.format == Format::Json;
+    if json {
+        say_raw!("[");
+    }
+    let mut codes = Vec::new();
+    for (i, cfg) in cfgs.iter().enumerate() {
+        if i > 0 {
+            say_raw!("{}", if json { ",\n" } else { "\n" });
+        }
+        codes.push(run_search(args, cfg, strategy, limits, true)?);
+    }
+    if json {
+        say_raw!("\n]\n");
+    }
+    Ok(worst(&codes))
+}
+
+/// One exit code for several searches, by the documented order: 1 (a violation), then 3
+/// (incomplete), then 0.
+fn worst(codes: &[u8]) -> u8 {
+    [1, 3].into_iter().find(|c| codes.contains(c)).unwrap_or(0)
+}
+
+/// A search of one configuration: its report, `--save`, and the exit code. `in_array`: a JSON
+/// report is one element of the caller's array, so it ends without a newline.
 fn run_search(
     args: &CheckArgs,
     cfg: &Config,
-    strategy: Search,
+    strategy: &Search,
     limits: &SearchLimits,
+    in_array: bool,
 ) -> Result<u8, Fail> {
     if let Some(dir) = &args.save {
         prepare_dir(dir)?;
@@ -228,11 +284,12 @@ fn run_search(
     let outcome = match strategy {
         Search::Bfs => search::bfs::run(cfg, limits),
         Search::Dfs => search::dfs::run(LiveMerge::new(*cfg), limits),
-        Search::Random { seed } => search::random::run(cfg, limits, seed),
+        Search::Random { seed } => search::random::run(cfg, limits, *seed),
     };
-    match args.format {
-        Format::Text => say_raw!("{}", report::text(cfg, &outcome)),
-        Format::Json => say!("{}", report::json(cfg, &outcome)),
+    match (args.format, in_array) {
+        (Format::Text, _) => say_raw!("{}", report::text(cfg, &outcome)),
+        (Format::Json, false) => say!("{}", report::json(cfg, &outcome)),
+        (Format::Json, true) => say_raw!("{}", report::json(cfg, &outcome)),
     }
     if let Some(dir) = &args.save {
         for f in &outcome.findings {
