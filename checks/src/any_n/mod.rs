@@ -1,4 +1,4 @@
-//! `livemerge check --disks any`: always- and eventually-properties decided for every number of disks.
+//! `livemerge check --disks any`: always- and eventually-properties for every number of disks.
 //!
 //! [`views`] builds the abstraction (every reachable view of K disks, for every N, from the
 //! model's own `step`); this module turns it into verdicts: an always-property that no
