@@ -378,9 +378,11 @@ pub const RULES_4_4_0: Rules = Rules {
 /// 4.5.7 (December 2025): 4.4.0 plus BZ 1948599 (`9c7e00cbfca`, first in 4.5.2.2): after the
 /// orphan test, `getInitialMergeStepForImage` asks `GetImageInfo` for top and starts at COMPLETE
 /// when it gets nothing (`snapshots/RemoveSnapshotSingleDiskLiveCommand.java:171-190` at
-/// ovirt-engine-4.5.7; `getImageInfoFromVdsm` returns null on any `EngineException`,
-/// `RemoveSnapshotSingleDiskCommandBase.java:85-100`); since `fb7f1eb744b` (4.5.3) the child's
-/// `execute()` does it (l.58-66).
+/// ovirt-engine-4.5.7; `getImageInfoFromVdsm` returns null unless an image came back, and on any
+/// `EngineException`, `RemoveSnapshotSingleDiskCommandBase.java:85-100`; the nested
+/// `GetVolumeInfo` catches its own errors, so none is retried or failed over,
+/// `vdsbroker/irsbroker/GetImageInfoVDSCommand.java:19-30`, `vdsbroker/VDSCommandBase.java:55-69`);
+/// since `fb7f1eb744b` (4.5.3) the child's `execute()` does it (l.58-66).
 pub const RULES_4_5_7: Rules = Rules {
     release: Release::V4_5_7,
     previous: Some(Release::V4_4_0),
