@@ -3,12 +3,13 @@
 //! file, which it writes one whole line per committed step: the engine needs no hook, and a run
 //! that is killed has already said how far it got.
 
+use livemerge_impl::sync::lock;
 use livemerge_impl::trace::{self, ReadRecord};
 use livemerge_model::{describe_step, ConcreteStep, Config};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -71,7 +72,7 @@ pub fn with_progress_saying<T>(
     banner: Option<String>,
     go: impl FnOnce(Option<&Path>) -> T,
 ) -> T {
-    let (trace, _tmp) = trace_for(given, quiet);
+    let (trace, tmp) = trace_for(given, quiet);
     let follower = trace
         .as_deref()
         .filter(|_| !quiet)
@@ -80,22 +81,49 @@ pub fn with_progress_saying<T>(
     if let Some(f) = follower {
         f.finish();
     }
+    if tmp.is_some() {
+        *lock(&PRIVATE_TRACE_DIR) = None;
+    }
+    drop(tmp);
     out
 }
 
 /// The trace a command writes, and the progress lines read from it: the user's `--trace`, or
-/// one in a temporary directory (removed with the returned guard) just for the progress lines.
-/// Quiet and no `--trace`: no trace at all.
+/// one in a temporary directory (removed with the returned guard, or by [`remove_on_signal`]
+/// when the command is interrupted) just for the progress lines. Quiet and no `--trace`: no
+/// trace at all.
 fn trace_for(given: Option<&Path>, quiet: bool) -> (Option<PathBuf>, Option<tempfile::TempDir>) {
     match (given, quiet) {
         (Some(p), _) => (Some(p.to_path_buf()), None),
         (None, true) => (None, None),
         // Progress is a convenience: without a temporary directory the command runs silently.
         (None, false) => match tempfile::tempdir() {
-            Ok(d) => (Some(d.path().join("trace.jsonl")), Some(d)),
+            Ok(d) => {
+                remove_on_signal(d.path());
+                (Some(d.path().join("trace.jsonl")), Some(d))
+            }
             Err(_) => (None, None),
         },
     }
+}
+
+/// The private trace's directory while a command runs (see [`remove_on_signal`]).
+static PRIVATE_TRACE_DIR: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// An engine command stopped by Ctrl-C, SIGTERM or SIGHUP removes its private trace's directory
+/// before it exits (130), as the guard would have: otherwise every interrupted `run` would leave
+/// one behind in the system's temporary directory. The engine's own state needs nothing: every
+/// step is committed whole, and `resume` goes on from there. A SIGKILL still leaves it.
+fn remove_on_signal(dir: &Path) {
+    *lock(&PRIVATE_TRACE_DIR) = Some(dir.to_path_buf());
+    // Set once per process; a second command in the same process finds it set, and the handler
+    // reads the directory of the moment.
+    let _ = ctrlc::set_handler(|| {
+        if let Some(d) = lock(&PRIVATE_TRACE_DIR).take() {
+            let _ = std::fs::remove_dir_all(d);
+        }
+        std::process::exit(130);
+    });
 }
 
 impl Drop for Follower {

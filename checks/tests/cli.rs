@@ -397,4 +397,38 @@ fn a_range_of_disks_is_refused_where_one_configuration_is_meant() {
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
     }
     assert!(!save.exists(), "nothing is written for a refused --save");
+    // A flag the help hides is refused, not ignored.
+    for args in [
+        vec!["explore", "--no-symmetry", "--listen", "127.0.0.1:0"],
+        vec!["audit", "no-such.jsonl", "--no-symmetry"],
+    ] {
+        let o = livemerge(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("--no-symmetry does not apply"),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn history_and_matrix_outside_the_repository_say_where_the_baseline_is_looked_for() {
+    let away = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["history"],
+        vec!["matrix", "--disks", "1", "--releases", "4.0.2", "-q"],
+    ] {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_livemerge"))
+            .args(&args)
+            .current_dir(away.path())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains("findings.json") && err.contains("--baseline FILE"),
+            "{err}"
+        );
+    }
 }

@@ -142,3 +142,27 @@ fn the_front_page_is_at_most_300_lines() {
         text.lines().count()
     );
 }
+
+#[test]
+fn the_manuals_index_links_every_page() {
+    let root = root();
+    let docs = root.join("docs");
+    let index = docs.join("README.md");
+    let linked: BTreeSet<PathBuf> = targets(&prose(&std::fs::read_to_string(&index).unwrap()))
+        .into_iter()
+        .filter(|t| !t.contains("://"))
+        .filter_map(|t| docs.join(t.split('#').next().unwrap()).canonicalize().ok())
+        .collect();
+    let mut pages = Vec::new();
+    markdown_files(&docs, &mut pages);
+    let missing: Vec<String> = pages
+        .iter()
+        .filter(|p| **p != index && !linked.contains(&p.canonicalize().unwrap()))
+        .map(|p| p.strip_prefix(&root).unwrap().display().to_string())
+        .collect();
+    assert!(pages.len() > 10, "pages found: {pages:?}");
+    assert!(
+        missing.is_empty(),
+        "docs/README.md does not link: {missing:?}"
+    );
+}

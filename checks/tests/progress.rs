@@ -70,11 +70,13 @@ fn run_prints_a_line_per_applied_event_and_quiet_prints_none() {
     assert!(stderr(&o).is_empty(), "{}", stderr(&o));
 }
 
-#[test]
-#[ignore = "slow tier: runs the engine on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
-fn a_killed_run_has_already_said_how_far_it_got_and_resume_goes_on() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("vm");
+/// A `run` of one disk at a slow tick, its private progress trace under `sys_tmp` (its
+/// `TMPDIR`), read until the poller has acted once; returns it running, with the lines so far.
+fn run_until_the_poller_acts(
+    dir: &std::path::Path,
+    sys_tmp: &std::path::Path,
+) -> (std::process::Child, Vec<String>) {
+    std::fs::create_dir_all(sys_tmp).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_livemerge"))
         .args([
             "run",
@@ -85,6 +87,7 @@ fn a_killed_run_has_already_said_how_far_it_got_and_resume_goes_on() {
             "--tick-ms",
             "200",
         ])
+        .env("TMPDIR", sys_tmp)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -92,7 +95,6 @@ fn a_killed_run_has_already_said_how_far_it_got_and_resume_goes_on() {
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut seen = Vec::new();
-    // Kill it as soon as the poller has acted once: the lines so far are all there is.
     while let Some(Ok(line)) = lines.next() {
         seen.push(line.clone());
         if line.contains("(poller):") {
@@ -100,6 +102,41 @@ fn a_killed_run_has_already_said_how_far_it_got_and_resume_goes_on() {
         }
         assert!(Instant::now() < deadline, "no poller step: {seen:?}");
     }
+    // Keep reading in the background, so that the run never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, seen)
+}
+
+#[test]
+#[ignore = "slow tier: runs the engine on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
+fn an_interrupted_run_leaves_no_private_trace_and_resume_finishes() {
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        let tmp = tempfile::tempdir().unwrap();
+        let (dir, sys_tmp) = (tmp.path().join("vm"), tmp.path().join("sys-tmp"));
+        let (mut child, seen) = run_until_the_poller_acts(&dir, &sys_tmp);
+        assert!(
+            std::fs::read_dir(&sys_tmp).unwrap().count() > 0,
+            "the run keeps its progress trace there: {seen:?}"
+        );
+        // SAFETY: kill(2) on a child of ours that has not been waited for.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(130), "signal {signal}");
+        let left: Vec<_> = std::fs::read_dir(&sys_tmp).unwrap().collect();
+        assert!(left.is_empty(), "signal {signal} left {left:?}");
+        let o = livemerge(&["resume", "--dir", dir.to_str().unwrap(), "-q"]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert!(stdout(&o).contains("snapshot deleted"), "{}", stdout(&o));
+    }
+}
+
+#[test]
+#[ignore = "slow tier: runs the engine on qcow2 volumes (qemu-img, qemu-io) (scripts/test runs it)"]
+fn a_killed_run_has_already_said_how_far_it_got_and_resume_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("vm");
+    // A SIGKILL leaves the run's private trace in its TMPDIR: the test's own directory here.
+    let (mut child, seen) = run_until_the_poller_acts(&dir, &tmp.path().join("sys-tmp"));
     child.kill().unwrap();
     child.wait().unwrap();
     let report = std::io::read_to_string(child.stdout.take().unwrap()).unwrap();

@@ -25,6 +25,11 @@ pub struct AuditArgs {
 }
 
 pub fn run(args: AuditArgs) -> Result<u8, Fail> {
+    if args.model.no_symmetry {
+        return Err(usage(
+            "--no-symmetry does not apply to audit: a trace is audited disk by disk",
+        ));
+    }
     let shown = args.trace.display().to_string();
     let meta =
         std::fs::metadata(&args.trace).map_err(|e| usage(format!("{shown}: cannot read: {e}")))?;

@@ -39,6 +39,11 @@ pub struct ExploreArgs {
 }
 
 pub fn run(args: ExploreArgs) -> Result<u8, Fail> {
+    if args.model.no_symmetry {
+        return Err(usage(
+            "--no-symmetry does not apply to explore: it always shows every disk",
+        ));
+    }
     let base = Config {
         symmetry: false,
         ..Config::default()

@@ -115,6 +115,13 @@ impl Baseline {
 
     /// Reads and validates a baseline: a one-line error for anything malformed or foreign.
     pub(crate) fn load(path: &Path) -> Result<Baseline, String> {
+        if !path.exists() && path.is_relative() && path.components().count() == 1 {
+            // The default, `findings.json`, is the repository's: say where it is looked for.
+            return Err(format!(
+                "{}: no such file here: run from the repository's root, or give --baseline FILE",
+                path.display()
+            ));
+        }
         let text = read_regular_file(path, MAX_FILE_BYTES)?;
         Self::parse(&text, &path.display().to_string())
     }
