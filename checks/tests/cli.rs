@@ -432,3 +432,33 @@ fn history_and_matrix_outside_the_repository_say_where_the_baseline_is_looked_fo
         );
     }
 }
+
+#[test]
+fn guest_write_ms_is_refused_where_no_guest_writes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("vm");
+    let d = dir.to_str().unwrap();
+    let cx = common::saved_bug(&tmp.path().join("cx"));
+    for args in [
+        vec!["run", "--dir", d, "--guest-write-ms", "3"],
+        vec!["stress", "--runs", "1", "--guest-write-ms", "3"],
+        vec![
+            "replay",
+            cx.to_str().unwrap(),
+            "--dir",
+            d,
+            "--guest-write-ms",
+            "3",
+        ],
+    ] {
+        let o = livemerge(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains("--guest-write-ms needs --host live"), "{err}");
+    }
+    assert!(
+        !dir.exists(),
+        "nothing is set up for a refused command line"
+    );
+}

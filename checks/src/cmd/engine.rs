@@ -39,6 +39,18 @@ pub(crate) fn memory_host_refused(what: &str) -> Error {
 }
 
 /// Milliseconds between two writes of the live backend's guest to each disk (1 to 60000).
+/// The live host's options from `--guest-write-ms`, which only the live host takes (elsewhere no
+/// guest writes, and a value given would be silently ignored).
+pub(crate) fn live_options(host: Host, guest_write_ms: Option<u64>) -> Result<LiveOptions, Fail> {
+    match (host, guest_write_ms) {
+        (Host::Live, Some(ms)) => Ok(LiveOptions { guest_write_ms: ms }),
+        (_, None) => Ok(LiveOptions::default()),
+        (_, Some(_)) => Err(usage(
+            "--guest-write-ms needs --host live (only there does a guest write)",
+        )),
+    }
+}
+
 pub(crate) fn guest_ms(s: &str) -> Result<u64, String> {
     match s.parse::<u64>() {
         Ok(v) if (1..=60_000).contains(&v) => Ok(v),
@@ -83,9 +95,10 @@ pub struct RunArgs {
     /// The host: qcow2 (offline `qemu-img commit`) or live (a running qemu-storage-daemon).
     #[arg(long, value_parser = host_on_files(), default_value_t = Host::Qcow2)]
     pub(crate) host: Host,
-    /// Live host: the guest writes a block to each disk every this many milliseconds.
-    #[arg(long, default_value_t = 5, value_parser = guest_ms)]
-    pub(crate) guest_write_ms: u64,
+    /// Live host: the guest writes a block to each disk every this many milliseconds
+    /// [default: 5].
+    #[arg(long, value_parser = guest_ms)]
+    pub(crate) guest_write_ms: Option<u64>,
     /// Live host: disk N's next merge job fails for real (blkdebug injects an I/O error into
     /// base's writes). Repeat for more failures: each one fails one attempt.
     #[arg(long, value_name = "N", value_parser = bounds::disks)]
@@ -162,9 +175,10 @@ pub struct StressArgs {
     /// The host every run drives: memory, qcow2 or live.
     #[arg(long, value_enum, default_value_t = Host::Memory)]
     pub(crate) host: Host,
-    /// Live host: the guest writes a block to each disk every this many milliseconds.
-    #[arg(long, default_value_t = 5, value_parser = guest_ms)]
-    pub(crate) guest_write_ms: u64,
+    /// Live host: the guest writes a block to each disk every this many milliseconds
+    /// [default: 5].
+    #[arg(long, value_parser = guest_ms)]
+    pub(crate) guest_write_ms: Option<u64>,
     /// Per-run limit in seconds (a run past it counts as "did not end").
     #[arg(long, default_value_t = 60.0, value_parser = bounds::secs)]
     pub(crate) limit_secs: f64,
@@ -227,11 +241,10 @@ pub fn run(args: RunArgs) -> Result<u8, Fail> {
             "--vms: a forced --schedule holds one removal's pool; several removals run free",
         ));
     }
+    let live = live_options(args.host, args.guest_write_ms)?;
     let fresh = || Fresh {
         vms: args.vms,
-        live: LiveOptions {
-            guest_write_ms: args.guest_write_ms,
-        },
+        live,
         faults: faults.clone(),
         gate: (args.schedule != Schedule::Free).then(|| args.schedule.gate()),
         ..Fresh::new(s, args.host)
@@ -324,9 +337,7 @@ pub fn stress(args: StressArgs) -> Result<u8, Fail> {
         runs: args.runs,
         job_time: millis(args.job_ms),
         host: args.host,
-        live: LiveOptions {
-            guest_write_ms: args.guest_write_ms,
-        },
+        live: live_options(args.host, args.guest_write_ms)?,
         vms: args.vms,
     };
     let quiet = args.quiet;
@@ -370,7 +381,7 @@ pub fn stress(args: StressArgs) -> Result<u8, Fail> {
             Host::Qcow2 => "qcow2 storage (qemu-img commit)".to_string(),
             Host::Live => format!(
                 "live storage (qemu-storage-daemon, guest write every {} ms)",
-                args.guest_write_ms
+                opts.live.guest_write_ms
             ),
         }
     );

@@ -30,9 +30,10 @@ pub struct ReplayArgs {
     /// real: blkdebug fails the merge job, an immutable file fails deleteVolume).
     #[arg(long, value_parser = crate::cmd::engine::host_on_files(), default_value_t = Host::Qcow2)]
     pub(crate) host: Host,
-    /// Live host: the guest writes a block to each disk every this many milliseconds.
-    #[arg(long, default_value_t = 5, value_parser = crate::cmd::engine::guest_ms)]
-    pub(crate) guest_write_ms: u64,
+    /// Live host: the guest writes a block to each disk every this many milliseconds
+    /// [default: 5].
+    #[arg(long, value_parser = crate::cmd::engine::guest_ms)]
+    pub(crate) guest_write_ms: Option<u64>,
     /// Run the engine with this release's rules instead of the counterexample's (`--poller` is
     /// an alias).
     #[arg(long = "release", alias = "poller", value_name = "RELEASE")]
@@ -79,6 +80,7 @@ pub fn run(args: ReplayArgs) -> Result<u8, Fail> {
         ..Settings::following(&cfg)
     };
     settings.validate().map_err(|e| usage(e.to_string()))?;
+    let live = crate::cmd::engine::live_options(args.host, args.guest_write_ms)?;
     let r = with_progress(
         args.trace.as_deref(),
         args.quiet,
@@ -88,9 +90,7 @@ pub fn run(args: ReplayArgs) -> Result<u8, Fail> {
             let on = match args.host {
                 Host::Qcow2 => ReplayOn::Qcow2,
                 Host::Memory => return Err(crate::cmd::engine::memory_host_refused("replay")),
-                Host::Live => ReplayOn::Live(livemerge_impl::session::live::LiveOptions {
-                    guest_write_ms: args.guest_write_ms,
-                }),
+                Host::Live => ReplayOn::Live(live),
             };
             replay(&args.dir, on, settings, &file.events, trace)
         },
