@@ -27,7 +27,7 @@ fn header(o: &AnyOutcome) -> String {
     let cfg = &a.cfg;
     format!(
         "livemerge check --disks any: release {}, faults {}, {} restart(s), {} retr{}\n\
-         abstraction: views of {} disk(s), configurations of up to {} disks: {} views \
+         abstraction: views of {} disk(s), configurations of up to {} disks:\n  {} views \
          ({} controllers, {} local states), {} configurations stepped, {} steps, {:.2} s",
         cfg.release,
         cfg.faults,
