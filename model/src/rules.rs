@@ -381,7 +381,8 @@ pub const RULES_4_4_0: Rules = Rules {
 /// ovirt-engine-4.5.7; `getImageInfoFromVdsm` returns null unless an image came back, and on any
 /// `EngineException`, `RemoveSnapshotSingleDiskCommandBase.java:85-100`; the nested
 /// `GetVolumeInfo` catches its own errors, so none is retried or failed over,
-/// `vdsbroker/irsbroker/GetImageInfoVDSCommand.java:19-30`, `vdsbroker/VDSCommandBase.java:55-69`);
+/// `VB/irsbroker/GetImageInfoVDSCommand.java:19-30` and `VB/VDSCommandBase.java:55-69`, `VB` =
+/// `backend/manager/modules/vdsbroker/src/main/java/org/ovirt/engine/core/vdsbroker`);
 /// since `fb7f1eb744b` (4.5.3) the child's `execute()` does it (l.58-66).
 pub const RULES_4_5_7: Rules = Rules {
     release: Release::V4_5_7,
@@ -476,8 +477,9 @@ impl Rules {
     /// its `execute()` returned marks it FAILED_RESTARTED/EXECUTION_FAILED. `MergeExtendCommand`
     /// and `MergeCommand` override `getCallback()` in every release; `MergeStatusCommand` until
     /// 4.1 ([`Rules::merge_status_has_callback`]); `DestroyImageCommand` from 4.4
-    /// ([`Rules::destroy_image_has_callback`]); `DestroyImageCheckCommand` and
-    /// `ReduceImageCommand` never (read at ovirt-engine-3.6.0, -4.0.0, -4.2.0 and -4.4.0, `BLL/`).
+    /// ([`Rules::destroy_image_has_callback`]); `DestroyImageCheckCommand` never (read at
+    /// ovirt-engine-3.6.0 and -4.0.0; `27e8aed32a0` removed it before 4.2.0) and
+    /// `ReduceImageCommand` never (read at ovirt-engine-4.2.0 and -4.4.0), both under `BLL/`.
     pub fn grandchild_has_callback(&self, step: Step) -> bool {
         match step {
             Step::Extend | Step::Merge => true,

@@ -173,7 +173,7 @@ fn an_execution_failed_child_that_carries_on_ends_failed_in_4_1() {
 
 // RemoveSnapshotSingleDiskLiveCommand.java:107-112 at ovirt-engine-3.6.1 (FAILED_RESTARTED fails
 // the child); l.105-118 at ovirt-engine-4.0.0 (EXECUTION_FAILED fails it); 4.1.0's and 4.2.0's
-// ChildCommandsCallbackBase.java:39-43 (l.44-49 at 4.2.0) wait; from 4.3.0 (7180d5137a9,
+// ChildCommandsCallbackBase.java:39-43 (l.44-48 at 4.2.0) wait; from 4.3.0 (7180d5137a9,
 // l.51-57) a PARENT_MANAGED grandchild fails it and the COMMAND_MANAGED DestroyImage is waited on.
 #[test]
 fn child_rule_execution_failed_grandchild() {
