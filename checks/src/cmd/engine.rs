@@ -38,7 +38,6 @@ pub(crate) fn memory_host_refused(what: &str) -> Error {
     ))
 }
 
-/// Milliseconds between two writes of the live backend's guest to each disk (1 to 60000).
 /// The live host's options from `--guest-write-ms`, which only the live host takes (elsewhere no
 /// guest writes, and a value given would be silently ignored).
 pub(crate) fn live_options(host: Host, guest_write_ms: Option<u64>) -> Result<LiveOptions, Fail> {
@@ -51,6 +50,7 @@ pub(crate) fn live_options(host: Host, guest_write_ms: Option<u64>) -> Result<Li
     }
 }
 
+/// Milliseconds between two writes of the live backend's guest to each disk (1 to 60000).
 pub(crate) fn guest_ms(s: &str) -> Result<u64, String> {
     match s.parse::<u64>() {
         Ok(v) if (1..=60_000).contains(&v) => Ok(v),
