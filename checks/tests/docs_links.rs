@@ -2,26 +2,11 @@
 //! for a `#section` of a Markdown page, to one of its headings): nothing points outside it, so
 //! the manual reads the same in every clone. Reads the files; writes nothing.
 
+mod common;
+
+use common::manual::{pages, root};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn markdown_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            markdown_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "md") {
-            out.push(p);
-        }
-    }
-}
 
 /// The text outside fenced code blocks and inline code spans.
 fn prose(text: &str) -> String {
@@ -89,8 +74,7 @@ fn raw_anchors(path: &Path) -> BTreeSet<String> {
 #[test]
 fn every_relative_link_resolves_inside_the_repository() {
     let root = root();
-    let mut files = vec![root.join("README.md")];
-    markdown_files(&root.join("docs"), &mut files);
+    let files = pages();
     let mut broken = Vec::new();
     let mut checked = 0;
     for file in &files {
@@ -153,8 +137,10 @@ fn the_manuals_index_links_every_page() {
         .filter(|t| !t.contains("://"))
         .filter_map(|t| docs.join(t.split('#').next().unwrap()).canonicalize().ok())
         .collect();
-    let mut pages = Vec::new();
-    markdown_files(&docs, &mut pages);
+    let pages: Vec<PathBuf> = pages()
+        .into_iter()
+        .filter(|p| p.starts_with(&docs))
+        .collect();
     let missing: Vec<String> = pages
         .iter()
         .filter(|p| **p != index && !linked.contains(&p.canonicalize().unwrap()))

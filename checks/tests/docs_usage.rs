@@ -6,32 +6,10 @@
 
 mod common;
 
+use common::manual::{pages, root};
 use common::{livemerge, stdout};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn pages() -> Vec<PathBuf> {
-    let mut out = vec![root().join("README.md")];
-    let mut dirs = vec![root().join("docs")];
-    while let Some(d) = dirs.pop() {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                dirs.push(p);
-            } else if p.extension().is_some_and(|x| x == "md") {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
+use std::path::Path;
 
 /// A usage line: where it is, its subcommand, and its text with its continuation lines.
 struct Usage {

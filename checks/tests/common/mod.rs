@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod manual;
 pub mod merged_restart;
 
 use std::path::{Path, PathBuf};
